@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+# Starts a private PostgreSQL cluster under .local/ for development or tests
+# and exports DATABASE_URL. Sourced by scripts/dev and scripts/test.
+#
+#   pg_start NAME PORT [extra postgres -c settings...]
+#
+# When DATABASE_URL is already set it is used as it is and nothing starts.
+
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+pg_bindir() {
+	local d
+	for d in /usr/lib/postgresql/*/bin; do
+		if [[ -x "$d/initdb" ]]; then
+			echo "$d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+pg_install() {
+	if pg_bindir >/dev/null; then
+		return 0
+	fi
+	echo "PostgreSQL binaries not found; installing Debian's postgresql package" >&2
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "need root to install postgresql; install it or set DATABASE_URL" >&2
+		return 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+	pg_bindir >/dev/null
+}
+
+# pg_as runs a PostgreSQL command as an unprivileged user: PostgreSQL refuses
+# to run as root.
+pg_as() {
+	if [[ $(id -u) -eq 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_start() {
+	local name=$1 port=$2
+	shift 2
+	if [[ -n "${DATABASE_URL:-}" ]]; then
+		return 0
+	fi
+	pg_install
+	local bin dir data run log
+	bin=$(pg_bindir)
+	dir="$ROOT/.local/$name"
+	data="$dir/data"
+	run="$dir/run"
+	log="$dir/postgres.log"
+	mkdir -p "$run"
+	if [[ $(id -u) -eq 0 ]]; then
+		id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql postgres
+		chown -R postgres: "$dir"
+	fi
+	if [[ ! -s "$data/PG_VERSION" ]]; then
+		echo "initdb: new private cluster in $data" >&2
+		pg_as "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+			{ cat "$dir/initdb.log" >&2; return 1; }
+	fi
+	if ! pg_as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+		local opts="-p $port -k $run -c listen_addresses=127.0.0.1 -c max_connections=300"
+		local s
+		for s in "$@"; do opts+=" -c $s"; done
+		pg_as "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 -o "$opts" start >/dev/null ||
+			{ tail -20 "$log" >&2; return 1; }
+	fi
+	export PGBIN="$bin" PGDATA_DIR="$data"
+	export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+}
+
+pg_stop() {
+	local name=$1 bin
+	bin=$(pg_bindir) || return 0
+	[[ -s "$ROOT/.local/$name/data/PG_VERSION" ]] || return 0
+	pg_as "$bin/pg_ctl" -D "$ROOT/.local/$name/data" -m fast stop >/dev/null 2>&1 || true
+}
