@@ -1,0 +1,102 @@
+package audit
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// Page sizes of List (AIP-158: a larger size is reduced, not refused).
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+const listEvents = `
+SELECT seq, occurred_at, service, actor_id, on_behalf_of, org_id, role,
+       client_id, sections, action, outcome, reason, request_id, purpose,
+       remote_addr
+  FROM audit.events
+ WHERE client_id = $1 AND seq < $2
+ ORDER BY seq DESC
+ LIMIT $3`
+
+// List returns a client's audit events, newest first, pageSize at a time
+// (0 means DefaultPageSize; more than MaxPageSize means MaxPageSize). Pass
+// the returned token to get the next page; it is "" after the last page.
+func List(ctx context.Context, q Querier, clientID string, pageSize int, pageToken string) ([]Event, string, error) {
+	if clientID == "" {
+		return nil, "", fmt.Errorf("%w: client id is required", ErrInvalidArgument)
+	}
+	switch {
+	case pageSize < 0:
+		return nil, "", fmt.Errorf("%w: negative page size %d", ErrInvalidArgument, pageSize)
+	case pageSize == 0:
+		pageSize = DefaultPageSize
+	case pageSize > MaxPageSize:
+		pageSize = MaxPageSize
+	}
+	before := int64(math.MaxInt64)
+	if pageToken != "" {
+		seq, err := decodePageToken(pageToken)
+		if err != nil {
+			return nil, "", err
+		}
+		before = seq
+	}
+
+	// One row more than asked tells whether there is a next page.
+	rows, err := q.Query(ctx, listEvents, clientID, before, pageSize+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit: list events of client %q: %w", clientID, err)
+	}
+	defer rows.Close()
+	events := make([]Event, 0, pageSize)
+	for rows.Next() {
+		var e Event
+		var outcome string
+		if err := rows.Scan(&e.Seq, &e.Time, &e.Service, &e.ActorID, &e.OnBehalfOf,
+			&e.OrgID, &e.Role, &e.ClientID, &e.Sections, &e.Action, &outcome,
+			&e.Reason, &e.RequestID, &e.Purpose, &e.RemoteAddr); err != nil {
+			return nil, "", fmt.Errorf("audit: scan event of client %q: %w", clientID, err)
+		}
+		e.Outcome = Outcome(outcome)
+		e.Time = e.Time.UTC()
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("audit: list events of client %q: %w", clientID, err)
+	}
+
+	var next string
+	if len(events) > pageSize {
+		events = events[:pageSize]
+		next = encodePageToken(events[pageSize-1].Seq)
+	}
+	return events, next, nil
+}
+
+// A page token is the seq of the last event returned, in base64 so callers
+// treat it as opaque.
+func encodePageToken(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString(strconv.AppendInt(nil, seq, 10))
+}
+
+func decodePageToken(token string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidPageToken, err)
+	}
+	seq, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrInvalidPageToken, err)
+	}
+	// Only tokens List issued: positive and in canonical form ("007" and
+	// "+7" are not).
+	if seq < 1 || encodePageToken(seq) != token {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidPageToken, token)
+	}
+	return seq, nil
+}

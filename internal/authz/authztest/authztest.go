@@ -1,0 +1,92 @@
+// Package authztest holds DESIGN.md's "Who sees what" table transcribed by
+// hand, independently of policy.csv, so that tests can compare what the
+// policy and the running services decide against what the brief says.
+package authztest
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+)
+
+// designTable transcribes DESIGN.md's "Who sees what" table, independently of
+// policy.csv: R read, W write, B BSN unmasked, S benefits summary, A region
+// aggregates; then the relation the cell needs ("own", "team", "involved")
+// and "consented" when the client's consent is needed.
+// DesignTable maps a role to its row.
+var DesignTable = map[string]map[authz.Section]string{
+	"employment_specialist": {
+		authz.Identity: "RW own", authz.Trajectory: "RW own", authz.WorkGoals: "RW own", authz.ClinicalInput: "R own",
+		authz.JobSearch: "RW own", authz.Placements: "RW own", authz.Benefits: "S own", authz.Milestones: "R own",
+	},
+	"clinician": {
+		authz.Identity: "R own", authz.Trajectory: "R own", authz.WorkGoals: "R own", authz.ClinicalInput: "RW own",
+		authz.JobSearch: "R own", authz.Placements: "R own",
+	},
+	"ips_supervisor": {
+		authz.Identity: "R team", authz.Trajectory: "RW team", authz.WorkGoals: "R team", authz.ClinicalInput: "R team",
+		authz.JobSearch: "R team", authz.Placements: "R team", authz.Milestones: "R team",
+	},
+	"officer": {
+		authz.Identity: "RB involved consented", authz.Trajectory: "R involved consented",
+		authz.Placements: "R involved consented", authz.Benefits: "RW involved consented", authz.Milestones: "R involved consented",
+	},
+	"benefits_counsellor": {
+		authz.Identity: "R involved consented", authz.Trajectory: "R involved consented",
+		authz.Placements: "R involved consented", authz.Benefits: "RW involved consented",
+	},
+	"decision_maker": {
+		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region", authz.Milestones: "A region",
+	},
+	"fidelity_reviewer": {},
+	"org_admin":         {},
+}
+
+// tableRow maps a role in an organisation kind to its row of the table.
+// TableRow returns the table row of a role in an organisation kind.
+func TableRow(orgKind, role string) map[authz.Section]string {
+	switch {
+	case orgKind == "mha" && (role == "employment_specialist" || role == "clinician" || role == "ips_supervisor"):
+		return DesignTable[role]
+	case orgKind == "uwv" && (role == "labour_expert" || role == "benefits_officer" || role == "partner_system"),
+		orgKind == "municipality" && (role == "client_manager" || role == "benefits_officer" || role == "partner_system"):
+		// DESIGN.md's organisation table: UWV has labour experts and
+		// benefits officers, a municipality client managers and benefits
+		// officers; each has partner systems.
+		return DesignTable["officer"]
+	case role == "benefits_counsellor" || role == "decision_maker" || role == "fidelity_reviewer" || role == "org_admin":
+		return DesignTable[role]
+	}
+	return map[authz.Section]string{}
+}
+
+// Expected reports whether the table lets a role of an organisation kind,
+// standing in rels to a client, perform action on section.
+func Expected(orgKind, role string, rels []authz.Relation, consented bool, section authz.Section, action authz.Action) bool {
+	cell, ok := TableRow(orgKind, role)[section]
+	if !ok {
+		return false
+	}
+	parts := strings.Fields(cell)
+	letters, need := parts[0], authz.Relation(parts[1])
+	if !slices.Contains(rels, need) {
+		return false
+	}
+	if slices.Contains(parts, "consented") && !consented {
+		return false
+	}
+	switch action {
+	case authz.Read:
+		return strings.Contains(letters, "R")
+	case authz.Write:
+		return strings.Contains(letters, "W")
+	case authz.ReadBSN:
+		return strings.Contains(letters, "B")
+	case authz.ReadSummary:
+		return strings.Contains(letters, "S")
+	case authz.Aggregate:
+		return strings.Contains(letters, "A")
+	}
+	return false
+}

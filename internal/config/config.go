@@ -1,0 +1,97 @@
+// Package config reads the settings every IPS Bridge service shares from the
+// environment, with defaults for the local setup, and checks them before
+// anything starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+)
+
+// Common is embedded in each service's configuration.
+type Common struct {
+	DatabaseURL  string        `env:"DATABASE_URL"`
+	DBMaxConns   int32         `env:"IPSB_DB_MAX_CONNS" envDefault:"16"`
+	LogLevel     string        `env:"IPSB_LOG_LEVEL" envDefault:"info"`
+	LogFormat    string        `env:"IPSB_LOG_FORMAT" envDefault:"json"`
+	OIDCIssuer   string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`
+	OIDCAudience string        `env:"IPSB_OIDC_AUDIENCE" envDefault:"ipsbridge"`
+	JWKSFile     string        `env:"IPSB_OIDC_JWKS_FILE"`
+	JWKSURL      string        `env:"IPSB_OIDC_JWKS_URL"`
+	TokenLeeway  time.Duration `env:"IPSB_OIDC_LEEWAY" envDefault:"30s"`
+	// PolicyFiles are regional policy files (CSV, same format as the
+	// default policy) by which a region tightens the default agreement.
+	PolicyFiles []string `env:"IPSB_POLICY_FILES" envSeparator:","`
+	// ShutdownGrace is how long in-flight requests get on SIGTERM.
+	ShutdownGrace time.Duration `env:"IPSB_SHUTDOWN_GRACE" envDefault:"15s"`
+}
+
+// Load fills cfg (a struct embedding Common) from the environment.
+func Load(cfg any) error {
+	if err := env.Parse(cfg); err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	return nil
+}
+
+// Verify reports settings that cannot work.
+func (c Common) Verify() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is required"))
+	}
+	if err := c.Authn().Verify(); err != nil {
+		errs = append(errs, fmt.Errorf("token verification (IPSB_OIDC_*): %w", err))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Authn returns the token verifier's settings.
+func (c Common) Authn() authn.Config {
+	return authn.Config{Issuer: c.OIDCIssuer, Audience: c.OIDCAudience, JWKSFile: c.JWKSFile, JWKSURL: c.JWKSURL, Leeway: c.TokenLeeway}
+}
+
+// RegionalPolicies reads the regional policy files.
+func (c Common) RegionalPolicies() ([]string, error) {
+	var out []string
+	for _, f := range c.PolicyFiles {
+		b, err := os.ReadFile(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("read regional policy: %w", err)
+		}
+		out = append(out, string(b))
+	}
+	return out, nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("IPSB_LOG_LEVEL %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// Logger returns the service's structured logger.
+func (c Common) Logger(service string) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if c.LogFormat == "text" {
+		h = slog.NewTextHandler(os.Stderr, opts)
+	} else {
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	}
+	return slog.New(h).With("service", service)
+}

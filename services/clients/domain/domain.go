@@ -1,0 +1,212 @@
+// Package domain holds the clients service's rules: the IPS phases and the
+// transitions between them, the BSN eleven-test and its masking, and the
+// errors the other layers translate.
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Errors the store and application layers return; the API layer maps each
+// to one gRPC code.
+var (
+	ErrNotFound          = errors.New("not found")
+	ErrVersionConflict   = errors.New("version conflict")
+	ErrInvalidTransition = errors.New("invalid phase transition")
+	ErrInvalid           = errors.New("invalid")
+	ErrAlreadyExists     = errors.New("already exists")
+	ErrIdempotencyReused = errors.New("idempotency key reused with a different request")
+	ErrPermissionDenied  = errors.New("permission denied")
+	// ErrAuditUnavailable: the audit record could not be written, so the
+	// request fails and nothing is returned or changed (fail-closed).
+	ErrAuditUnavailable = errors.New("audit log unavailable")
+)
+
+// Phase is where a client stands in the IPS trajectory.
+type Phase string
+
+const (
+	Referral    Phase = "referral"
+	Intake      Phase = "intake"
+	JobSearch   Phase = "job_search"
+	Employed    Phase = "employed"
+	FollowAlong Phase = "follow_along"
+	Closed      Phase = "closed"
+)
+
+// transitions lists the steps IPS allows: forward through the trajectory,
+// back to job search when a job ends or is lost, back to employment from
+// follow-along support with a new job, closing from any open phase, and
+// reopening a closed trajectory at intake (zero exclusion: anyone who wants
+// to work again may return).
+var transitions = map[Phase][]Phase{
+	Referral:    {Intake, Closed},
+	Intake:      {JobSearch, Closed},
+	JobSearch:   {Employed, Closed},
+	Employed:    {FollowAlong, JobSearch, Closed},
+	FollowAlong: {Employed, JobSearch, Closed},
+	Closed:      {Intake},
+}
+
+// Valid reports whether p is a known phase.
+func (p Phase) Valid() bool {
+	_, ok := transitions[p]
+	return ok
+}
+
+// CheckTransition returns nil when a trajectory may move from one phase to
+// another, and an error wrapping ErrInvalidTransition saying which moves
+// are allowed otherwise. Closing needs a reason.
+func CheckTransition(from, to Phase, reason string) error {
+	if !to.Valid() {
+		return fmt.Errorf("%w: unknown phase %q", ErrInvalid, to)
+	}
+	allowed := transitions[from]
+	for _, p := range allowed {
+		if p == to {
+			if to == Closed && strings.TrimSpace(reason) == "" {
+				return fmt.Errorf("%w: closing a trajectory needs a reason", ErrInvalid)
+			}
+			return nil
+		}
+	}
+	names := make([]string, len(allowed))
+	for i, p := range allowed {
+		names[i] = string(p)
+	}
+	return fmt.Errorf("%w: from %s a trajectory may move to %s, not to %s",
+		ErrInvalidTransition, from, strings.Join(names, " or "), to)
+}
+
+// ValidBSN applies the eleven-test to a citizen service number: nine digits
+// d1..d9 with 9·d1 + 8·d2 + … + 2·d8 − 1·d9 divisible by 11.
+func ValidBSN(bsn string) bool {
+	if len(bsn) != 9 {
+		return false
+	}
+	sum := 0
+	for i, r := range bsn {
+		if r < '0' || r > '9' {
+			return false
+		}
+		w := 9 - i
+		if i == 8 {
+			w = -1
+		}
+		sum += w * int(r-'0')
+	}
+	return sum%11 == 0 && bsn != "000000000"
+}
+
+// MaskBSN hides all but the last three digits.
+func MaskBSN(bsn string) string {
+	if len(bsn) <= 3 {
+		return strings.Repeat("*", len(bsn))
+	}
+	return strings.Repeat("*", len(bsn)-3) + bsn[len(bsn)-3:]
+}
+
+// Identity is the identity section.
+type Identity struct {
+	GivenName   string
+	FamilyName  string
+	DateOfBirth string // YYYY-MM-DD or ""
+	Email       string
+	Phone       string
+	Address     string
+	BSN         string
+	Version     int64
+	UpdatedAt   time.Time
+}
+
+// Check validates an identity as a whole.
+func (i Identity) Check() error {
+	if strings.TrimSpace(i.GivenName) == "" || strings.TrimSpace(i.FamilyName) == "" {
+		return fmt.Errorf("%w: identity.given_name and identity.family_name are required", ErrInvalid)
+	}
+	if i.BSN != "" && !ValidBSN(i.BSN) {
+		return fmt.Errorf("%w: identity.bsn %s fails the eleven-test", ErrInvalid, MaskBSN(i.BSN))
+	}
+	if i.DateOfBirth != "" {
+		d, err := time.Parse(time.DateOnly, i.DateOfBirth)
+		if err != nil {
+			return fmt.Errorf("%w: identity.date_of_birth %q is not a date (YYYY-MM-DD)", ErrInvalid, i.DateOfBirth)
+		}
+		if d.After(time.Now()) || d.Year() < 1900 {
+			return fmt.Errorf("%w: identity.date_of_birth %s is not a plausible birth date", ErrInvalid, i.DateOfBirth)
+		}
+	}
+	return nil
+}
+
+// PhaseChange is one step of a trajectory.
+type PhaseChange struct {
+	From, To Phase
+	At       time.Time
+	By       string
+	Reason   string
+}
+
+// Trajectory is the trajectory section.
+type Trajectory struct {
+	Phase          Phase
+	TeamID         string
+	SpecialistID   string
+	InvolvedOrgIDs []string
+	ClosingReason  string
+	PhaseStartedAt time.Time
+	ReferredAt     time.Time
+	History        []PhaseChange
+	Version        int64
+	UpdatedAt      time.Time
+}
+
+// WorkGoals is the vocational profile.
+type WorkGoals struct {
+	Preferences          string
+	Goals                string
+	Strengths            string
+	SupportWishes        string
+	PreferredOccupations []string
+	DesiredHoursPerWeek  int32
+	Version              int64
+	UpdatedAt            time.Time
+	UpdatedBy            string
+}
+
+// ClinicalInput is what the treatment team says matters for work.
+type ClinicalInput struct {
+	Notes              string
+	WorkConsiderations string
+	Version            int64
+	UpdatedAt          time.Time
+	UpdatedBy          string
+}
+
+// Consent is the client's consent for one organisation and section.
+type Consent struct {
+	ID        string
+	ClientID  string
+	OrgID     string
+	Section   string
+	GrantedAt time.Time
+	GrantedBy string
+	RevokedAt *time.Time
+	RevokedBy string
+}
+
+// Client is a client's record; sections are nil when not loaded.
+type Client struct {
+	ID            string
+	MHAOrgID      string
+	RegionID      string
+	CreatedAt     time.Time
+	CreatedBy     string
+	Identity      *Identity
+	Trajectory    *Trajectory
+	WorkGoals     *WorkGoals
+	ClinicalInput *ClinicalInput
+}

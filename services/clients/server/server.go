@@ -1,0 +1,148 @@
+// Package server wires the clients service: database, migrations, policy,
+// token verification, interceptors and the gRPC server with health checks.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
+	"github.com/ipsbridge/ipsbridge/services/clients/api"
+	"github.com/ipsbridge/ipsbridge/services/clients/app"
+	"github.com/ipsbridge/ipsbridge/services/clients/store"
+)
+
+// Config is the clients service's configuration.
+type Config struct {
+	config.Common
+	GRPCAddr string `env:"IPSB_CLIENTS_GRPC_ADDR" envDefault:"127.0.0.1:9101"`
+	// SeedDemo loads the demo regions, organisations, teams and users.
+	SeedDemo bool `env:"IPSB_SEED_DEMO" envDefault:"false"`
+}
+
+// Verify reports settings that cannot work.
+func (c Config) Verify() error {
+	var errs []error
+	if err := c.Common.Verify(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Migrations are the schemas this service applies at start-up.
+var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
+
+// Deps are what Build needs.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Verifier *authn.Verifier
+	Authz    *authz.Authorizer
+	Logger   *slog.Logger
+}
+
+// Build returns the gRPC server with every interceptor and the health
+// service registered.
+func Build(d Deps) (*grpc.Server, *health.Server, error) {
+	st := store.New(d.Pool)
+	a := app.New(st, d.Authz, d.Logger)
+	onDeny := func(ctx context.Context, s authz.Subject, method string, req any, reason string) {
+		p, _ := authn.FromContext(ctx)
+		clientID := ""
+		if r, ok := req.(interface{ GetClientId() string }); ok {
+			clientID = r.GetClientId()
+		}
+		info := rpc.InfoFromContext(ctx)
+		// Best effort: the call is refused whether or not this is recorded.
+		if err := audit.Record(ctx, d.Pool, audit.Event{
+			Service: app.ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: s.OrgID, Role: s.Role,
+			ClientID: clientID, Action: method, Outcome: audit.Denied, Reason: reason,
+			RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
+		}); err != nil {
+			d.Logger.ErrorContext(ctx, "audit of refused call failed", "err", err)
+		}
+	}
+	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer(opts...)
+	clientsv1.RegisterClientsServiceServer(srv, api.New(a, d.Logger))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	hs.SetServingStatus(clientsv1.ClientsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return srv, hs, nil
+}
+
+// Migrate applies the service's migrations and, when asked, the demo seed.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, seed bool) error {
+	if err := database.Migrate(ctx, pool, Migrations...); err != nil {
+		return err
+	}
+	if seed {
+		if err := store.New(pool).SeedDirectory(ctx); err != nil {
+			return fmt.Errorf("seed demo directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// Run starts the service and serves until ctx ends.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
+	pool, err := database.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := Migrate(ctx, pool, cfg.SeedDemo); err != nil {
+		return err
+	}
+	if migrateOnly {
+		logger.InfoContext(ctx, "migrations applied")
+		return nil
+	}
+	regional, err := cfg.RegionalPolicies()
+	if err != nil {
+		return err
+	}
+	az, err := authz.New(regional...)
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(ctx, cfg.Authn())
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	srv, hs, err := Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: logger})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+	}
+	logger.InfoContext(ctx, "clients service listening", "addr", lis.Addr().String())
+	go func() {
+		<-ctx.Done()
+		hs.Shutdown() // tell load balancers first, then drain
+	}()
+	return rpc.Serve(ctx, srv, lis, cfg.ShutdownGrace)
+}

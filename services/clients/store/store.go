@@ -1,0 +1,667 @@
+// Package store keeps the clients service's data in PostgreSQL (schema
+// "clients"). Writes take the row lock and check the caller's version inside
+// one transaction; the application layer adds its audit record to the same
+// transaction.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/seed"
+	"github.com/ipsbridge/ipsbridge/services/clients/domain"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations are the clients schema's migrations.
+var Migrations = database.Migrations{Schema: "clients", FS: mustSub(migrationFiles, "migrations")}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Store is the clients schema.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a store on pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool returns the underlying pool (for audit records outside a write).
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Querier is satisfied by the pool and by a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// InTx runs fn in a read-committed transaction, retried on serialization
+// failures and deadlocks.
+func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return database.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
+}
+
+// SeedDirectory loads the demo regions, organisations, teams and users;
+// safe to run on every start.
+func (s *Store) SeedDirectory(ctx context.Context) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		for _, r := range seed.Demo.Regions {
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.regions (id, name) VALUES ($1, $2)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`, r.ID, r.Name); err != nil {
+				return fmt.Errorf("seed region %s: %w", r.ID, err)
+			}
+		}
+		for _, o := range seed.Demo.Organizations {
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id`,
+				o.ID, o.Name, o.Kind, o.RegionID); err != nil {
+				return fmt.Errorf("seed organisation %s: %w", o.ID, err)
+			}
+		}
+		for _, t := range seed.Demo.Teams {
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.teams (id, org_id, name) VALUES ($1, $2, $3)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name`, t.ID, t.OrgID, t.Name); err != nil {
+				return fmt.Errorf("seed team %s: %w", t.ID, err)
+			}
+		}
+		for _, u := range seed.Demo.Users {
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.users (id, org_id, role, name) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (id) DO UPDATE SET org_id = EXCLUDED.org_id, role = EXCLUDED.role, name = EXCLUDED.name`,
+				u.ID, u.OrgID, u.Role, u.Name); err != nil {
+				return fmt.Errorf("seed user %s: %w", u.ID, err)
+			}
+			for _, t := range u.Teams {
+				if _, err := tx.Exec(ctx, `INSERT INTO clients.team_members (team_id, user_id) VALUES ($1, $2)
+					ON CONFLICT DO NOTHING`, t, u.ID); err != nil {
+					return fmt.Errorf("seed team member %s: %w", u.ID, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Organization is a directory entry.
+type Organization struct {
+	ID       string
+	Name     string
+	Kind     string
+	RegionID string
+	TeamIDs  []string
+}
+
+// Organization returns an organisation with its teams.
+func (s *Store) Organization(ctx context.Context, id string) (Organization, error) {
+	var o Organization
+	err := s.pool.QueryRow(ctx, `SELECT o.id, o.name, o.kind, o.region_id,
+			ARRAY(SELECT t.id FROM clients.teams t WHERE t.org_id = o.id ORDER BY t.id)
+		FROM clients.organizations o WHERE o.id = $1`, id).Scan(&o.ID, &o.Name, &o.Kind, &o.RegionID, &o.TeamIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Organization{}, fmt.Errorf("organisation %s: %w", id, domain.ErrNotFound)
+	}
+	if err != nil {
+		return Organization{}, fmt.Errorf("load organisation %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// Facts returns what the policy needs to know of a client for a caller of
+// orgID. found is false when no such client exists.
+func (s *Store) Facts(ctx context.Context, q pgx.Tx, clientID, orgID string) (facts authz.ClientFacts, found bool, err error) {
+	var row pgx.Row
+	const query = `SELECT c.mha_org_id, c.region_id, t.team_id, t.specialist_id,
+			ARRAY(SELECT o.org_id FROM clients.trajectory_organizations o WHERE o.client_id = c.id ORDER BY o.org_id),
+			ARRAY(SELECT k.section FROM clients.consents k
+			      WHERE k.client_id = c.id AND k.org_id = $2 AND k.revoked_at IS NULL ORDER BY k.section)
+		FROM clients.clients c JOIN clients.trajectories t ON t.client_id = c.id
+		WHERE c.id = $1`
+	if q != nil {
+		row = q.QueryRow(ctx, query+" FOR UPDATE OF t", clientID, orgID)
+	} else {
+		row = s.pool.QueryRow(ctx, query, clientID, orgID)
+	}
+	var consented []string
+	err = row.Scan(&facts.MHAOrgID, &facts.RegionID, &facts.TeamID, &facts.SpecialistID, &facts.InvolvedOrgIDs, &consented)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return authz.ClientFacts{}, false, nil
+	}
+	if err != nil {
+		return authz.ClientFacts{}, false, fmt.Errorf("load access facts of client %s: %w", clientID, err)
+	}
+	for _, c := range consented {
+		facts.ConsentedSections = append(facts.ConsentedSections, authz.Section(c))
+	}
+	return facts, true, nil
+}
+
+// NewClient is what enrolment writes.
+type NewClient struct {
+	MHAOrgID, RegionID, CreatedBy string
+	Identity                      domain.Identity
+	TeamID, SpecialistID          string
+	InvolvedOrgIDs                []string
+}
+
+// Idempotency is an idempotency key with a fingerprint of its request.
+type Idempotency struct {
+	ActorID, Method, Key string
+	Request              []byte
+}
+
+// ClaimKey records an idempotency key in tx. When the key was used before
+// it returns the resource id of the first request (and ErrIdempotencyReused
+// when the request differed); concurrent retries wait on the key's row
+// until the first commits.
+func ClaimKey(ctx context.Context, tx pgx.Tx, k Idempotency) (existing string, err error) {
+	hash := sha256.Sum256(k.Request)
+	tag, err := tx.Exec(ctx, `INSERT INTO clients.idempotency_keys (actor_id, method, key, request_hash)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, k.ActorID, k.Method, k.Key, hash[:])
+	if err != nil {
+		return "", fmt.Errorf("claim idempotency key: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return "", nil
+	}
+	var prevHash []byte
+	if err := tx.QueryRow(ctx, `SELECT request_hash, resource_id FROM clients.idempotency_keys
+		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key).Scan(&prevHash, &existing); err != nil {
+		return "", fmt.Errorf("read idempotency key: %w", err)
+	}
+	if string(prevHash) != string(hash[:]) {
+		return "", domain.ErrIdempotencyReused
+	}
+	return existing, nil
+}
+
+// CompleteKey stores the resource a claimed key produced.
+func CompleteKey(ctx context.Context, tx pgx.Tx, k Idempotency, resourceID string) error {
+	_, err := tx.Exec(ctx, `UPDATE clients.idempotency_keys SET resource_id = $4
+		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key, resourceID)
+	if err != nil {
+		return fmt.Errorf("complete idempotency key: %w", err)
+	}
+	return nil
+}
+
+// CreateClient inserts a client with all its sections in tx.
+func CreateClient(ctx context.Context, tx pgx.Tx, n NewClient) (string, error) {
+	id := uuid.NewString()
+	var dob *string
+	if n.Identity.DateOfBirth != "" {
+		dob = &n.Identity.DateOfBirth
+	}
+	var teamOrg string
+	err := tx.QueryRow(ctx, `SELECT org_id FROM clients.teams WHERE id = $1`, n.TeamID).Scan(&teamOrg)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && teamOrg != n.MHAOrgID) {
+		return "", fmt.Errorf("%w: team %s is not a team of %s", domain.ErrInvalid, n.TeamID, n.MHAOrgID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up team: %w", err)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO clients.clients (id, mha_org_id, region_id, created_by) VALUES ($1, $2, $3, $4)`,
+		id, n.MHAOrgID, n.RegionID, n.CreatedBy)
+	batch.Queue(`INSERT INTO clients.identities (client_id, given_name, family_name, date_of_birth, email, phone, address, bsn, mha_org_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, id, n.Identity.GivenName, n.Identity.FamilyName, dob,
+		n.Identity.Email, n.Identity.Phone, n.Identity.Address, n.Identity.BSN, n.MHAOrgID)
+	batch.Queue(`INSERT INTO clients.trajectories (client_id, phase, team_id, specialist_id) VALUES ($1, 'referral', $2, $3)`,
+		id, n.TeamID, n.SpecialistID)
+	batch.Queue(`INSERT INTO clients.phase_changes (client_id, to_phase, changed_by, reason) VALUES ($1, 'referral', $2, 'enrolled')`,
+		id, n.CreatedBy)
+	batch.Queue(`INSERT INTO clients.work_goals (client_id, updated_by) VALUES ($1, $2)`, id, n.CreatedBy)
+	batch.Queue(`INSERT INTO clients.clinical_inputs (client_id, updated_by) VALUES ($1, $2)`, id, n.CreatedBy)
+	for _, org := range n.InvolvedOrgIDs {
+		batch.Queue(`INSERT INTO clients.trajectory_organizations (client_id, org_id) VALUES ($1, $2)`, id, org)
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return "", classify(err, "create client")
+	}
+	return id, nil
+}
+
+func classify(err error, what string) error {
+	switch database.Code(err) {
+	case database.UniqueViolation:
+		if database.Constraint(err) == "identities_bsn_per_mha" {
+			return fmt.Errorf("%w: a client with this BSN is already enrolled with this MHA", domain.ErrAlreadyExists)
+		}
+		return fmt.Errorf("%w: %s: %s", domain.ErrAlreadyExists, what, database.Constraint(err))
+	case database.ForeignKeyViolation:
+		return fmt.Errorf("%w: %s refers to an unknown organisation, team or client (%s)", domain.ErrInvalid, what, database.Constraint(err))
+	case database.CheckViolation:
+		return fmt.Errorf("%w: %s breaks rule %s", domain.ErrInvalid, what, database.Constraint(err))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+const identityColumns = `client_id, given_name, family_name, coalesce(to_char(date_of_birth, 'YYYY-MM-DD'), ''), email, phone, address, bsn, version, updated_at`
+
+func scanIdentity(row pgx.Row) (string, domain.Identity, error) {
+	var id string
+	var i domain.Identity
+	err := row.Scan(&id, &i.GivenName, &i.FamilyName, &i.DateOfBirth, &i.Email, &i.Phone, &i.Address, &i.BSN, &i.Version, &i.UpdatedAt)
+	return id, i, err
+}
+
+// Identities loads the identity section of several clients.
+func (s *Store) Identities(ctx context.Context, ids []string) (map[string]*domain.Identity, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+identityColumns+` FROM clients.identities WHERE client_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load identities: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*domain.Identity{}
+	for rows.Next() {
+		id, i, err := scanIdentity(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan identity: %w", err)
+		}
+		out[id] = &i
+	}
+	return out, rows.Err()
+}
+
+// UpdateIdentity locks a client's identity, checks the version, lets fn
+// change it and writes it back with the next version.
+func UpdateIdentity(ctx context.Context, tx pgx.Tx, clientID string, version int64, fn func(*domain.Identity) error) (*domain.Identity, error) {
+	_, cur, err := scanIdentity(tx.QueryRow(ctx, `SELECT `+identityColumns+` FROM clients.identities WHERE client_id = $1 FOR UPDATE`, clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, domain.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock identity: %w", err)
+	}
+	if cur.Version != version {
+		return nil, fmt.Errorf("%w: identity is at version %d, the change was based on %d", domain.ErrVersionConflict, cur.Version, version)
+	}
+	if err := fn(&cur); err != nil {
+		return nil, err
+	}
+	var dob *string
+	if cur.DateOfBirth != "" {
+		dob = &cur.DateOfBirth
+	}
+	err = tx.QueryRow(ctx, `UPDATE clients.identities SET given_name = $2, family_name = $3, date_of_birth = $4, email = $5,
+			phone = $6, address = $7, bsn = $8, version = version + 1, updated_at = now()
+		WHERE client_id = $1 RETURNING version, updated_at`,
+		clientID, cur.GivenName, cur.FamilyName, dob, cur.Email, cur.Phone, cur.Address, cur.BSN).Scan(&cur.Version, &cur.UpdatedAt)
+	if err != nil {
+		return nil, classify(err, "update identity")
+	}
+	return &cur, nil
+}
+
+const trajectoryColumns = `client_id, phase, team_id, specialist_id, closing_reason, phase_started_at, referred_at, version, updated_at,
+	ARRAY(SELECT o.org_id FROM clients.trajectory_organizations o WHERE o.client_id = trajectories.client_id ORDER BY o.org_id)`
+
+func scanTrajectory(row pgx.Row) (string, domain.Trajectory, error) {
+	var id, phase string
+	var t domain.Trajectory
+	err := row.Scan(&id, &phase, &t.TeamID, &t.SpecialistID, &t.ClosingReason, &t.PhaseStartedAt, &t.ReferredAt, &t.Version, &t.UpdatedAt, &t.InvolvedOrgIDs)
+	t.Phase = domain.Phase(phase)
+	return id, t, err
+}
+
+// Trajectories loads the trajectory section of several clients, with the
+// phase history when history is true.
+func (s *Store) Trajectories(ctx context.Context, ids []string, history bool) (map[string]*domain.Trajectory, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+trajectoryColumns+` FROM clients.trajectories WHERE client_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load trajectories: %w", err)
+	}
+	out := map[string]*domain.Trajectory{}
+	for rows.Next() {
+		id, t, err := scanTrajectory(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan trajectory: %w", err)
+		}
+		out[id] = &t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load trajectories: %w", err)
+	}
+	if !history || len(out) == 0 {
+		return out, nil
+	}
+	rows, err = s.pool.Query(ctx, `SELECT client_id, from_phase, to_phase, changed_at, changed_by, reason
+		FROM clients.phase_changes WHERE client_id = ANY($1::uuid[]) ORDER BY client_id, id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load phase history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, from, to string
+		var c domain.PhaseChange
+		if err := rows.Scan(&id, &from, &to, &c.At, &c.By, &c.Reason); err != nil {
+			return nil, fmt.Errorf("scan phase change: %w", err)
+		}
+		c.From, c.To = domain.Phase(from), domain.Phase(to)
+		if t := out[id]; t != nil {
+			t.History = append(t.History, c)
+		}
+	}
+	return out, rows.Err()
+}
+
+// UpdateTrajectory locks a trajectory, checks the version, lets fn change it
+// and writes it back, recording a phase change when the phase moved.
+func UpdateTrajectory(ctx context.Context, tx pgx.Tx, clientID string, version int64, by string, fn func(*domain.Trajectory) (reason string, err error)) (*domain.Trajectory, error) {
+	_, cur, err := scanTrajectory(tx.QueryRow(ctx, `SELECT `+trajectoryColumns+` FROM clients.trajectories WHERE client_id = $1 FOR UPDATE`, clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, domain.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock trajectory: %w", err)
+	}
+	if cur.Version != version {
+		return nil, fmt.Errorf("%w: trajectory is at version %d, the change was based on %d", domain.ErrVersionConflict, cur.Version, version)
+	}
+	before := cur
+	before.InvolvedOrgIDs = append([]string(nil), cur.InvolvedOrgIDs...)
+	reason, err := fn(&cur)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Phase != before.Phase {
+		cur.PhaseStartedAt = time.Now()
+		if _, err := tx.Exec(ctx, `INSERT INTO clients.phase_changes (client_id, from_phase, to_phase, changed_by, reason)
+			VALUES ($1, $2, $3, $4, $5)`, clientID, before.Phase, cur.Phase, by, reason); err != nil {
+			return nil, fmt.Errorf("record phase change: %w", err)
+		}
+	}
+	err = tx.QueryRow(ctx, `UPDATE clients.trajectories SET phase = $2, team_id = $3, specialist_id = $4, closing_reason = $5,
+			phase_started_at = $6, version = version + 1, updated_at = now()
+		WHERE client_id = $1 RETURNING version, updated_at`,
+		clientID, cur.Phase, cur.TeamID, cur.SpecialistID, cur.ClosingReason, cur.PhaseStartedAt).Scan(&cur.Version, &cur.UpdatedAt)
+	if err != nil {
+		return nil, classify(err, "update trajectory")
+	}
+	if !equalStrings(before.InvolvedOrgIDs, cur.InvolvedOrgIDs) {
+		if _, err := tx.Exec(ctx, `DELETE FROM clients.trajectory_organizations WHERE client_id = $1`, clientID); err != nil {
+			return nil, fmt.Errorf("replace involved organisations: %w", err)
+		}
+		for _, org := range cur.InvolvedOrgIDs {
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.trajectory_organizations (client_id, org_id) VALUES ($1, $2)`, clientID, org); err != nil {
+				return nil, classify(err, "add involved organisation "+org)
+			}
+		}
+	}
+	return &cur, nil
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+const workGoalsColumns = `client_id, preferences, goals, strengths, support_wishes, preferred_occupations, desired_hours_per_week, version, updated_at, updated_by`
+
+func scanWorkGoals(row pgx.Row) (string, domain.WorkGoals, error) {
+	var id string
+	var w domain.WorkGoals
+	err := row.Scan(&id, &w.Preferences, &w.Goals, &w.Strengths, &w.SupportWishes, &w.PreferredOccupations, &w.DesiredHoursPerWeek, &w.Version, &w.UpdatedAt, &w.UpdatedBy)
+	return id, w, err
+}
+
+// WorkGoals loads the work goals of several clients.
+func (s *Store) WorkGoals(ctx context.Context, ids []string) (map[string]*domain.WorkGoals, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+workGoalsColumns+` FROM clients.work_goals WHERE client_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load work goals: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*domain.WorkGoals{}
+	for rows.Next() {
+		id, w, err := scanWorkGoals(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan work goals: %w", err)
+		}
+		out[id] = &w
+	}
+	return out, rows.Err()
+}
+
+// UpdateWorkGoals locks, checks the version, applies fn and writes back.
+func UpdateWorkGoals(ctx context.Context, tx pgx.Tx, clientID string, version int64, by string, fn func(*domain.WorkGoals) error) (*domain.WorkGoals, error) {
+	_, cur, err := scanWorkGoals(tx.QueryRow(ctx, `SELECT `+workGoalsColumns+` FROM clients.work_goals WHERE client_id = $1 FOR UPDATE`, clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, domain.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock work goals: %w", err)
+	}
+	if cur.Version != version {
+		return nil, fmt.Errorf("%w: work goals are at version %d, the change was based on %d", domain.ErrVersionConflict, cur.Version, version)
+	}
+	if err := fn(&cur); err != nil {
+		return nil, err
+	}
+	if cur.PreferredOccupations == nil {
+		cur.PreferredOccupations = []string{}
+	}
+	cur.UpdatedBy = by
+	err = tx.QueryRow(ctx, `UPDATE clients.work_goals SET preferences = $2, goals = $3, strengths = $4, support_wishes = $5,
+			preferred_occupations = $6, desired_hours_per_week = $7, updated_by = $8, version = version + 1, updated_at = now()
+		WHERE client_id = $1 RETURNING version, updated_at`, clientID, cur.Preferences, cur.Goals, cur.Strengths,
+		cur.SupportWishes, cur.PreferredOccupations, cur.DesiredHoursPerWeek, by).Scan(&cur.Version, &cur.UpdatedAt)
+	if err != nil {
+		return nil, classify(err, "update work goals")
+	}
+	return &cur, nil
+}
+
+const clinicalColumns = `client_id, notes, work_considerations, version, updated_at, updated_by`
+
+func scanClinical(row pgx.Row) (string, domain.ClinicalInput, error) {
+	var id string
+	var c domain.ClinicalInput
+	err := row.Scan(&id, &c.Notes, &c.WorkConsiderations, &c.Version, &c.UpdatedAt, &c.UpdatedBy)
+	return id, c, err
+}
+
+// ClinicalInputs loads the clinical input of several clients.
+func (s *Store) ClinicalInputs(ctx context.Context, ids []string) (map[string]*domain.ClinicalInput, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+clinicalColumns+` FROM clients.clinical_inputs WHERE client_id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load clinical input: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]*domain.ClinicalInput{}
+	for rows.Next() {
+		id, c, err := scanClinical(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan clinical input: %w", err)
+		}
+		out[id] = &c
+	}
+	return out, rows.Err()
+}
+
+// UpdateClinicalInput locks, checks the version, applies fn and writes back.
+func UpdateClinicalInput(ctx context.Context, tx pgx.Tx, clientID string, version int64, by string, fn func(*domain.ClinicalInput) error) (*domain.ClinicalInput, error) {
+	_, cur, err := scanClinical(tx.QueryRow(ctx, `SELECT `+clinicalColumns+` FROM clients.clinical_inputs WHERE client_id = $1 FOR UPDATE`, clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, domain.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock clinical input: %w", err)
+	}
+	if cur.Version != version {
+		return nil, fmt.Errorf("%w: clinical input is at version %d, the change was based on %d", domain.ErrVersionConflict, cur.Version, version)
+	}
+	if err := fn(&cur); err != nil {
+		return nil, err
+	}
+	cur.UpdatedBy = by
+	err = tx.QueryRow(ctx, `UPDATE clients.clinical_inputs SET notes = $2, work_considerations = $3, updated_by = $4,
+			version = version + 1, updated_at = now()
+		WHERE client_id = $1 RETURNING version, updated_at`, clientID, cur.Notes, cur.WorkConsiderations, by).Scan(&cur.Version, &cur.UpdatedAt)
+	if err != nil {
+		return nil, classify(err, "update clinical input")
+	}
+	return &cur, nil
+}
+
+const consentColumns = `id, client_id, org_id, section, granted_at, granted_by, revoked_at, revoked_by`
+
+func scanConsent(row pgx.Row) (domain.Consent, error) {
+	var c domain.Consent
+	err := row.Scan(&c.ID, &c.ClientID, &c.OrgID, &c.Section, &c.GrantedAt, &c.GrantedBy, &c.RevokedAt, &c.RevokedBy)
+	return c, err
+}
+
+// Consents lists a client's consents, newest first.
+func (s *Store) Consents(ctx context.Context, clientID string) ([]domain.Consent, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+consentColumns+` FROM clients.consents WHERE client_id = $1 ORDER BY granted_at DESC, id`, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("list consents: %w", err)
+	}
+	defer rows.Close()
+	var out []domain.Consent
+	for rows.Next() {
+		c, err := scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan consent: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// RecordConsents grants consent for each section to org; a section already
+// consented keeps its existing record.
+func RecordConsents(ctx context.Context, tx pgx.Tx, clientID, orgID string, sections []string, by string) ([]domain.Consent, error) {
+	var out []domain.Consent
+	for _, sec := range sections {
+		c, err := scanConsent(tx.QueryRow(ctx, `WITH ins AS (
+				INSERT INTO clients.consents (id, client_id, org_id, section, granted_by) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (client_id, org_id, section) WHERE revoked_at IS NULL DO NOTHING
+				RETURNING `+consentColumns+`)
+			SELECT * FROM ins
+			UNION ALL
+			SELECT `+consentColumns+` FROM clients.consents
+			WHERE client_id = $2 AND org_id = $3 AND section = $4 AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM ins)`,
+			uuid.NewString(), clientID, orgID, sec, by))
+		if err != nil {
+			return nil, classify(err, "record consent")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// RevokeConsent revokes one consent; revoking a revoked consent changes
+// nothing and returns it as it is.
+func RevokeConsent(ctx context.Context, tx pgx.Tx, clientID, consentID, by string) (domain.Consent, error) {
+	c, err := scanConsent(tx.QueryRow(ctx, `UPDATE clients.consents SET revoked_at = coalesce(revoked_at, now()),
+			revoked_by = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoked_by END
+		WHERE client_id = $1 AND id = $2 RETURNING `+consentColumns, clientID, consentID, by))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Consent{}, fmt.Errorf("consent %s: %w", consentID, domain.ErrNotFound)
+	}
+	if err != nil {
+		return domain.Consent{}, fmt.Errorf("revoke consent: %w", err)
+	}
+	return c, nil
+}
+
+// ClientRow is a client's header.
+type ClientRow struct {
+	ID, MHAOrgID, RegionID string
+	CreatedAt              time.Time
+}
+
+// Client returns a client's header.
+func (s *Store) Client(ctx context.Context, id string) (ClientRow, error) {
+	var c ClientRow
+	err := s.pool.QueryRow(ctx, `SELECT id, mha_org_id, region_id, created_at FROM clients.clients WHERE id = $1`, id).
+		Scan(&c.ID, &c.MHAOrgID, &c.RegionID, &c.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ClientRow{}, domain.ErrNotFound
+	}
+	if err != nil {
+		return ClientRow{}, fmt.Errorf("load client %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// Cursor is a keyset position in a client list.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// Candidates lists, in enrolment order after the cursor, the clients a
+// caller may have some relation to: for MHA staff those of their teams or
+// assigned to them, for other organisations those that name the
+// organisation in the trajectory and have an active consent for it. The
+// policy then decides per client what is visible.
+func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor, phase string, limit int) ([]ClientRow, error) {
+	var rows pgx.Rows
+	var err error
+	if after.ID == "" {
+		after.ID = "00000000-0000-0000-0000-000000000000"
+	}
+	switch sub.OrgKind {
+	case seed.KindMHA:
+		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
+			FROM clients.clients c JOIN clients.trajectories t ON t.client_id = c.id
+			WHERE c.mha_org_id = $1 AND (t.team_id = ANY($2) OR t.specialist_id = $3)
+			  AND ($4 = '' OR t.phase = $4) AND (c.created_at, c.id) > ($5, $6::uuid)
+			ORDER BY c.created_at, c.id LIMIT $7`,
+			sub.OrgID, sub.Teams, sub.UserID, phase, after.CreatedAt, after.ID, limit)
+	default:
+		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
+			FROM clients.trajectory_organizations o
+			JOIN clients.clients c ON c.id = o.client_id
+			JOIN clients.trajectories t ON t.client_id = c.id
+			WHERE o.org_id = $1
+			  AND EXISTS (SELECT 1 FROM clients.consents k WHERE k.client_id = c.id AND k.org_id = $1 AND k.revoked_at IS NULL)
+			  AND ($2 = '' OR t.phase = $2) AND (c.created_at, c.id) > ($3, $4::uuid)
+			ORDER BY c.created_at, c.id LIMIT $5`,
+			sub.OrgID, phase, after.CreatedAt, after.ID, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []ClientRow
+	for rows.Next() {
+		var c ClientRow
+		if err := rows.Scan(&c.ID, &c.MHAOrgID, &c.RegionID, &c.CreatedAt); err != nil {
+			return nil, fmt.Errorf("scan client: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
