@@ -551,5 +551,18 @@ func (s *Server) CheckAccess(ctx context.Context, req *clientsv1.CheckAccessRequ
 	return &clientsv1.CheckAccessResponse{
 		MhaOrganizationId: facts.MHAOrgID, TeamId: facts.TeamID, EmploymentSpecialistId: facts.SpecialistID,
 		RegionId: facts.RegionID, ReadableSections: sectionsToProto(readable), WritableSections: sectionsToProto(d.Writable()),
+		InvolvedOrganizationIds: facts.InvolvedOrgIDs, ConsentedSections: sectionsToProto(facts.ConsentedSections),
+	}, nil
+}
+
+// GetCaller implements ClientsService.
+func (s *Server) GetCaller(ctx context.Context, _ *clientsv1.GetCallerRequest) (*clientsv1.GetCallerResponse, error) {
+	sub, ok := authz.SubjectFromContext(ctx)
+	if !ok {
+		return nil, rpc.Error(codes.Unauthenticated, "UNAUTHENTICATED", "no verified caller", nil)
+	}
+	return &clientsv1.GetCallerResponse{
+		UserId: sub.UserID, OrganizationId: sub.OrgID, OrganizationKind: sub.OrgKind, RegionId: sub.RegionID,
+		Role: sub.Role, TeamIds: sub.Teams,
 	}, nil
 }

@@ -2633,8 +2633,13 @@ type CheckAccessResponse struct {
 	RegionId               string    `protobuf:"bytes,4,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
 	ReadableSections       []Section `protobuf:"varint,5,rep,packed,name=readable_sections,json=readableSections,proto3,enum=ipsbridge.clients.v1.Section" json:"readable_sections,omitempty"`
 	WritableSections       []Section `protobuf:"varint,6,rep,packed,name=writable_sections,json=writableSections,proto3,enum=ipsbridge.clients.v1.Section" json:"writable_sections,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	// Organisations outside the MHA named in the trajectory.
+	InvolvedOrganizationIds []string `protobuf:"bytes,7,rep,name=involved_organization_ids,json=involvedOrganizationIds,proto3" json:"involved_organization_ids,omitempty"`
+	// The sections the client has consented to the caller's organisation
+	// seeing, so the calling service can run the shared policy itself.
+	ConsentedSections []Section `protobuf:"varint,8,rep,packed,name=consented_sections,json=consentedSections,proto3,enum=ipsbridge.clients.v1.Section" json:"consented_sections,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *CheckAccessResponse) Reset() {
@@ -2705,6 +2710,141 @@ func (x *CheckAccessResponse) GetReadableSections() []Section {
 func (x *CheckAccessResponse) GetWritableSections() []Section {
 	if x != nil {
 		return x.WritableSections
+	}
+	return nil
+}
+
+func (x *CheckAccessResponse) GetInvolvedOrganizationIds() []string {
+	if x != nil {
+		return x.InvolvedOrganizationIds
+	}
+	return nil
+}
+
+func (x *CheckAccessResponse) GetConsentedSections() []Section {
+	if x != nil {
+		return x.ConsentedSections
+	}
+	return nil
+}
+
+type GetCallerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerRequest) Reset() {
+	*x = GetCallerRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerRequest) ProtoMessage() {}
+
+func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
+}
+
+type GetCallerResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	UserId         string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// mha, uwv, municipality or independent.
+	OrganizationKind string   `protobuf:"bytes,3,opt,name=organization_kind,json=organizationKind,proto3" json:"organization_kind,omitempty"`
+	RegionId         string   `protobuf:"bytes,4,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Role             string   `protobuf:"bytes,5,opt,name=role,proto3" json:"role,omitempty"`
+	TeamIds          []string `protobuf:"bytes,6,rep,name=team_ids,json=teamIds,proto3" json:"team_ids,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetCallerResponse) Reset() {
+	*x = GetCallerResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerResponse) ProtoMessage() {}
+
+func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetCallerResponse) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetOrganizationKind() string {
+	if x != nil {
+		return x.OrganizationKind
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRegionId() string {
+	if x != nil {
+		return x.RegionId
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *GetCallerResponse) GetTeamIds() []string {
+	if x != nil {
+		return x.TeamIds
 	}
 	return nil
 }
@@ -2935,14 +3075,24 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\raccess_events\x18\x01 \x03(\v2!.ipsbridge.clients.v1.AccessEventR\faccessEvents\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
 	"\x12CheckAccessRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xcd\x02\n" +
+	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
 	"\x13CheckAccessResponse\x12.\n" +
 	"\x13mha_organization_id\x18\x01 \x01(\tR\x11mhaOrganizationId\x12\x17\n" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x128\n" +
 	"\x18employment_specialist_id\x18\x03 \x01(\tR\x16employmentSpecialistId\x12\x1b\n" +
 	"\tregion_id\x18\x04 \x01(\tR\bregionId\x12J\n" +
 	"\x11readable_sections\x18\x05 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10readableSections\x12J\n" +
-	"\x11writable_sections\x18\x06 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10writableSections*\xe2\x01\n" +
+	"\x11writable_sections\x18\x06 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10writableSections\x12:\n" +
+	"\x19involved_organization_ids\x18\a \x03(\tR\x17involvedOrganizationIds\x12L\n" +
+	"\x12consented_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x11consentedSections\"\x12\n" +
+	"\x10GetCallerRequest\"\xce\x01\n" +
+	"\x11GetCallerResponse\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12+\n" +
+	"\x11organization_kind\x18\x03 \x01(\tR\x10organizationKind\x12\x1b\n" +
+	"\tregion_id\x18\x04 \x01(\tR\bregionId\x12\x12\n" +
+	"\x04role\x18\x05 \x01(\tR\x04role\x12\x19\n" +
+	"\bteam_ids\x18\x06 \x03(\tR\ateamIds*\xe2\x01\n" +
 	"\aSection\x12\x17\n" +
 	"\x13SECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECTION_IDENTITY\x10\x01\x12\x16\n" +
@@ -2960,7 +3110,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10PHASE_JOB_SEARCH\x10\x03\x12\x12\n" +
 	"\x0ePHASE_EMPLOYED\x10\x04\x12\x16\n" +
 	"\x12PHASE_FOLLOW_ALONG\x10\x05\x12\x10\n" +
-	"\fPHASE_CLOSED\x10\x062\xcb\r\n" +
+	"\fPHASE_CLOSED\x10\x062\xa9\x0e\n" +
 	"\x0eClientsService\x12e\n" +
 	"\fCreateClient\x12).ipsbridge.clients.v1.CreateClientRequest\x1a*.ipsbridge.clients.v1.CreateClientResponse\x12\\\n" +
 	"\tGetClient\x12&.ipsbridge.clients.v1.GetClientRequest\x1a'.ipsbridge.clients.v1.GetClientResponse\x12b\n" +
@@ -2977,7 +3127,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\rRecordConsent\x12*.ipsbridge.clients.v1.RecordConsentRequest\x1a+.ipsbridge.clients.v1.RecordConsentResponse\x12h\n" +
 	"\rRevokeConsent\x12*.ipsbridge.clients.v1.RevokeConsentRequest\x1a+.ipsbridge.clients.v1.RevokeConsentResponse\x12q\n" +
 	"\x10ListAccessEvents\x12-.ipsbridge.clients.v1.ListAccessEventsRequest\x1a..ipsbridge.clients.v1.ListAccessEventsResponse\x12b\n" +
-	"\vCheckAccess\x12(.ipsbridge.clients.v1.CheckAccessRequest\x1a).ipsbridge.clients.v1.CheckAccessResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
+	"\vCheckAccess\x12(.ipsbridge.clients.v1.CheckAccessRequest\x1a).ipsbridge.clients.v1.CheckAccessResponse\x12\\\n" +
+	"\tGetCaller\x12&.ipsbridge.clients.v1.GetCallerRequest\x1a'.ipsbridge.clients.v1.GetCallerResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
 
 var (
 	file_ipsbridge_clients_v1_clients_proto_rawDescOnce sync.Once
@@ -2992,7 +3143,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3036,8 +3187,10 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*ListAccessEventsResponse)(nil),    // 39: ipsbridge.clients.v1.ListAccessEventsResponse
 	(*CheckAccessRequest)(nil),          // 40: ipsbridge.clients.v1.CheckAccessRequest
 	(*CheckAccessResponse)(nil),         // 41: ipsbridge.clients.v1.CheckAccessResponse
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 43: google.protobuf.FieldMask
+	(*GetCallerRequest)(nil),            // 42: ipsbridge.clients.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),           // 43: ipsbridge.clients.v1.GetCallerResponse
+	(*timestamppb.Timestamp)(nil),       // 44: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 45: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3046,43 +3199,43 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	42, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	42, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	44, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	44, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	42, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	42, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	44, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	44, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	42, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	44, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 13: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	42, // 15: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	42, // 16: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	42, // 17: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	44, // 15: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	44, // 16: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	44, // 17: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 18: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	42, // 19: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	42, // 20: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	42, // 21: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	44, // 19: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	44, // 20: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	44, // 21: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
 	2,  // 22: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
 	2,  // 23: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
 	2,  // 24: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
 	1,  // 25: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	2,  // 26: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
 	3,  // 27: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	43, // 28: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 28: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 29: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
 	4,  // 30: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	4,  // 31: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	43, // 32: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 32: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 33: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	1,  // 34: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	4,  // 35: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	6,  // 36: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	6,  // 37: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	43, // 38: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 38: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 39: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	7,  // 40: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	7,  // 41: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	43, // 42: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 42: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
 	7,  // 43: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	8,  // 44: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
 	0,  // 45: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
@@ -3091,43 +3244,46 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	9,  // 48: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
 	0,  // 49: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 50: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	10, // 51: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	12, // 52: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	14, // 53: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	16, // 54: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	18, // 55: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	20, // 56: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	22, // 57: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	24, // 58: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	26, // 59: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	28, // 60: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	30, // 61: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	32, // 62: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	34, // 63: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	36, // 64: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	38, // 65: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	40, // 66: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	11, // 67: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	13, // 68: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	15, // 69: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	17, // 70: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	19, // 71: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	21, // 72: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	23, // 73: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	25, // 74: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	27, // 75: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	29, // 76: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	31, // 77: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	33, // 78: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	35, // 79: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	37, // 80: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	39, // 81: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	41, // 82: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	67, // [67:83] is the sub-list for method output_type
-	51, // [51:67] is the sub-list for method input_type
-	51, // [51:51] is the sub-list for extension type_name
-	51, // [51:51] is the sub-list for extension extendee
-	0,  // [0:51] is the sub-list for field type_name
+	0,  // 51: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
+	10, // 52: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	12, // 53: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	14, // 54: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	16, // 55: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	18, // 56: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	20, // 57: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	22, // 58: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	24, // 59: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	26, // 60: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	28, // 61: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	30, // 62: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	32, // 63: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	34, // 64: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	36, // 65: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	38, // 66: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	40, // 67: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	42, // 68: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	11, // 69: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	13, // 70: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	15, // 71: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	17, // 72: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	19, // 73: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	21, // 74: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	23, // 75: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	25, // 76: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	27, // 77: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	29, // 78: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	31, // 79: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	33, // 80: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	35, // 81: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	37, // 82: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	39, // 83: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	41, // 84: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	43, // 85: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	69, // [69:86] is the sub-list for method output_type
+	52, // [52:69] is the sub-list for method input_type
+	52, // [52:52] is the sub-list for extension type_name
+	52, // [52:52] is the sub-list for extension extendee
+	0,  // [0:52] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -3141,7 +3297,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   40,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

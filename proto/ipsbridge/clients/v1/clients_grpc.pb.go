@@ -35,6 +35,7 @@ const (
 	ClientsService_RevokeConsent_FullMethodName       = "/ipsbridge.clients.v1.ClientsService/RevokeConsent"
 	ClientsService_ListAccessEvents_FullMethodName    = "/ipsbridge.clients.v1.ClientsService/ListAccessEvents"
 	ClientsService_CheckAccess_FullMethodName         = "/ipsbridge.clients.v1.ClientsService/CheckAccess"
+	ClientsService_GetCaller_FullMethodName           = "/ipsbridge.clients.v1.ClientsService/GetCaller"
 )
 
 // ClientsServiceClient is the client API for ClientsService service.
@@ -83,6 +84,10 @@ type ClientsServiceClient interface {
 	// the sections it may read and write. The check itself is audited by the
 	// calling service together with the access it guards.
 	CheckAccess(ctx context.Context, in *CheckAccessRequest, opts ...grpc.CallOption) (*CheckAccessResponse, error)
+	// GetCaller returns the verified caller as the access policy sees it: the
+	// organisation's kind and region from the directory, and only the teams
+	// of the caller's own organisation.
+	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
 }
 
 type clientsServiceClient struct {
@@ -253,6 +258,16 @@ func (c *clientsServiceClient) CheckAccess(ctx context.Context, in *CheckAccessR
 	return out, nil
 }
 
+func (c *clientsServiceClient) GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerResponse)
+	err := c.cc.Invoke(ctx, ClientsService_GetCaller_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientsServiceServer is the server API for ClientsService service.
 // All implementations must embed UnimplementedClientsServiceServer
 // for forward compatibility.
@@ -299,6 +314,10 @@ type ClientsServiceServer interface {
 	// the sections it may read and write. The check itself is audited by the
 	// calling service together with the access it guards.
 	CheckAccess(context.Context, *CheckAccessRequest) (*CheckAccessResponse, error)
+	// GetCaller returns the verified caller as the access policy sees it: the
+	// organisation's kind and region from the directory, and only the teams
+	// of the caller's own organisation.
+	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
 	mustEmbedUnimplementedClientsServiceServer()
 }
 
@@ -356,6 +375,9 @@ func (UnimplementedClientsServiceServer) ListAccessEvents(context.Context, *List
 }
 func (UnimplementedClientsServiceServer) CheckAccess(context.Context, *CheckAccessRequest) (*CheckAccessResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckAccess not implemented")
+}
+func (UnimplementedClientsServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
 }
 func (UnimplementedClientsServiceServer) mustEmbedUnimplementedClientsServiceServer() {}
 func (UnimplementedClientsServiceServer) testEmbeddedByValue()                        {}
@@ -666,6 +688,24 @@ func _ClientsService_CheckAccess_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientsService_GetCaller_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientsServiceServer).GetCaller(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientsService_GetCaller_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientsServiceServer).GetCaller(ctx, req.(*GetCallerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClientsService_ServiceDesc is the grpc.ServiceDesc for ClientsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -736,6 +776,10 @@ var ClientsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckAccess",
 			Handler:    _ClientsService_CheckAccess_Handler,
+		},
+		{
+			MethodName: "GetCaller",
+			Handler:    _ClientsService_GetCaller_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
