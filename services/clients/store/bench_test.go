@@ -1,0 +1,83 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
+	"github.com/ipsbridge/ipsbridge/services/clients/store"
+)
+
+// fill bulk-loads n clients spread over the seeded teams, each involving
+// UWV with a consent for placements, and returns their ids.
+func fill(b *testing.B, pool *pgxpool.Pool, n int) []string {
+	b.Helper()
+	ctx := context.Background()
+	if err := store.New(pool).SeedDirectory(ctx); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, n)
+	teams := []string{"noord-team-a", "noord-team-b"}
+	now := time.Now()
+	var clients, trajectories, orgs, consents [][]any
+	for i := range ids {
+		ids[i] = uuid.NewString()
+		clients = append(clients, []any{ids[i], "mha-noord", "region-noord", now, "es-anna"})
+		trajectories = append(trajectories, []any{ids[i], "job_search", teams[i%2], fmt.Sprintf("es-%d", i%40)})
+		orgs = append(orgs, []any{ids[i], "uwv-noord"})
+		consents = append(consents, []any{uuid.NewString(), ids[i], "uwv-noord", "placements", "es-anna"})
+	}
+	copyRows := func(table string, cols []string, rows [][]any) {
+		if _, err := pool.CopyFrom(ctx, pgx.Identifier{"clients", table}, cols, pgx.CopyFromRows(rows)); err != nil {
+			b.Fatalf("copy %s: %v", table, err)
+		}
+	}
+	copyRows("clients", []string{"id", "mha_org_id", "region_id", "created_at", "created_by"}, clients)
+	copyRows("trajectories", []string{"client_id", "phase", "team_id", "specialist_id"}, trajectories)
+	copyRows("trajectory_organizations", []string{"client_id", "org_id"}, orgs)
+	copyRows("consents", []string{"id", "client_id", "org_id", "section", "granted_by"}, consents)
+	if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
+// BenchmarkAccessDecision measures one authorization decision as a request
+// makes it: the client's facts from PostgreSQL (relations, consents) and the
+// policy's verdict, with 100 and 100,000 clients in the database.
+func BenchmarkAccessDecision(b *testing.B) {
+	az, err := authz.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	officer := authz.Subject{UserID: "uwv-gijs", OrgID: "uwv-noord", OrgKind: "uwv", RegionID: "region-noord", Role: "benefits_officer"}
+	for _, n := range []int{100, 100_000} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			pool, _ := dbtest.New(b, audit.Migrations, store.Migrations)
+			ids := fill(b, pool, n)
+			st := store.New(pool)
+			ctx := context.Background()
+			b.ResetTimer()
+			for b.Loop() {
+				id := ids[rand.IntN(len(ids))]
+				facts, found, err := st.Facts(ctx, nil, id, officer.OrgID)
+				if err != nil || !found {
+					b.Fatalf("facts: %v %v", found, err)
+				}
+				ok, err := az.Allowed(officer, facts, authz.Placements, authz.Read)
+				if err != nil || !ok {
+					b.Fatalf("decision: %v %v", ok, err)
+				}
+			}
+		})
+	}
+}
