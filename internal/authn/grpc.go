@@ -49,17 +49,23 @@ func ParseBearer(header string) (string, error) {
 	return token, nil
 }
 
-// TokenFromMetadata returns the bearer token of incoming gRPC metadata.
-func TokenFromMetadata(md metadata.MD) (string, error) {
-	vals := md.Get(MDAuthorization)
-	switch len(vals) {
+// BearerToken returns the token of the authorization values of a request
+// (HTTP header or gRPC metadata); more than one value is refused rather
+// than guessing which one counts.
+func BearerToken(values []string) (string, error) {
+	switch len(values) {
 	case 0:
 		return "", ErrMissingToken
 	case 1:
-		return ParseBearer(vals[0])
+		return ParseBearer(values[0])
 	default:
 		return "", invalid("more than one authorization value")
 	}
+}
+
+// TokenFromMetadata returns the bearer token of incoming gRPC metadata.
+func TokenFromMetadata(md metadata.MD) (string, error) {
+	return BearerToken(md.Get(MDAuthorization))
 }
 
 // Authenticate verifies the bearer token of the incoming gRPC call in ctx

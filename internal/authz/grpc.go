@@ -32,7 +32,8 @@ type SubjectResolver func(ctx context.Context, p authn.Principal) (Subject, erro
 
 // DenyHook is told of every call the interceptor refuses, so that the
 // service can audit it.
-type DenyHook func(ctx context.Context, s Subject, fullMethod string, req any, reason string)
+// reqs are the method's requirements, none of which the caller's role meets.
+type DenyHook func(ctx context.Context, s Subject, fullMethod string, reqs []Requirement, req any, reason string)
 
 type subjectKey struct{}
 
@@ -70,7 +71,7 @@ func UnaryServerInterceptor(a *Authorizer, rules map[string][]Requirement, resol
 		}
 		if !known {
 			if onDeny != nil {
-				onDeny(ctx, s, info.FullMethod, req, "method not covered by the policy")
+				onDeny(ctx, s, info.FullMethod, nil, req, "method not covered by the policy")
 			}
 			return nil, status.Errorf(codes.PermissionDenied, "%s is not covered by the access policy", info.FullMethod)
 		}
@@ -88,7 +89,7 @@ func UnaryServerInterceptor(a *Authorizer, rules map[string][]Requirement, resol
 		}
 		reason := fmt.Sprintf("role %s of a %s organisation may not call this method", s.Role, s.OrgKind)
 		if onDeny != nil {
-			onDeny(ctx, s, info.FullMethod, req, reason)
+			onDeny(ctx, s, info.FullMethod, reqs, req, reason)
 		}
 		return nil, status.Error(codes.PermissionDenied, reason)
 	}

@@ -46,6 +46,8 @@ type Claims struct {
 	OnBehalfOf string
 	Issuer     string
 	Audience   string
+	// IssuedAt backdates the token (tests of expired tokens); now when zero.
+	IssuedAt time.Time
 }
 
 // JWKSPath is the public key set in dir, for IPSB_OIDC_JWKS_FILE.
@@ -201,7 +203,10 @@ func Sign(dir string, claims Claims, ttl time.Duration) (string, error) {
 	if aud == "" {
 		aud = DevAudience
 	}
-	now := time.Now()
+	now := claims.IssuedAt
+	if now.IsZero() {
+		now = time.Now()
+	}
 	b := jwt.NewBuilder().
 		Issuer(iss).
 		Audience([]string{aud}).

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
+	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
+	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+)
+
+// service is one gRPC backend behind the gateway.
+type service struct {
+	// name is used in logs and /readyz.
+	name string
+	// prefix selects the calls the gRPC proxy sends to this backend, by full
+	// method name ("/ipsbridge.clients.v1.ClientsService/GetClient").
+	prefix string
+	// addr is the backend's host:port; empty means not deployed.
+	addr string
+	// register adds the generated REST handlers (the *.pb.gw.go
+	// Register<Service>Handler); nil while a service has gRPC only.
+	register func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error
+}
+
+// services is the table of backends: a new service is one line here.
+func (c Config) services() []service {
+	return []service{
+		{"clients", "/ipsbridge.clients.v1.", c.ClientsAddr, clientsv1.RegisterClientsServiceHandler},
+		{"employment", "/ipsbridge.employment.v1.", c.EmploymentAddr, employmentv1.RegisterEmploymentServiceHandler},
+		{"benefits", "/ipsbridge.benefits.v1.", c.BenefitsAddr, benefitsv1.RegisterBenefitsServiceHandler},
+	}
+}
+
+// backend is a deployed service with its connection, shared by the REST
+// handlers, the gRPC proxy and the readiness check.
+type backend struct {
+	service
+	conn *grpc.ClientConn
+}
+
+// dialBackends connects (lazily: grpc.NewClient does not block) to every
+// deployed service.
+func dialBackends(services []service) ([]*backend, error) {
+	var out []*backend
+	for _, s := range services {
+		if s.addr == "" {
+			continue
+		}
+		// Plain gRPC inside the cluster network; the services verify the
+		// forwarded bearer token themselves.
+		conn, err := grpc.NewClient(s.addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithUserAgent("ipsbridge-gateway"),
+		)
+		if err != nil {
+			closeBackends(out)
+			return nil, fmt.Errorf("backend %s at %s: %w", s.name, s.addr, err)
+		}
+		out = append(out, &backend{service: s, conn: conn})
+	}
+	return out, nil
+}
+
+func closeBackends(bs []*backend) {
+	for _, b := range bs {
+		_ = b.conn.Close()
+	}
+}
+
+// route returns the backend serving fullMethod, or nil.
+func route(bs []*backend, fullMethod string) *backend {
+	for _, b := range bs {
+		if strings.HasPrefix(fullMethod, b.prefix) {
+			return b
+		}
+	}
+	return nil
+}

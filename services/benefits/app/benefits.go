@@ -1,0 +1,228 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
+	"github.com/ipsbridge/ipsbridge/services/benefits/store"
+)
+
+// CreateBenefit records a benefit situation paid by the caller's own
+// organisation. A retry with the same request id returns the first benefit.
+func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID string, fingerprint []byte) (domain.Benefit, error) {
+	c, err := s.allow(ctx, b.ClientID, "write", mayWrite)
+	if err != nil {
+		return domain.Benefit{}, err
+	}
+	if !isPayerKind(c.sub) {
+		return domain.Benefit{}, s.refuse(ctx, c, fmt.Errorf("%w: a benefit situation is reported by the organisation that pays it; %s pays no benefits", domain.ErrPermissionDenied, c.sub.OrgID))
+	}
+	b.PayerOrgID = c.sub.OrgID
+	if err := domain.CheckPayer(b.Kind, c.sub.OrgKind); err != nil {
+		return domain.Benefit{}, err
+	}
+	if err := b.Check(); err != nil {
+		return domain.Benefit{}, err
+	}
+	var out domain.Benefit
+	err = s.write(ctx, c, "benefit recorded", func(tx pgx.Tx) error {
+		key := store.Key{OrgID: c.sub.OrgID, Method: "CreateBenefit", Key: requestID, Request: fingerprint}
+		if requestID != "" {
+			prev, replay, err := store.Claim(ctx, tx, key)
+			if err != nil {
+				return err
+			}
+			if replay {
+				return json.Unmarshal(prev, &out)
+			}
+		}
+		var err error
+		if out, err = store.InsertBenefit(ctx, tx, b, c.sub.UserID); err != nil {
+			return err
+		}
+		if requestID == "" {
+			return nil
+		}
+		resp, _ := json.Marshal(out)
+		return store.Complete(ctx, tx, key, resp)
+	})
+	return out, err
+}
+
+// ListBenefits returns the client's benefits the caller may see.
+func (s *Service) ListBenefits(ctx context.Context, clientID string) ([]domain.Benefit, error) {
+	c, err := s.allow(ctx, clientID, "read", mayRead)
+	if err != nil {
+		return nil, err
+	}
+	all, err := store.Benefits(ctx, s.st.Pool(), clientID)
+	if err != nil {
+		return nil, err
+	}
+	var out []domain.Benefit
+	for _, b := range all {
+		if sees(c, b) {
+			out = append(out, b)
+		}
+	}
+	return out, s.readDone(ctx, c, fmt.Sprintf("%d benefits", len(out)))
+}
+
+// UpdateBenefit changes a benefit the caller's organisation pays, if it is
+// still at version.
+func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string, version int64, apply func(*domain.Benefit) error) (domain.Benefit, error) {
+	c, err := s.allow(ctx, clientID, "write", mayWrite)
+	if err != nil {
+		return domain.Benefit{}, err
+	}
+	var out domain.Benefit
+	err = s.write(ctx, c, "benefit "+benefitID+" updated", func(tx pgx.Tx) error {
+		var err error
+		out, err = store.UpdateBenefit(ctx, tx, clientID, benefitID, c.sub.UserID, func(b *domain.Benefit) error {
+			if b.PayerOrgID != c.sub.OrgID {
+				return fmt.Errorf("benefit %s is not paid by %s: %w", benefitID, c.sub.OrgID, domain.ErrNotFound)
+			}
+			if b.Version != version {
+				return fmt.Errorf("%w: benefit is at version %d, the change was based on %d", domain.ErrVersionConflict, b.Version, version)
+			}
+			if err := apply(b); err != nil {
+				return err
+			}
+			return b.Check()
+		})
+		return err
+	})
+	return out, err
+}
+
+// Summary is what the client's employment specialist may see.
+type Summary struct {
+	Benefits        []domain.Benefit // amounts zeroed
+	CounsellingOpen bool
+}
+
+// GetSummary returns kinds, payers and statuses (no amounts) and whether
+// counselling is open. Payer organisations see only their own benefits
+// here too.
+func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, error) {
+	c, err := s.allow(ctx, clientID, "read_summary", func(c call) string {
+		if c.d.Summary || mayRead(c) == "" {
+			return ""
+		}
+		return fmt.Sprintf("role %s may not read the benefits summary of this client", c.sub.Role)
+	})
+	if err != nil {
+		return Summary{}, err
+	}
+	all, err := store.Benefits(ctx, s.st.Pool(), clientID)
+	if err != nil {
+		return Summary{}, err
+	}
+	var out Summary
+	for _, b := range all {
+		if c.d.Summary || sees(c, b) {
+			b.MonthlyAmountCents = 0
+			out.Benefits = append(out.Benefits, b)
+		}
+	}
+	if out.CounsellingOpen, err = s.st.CounsellingOpen(ctx, clientID); err != nil {
+		return Summary{}, err
+	}
+	return out, s.readDone(ctx, c, "summary")
+}
+
+// Calculation is an income-effect question.
+type Calculation struct {
+	ClientID string
+	Job      domain.Job
+	On       time.Time
+}
+
+// CalculateIncomeEffect computes the effect of a job on the client's
+// monthly income, from the benefits the caller may see.
+func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (domain.IncomeEffect, error) {
+	c, err := s.allow(ctx, q.ClientID, "calculate", mayRead)
+	if err != nil {
+		return domain.IncomeEffect{}, err
+	}
+	all, err := store.Benefits(ctx, s.st.Pool(), q.ClientID)
+	if err != nil {
+		return domain.IncomeEffect{}, err
+	}
+	var visible []domain.Benefit
+	for _, b := range all {
+		if sees(c, b) {
+			visible = append(visible, b)
+		}
+	}
+	e, err := domain.CalculateIncomeEffect(visible, q.Job, q.On)
+	if err != nil {
+		return domain.IncomeEffect{}, err
+	}
+	if len(visible) < len(all) {
+		e.Caveats = append(e.Caveats, "only the benefits your organisation pays are included")
+	}
+	return e, s.readDone(ctx, c, "income-effect calculation")
+}
+
+// DecisionResult is the answer to a reported decision, stored with its
+// idempotency key.
+type DecisionResult struct {
+	Decision domain.Decision
+	Benefit  domain.Benefit
+}
+
+// ReportDecision applies a paying organisation's decision to a benefit it
+// pays. A retry with the same key returns the first answer and writes
+// nothing; the same key with another request is refused.
+func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, requestID string, fingerprint []byte) (DecisionResult, error) {
+	if requestID == "" {
+		return DecisionResult{}, fmt.Errorf("%w: request_id (or an Idempotency-Key header) is required, so that a retry never applies a decision twice", domain.ErrInvalid)
+	}
+	c, err := s.allow(ctx, d.ClientID, "decision", mayWrite)
+	if err != nil {
+		return DecisionResult{}, err
+	}
+	var out DecisionResult
+	replayed := false
+	err = s.write(ctx, c, "decision on benefit "+d.BenefitID, func(tx pgx.Tx) error {
+		key := store.Key{OrgID: c.sub.OrgID, Method: "ReportBenefitDecision", Key: requestID, Request: fingerprint}
+		prev, replay, err := store.Claim(ctx, tx, key)
+		if err != nil {
+			return err
+		}
+		if replay {
+			replayed = true
+			return json.Unmarshal(prev, &out)
+		}
+		d.ReportedBy = c.sub.UserID
+		b, err := store.UpdateBenefit(ctx, tx, d.ClientID, d.BenefitID, c.sub.UserID, func(b *domain.Benefit) error {
+			if b.PayerOrgID != c.sub.OrgID {
+				return fmt.Errorf("benefit %s is not a benefit %s pays for this client: %w", d.BenefitID, c.sub.OrgID, domain.ErrNotFound)
+			}
+			return d.Apply(b)
+		})
+		if err != nil {
+			return err
+		}
+		dec, err := store.InsertDecision(ctx, tx, d, c.sub.OrgID)
+		if err != nil {
+			return err
+		}
+		out = DecisionResult{Decision: dec, Benefit: b}
+		resp, err := json.Marshal(out)
+		if err != nil {
+			return err
+		}
+		return store.Complete(ctx, tx, key, resp)
+	})
+	if err == nil && replayed {
+		s.log.InfoContext(ctx, "decision replayed", "key", requestID)
+	}
+	return out, err
+}

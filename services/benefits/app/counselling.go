@@ -1,0 +1,191 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
+	"github.com/ipsbridge/ipsbridge/services/benefits/store"
+)
+
+// mayRequestCounselling: whoever may write benefits, or the client's own
+// employment specialist (who holds the summary), may ask for counselling.
+func mayRequestCounselling(c call) string {
+	if c.d.Write[authz.Benefits] || c.d.Summary {
+		return ""
+	}
+	return fmt.Sprintf("role %s may not ask for benefits counselling for this client", c.sub.Role)
+}
+
+func mayCounsel(c call) string {
+	if r := mayWrite(c); r != "" {
+		return r
+	}
+	if c.sub.Role != Counsellor {
+		return "only a benefits counsellor counsels"
+	}
+	return ""
+}
+
+// withoutSessions hides session notes from everyone but counsellors.
+func withoutSessions(c call, rs []store.CounsellingRequest) []store.CounsellingRequest {
+	if c.sub.Role == Counsellor {
+		return rs
+	}
+	for i := range rs {
+		rs[i].Sessions = nil
+	}
+	return rs
+}
+
+// CreateCounsellingRequest opens a counselling request, optionally naming
+// the counsellor.
+func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason, counsellorID string) (store.CounsellingRequest, error) {
+	c, err := s.allow(ctx, clientID, "write", mayRequestCounselling)
+	if err != nil {
+		return store.CounsellingRequest{}, err
+	}
+	var out store.CounsellingRequest
+	err = s.write(ctx, c, "counselling requested", func(tx pgx.Tx) error {
+		var err error
+		out, err = store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.sub.UserID)
+		return err
+	})
+	return out, err
+}
+
+// ListCounsellingRequests lists the client's requests; sessions only for
+// counsellors.
+func (s *Service) ListCounsellingRequests(ctx context.Context, clientID string) ([]store.CounsellingRequest, error) {
+	c, err := s.allow(ctx, clientID, "read", func(c call) string {
+		if c.d.Summary || mayRead(c) == "" {
+			return ""
+		}
+		return mayRead(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.st.CounsellingRequests(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	return withoutSessions(c, rs), s.readDone(ctx, c, "counselling requests")
+}
+
+// AssignCounsellingRequest assigns a counsellor (the caller when empty).
+func (s *Service) AssignCounsellingRequest(ctx context.Context, clientID, requestID, counsellorID string) (store.CounsellingRequest, error) {
+	c, err := s.allow(ctx, clientID, "write", mayCounsel)
+	if err != nil {
+		return store.CounsellingRequest{}, err
+	}
+	if counsellorID == "" {
+		counsellorID = c.sub.UserID
+	}
+	var out store.CounsellingRequest
+	err = s.write(ctx, c, "counsellor "+counsellorID+" assigned", func(tx pgx.Tx) error {
+		var err error
+		out, err = s.st.UpdateCounsellingRequest(ctx, tx, clientID, requestID, func(r *store.CounsellingRequest) (*store.Session, error) {
+			if r.Status != "open" {
+				return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
+			}
+			r.CounsellorID = counsellorID
+			return nil, nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// RecordSession records a counselling session by the calling counsellor,
+// assigning them when the request has no counsellor yet.
+func (s *Service) RecordSession(ctx context.Context, clientID, requestID string, sess store.Session, closeRequest bool) (store.CounsellingRequest, error) {
+	c, err := s.allow(ctx, clientID, "write", mayCounsel)
+	if err != nil {
+		return store.CounsellingRequest{}, err
+	}
+	if sess.Date.After(time.Now().AddDate(0, 0, 1)) {
+		return store.CounsellingRequest{}, fmt.Errorf("%w: session.session_date %s is in the future", domain.ErrInvalid, sess.Date.Format(time.DateOnly))
+	}
+	var out store.CounsellingRequest
+	err = s.write(ctx, c, "counselling session recorded", func(tx pgx.Tx) error {
+		var err error
+		out, err = s.st.UpdateCounsellingRequest(ctx, tx, clientID, requestID, func(r *store.CounsellingRequest) (*store.Session, error) {
+			if r.Status != "open" {
+				return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
+			}
+			if r.CounsellorID == "" {
+				r.CounsellorID = c.sub.UserID
+			}
+			if closeRequest {
+				r.Status = "closed"
+			}
+			sess.CounsellorID = c.sub.UserID
+			return &sess, nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// ListOpenCounsellingRequests lists the calling counsellor's open requests,
+// and the unassigned ones of clients they may counsel when asked. Each
+// listed client's access is decided now and audited.
+func (s *Service) ListOpenCounsellingRequests(ctx context.Context, unassigned bool) ([]store.CounsellingRequest, error) {
+	sub, _, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.st.OpenRequests(ctx, sub.UserID, unassigned)
+	if err != nil {
+		return nil, err
+	}
+	var out []store.CounsellingRequest
+	err = perClient(ctx, s, rs, func(r store.CounsellingRequest) string { return r.ClientID }, mayRead, func(r store.CounsellingRequest) {
+		out = append(out, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return withoutSessions(call{sub: sub}, out), nil
+}
+
+// perClient keeps the items whose client the caller may still access
+// (consent may have been revoked since) and audits one list record per
+// client shown.
+func perClient[T any](ctx context.Context, s *Service, items []T, clientOf func(T) string, ok func(call) string, keep func(T)) error {
+	sub, p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	allowed := map[string]bool{}
+	var shown []string
+	for _, it := range items {
+		id := clientOf(it)
+		yes, seen := allowed[id]
+		if !seen {
+			c := call{sub: sub, p: p, id: id}
+			c.d, c.facts, err = s.checker.Decide(ctx, sub, id)
+			yes = err == nil && ok(c) == ""
+			allowed[id] = yes
+			if yes {
+				shown = append(shown, id)
+			}
+		}
+		if yes {
+			keep(it)
+		}
+	}
+	return s.st.InTx(ctx, func(tx pgx.Tx) error {
+		for _, id := range shown {
+			if err := auditList(ctx, tx, sub, p, id); err != nil {
+				return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,149 @@
+// Package server wires the benefits service: database, migrations, policy,
+// the clients service connection, token verification, interceptors and the
+// gRPC server with health checks.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/ipsbridge/ipsbridge/internal/access"
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
+	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
+	"github.com/ipsbridge/ipsbridge/services/benefits/api"
+	"github.com/ipsbridge/ipsbridge/services/benefits/app"
+	"github.com/ipsbridge/ipsbridge/services/benefits/store"
+)
+
+// Config is the benefits service's configuration.
+type Config struct {
+	config.Common
+	GRPCAddr    string `env:"IPSB_BENEFITS_GRPC_ADDR" envDefault:"127.0.0.1:9103"`
+	ClientsAddr string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`
+}
+
+// Verify reports settings that cannot work.
+func (c Config) Verify() error {
+	var errs []error
+	if err := c.Common.Verify(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_BENEFITS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
+	}
+	if _, _, err := net.SplitHostPort(c.ClientsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_ADDR %q: %w", c.ClientsAddr, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Migrations are the schemas this service applies at start-up.
+var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
+
+// Deps are what Build needs.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Verifier *authn.Verifier
+	Authz    *authz.Authorizer
+	// Clients is the connection to the clients service.
+	Clients  grpc.ClientConnInterface
+	Notifier app.Notifier
+	Logger   *slog.Logger
+}
+
+// Build returns the gRPC server with every interceptor and the health
+// service registered.
+func Build(d Deps) (*grpc.Server, *health.Server, error) {
+	checker := access.New(clientsv1.NewClientsServiceClient(d.Clients), d.Authz)
+	a := app.New(store.New(d.Pool), checker, d.Notifier, d.Logger)
+	onDeny := func(ctx context.Context, s authz.Subject, method string, _ []authz.Requirement, req any, reason string) {
+		p, _ := authn.FromContext(ctx)
+		clientID := ""
+		if r, ok := req.(interface{ GetClientId() string }); ok {
+			clientID = r.GetClientId()
+		}
+		info := rpc.InfoFromContext(ctx)
+		// Best effort: the call is refused whether or not this is recorded.
+		if err := audit.Record(ctx, d.Pool, audit.Event{
+			Service: app.ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: s.OrgID, Role: s.Role,
+			ClientID: clientID, Sections: []string{string(authz.Benefits)}, Action: method, Outcome: audit.Denied, Reason: reason,
+			RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
+		}); err != nil {
+			d.Logger.ErrorContext(ctx, "audit of refused call failed", "err", err)
+		}
+	}
+	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer(opts...)
+	benefitsv1.RegisterBenefitsServiceServer(srv, api.New(a, d.Logger))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	hs.SetServingStatus(benefitsv1.BenefitsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return srv, hs, nil
+}
+
+// Run starts the service and serves until ctx ends.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
+	pool, err := database.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := database.Migrate(ctx, pool, Migrations...); err != nil {
+		return err
+	}
+	if migrateOnly {
+		logger.InfoContext(ctx, "migrations applied")
+		return nil
+	}
+	regional, err := cfg.RegionalPolicies()
+	if err != nil {
+		return err
+	}
+	az, err := authz.New(regional...)
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(ctx, cfg.Authn())
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("clients service at %s: %w", cfg.ClientsAddr, err)
+	}
+	defer conn.Close()
+	srv, hs, err := Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Clients: conn, Logger: logger})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+	}
+	logger.InfoContext(ctx, "benefits service listening", "addr", lis.Addr().String())
+	go func() {
+		<-ctx.Done()
+		hs.Shutdown()
+	}()
+	return rpc.Serve(ctx, srv, lis, cfg.ShutdownGrace)
+}
