@@ -15,4 +15,3 @@ func databaseMigrate(ctx context.Context, p *testplatform.Platform) error {
 }
 
 func mask(paths ...string) *fieldmaskpb.FieldMask { return &fieldmaskpb.FieldMask{Paths: paths} }
-

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/authz/authztest"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
@@ -552,5 +554,35 @@ func TestAuditFailsClosed(t *testing.T) {
 	res, err := audit.Verify(bg, f.p.Pool)
 	if err != nil || !res.Intact() {
 		t.Errorf("chain after the outage: %+v %v", res, err)
+	}
+}
+
+func TestGetCaller(t *testing.T) {
+	f := newFixture(t)
+	r, err := f.cli.GetCaller(f.p.As(t, "cl-carla"), &clientsv1.GetCallerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetOrganizationKind() != "mha" || r.GetRegionId() != "region-noord" || !slices.Equal(r.GetTeamIds(), []string{"noord-team-a"}) {
+		t.Errorf("caller = %v", r)
+	}
+	// Teams claimed in a token count only when they are the caller's own
+	// organisation's.
+	tok, err := devkeys.Sign(f.p.KeyDir, devkeys.Claims{Subject: "x", Org: "uwv-noord", Role: "benefits_officer", Teams: []string{"noord-team-a"}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.cli.GetCaller(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok), &clientsv1.GetCallerRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.GetTeamIds()) != 0 || r.GetOrganizationKind() != "uwv" {
+		t.Errorf("outsider claiming an MHA team: %v", r)
+	}
+	// An organisation unknown to the directory is refused.
+	tok, _ = devkeys.Sign(f.p.KeyDir, devkeys.Claims{Subject: "x", Org: "nowhere", Role: "clinician"}, time.Hour)
+	_, err = f.cli.GetCaller(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok), &clientsv1.GetCallerRequest{})
+	if code(err) != codes.PermissionDenied {
+		t.Errorf("unknown organisation: %v", err)
 	}
 }
