@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	gwserver "github.com/ipsbridge/ipsbridge/gateway/server"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
-	gwserver "github.com/ipsbridge/ipsbridge/gateway/server"
 )
 
 type env struct {

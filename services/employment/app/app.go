@@ -1,0 +1,536 @@
+// Package app holds the employment service's use cases. Each one asks the
+// clients service (through internal/access) what the caller may do with the
+// client, decides per section, does the work and records the access in the
+// audit log: a write's record in the write's own transaction, a read's
+// record before the data leaves, a refusal on its own. When the audit
+// record cannot be written the use case fails and returns nothing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/ipsbridge/ipsbridge/internal/access"
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
+	"github.com/ipsbridge/ipsbridge/services/employment/domain"
+	"github.com/ipsbridge/ipsbridge/services/employment/store"
+)
+
+// ServiceName is how this service signs its audit records.
+const ServiceName = "employment"
+
+// Service is the employment service's application layer.
+type Service struct {
+	st      *store.Store
+	checker *access.Checker
+	clients clientsv1.ClientsServiceClient
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// New returns the application layer. now is the clock (time.Now in
+// production; tests inject their own).
+func New(st *store.Store, checker *access.Checker, clients clientsv1.ClientsServiceClient, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, checker: checker, clients: clients, log: log, now: now}
+}
+
+// Today is the current civil date by the service's clock.
+func (s *Service) Today() domain.Date { return domain.Today(s.now()) }
+
+func caller(ctx context.Context) (authz.Subject, authn.Principal, error) {
+	sub, ok := authz.SubjectFromContext(ctx)
+	p, ok2 := authn.FromContext(ctx)
+	if !ok || !ok2 {
+		return authz.Subject{}, authn.Principal{}, fmt.Errorf("%w: no verified caller", domain.ErrPermissionDenied)
+	}
+	return sub, p, nil
+}
+
+// Event builds an audit event for the caller in ctx.
+func Event(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, secs []authz.Section, action string, outcome audit.Outcome, reason string) audit.Event {
+	info := rpc.InfoFromContext(ctx)
+	names := make([]string, len(secs))
+	for i, s := range secs {
+		names[i] = string(s)
+	}
+	return audit.Event{
+		Service: ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: sub.OrgID, Role: sub.Role,
+		ClientID: clientID, Sections: names, Action: action, Outcome: outcome, Reason: reason,
+		RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
+	}
+}
+
+// record writes an audit record outside a write transaction (reads and
+// refusals). Its failure fails the request.
+func (s *Service) record(ctx context.Context, e audit.Event) error {
+	if err := audit.Record(ctx, s.st.Pool(), e); err != nil {
+		s.log.ErrorContext(ctx, "audit record failed", "err", err, "client", e.ClientID, "action", e.Action)
+		return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
+	}
+	return nil
+}
+
+// deny audits a refusal and returns the error the caller gets: NotFound when
+// the caller may see nothing of the client, so that existence does not leak.
+func (s *Service) deny(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, sec authz.Section, action string, seesAnything bool, reason string) error {
+	if err := s.record(ctx, Event(ctx, sub, p, clientID, []authz.Section{sec}, action, audit.Denied, reason)); err != nil {
+		return err
+	}
+	if !seesAnything {
+		return fmt.Errorf("client %s: %w", clientID, domain.ErrNotFound)
+	}
+	return fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
+}
+
+// decide asks the clients service for the facts of a client and evaluates
+// the shared policy. seen is false when the caller may see nothing of it.
+func (s *Service) decide(ctx context.Context, sub authz.Subject, clientID string) (d authz.Decision, seen bool, err error) {
+	d, _, err = s.checker.Decide(ctx, sub, clientID)
+	if errors.Is(err, access.ErrNoAccess) {
+		return authz.Decision{}, false, nil
+	}
+	if err != nil {
+		return authz.Decision{}, false, fmt.Errorf("%w: %v", domain.ErrClientsUnavailable, err)
+	}
+	return d, true, nil
+}
+
+// read authorises and audits a read of one section of a client, then loads
+// it with load.
+func read[T any](ctx context.Context, s *Service, clientID string, sec authz.Section, load func() (T, error)) (T, error) {
+	var zero T
+	sub, p, err := caller(ctx)
+	if err != nil {
+		return zero, err
+	}
+	d, seen, err := s.decide(ctx, sub, clientID)
+	if err != nil {
+		return zero, err
+	}
+	if !seen || !d.Read[sec] {
+		return zero, s.deny(ctx, sub, p, clientID, sec, "read", seen, fmt.Sprintf("role %s may not read %s of this client", sub.Role, sec))
+	}
+	v, err := load()
+	if err != nil {
+		return zero, err
+	}
+	if err := s.record(ctx, Event(ctx, sub, p, clientID, []authz.Section{sec}, "read", audit.Allowed, "")); err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
+// write authorises a write of one section of a client, then runs fn in a
+// transaction together with the write's audit record. A refusal is audited
+// on its own and nothing is written.
+func write(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, fn func(tx pgx.Tx, sub authz.Subject) error) error {
+	sub, p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	d, seen, err := s.decide(ctx, sub, clientID)
+	if err != nil {
+		return err
+	}
+	if !seen || !d.Write[sec] {
+		return s.deny(ctx, sub, p, clientID, sec, action, seen, fmt.Sprintf("role %s may not %s %s of this client", sub.Role, action, sec))
+	}
+	return s.st.InTx(ctx, func(tx pgx.Tx) error {
+		if err := fn(tx, sub); err != nil {
+			return err
+		}
+		if err := audit.Record(ctx, tx, Event(ctx, sub, p, clientID, []authz.Section{sec}, action, audit.Allowed, "")); err != nil {
+			return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
+		}
+		return nil
+	})
+}
+
+// Key is an idempotency key with its request's fingerprint.
+type Key struct {
+	RequestID   string
+	Fingerprint []byte
+}
+
+// create runs an idempotent create: a retry with the same key returns the
+// id the first request produced (and runs nothing).
+func create(ctx context.Context, tx pgx.Tx, sub authz.Subject, method string, k Key, insert func() (string, error)) (id string, replay bool, err error) {
+	key := store.Idempotency{ActorID: sub.UserID, Method: method, Key: k.RequestID, Request: k.Fingerprint}
+	prev, err := store.ClaimKey(ctx, tx, key)
+	if err != nil {
+		return "", false, err
+	}
+	if prev != "" {
+		return prev, true, nil
+	}
+	if id, err = insert(); err != nil {
+		return "", false, err
+	}
+	return id, false, store.CompleteKey(ctx, tx, key, id)
+}
+
+// CreateEmployerContact records an employer contact. With no client it is
+// general job development: it belongs to the caller, who must be a
+// specialist of an MHA, and its audit record names no client.
+func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerContact, k Key) (domain.EmployerContact, error) {
+	if err := c.Check(s.Today()); err != nil {
+		return c, err
+	}
+	var id string
+	insert := func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		id, _, err = create(ctx, tx, sub, "CreateEmployerContact", k, func() (string, error) {
+			c.SpecialistID = sub.UserID
+			out, err := store.InsertEmployerContact(ctx, tx, c)
+			return out.ID, err
+		})
+		return err
+	}
+	if c.ClientID != "" {
+		if err := write(ctx, s, c.ClientID, authz.JobSearch, "create", insert); err != nil {
+			return c, err
+		}
+		return s.st.EmployerContact(ctx, id)
+	}
+	sub, p, err := caller(ctx)
+	if err != nil {
+		return c, err
+	}
+	if sub.OrgKind != "mha" || sub.Role != "employment_specialist" {
+		reason := "only an MHA's employment specialists record general job development"
+		if err := s.record(ctx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "create", audit.Denied, reason)); err != nil {
+			return c, err
+		}
+		return c, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
+	}
+	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
+		if err := insert(tx, sub); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "create", audit.Allowed, "general job development"))
+	})
+	if err != nil {
+		return c, err
+	}
+	return s.st.EmployerContact(ctx, id)
+}
+
+// ListEmployerContacts lists a client's employer contacts, or the caller's
+// own general job development contacts when clientID is empty.
+func (s *Service) ListEmployerContacts(ctx context.Context, clientID string) ([]domain.EmployerContact, error) {
+	if clientID != "" {
+		return read(ctx, s, clientID, authz.JobSearch, func() ([]domain.EmployerContact, error) {
+			return s.st.EmployerContacts(ctx, clientID, "")
+		})
+	}
+	sub, p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.st.EmployerContacts(ctx, "", sub.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "read", audit.Allowed, "own general job development")); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// CreateApplication records a client's job application.
+func (s *Service) CreateApplication(ctx context.Context, a domain.Application, k Key) (domain.Application, error) {
+	if err := a.Check(s.Today()); err != nil {
+		return a, err
+	}
+	var id string
+	err := write(ctx, s, a.ClientID, authz.JobSearch, "create", func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		id, _, err = create(ctx, tx, sub, "CreateApplication", k, func() (string, error) {
+			out, err := store.InsertApplication(ctx, tx, a, sub.UserID)
+			return out.ID, err
+		})
+		return err
+	})
+	if err != nil {
+		return a, err
+	}
+	return s.st.Application(ctx, a.ClientID, id)
+}
+
+// UpdateApplicationStatus moves an application to another status.
+func (s *Service) UpdateApplicationStatus(ctx context.Context, clientID, id string, st domain.ApplicationStatus, version int64) (domain.Application, error) {
+	var out domain.Application
+	err := write(ctx, s, clientID, authz.JobSearch, "write", func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		out, err = store.UpdateApplication(ctx, tx, clientID, id, version, sub.UserID, func(a *domain.Application) error {
+			a.Status = st
+			// Only the status changes; the date was checked when recorded.
+			return a.Check(a.Date)
+		})
+		return err
+	})
+	return out, err
+}
+
+// ListApplications lists a client's applications.
+func (s *Service) ListApplications(ctx context.Context, clientID string) ([]domain.Application, error) {
+	return read(ctx, s, clientID, authz.JobSearch, func() ([]domain.Application, error) {
+		return s.st.Applications(ctx, clientID)
+	})
+}
+
+// StartPlacement records a job start, then brings the trajectory phase in
+// line (see syncPhase). A retry with the same request id returns the
+// placement the first request created and syncs the phase again, so a
+// failed clients call is repaired by retrying.
+func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key) (domain.Placement, error) {
+	if err := p.Check(); err != nil {
+		return p, err
+	}
+	var id string
+	err := write(ctx, s, p.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		id, _, err = create(ctx, tx, sub, "StartPlacement", k, func() (string, error) {
+			return store.InsertPlacement(ctx, tx, p, sub.UserID)
+		})
+		return err
+	})
+	if err != nil {
+		return p, err
+	}
+	out, err := s.st.Placement(ctx, p.ClientID, id)
+	if err != nil {
+		return out, err
+	}
+	return out, s.syncPhase(ctx, p.ClientID, out.ID)
+}
+
+// GetPlacement returns one placement with its terms history.
+func (s *Service) GetPlacement(ctx context.Context, clientID, id string) (domain.Placement, error) {
+	return read(ctx, s, clientID, authz.Placements, func() (domain.Placement, error) {
+		return s.st.Placement(ctx, clientID, id)
+	})
+}
+
+// ListPlacements lists a client's placements.
+func (s *Service) ListPlacements(ctx context.Context, clientID string) ([]domain.Placement, error) {
+	return read(ctx, s, clientID, authz.Placements, func() ([]domain.Placement, error) {
+		return store.Placements(ctx, s.st.Pool(), []string{clientID}, "", false)
+	})
+}
+
+// ChangePlacementTerms records new hours and wage from an effective date.
+func (s *Service) ChangePlacementTerms(ctx context.Context, clientID, id string, t domain.Terms, version int64) (domain.Placement, error) {
+	var out domain.Placement
+	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
+			return []domain.Terms{t}, p.ChangeTerms(t)
+		})
+		return err
+	})
+	return out, err
+}
+
+// EndPlacement records a job end, then brings the trajectory phase in line.
+// A retry of an end that was saved (same date and reason) returns the
+// ended placement and syncs the phase again instead of failing on the
+// version.
+func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end domain.Date, reason string, version int64) (domain.Placement, error) {
+	var out domain.Placement
+	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
+			return nil, p.EndOn(end, reason)
+		})
+		return err
+	})
+	if errors.Is(err, domain.ErrVersionConflict) {
+		cur, lerr := s.st.Placement(ctx, clientID, id)
+		if lerr == nil && !cur.Active() && cur.End.Equal(end) && cur.EndReason == reason && cur.Version == version+1 {
+			out, err = cur, nil // the same end, saved before: a retry
+		}
+	}
+	if err != nil {
+		return out, err
+	}
+	return out, s.syncPhase(ctx, clientID, id)
+}
+
+// syncPhase brings the trajectory in line with the placements: a client
+// with an active job is employed (from job_search or follow_along), a
+// client whose last job ended goes back to job_search (from employed or
+// follow_along). Any other phase (referral, intake, closed) is left alone:
+// the specialist moves those by hand.
+//
+// It runs after the placement's transaction has committed, with the
+// caller's own token, so the clients service authorises and audits the
+// transition itself. If the clients service cannot be reached or refuses,
+// the placement stays saved and the caller gets ErrPhaseSync (UNAVAILABLE);
+// syncPhase derives the target from the stored placements, not from the
+// request, so it is idempotent and a retry of the same request (or any
+// later placement write) repairs the phase. A version conflict (someone
+// else changed the trajectory meanwhile) is retried with a fresh read.
+func (s *Service) syncPhase(ctx context.Context, clientID, placementID string) error {
+	out := authn.OutgoingContext(ctx)
+	var lastErr error
+	for range 3 {
+		active, err := s.st.ActivePlacements(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		tr, err := s.clients.GetTrajectory(out, &clientsv1.GetTrajectoryRequest{ClientId: clientID})
+		if err != nil {
+			return fmt.Errorf("%w: placement %s saved; reading the trajectory failed: %v", domain.ErrPhaseSync, placementID, status.Convert(err).Message())
+		}
+		phase := tr.GetTrajectory().GetPhase()
+		var to clientsv1.Phase
+		var reason string
+		switch {
+		case active > 0 && (phase == clientsv1.Phase_PHASE_JOB_SEARCH || phase == clientsv1.Phase_PHASE_FOLLOW_ALONG):
+			to, reason = clientsv1.Phase_PHASE_EMPLOYED, "job started"
+		case active == 0 && (phase == clientsv1.Phase_PHASE_EMPLOYED || phase == clientsv1.Phase_PHASE_FOLLOW_ALONG):
+			to, reason = clientsv1.Phase_PHASE_JOB_SEARCH, "last job ended"
+		default:
+			return nil
+		}
+		_, err = s.clients.TransitionPhase(out, &clientsv1.TransitionPhaseRequest{
+			ClientId: clientID, Phase: to, Reason: reason, Version: tr.GetTrajectory().GetVersion(),
+		})
+		if status.Code(err) == codes.Aborted {
+			lastErr = err
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: placement %s saved; moving the trajectory to %s failed: %v", domain.ErrPhaseSync, placementID, to, status.Convert(err).Message())
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: placement %s saved; the trajectory kept changing: %v", domain.ErrPhaseSync, placementID, lastErr)
+}
+
+// CreateFollowAlongContact records follow-along support.
+func (s *Service) CreateFollowAlongContact(ctx context.Context, c domain.FollowAlongContact, k Key) (domain.FollowAlongContact, error) {
+	if err := c.Check(s.Today()); err != nil {
+		return c, err
+	}
+	var id string
+	err := write(ctx, s, c.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject) error {
+		var err error
+		id, _, err = create(ctx, tx, sub, "CreateFollowAlongContact", k, func() (string, error) {
+			c.SpecialistID = sub.UserID
+			out, err := store.InsertFollowAlongContact(ctx, tx, c)
+			return out.ID, err
+		})
+		return err
+	})
+	if err != nil {
+		return c, err
+	}
+	cs, err := s.st.FollowAlongContacts(ctx, c.ClientID, id)
+	if err != nil || len(cs) == 0 {
+		return c, errors.Join(err, domain.ErrNotFound)
+	}
+	return cs[0], nil
+}
+
+// ListFollowAlongContacts lists a client's follow-along contacts.
+func (s *Service) ListFollowAlongContacts(ctx context.Context, clientID string) ([]domain.FollowAlongContact, error) {
+	return read(ctx, s, clientID, authz.Placements, func() ([]domain.FollowAlongContact, error) {
+		return s.st.FollowAlongContacts(ctx, clientID, "")
+	})
+}
+
+// ListMilestones derives a client's milestones now.
+func (s *Service) ListMilestones(ctx context.Context, clientID string) ([]domain.Milestone, error) {
+	return read(ctx, s, clientID, authz.Milestones, func() ([]domain.Milestone, error) {
+		intake, err := s.intakeDate(ctx, clientID)
+		if err != nil {
+			return nil, err
+		}
+		facts, err := s.CaseloadFacts(ctx, map[string]domain.Date{clientID: intake})
+		if err != nil {
+			return nil, err
+		}
+		return facts[clientID].Milestones, nil
+	})
+}
+
+// intakeDate is the date of the trajectory's latest move to intake, from
+// the clients service with the caller's token; zero when there is none or
+// the caller may not read the trajectory.
+func (s *Service) intakeDate(ctx context.Context, clientID string) (domain.Date, error) {
+	tr, err := s.clients.GetTrajectory(authn.OutgoingContext(ctx), &clientsv1.GetTrajectoryRequest{ClientId: clientID})
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.PermissionDenied, codes.NotFound:
+		return domain.Date{}, nil
+	default:
+		return domain.Date{}, fmt.Errorf("%w: read trajectory: %v", domain.ErrClientsUnavailable, err)
+	}
+	var intake domain.Date
+	for _, h := range tr.GetTrajectory().GetHistory() {
+		if h.GetToPhase() == clientsv1.Phase_PHASE_INTAKE {
+			intake = domain.Today(h.GetChangeTime().AsTime())
+		}
+	}
+	return intake, nil
+}
+
+// ClientFacts are what the caseload and the milestones need of one client
+// from this service's tables.
+type ClientFacts struct {
+	LastEmployerContact    domain.Date
+	LastFollowAlongContact domain.Date
+	Milestones             []domain.Milestone
+}
+
+// CaseloadFacts loads, for the given clients and their intake dates, the
+// last contacts and the milestones as of now. Every query is by client id
+// over per-client indexes, so its cost follows the number of clients asked
+// about, not the size of the tables.
+func (s *Service) CaseloadFacts(ctx context.Context, intakes map[string]domain.Date) (map[string]ClientFacts, error) {
+	ids := make([]string, 0, len(intakes))
+	for id := range intakes {
+		ids = append(ids, id)
+	}
+	lastEmp, lastFollow, err := s.st.LastContacts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	contacts, err := s.st.ContactDates(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := store.Placements(ctx, s.st.Pool(), ids, "", false)
+	if err != nil {
+		return nil, err
+	}
+	byClient := map[string][]domain.Placement{}
+	for _, p := range ps {
+		byClient[p.ClientID] = append(byClient[p.ClientID], p)
+	}
+	now := s.now()
+	out := make(map[string]ClientFacts, len(ids))
+	for _, id := range ids {
+		out[id] = ClientFacts{
+			LastEmployerContact: lastEmp[id], LastFollowAlongContact: lastFollow[id],
+			Milestones: domain.Milestones(intakes[id], contacts[id], byClient[id], now),
+		}
+	}
+	return out, nil
+}

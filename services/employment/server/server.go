@@ -1,0 +1,154 @@
+// Package server wires the employment service: database, migrations, the
+// connection to the clients service (which decides access and owns the
+// trajectory), token verification, interceptors and the gRPC server with
+// health checks.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/ipsbridge/ipsbridge/internal/access"
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
+	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+	"github.com/ipsbridge/ipsbridge/services/employment/api"
+	"github.com/ipsbridge/ipsbridge/services/employment/app"
+	"github.com/ipsbridge/ipsbridge/services/employment/store"
+)
+
+// Config is the employment service's configuration.
+type Config struct {
+	config.Common
+	GRPCAddr    string `env:"IPSB_EMPLOYMENT_GRPC_ADDR" envDefault:"127.0.0.1:9102"`
+	ClientsAddr string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`
+}
+
+// Verify reports settings that cannot work.
+func (c Config) Verify() error {
+	var errs []error
+	if err := c.Common.Verify(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_EMPLOYMENT_GRPC_ADDR %q: %w", c.GRPCAddr, err))
+	}
+	if _, _, err := net.SplitHostPort(c.ClientsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_ADDR %q: %w", c.ClientsAddr, err))
+	}
+	return errors.Join(errs...)
+}
+
+// Migrations are the schemas this service applies at start-up: the shared
+// audit log and its own.
+var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
+
+// Deps are what Build needs.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Verifier *authn.Verifier
+	Authz    *authz.Authorizer
+	// Clients is a connection to the clients service.
+	Clients grpc.ClientConnInterface
+	Logger  *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Build returns the gRPC server with every interceptor and the health
+// service registered.
+func Build(d Deps) (*grpc.Server, *health.Server, error) {
+	clients := clientsv1.NewClientsServiceClient(d.Clients)
+	checker := access.New(clients, d.Authz)
+	a := app.New(store.New(d.Pool), checker, clients, d.Logger, d.Now)
+	onDeny := func(ctx context.Context, s authz.Subject, method string, _ []authz.Requirement, req any, reason string) {
+		p, _ := authn.FromContext(ctx)
+		clientID := ""
+		if r, ok := req.(interface{ GetClientId() string }); ok {
+			clientID = r.GetClientId()
+		}
+		// Best effort: the call is refused whether or not this is recorded.
+		if err := audit.Record(ctx, d.Pool, app.Event(ctx, s, p, clientID, nil, method, audit.Denied, reason)); err != nil {
+			d.Logger.ErrorContext(ctx, "audit of refused call failed", "err", err)
+		}
+	}
+	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+		authz.UnaryServerInterceptor(d.Authz, api.Rules, checker.ResolveSubject, onDeny))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer(opts...)
+	employmentv1.RegisterEmploymentServiceServer(srv, api.New(a, d.Logger))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	hs.SetServingStatus(employmentv1.EmploymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return srv, hs, nil
+}
+
+// Migrate applies the service's migrations.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return database.Migrate(ctx, pool, Migrations...)
+}
+
+// Run starts the service and serves until ctx ends.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
+	pool, err := database.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if migrateOnly {
+		logger.InfoContext(ctx, "migrations applied")
+		return nil
+	}
+	regional, err := cfg.RegionalPolicies()
+	if err != nil {
+		return err
+	}
+	az, err := authz.New(regional...)
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(ctx, cfg.Authn())
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
+	}
+	defer conn.Close()
+	srv, hs, err := Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Clients: conn, Logger: logger})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
+	}
+	logger.InfoContext(ctx, "employment service listening", "addr", lis.Addr().String())
+	go func() {
+		<-ctx.Done()
+		hs.Shutdown() // tell load balancers first, then drain
+	}()
+	return rpc.Serve(ctx, srv, lis, cfg.ShutdownGrace)
+}
