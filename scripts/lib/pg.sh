@@ -83,3 +83,47 @@ pg_stop() {
 	[[ -s "$ROOT/.local/$name/data/PG_VERSION" ]] || return 0
 	pg_as "$bin/pg_ctl" -D "$ROOT/.local/$name/data" -m fast stop >/dev/null 2>&1 || true
 }
+
+# pg_psql runs psql (from the cluster's binaries, else from PATH) with the
+# given arguments; it needs no superuser on the client side.
+pg_psql() {
+	local psql=
+	if [[ -n "${PGBIN:-}" && -x "$PGBIN/psql" ]]; then
+		psql="$PGBIN/psql"
+	elif command -v psql >/dev/null 2>&1; then
+		psql=psql
+	elif pg_bindir >/dev/null; then
+		psql="$(pg_bindir)/psql"
+	else
+		echo "psql not found; install PostgreSQL's client (Debian: postgresql-client)" >&2
+		return 1
+	fi
+	"$psql" -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# pg_url_with_db URL NAME prints URL (URL or keyword/value form) pointing at
+# database NAME instead.
+pg_url_with_db() {
+	local url=$1 name=$2
+	if [[ $url =~ ^(postgres(ql)?://[^/?]*)(/[^?]*)?(\?.*)?$ ]]; then
+		echo "${BASH_REMATCH[1]}/$name${BASH_REMATCH[4]}"
+	elif [[ $url == *://* ]]; then
+		echo "cannot parse DATABASE_URL '$url'" >&2
+		return 1
+	else
+		# In keyword/value form a later keyword wins.
+		echo "$url dbname=$name"
+	fi
+}
+
+# pg_ensure_database NAME creates database NAME through DATABASE_URL's
+# connection when it does not exist yet.
+pg_ensure_database() {
+	local name=$1 exists
+	[[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "bad database name '$name'" >&2; return 1; }
+	exists=$(pg_psql "$DATABASE_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'") || return 1
+	if [[ $exists != 1 ]]; then
+		echo "creating database $name" >&2
+		pg_psql "$DATABASE_URL" -c "CREATE DATABASE $name" || return 1
+	fi
+}
