@@ -71,22 +71,7 @@ type Deps struct {
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	checker := access.New(clientsv1.NewClientsServiceClient(d.Clients), d.Authz)
 	a := app.New(store.New(d.Pool), checker, d.Notifier, d.Logger)
-	onDeny := func(ctx context.Context, s authz.Subject, method string, _ []authz.Requirement, req any, reason string) {
-		p, _ := authn.FromContext(ctx)
-		clientID := ""
-		if r, ok := req.(interface{ GetClientId() string }); ok {
-			clientID = r.GetClientId()
-		}
-		info := rpc.InfoFromContext(ctx)
-		// Best effort: the call is refused whether or not this is recorded.
-		if err := audit.Record(ctx, d.Pool, audit.Event{
-			Service: app.ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: s.OrgID, Role: s.Role,
-			ClientID: clientID, Sections: []string{string(authz.Benefits)}, Action: method, Outcome: audit.Denied, Reason: reason,
-			RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
-		}); err != nil {
-			d.Logger.ErrorContext(ctx, "audit of refused call failed", "err", err)
-		}
-	}
+	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
 	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
 	if err != nil {

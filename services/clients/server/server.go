@@ -62,31 +62,7 @@ type Deps struct {
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	st := store.New(d.Pool)
 	a := app.New(st, d.Authz, d.Logger)
-	onDeny := func(ctx context.Context, s authz.Subject, method string, reqs []authz.Requirement, req any, reason string) {
-		p, _ := authn.FromContext(ctx)
-		clientID := ""
-		if r, ok := req.(interface{ GetClientId() string }); ok {
-			clientID = r.GetClientId()
-		}
-		// A method with one requirement names its section and action; one
-		// that needs any readable section is a read of the client as such.
-		action, sections := "call", []string(nil)
-		if len(reqs) > 0 {
-			action = string(reqs[0].Action)
-		}
-		if len(reqs) == 1 {
-			sections = []string{string(reqs[0].Section)}
-		}
-		info := rpc.InfoFromContext(ctx)
-		// Best effort: the call is refused whether or not this is recorded.
-		if err := audit.Record(ctx, d.Pool, audit.Event{
-			Service: app.ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: s.OrgID, Role: s.Role,
-			ClientID: clientID, Sections: sections, Action: action, Outcome: audit.Denied, Reason: reason + " (" + method + ")",
-			RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
-		}); err != nil {
-			d.Logger.ErrorContext(ctx, "audit of refused call failed", "err", err)
-		}
-	}
+	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
 	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
 	if err != nil {

@@ -76,17 +76,7 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	clients := clientsv1.NewClientsServiceClient(d.Clients)
 	checker := access.New(clients, d.Authz)
 	a := app.New(store.New(d.Pool), checker, clients, d.Logger, d.Now)
-	onDeny := func(ctx context.Context, s authz.Subject, method string, _ []authz.Requirement, req any, reason string) {
-		p, _ := authn.FromContext(ctx)
-		clientID := ""
-		if r, ok := req.(interface{ GetClientId() string }); ok {
-			clientID = r.GetClientId()
-		}
-		// Best effort: the call is refused whether or not this is recorded.
-		if err := audit.Record(ctx, d.Pool, app.Event(ctx, s, p, clientID, nil, method, audit.Denied, reason)); err != nil {
-			d.Logger.ErrorContext(ctx, "audit of refused call failed", "err", err)
-		}
-	}
+	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
 	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, checker.ResolveSubject, onDeny))
 	if err != nil {
