@@ -634,11 +634,20 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 	}
 	switch sub.OrgKind {
 	case seed.KindMHA:
-		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
-			FROM clients.clients c JOIN clients.trajectories t ON t.client_id = c.id
-			WHERE c.mha_org_id = $1 AND (t.team_id = ANY($2) OR t.specialist_id = $3)
-			  AND ($4 = '' OR t.phase = $4) AND (c.created_at, c.id) > ($5, $6::uuid)
-			ORDER BY c.created_at, c.id LIMIT $7`,
+		// Two index ranges, the caller's teams and the caller's own clients,
+		// each cut to one page before they are merged.
+		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, t.enrolled_at
+			FROM (
+				(SELECT client_id, enrolled_at FROM clients.trajectories
+				 WHERE team_id = ANY($2) AND ($4 = '' OR phase = $4) AND (enrolled_at, client_id) > ($5, $6::uuid)
+				 ORDER BY enrolled_at, client_id LIMIT $7)
+				UNION
+				(SELECT client_id, enrolled_at FROM clients.trajectories
+				 WHERE specialist_id = $3 AND ($4 = '' OR phase = $4) AND (enrolled_at, client_id) > ($5, $6::uuid)
+				 ORDER BY enrolled_at, client_id LIMIT $7)
+			) t JOIN clients.clients c ON c.id = t.client_id
+			WHERE c.mha_org_id = $1
+			ORDER BY t.enrolled_at, t.client_id LIMIT $7`,
 			sub.OrgID, sub.Teams, sub.UserID, phase, after.CreatedAt, after.ID, limit)
 	default:
 		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
