@@ -20,6 +20,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/config"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	"github.com/ipsbridge/ipsbridge/internal/service"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	"github.com/ipsbridge/ipsbridge/services/clients/api"
 	"github.com/ipsbridge/ipsbridge/services/clients/app"
@@ -91,43 +92,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, seed bool) error {
 
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
-	pool, err := database.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := Migrate(ctx, pool, cfg.SeedDemo); err != nil {
-		return err
-	}
-	if migrateOnly {
-		logger.InfoContext(ctx, "migrations applied")
-		return nil
-	}
-	regional, err := cfg.RegionalPolicies()
-	if err != nil {
-		return err
-	}
-	az, err := authz.New(regional...)
-	if err != nil {
-		return err
-	}
-	verifier, err := authn.NewVerifier(ctx, cfg.Authn())
-	if err != nil {
-		return err
-	}
-	defer verifier.Close()
-	srv, hs, err := Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: logger})
-	if err != nil {
-		return err
-	}
-	lis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
-	}
-	logger.InfoContext(ctx, "clients service listening", "addr", lis.Addr().String())
-	go func() {
-		<-ctx.Done()
-		hs.Shutdown() // tell load balancers first, then drain
-	}()
-	return rpc.Serve(ctx, srv, lis, cfg.ShutdownGrace)
+	return service.Run(ctx, service.Spec{
+		Name: "clients", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr,
+		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return Migrate(ctx, pool, cfg.SeedDemo) },
+		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
+			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Logger: d.Logger})
+		},
+	}, logger, migrateOnly)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/config"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	"github.com/ipsbridge/ipsbridge/internal/service"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
 	"github.com/ipsbridge/ipsbridge/services/employment/api"
@@ -97,48 +98,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
-	pool, err := database.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := Migrate(ctx, pool); err != nil {
-		return err
-	}
-	if migrateOnly {
-		logger.InfoContext(ctx, "migrations applied")
-		return nil
-	}
-	regional, err := cfg.RegionalPolicies()
-	if err != nil {
-		return err
-	}
-	az, err := authz.New(regional...)
-	if err != nil {
-		return err
-	}
-	verifier, err := authn.NewVerifier(ctx, cfg.Authn())
-	if err != nil {
-		return err
-	}
-	defer verifier.Close()
+	// The connection is lazy: the clients service may start after this one.
 	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
 	}
 	defer conn.Close()
-	srv, hs, err := Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Clients: conn, Logger: logger})
-	if err != nil {
-		return err
-	}
-	lis, err := net.Listen("tcp", cfg.GRPCAddr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.GRPCAddr, err)
-	}
-	logger.InfoContext(ctx, "employment service listening", "addr", lis.Addr().String())
-	go func() {
-		<-ctx.Done()
-		hs.Shutdown() // tell load balancers first, then drain
-	}()
-	return rpc.Serve(ctx, srv, lis, cfg.ShutdownGrace)
+	return service.Run(ctx, service.Spec{
+		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate,
+		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
+			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
+		},
+	}, logger, migrateOnly)
 }

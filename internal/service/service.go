@@ -1,0 +1,121 @@
+// Package service is the start-up every IPS Bridge gRPC service shares:
+// read and check the configuration, connect to PostgreSQL and migrate, load
+// the policy and the token verifier, then serve until SIGINT or SIGTERM and
+// drain gracefully. A service supplies its name, its migrations and how to
+// build its gRPC server.
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
+)
+
+// Config is a service's configuration: it embeds config.Common and checks
+// its own settings.
+type Config interface {
+	Verify() error
+	Logger(service string) *slog.Logger
+}
+
+// Main is the whole of a service's main function. "NAME migrate" applies the
+// migrations and exits (for a Kubernetes Job).
+func Main[C Config](name string, run func(ctx context.Context, cfg C, logger *slog.Logger, migrateOnly bool) error) {
+	if err := mainErr(name, run); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
+
+func mainErr[C Config](name string, run func(context.Context, C, *slog.Logger, bool) error) error {
+	migrateOnly := len(os.Args) > 1 && os.Args[1] == "migrate"
+	if len(os.Args) > 1 && !migrateOnly {
+		return fmt.Errorf("unknown subcommand %q (only \"migrate\")", os.Args[1])
+	}
+	var cfg C
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	if err := cfg.Verify(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, cfg, cfg.Logger(name), migrateOnly)
+}
+
+// Deps are what the shared start-up hands a service's Build.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Verifier *authn.Verifier
+	Authz    *authz.Authorizer
+	Logger   *slog.Logger
+}
+
+// Spec describes one service to Run.
+type Spec struct {
+	Name     string
+	Common   config.Common
+	GRPCAddr string
+	// Migrate brings the database to the service's schema version.
+	Migrate func(context.Context, *pgxpool.Pool) error
+	// Build returns the gRPC server with its health service.
+	Build func(Deps) (*grpc.Server, *health.Server, error)
+}
+
+// Run starts a service and serves until ctx ends.
+func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) error {
+	pool, err := database.Connect(ctx, s.Common.DatabaseURL, s.Common.DBMaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := s.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	if migrateOnly {
+		logger.InfoContext(ctx, "migrations applied")
+		return nil
+	}
+	regional, err := s.Common.RegionalPolicies()
+	if err != nil {
+		return err
+	}
+	az, err := authz.New(regional...)
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(ctx, s.Common.Authn())
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+	srv, hs, err := s.Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: logger})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", s.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.GRPCAddr, err)
+	}
+	logger.InfoContext(ctx, s.Name+" service listening", "addr", lis.Addr().String())
+	go func() {
+		<-ctx.Done()
+		hs.Shutdown() // tell load balancers first, then drain
+	}()
+	return rpc.Serve(ctx, srv, lis, s.Common.ShutdownGrace)
+}
