@@ -5,15 +5,12 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -67,31 +64,7 @@ var Rules = map[string][]authz.Requirement{
 }
 
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		return rpc.Error(codes.NotFound, "NOT_FOUND", msg, nil)
-	case errors.Is(err, domain.ErrPermissionDenied):
-		return rpc.Error(codes.PermissionDenied, "PERMISSION_DENIED", msg, nil)
-	case errors.Is(err, domain.ErrVersionConflict):
-		return rpc.Error(codes.Aborted, "VERSION_CONFLICT", msg+"; read the benefit again and retry", nil)
-	case errors.Is(err, domain.ErrIdempotencyReused):
-		return rpc.Error(codes.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED", "request_id was already used for a different request", nil)
-	case errors.Is(err, domain.ErrFailedPrecondition):
-		return rpc.Error(codes.FailedPrecondition, "FAILED_PRECONDITION", msg, nil)
-	case errors.Is(err, domain.ErrInvalid):
-		return rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Description: strings.TrimPrefix(msg, "invalid: ")})
-	case errors.Is(err, domain.ErrAuditUnavailable):
-		s.log.ErrorContext(ctx, "request failed closed", "err", err)
-		return rpc.Error(codes.Unavailable, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was read or changed", nil)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return rpc.Error(codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "request cancelled or timed out", nil)
-	}
-	s.log.ErrorContext(ctx, "internal error", "err", err)
-	return rpc.Error(codes.Internal, "INTERNAL", "internal error", nil)
+	return rpc.Status(ctx, s.log, err)
 }
 
 var kinds = map[benefitsv1.BenefitKind]domain.Kind{
@@ -152,20 +125,6 @@ func noticeToProto(n store.Notice) *benefitsv1.BenefitNotice {
 		Description: n.Description, CreateTime: timestamppb.New(n.CreatedAt)}
 }
 
-// fingerprint identifies a request's content for idempotency checks.
-func fingerprint(m proto.Message) []byte {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	h := sha256.Sum256(b)
-	return h[:]
-}
-
-func requestID(ctx context.Context, field string) string {
-	if field != "" {
-		return field
-	}
-	return rpc.InfoFromContext(ctx).IdempotencyKey
-}
-
 func parseDate(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("%w: %s is required", domain.ErrInvalid, field)
@@ -191,8 +150,8 @@ func (s *Server) CreateBenefit(ctx context.Context, req *benefitsv1.CreateBenefi
 		}
 		b.End = &e
 	}
-	fp := fingerprint(&benefitsv1.CreateBenefitRequest{ClientId: req.GetClientId(), Benefit: in})
-	out, err := s.app.CreateBenefit(ctx, b, requestID(ctx, req.GetRequestId()), fp)
+	fp := rpc.Fingerprint(&benefitsv1.CreateBenefitRequest{ClientId: req.GetClientId(), Benefit: in})
+	out, err := s.app.CreateBenefit(ctx, b, rpc.RequestID(ctx, req.GetRequestId()), fp)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -366,7 +325,7 @@ func (s *Server) ReportBenefitDecision(ctx context.Context, req *benefitsv1.Repo
 	body.RequestId = ""
 	r, err := s.app.ReportDecision(ctx, domain.Decision{ClientID: req.GetClientId(), BenefitID: req.GetBenefitId(), Kind: decisionKinds[req.GetKind()],
 		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), Reason: strings.TrimSpace(req.GetReason())},
-		requestID(ctx, req.GetRequestId()), fingerprint(body))
+		rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -397,7 +356,7 @@ func (s *Server) ReportJobChange(ctx context.Context, req *benefitsv1.ReportJobC
 	body := proto.Clone(req).(*benefitsv1.ReportJobChangeRequest)
 	body.RequestId = ""
 	r, err := s.app.ReportJobChange(ctx, app.JobChange{ClientID: req.GetClientId(), Kind: jobKinds[req.GetKind()], Effective: eff,
-		HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents()}, requestID(ctx, req.GetRequestId()), fingerprint(body))
+		HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents()}, rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

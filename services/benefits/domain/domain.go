@@ -4,23 +4,22 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 )
 
-// Errors the store and application layers return; the API layer maps each
-// to one gRPC code.
+// Errors the store and application layers return: the shared kinds of
+// apperr, which rpc.Status translates, and this service's own.
 var (
-	ErrNotFound           = errors.New("not found")
-	ErrVersionConflict    = errors.New("version conflict")
-	ErrInvalid            = errors.New("invalid")
-	ErrIdempotencyReused  = errors.New("idempotency key reused with a different request")
-	ErrPermissionDenied   = errors.New("permission denied")
-	ErrFailedPrecondition = errors.New("failed precondition")
-	// ErrAuditUnavailable: the audit record could not be written, so the
-	// request fails and nothing is returned or changed (fail-closed).
-	ErrAuditUnavailable = errors.New("audit log unavailable")
+	ErrNotFound           = apperr.ErrNotFound
+	ErrVersionConflict    = apperr.ErrVersionConflict
+	ErrInvalid            = apperr.ErrInvalid
+	ErrIdempotencyReused  = apperr.ErrIdempotencyReused
+	ErrPermissionDenied   = apperr.ErrPermissionDenied
+	ErrFailedPrecondition = apperr.ErrFailedPrecondition
+	ErrAuditUnavailable   = apperr.ErrAuditUnavailable
 )
 
 // Kind is a benefit kind.

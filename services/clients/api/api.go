@@ -5,7 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -75,33 +73,10 @@ var Rules = map[string][]authz.Requirement{
 // toStatus translates a domain or store error into a status; internal causes
 // are logged, never sent.
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
+	if errors.Is(err, domain.ErrInvalidTransition) {
+		return rpc.Error(codes.FailedPrecondition, "INVALID_PHASE_TRANSITION", err.Error(), nil)
 	}
-	msg := err.Error()
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		return rpc.Error(codes.NotFound, "NOT_FOUND", msg, nil)
-	case errors.Is(err, domain.ErrPermissionDenied):
-		return rpc.Error(codes.PermissionDenied, "PERMISSION_DENIED", msg, nil)
-	case errors.Is(err, domain.ErrVersionConflict):
-		return rpc.Error(codes.Aborted, "VERSION_CONFLICT", msg+"; read the resource again and retry", nil)
-	case errors.Is(err, domain.ErrInvalidTransition):
-		return rpc.Error(codes.FailedPrecondition, "INVALID_PHASE_TRANSITION", msg, nil)
-	case errors.Is(err, domain.ErrIdempotencyReused):
-		return rpc.Error(codes.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED", "request_id was already used for a different request", nil)
-	case errors.Is(err, domain.ErrAlreadyExists):
-		return rpc.Error(codes.AlreadyExists, "ALREADY_EXISTS", msg, nil)
-	case errors.Is(err, domain.ErrInvalid):
-		return rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Description: strings.TrimPrefix(msg, "invalid: ")})
-	case errors.Is(err, domain.ErrAuditUnavailable):
-		s.log.ErrorContext(ctx, "request failed closed", "err", err)
-		return rpc.Error(codes.Unavailable, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was read or changed", nil)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return rpc.Error(codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "request cancelled or timed out", nil)
-	}
-	s.log.ErrorContext(ctx, "internal error", "err", err)
-	return rpc.Error(codes.Internal, "INTERNAL", "internal error", nil)
+	return rpc.Status(ctx, s.log, err)
 }
 
 var sectionToProto = map[authz.Section]clientsv1.Section{
@@ -217,22 +192,6 @@ func consentToProto(c domain.Consent) *clientsv1.Consent {
 	return out
 }
 
-// fingerprint identifies a request's content for idempotency checks.
-func fingerprint(m proto.Message) []byte {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	h := sha256.Sum256(b)
-	return h[:]
-}
-
-// requestID takes the request's own request_id, or the Idempotency-Key the
-// gateway forwarded.
-func requestID(ctx context.Context, field string) string {
-	if field != "" {
-		return field
-	}
-	return rpc.InfoFromContext(ctx).IdempotencyKey
-}
-
 // checkMask refuses masks naming fields the resource does not have or that
 // are output only.
 func checkMask(mask *fieldmaskpb.FieldMask, resource string, allowed ...string) error {
@@ -263,7 +222,7 @@ func requireVersion(v int64, resource string) error {
 func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRequest) (*clientsv1.CreateClientResponse, error) {
 	id := req.GetClient().GetIdentity()
 	tr := req.GetClient().GetTrajectory()
-	rid := requestID(ctx, req.GetRequestId())
+	rid := rpc.RequestID(ctx, req.GetRequestId())
 	if rid == "" {
 		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never enrols twice"})
 	}
@@ -273,7 +232,7 @@ func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRe
 			DateOfBirth: id.GetDateOfBirth(), Email: id.GetEmail(), Phone: id.GetPhone(), Address: id.GetAddress(), BSN: id.GetBsn(),
 		},
 		TeamID: tr.GetTeamId(), SpecialistID: tr.GetEmploymentSpecialistId(), InvolvedOrgIDs: tr.GetInvolvedOrganizationIds(),
-		RequestID: rid, Fingerprint: fingerprint(req.GetClient()),
+		RequestID: rid, Fingerprint: rpc.Fingerprint(req.GetClient()),
 	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -495,8 +454,8 @@ func (s *Server) RecordConsent(ctx context.Context, req *clientsv1.RecordConsent
 		}
 		secs = append(secs, sec)
 	}
-	fp := fingerprint(&clientsv1.RecordConsentRequest{ClientId: req.GetClientId(), OrganizationId: req.GetOrganizationId(), Sections: req.GetSections()})
-	cs, err := s.app.RecordConsent(ctx, req.GetClientId(), req.GetOrganizationId(), secs, requestID(ctx, req.GetRequestId()), fp)
+	fp := rpc.Fingerprint(&clientsv1.RecordConsentRequest{ClientId: req.GetClientId(), OrganizationId: req.GetOrganizationId(), Sections: req.GetSections()})
+	cs, err := s.app.RecordConsent(ctx, req.GetClientId(), req.GetOrganizationId(), secs, rpc.RequestID(ctx, req.GetRequestId()), fp)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

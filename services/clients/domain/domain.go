@@ -8,21 +8,21 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 )
 
-// Errors the store and application layers return; the API layer maps each
-// to one gRPC code.
+// Errors the store and application layers return: the shared kinds of
+// apperr, which rpc.Status translates, and this service's own.
 var (
-	ErrNotFound          = errors.New("not found")
-	ErrVersionConflict   = errors.New("version conflict")
+	ErrNotFound          = apperr.ErrNotFound
+	ErrVersionConflict   = apperr.ErrVersionConflict
 	ErrInvalidTransition = errors.New("invalid phase transition")
-	ErrInvalid           = errors.New("invalid")
-	ErrAlreadyExists     = errors.New("already exists")
-	ErrIdempotencyReused = errors.New("idempotency key reused with a different request")
-	ErrPermissionDenied  = errors.New("permission denied")
-	// ErrAuditUnavailable: the audit record could not be written, so the
-	// request fails and nothing is returned or changed (fail-closed).
-	ErrAuditUnavailable = errors.New("audit log unavailable")
+	ErrInvalid           = apperr.ErrInvalid
+	ErrAlreadyExists     = apperr.ErrAlreadyExists
+	ErrIdempotencyReused = apperr.ErrIdempotencyReused
+	ErrPermissionDenied  = apperr.ErrPermissionDenied
+	ErrAuditUnavailable  = apperr.ErrAuditUnavailable
 )
 
 // Phase is where a client stands in the IPS trajectory.

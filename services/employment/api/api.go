@@ -5,7 +5,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"log/slog"
 	"strings"
@@ -59,44 +58,15 @@ var Rules = map[string][]authz.Requirement{
 // toStatus translates a domain or store error into a status; internal
 // causes are logged, never sent.
 func (s *Server) toStatus(ctx context.Context, err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	var fe *domain.FieldError
 	switch {
-	case errors.As(err, &fe):
-		return rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: fe.Field, Description: fe.Msg})
-	case errors.Is(err, domain.ErrInvalid):
-		return rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Description: strings.TrimPrefix(msg, "invalid: ")})
-	case errors.Is(err, domain.ErrNotFound):
-		return rpc.Error(codes.NotFound, "NOT_FOUND", msg, nil)
-	case errors.Is(err, domain.ErrPermissionDenied):
-		return rpc.Error(codes.PermissionDenied, "PERMISSION_DENIED", msg, nil)
-	case errors.Is(err, domain.ErrVersionConflict):
-		return rpc.Error(codes.Aborted, "VERSION_CONFLICT", msg+"; read the resource again and retry", nil)
-	case errors.Is(err, domain.ErrIdempotencyReused):
-		return rpc.Error(codes.FailedPrecondition, "IDEMPOTENCY_KEY_REUSED", "request_id was already used for a different request", nil)
 	case errors.Is(err, domain.ErrPhaseSync):
 		s.log.WarnContext(ctx, "trajectory phase not synced", "err", err)
-		return rpc.Error(codes.Unavailable, "PHASE_SYNC_FAILED", msg+"; retry the same request to update the trajectory", nil)
-	case errors.Is(err, domain.ErrAuditUnavailable):
-		s.log.ErrorContext(ctx, "request failed closed", "err", err)
-		return rpc.Error(codes.Unavailable, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was read or changed", nil)
+		return rpc.Error(codes.Unavailable, "PHASE_SYNC_FAILED", err.Error()+"; retry the same request to update the trajectory", nil)
 	case errors.Is(err, domain.ErrClientsUnavailable):
 		s.log.ErrorContext(ctx, "clients service unavailable", "err", err)
 		return rpc.Error(codes.Unavailable, "CLIENTS_UNAVAILABLE", "access cannot be decided now; nothing was read or changed", nil)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return rpc.Error(codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "request cancelled or timed out", nil)
 	}
-	s.log.ErrorContext(ctx, "internal error", "err", err)
-	return rpc.Error(codes.Internal, "INTERNAL", "internal error", nil)
-}
-
-func fingerprint(m proto.Message) []byte {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	h := sha256.Sum256(b)
-	return h[:]
+	return rpc.Status(ctx, s.log, err)
 }
 
 func key(ctx context.Context, rid string, req proto.Message) (app.Key, error) {
@@ -106,7 +76,7 @@ func key(ctx context.Context, rid string, req proto.Message) (app.Key, error) {
 	if rid == "" {
 		return app.Key{}, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never records twice"})
 	}
-	return app.Key{RequestID: rid, Fingerprint: fingerprint(req)}, nil
+	return app.Key{RequestID: rid, Fingerprint: rpc.Fingerprint(req)}, nil
 }
 
 func contactToProto(c domain.EmployerContact) *employmentv1.EmployerContact {

@@ -10,19 +10,19 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 )
 
-// Errors the store and application layers return; the API layer maps each
-// to one gRPC code.
+// Errors the store and application layers return: the shared kinds of
+// apperr, which rpc.Status translates, and this service's own.
 var (
-	ErrNotFound          = errors.New("not found")
-	ErrVersionConflict   = errors.New("version conflict")
-	ErrInvalid           = errors.New("invalid")
-	ErrIdempotencyReused = errors.New("idempotency key reused with a different request")
-	ErrPermissionDenied  = errors.New("permission denied")
-	// ErrAuditUnavailable: the audit record could not be written, so the
-	// request fails and nothing is returned or changed (fail-closed).
-	ErrAuditUnavailable = errors.New("audit log unavailable")
+	ErrNotFound          = apperr.ErrNotFound
+	ErrVersionConflict   = apperr.ErrVersionConflict
+	ErrInvalid           = apperr.ErrInvalid
+	ErrIdempotencyReused = apperr.ErrIdempotencyReused
+	ErrPermissionDenied  = apperr.ErrPermissionDenied
+	ErrAuditUnavailable  = apperr.ErrAuditUnavailable
 	// ErrClientsUnavailable: the clients service, which decides access and
 	// owns the trajectory, could not be asked.
 	ErrClientsUnavailable = errors.New("clients service unavailable")
@@ -32,15 +32,7 @@ var (
 )
 
 // FieldError is an invalid field; it wraps ErrInvalid and names the field.
-type FieldError struct {
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return "invalid: " + e.Field + ": " + e.Msg }
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
+type FieldError = apperr.FieldError
 
 func invalid(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -256,7 +248,7 @@ func (p Placement) Check() error {
 	for i, t := range p.Terms {
 		if err := t.Check("terms"); err != nil {
 			if i == 0 {
-				return err.(*FieldError).reprefix("placement")
+				return reprefix(err.(*FieldError), "placement")
 			}
 			return err
 		}
@@ -270,7 +262,8 @@ func (p Placement) Check() error {
 	return nil
 }
 
-func (e *FieldError) reprefix(prefix string) error {
+// reprefix names the field as part of another message.
+func reprefix(e *FieldError, prefix string) error {
 	_, rest, _ := strings.Cut(e.Field, ".")
 	return &FieldError{Field: prefix + "." + rest, Msg: e.Msg}
 }

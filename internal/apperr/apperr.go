@@ -1,0 +1,31 @@
+// Package apperr holds the error kinds every service's domain and store
+// return, so that one translation (rpc.Status) turns each into the same gRPC
+// code everywhere. A service's domain package re-exports them under its own
+// names and adds the kinds only it has.
+package apperr
+
+import "errors"
+
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrPermissionDenied   = errors.New("permission denied")
+	ErrVersionConflict    = errors.New("version conflict")
+	ErrInvalid            = errors.New("invalid")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrFailedPrecondition = errors.New("failed precondition")
+	ErrIdempotencyReused  = errors.New("idempotency key reused with a different request")
+	// ErrAuditUnavailable: the audit record could not be written, so the
+	// request fails and nothing is returned or changed (fail-closed).
+	ErrAuditUnavailable = errors.New("audit log unavailable")
+)
+
+// FieldError is an invalid field; it wraps ErrInvalid and names the field.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return "invalid: " + e.Field + ": " + e.Msg }
+
+// Unwrap makes errors.Is(err, ErrInvalid) true.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
