@@ -22,6 +22,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/services/clients/domain"
 	"github.com/ipsbridge/ipsbridge/services/clients/store"
@@ -374,10 +375,10 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			return nil, fmt.Errorf("%w: trajectory.involved_organization_ids lists the client's own MHA %s", domain.ErrInvalid, org)
 		}
 	}
-	key := store.Idempotency{ActorID: sub.UserID, Method: "CreateClient", Key: n.RequestID, Request: n.Fingerprint}
+	key := idempotency.Key{ActorID: sub.UserID, Method: "CreateClient", Key: n.RequestID, Request: n.Fingerprint}
 	var id string
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		prev, err := store.ClaimKey(ctx, tx, key)
+		prev, err := store.Keys.Claim(ctx, tx, key)
 		if err != nil {
 			return err
 		}
@@ -392,7 +393,7 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 		if err != nil {
 			return err
 		}
-		if err := store.CompleteKey(ctx, tx, key, id); err != nil {
+		if err := store.Keys.Complete(ctx, tx, key, id); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, event(ctx, sub, p, id, secs, "create", audit.Allowed, "enrolled")); err != nil {
@@ -675,9 +676,9 @@ func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sec
 		if slices.Contains(sections, authz.ClinicalInput) {
 			return fmt.Errorf("%w: clinical input never leaves the MHA and cannot be consented", domain.ErrInvalid)
 		}
-		key := store.Idempotency{ActorID: sub.UserID, Method: "RecordConsent", Key: requestID, Request: fingerprint}
+		key := idempotency.Key{ActorID: sub.UserID, Method: "RecordConsent", Key: requestID, Request: fingerprint}
 		if requestID != "" {
-			if _, err := store.ClaimKey(ctx, tx, key); err != nil {
+			if _, err := store.Keys.Claim(ctx, tx, key); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	"github.com/ipsbridge/ipsbridge/services/employment/domain"
@@ -169,8 +170,8 @@ type Key struct {
 // create runs an idempotent create: a retry with the same key returns the
 // id the first request produced (and runs nothing).
 func create(ctx context.Context, tx pgx.Tx, sub authz.Subject, method string, k Key, insert func() (string, error)) (id string, replay bool, err error) {
-	key := store.Idempotency{ActorID: sub.UserID, Method: method, Key: k.RequestID, Request: k.Fingerprint}
-	prev, err := store.ClaimKey(ctx, tx, key)
+	key := idempotency.Key{ActorID: sub.UserID, Method: method, Key: k.RequestID, Request: k.Fingerprint}
+	prev, err := store.Keys.Claim(ctx, tx, key)
 	if err != nil {
 		return "", false, err
 	}
@@ -180,7 +181,7 @@ func create(ctx context.Context, tx pgx.Tx, sub authz.Subject, method string, k 
 	if id, err = insert(); err != nil {
 		return "", false, err
 	}
-	return id, false, store.CompleteKey(ctx, tx, key, id)
+	return id, false, store.Keys.Complete(ctx, tx, key, id)
 }
 
 // CreateEmployerContact records an employer contact. With no client it is

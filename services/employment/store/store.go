@@ -6,7 +6,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/employment/domain"
 )
 
@@ -52,46 +52,8 @@ func (s *Store) InTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return database.InTx(ctx, s.pool, pgx.TxOptions{}, fn)
 }
 
-// Idempotency is an idempotency key with a fingerprint of its request.
-type Idempotency struct {
-	ActorID, Method, Key string
-	Request              []byte
-}
-
-// ClaimKey records an idempotency key in tx. When the key was used before
-// it returns the resource id of the first request (ErrIdempotencyReused
-// when the request differed); a concurrent retry waits on the key's row
-// until the first commits.
-func ClaimKey(ctx context.Context, tx pgx.Tx, k Idempotency) (existing string, err error) {
-	hash := sha256.Sum256(k.Request)
-	tag, err := tx.Exec(ctx, `INSERT INTO employment.idempotency_keys (actor_id, method, key, request_hash)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, k.ActorID, k.Method, k.Key, hash[:])
-	if err != nil {
-		return "", fmt.Errorf("claim idempotency key: %w", err)
-	}
-	if tag.RowsAffected() == 1 {
-		return "", nil
-	}
-	var prev []byte
-	if err := tx.QueryRow(ctx, `SELECT request_hash, resource_id FROM employment.idempotency_keys
-		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key).Scan(&prev, &existing); err != nil {
-		return "", fmt.Errorf("read idempotency key: %w", err)
-	}
-	if string(prev) != string(hash[:]) {
-		return "", domain.ErrIdempotencyReused
-	}
-	return existing, nil
-}
-
-// CompleteKey stores the resource a claimed key produced.
-func CompleteKey(ctx context.Context, tx pgx.Tx, k Idempotency, resourceID string) error {
-	_, err := tx.Exec(ctx, `UPDATE employment.idempotency_keys SET resource_id = $4
-		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key, resourceID)
-	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", err)
-	}
-	return nil
-}
+// Keys are this schema's idempotency keys.
+var Keys = idempotency.In("employment")
 
 func nullUUID(s string) any {
 	if s == "" {
