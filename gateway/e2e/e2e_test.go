@@ -27,10 +27,19 @@ type env struct {
 }
 
 func start(t *testing.T) *env {
-	p := testplatform.Start(t)
+	return startGateway(t, testplatform.Start(t), nil)
+}
+
+// startGateway starts the gateway in front of p's clients service; with
+// adjusts the configuration to add the other services a test runs.
+func startGateway(t *testing.T, p *testplatform.Platform, with func(*gwserver.Config)) *env {
+	t.Helper()
 	cfg := gwserver.DefaultConfig()
 	cfg.ClientsAddr = p.ClientsAddr
 	cfg.JWKSFile = devkeys.JWKSPath(p.KeyDir)
+	if with != nil {
+		with(&cfg)
+	}
 	gw, err := gwserver.New(cfg, testplatform.Logger())
 	if err != nil {
 		t.Fatal(err)

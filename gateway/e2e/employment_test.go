@@ -3,14 +3,12 @@ package e2e_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	gwserver "github.com/ipsbridge/ipsbridge/gateway/server"
-	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
@@ -45,33 +43,7 @@ func startWithEmployment(t *testing.T) (*env, *clock) {
 		t.Fatal(err)
 	}
 	empAddr := testplatform.Serve(t, srv)
-
-	cfg := gwserver.DefaultConfig()
-	cfg.ClientsAddr = p.ClientsAddr
-	cfg.EmploymentAddr = empAddr
-	cfg.JWKSFile = devkeys.JWKSPath(p.KeyDir)
-	gw, err := gwserver.New(cfg, testplatform.Logger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	grpcL, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- gw.Serve(ctx, httpL, grpcL) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gateway: %v", err)
-		}
-	})
-	return &env{t: t, p: p, base: "http://" + httpL.Addr().String()}, clk
+	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr = empAddr }), clk
 }
 
 func day(d time.Time) string { return d.Format(time.DateOnly) }
