@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
 )
 
 // Server is a configured gateway, ready to Serve.
@@ -140,30 +141,13 @@ func (s *Server) Serve(ctx context.Context, httpL, grpcL net.Listener) error {
 				_ = httpSrv.Close()
 			}
 		})
-		wg.Go(func() { stopGRPC(sctx, s.grpcServer, s.log) })
+		wg.Go(func() { rpc.GracefulStop(sctx, s.grpcServer, s.log) })
 		wg.Wait()
 		return httpErr
 	})
 	err := g.Wait()
 	s.log.Info("gateway stopped")
 	return err
-}
-
-// stopGRPC lets calls in flight finish until ctx ends, then cuts them off
-// (long-lived streams would otherwise hold the shutdown forever).
-func stopGRPC(ctx context.Context, srv *grpc.Server, log *slog.Logger) {
-	done := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		log.Warn("grpc graceful stop timed out; closing remaining calls")
-		srv.Stop()
-		<-done
-	}
 }
 
 // Close releases the backend connections and the key set refresher. Serve

@@ -223,7 +223,7 @@ func withDetails(code codes.Code, msg, reason string, meta map[string]string, ex
 
 // Serve runs srv on lis until ctx ends, then stops it gracefully, falling
 // back to a hard stop after grace.
-func Serve(ctx context.Context, srv *grpc.Server, lis net.Listener, grace time.Duration) error {
+func Serve(ctx context.Context, srv *grpc.Server, lis net.Listener, grace time.Duration, log *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	select {
@@ -231,6 +231,15 @@ func Serve(ctx context.Context, srv *grpc.Server, lis net.Listener, grace time.D
 		return fmt.Errorf("grpc server: %w", err)
 	case <-ctx.Done():
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	GracefulStop(sctx, srv, log)
+	return nil
+}
+
+// GracefulStop lets calls in flight finish until ctx ends, then cuts them
+// off (long-lived streams would otherwise hold the shutdown forever).
+func GracefulStop(ctx context.Context, srv *grpc.Server, log *slog.Logger) {
 	done := make(chan struct{})
 	go func() {
 		srv.GracefulStop()
@@ -238,8 +247,9 @@ func Serve(ctx context.Context, srv *grpc.Server, lis net.Listener, grace time.D
 	}()
 	select {
 	case <-done:
-	case <-time.After(grace):
+	case <-ctx.Done():
+		log.Warn("grpc graceful stop timed out; closing remaining calls")
 		srv.Stop()
+		<-done
 	}
-	return nil
 }

@@ -117,5 +117,5 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 		<-ctx.Done()
 		hs.Shutdown() // tell load balancers first, then drain
 	}()
-	return rpc.Serve(ctx, srv, lis, s.Common.ShutdownGrace)
+	return rpc.Serve(ctx, srv, lis, s.Common.ShutdownGrace, logger)
 }
