@@ -178,8 +178,9 @@ type DecisionResult struct {
 }
 
 // ReportDecision applies a paying organisation's decision to a benefit it
-// pays. A retry with the same key returns the first answer and writes
-// nothing; the same key with another request is refused.
+// pays and reports it (BenefitDecisionReceived) in the same transaction. A
+// retry with the same key returns the first answer and writes nothing, no
+// event either; the same key with another request is refused.
 func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, requestID string, fingerprint []byte) (DecisionResult, error) {
 	if requestID == "" {
 		return DecisionResult{}, fmt.Errorf("%w: request_id (or an Idempotency-Key header) is required, so that a retry never applies a decision twice", domain.ErrInvalid)
@@ -215,6 +216,9 @@ func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, request
 			return err
 		}
 		out = DecisionResult{Decision: dec, Benefit: b}
+		if err := emit(ctx, tx, decisionEvent(c.facts.RegionID, b, dec)); err != nil {
+			return err
+		}
 		resp, err := json.Marshal(out)
 		if err != nil {
 			return err

@@ -52,8 +52,10 @@ func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason
 	var out store.CounsellingRequest
 	err = s.write(ctx, c, "counselling requested", func(tx pgx.Tx) error {
 		var err error
-		out, err = store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.sub.UserID)
-		return err
+		if out, err = store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.sub.UserID); err != nil {
+			return err
+		}
+		return emit(ctx, tx, counsellingRequestedEvent(c.facts.RegionID, out))
 	})
 	return out, err
 }

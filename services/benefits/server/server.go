@@ -22,6 +22,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/config"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/service"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
@@ -53,8 +54,9 @@ func (c Config) Verify() error {
 	return errors.Join(errs...)
 }
 
-// Migrations are the schemas this service applies at start-up.
-var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
+// Migrations are the schemas this service applies at start-up: the shared
+// audit log, the shared event outbox and its own.
+var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, store.Migrations}
 
 // Deps are what Build needs.
 type Deps struct {

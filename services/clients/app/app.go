@@ -396,6 +396,13 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 		if err := store.Keys.Complete(ctx, tx, key, id); err != nil {
 			return err
 		}
+		tr, err := store.Trajectory(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, enrolledEvent(id, sub.OrgID, sub.RegionID, tr)); err != nil {
+			return err
+		}
 		if err := audit.Record(ctx, tx, event(ctx, sub, p, id, secs, "create", audit.Allowed, "enrolled")); err != nil {
 			return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
 		}
@@ -553,7 +560,7 @@ func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version
 	var out *domain.Trajectory
 	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
 		var err error
-		out, err = store.UpdateTrajectory(ctx, tx, clientID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
+		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
 			if err := apply(t); err != nil {
 				return "", err
 			}
@@ -586,9 +593,9 @@ func (s *Service) reloadTrajectory(ctx context.Context, clientID string, written
 // TransitionPhase moves the trajectory to another phase if IPS allows it.
 func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domain.Phase, reason string, version int64) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, _ authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
 		var err error
-		out, err = store.UpdateTrajectory(ctx, tx, clientID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
+		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
 			if err := domain.CheckTransition(t.Phase, to, reason); err != nil {
 				return "", err
 			}
@@ -682,9 +689,22 @@ func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sec
 				return err
 			}
 		}
+		var created []bool
 		var err error
-		out, err = store.RecordConsents(ctx, tx, clientID, orgID, sectionNames(sections), sub.UserID)
-		return err
+		out, created, err = store.RecordConsents(ctx, tx, clientID, orgID, sectionNames(sections), sub.UserID)
+		if err != nil {
+			return err
+		}
+		// A section consented already (or a retry) changes nothing and
+		// reports nothing.
+		for i, c := range out {
+			if created[i] {
+				if err := emit(ctx, tx, consentGivenEvent(facts.RegionID, c)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	return out, err
 }
@@ -692,10 +712,14 @@ func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sec
 // RevokeConsent revokes a consent; it takes effect on the next request.
 func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string) (domain.Consent, error) {
 	var out domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, _ authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
+		var revoked bool
 		var err error
-		out, err = store.RevokeConsent(ctx, tx, clientID, consentID, sub.UserID)
-		return err
+		out, revoked, err = store.RevokeConsent(ctx, tx, clientID, consentID, sub.UserID)
+		if err != nil || !revoked {
+			return err
+		}
+		return emit(ctx, tx, consentRevokedEvent(facts.RegionID, out))
 	})
 	return out, err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/config"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/service"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
@@ -47,8 +48,9 @@ func (c Config) Verify() error {
 	return errors.Join(errs...)
 }
 
-// Migrations are the schemas this service applies at start-up.
-var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
+// Migrations are the schemas this service applies at start-up: the shared
+// audit log, the shared event outbox and its own.
+var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, store.Migrations}
 
 // Deps are what Build needs.
 type Deps struct {

@@ -328,6 +328,19 @@ func (s *Store) Trajectories(ctx context.Context, ids []string, history bool) (m
 	return out, rows.Err()
 }
 
+// Trajectory loads one client's trajectory section (without the phase
+// history) with q, e.g. inside the transaction that just wrote it.
+func Trajectory(ctx context.Context, q Querier, clientID string) (*domain.Trajectory, error) {
+	_, t, err := scanTrajectory(q.QueryRow(ctx, `SELECT `+trajectoryColumns+` FROM clients.trajectories WHERE client_id = $1`, clientID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("trajectory of client %s: %w", clientID, domain.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load trajectory: %w", err)
+	}
+	return &t, nil
+}
+
 // UpdateTrajectory locks a trajectory, checks the version, lets fn change it
 // and writes it back, recording a phase change when the phase moved.
 func UpdateTrajectory(ctx context.Context, tx pgx.Tx, clientID string, version int64, by string, fn func(*domain.Trajectory) (reason string, err error)) (*domain.Trajectory, error) {
@@ -521,40 +534,48 @@ func (s *Store) Consents(ctx context.Context, clientID string) ([]domain.Consent
 }
 
 // RecordConsents grants consent for each section to org; a section already
-// consented keeps its existing record.
-func RecordConsents(ctx context.Context, tx pgx.Tx, clientID, orgID string, sections []string, by string) ([]domain.Consent, error) {
-	var out []domain.Consent
+// consented keeps its existing record. created says, per returned consent,
+// whether this call recorded it (false: it was already there).
+func RecordConsents(ctx context.Context, tx pgx.Tx, clientID, orgID string, sections []string, by string) (out []domain.Consent, created []bool, err error) {
 	for _, sec := range sections {
-		c, err := scanConsent(tx.QueryRow(ctx, `WITH ins AS (
+		var c domain.Consent
+		var isNew bool
+		err := tx.QueryRow(ctx, `WITH ins AS (
 				INSERT INTO clients.consents (id, client_id, org_id, section, granted_by) VALUES ($1, $2, $3, $4, $5)
 				ON CONFLICT (client_id, org_id, section) WHERE revoked_at IS NULL DO NOTHING
 				RETURNING `+consentColumns+`)
-			SELECT * FROM ins
+			SELECT *, true FROM ins
 			UNION ALL
-			SELECT `+consentColumns+` FROM clients.consents
+			SELECT `+consentColumns+`, false FROM clients.consents
 			WHERE client_id = $2 AND org_id = $3 AND section = $4 AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM ins)`,
-			uuid.NewString(), clientID, orgID, sec, by))
+			uuid.NewString(), clientID, orgID, sec, by).
+			Scan(&c.ID, &c.ClientID, &c.OrgID, &c.Section, &c.GrantedAt, &c.GrantedBy, &c.RevokedAt, &c.RevokedBy, &isNew)
 		if err != nil {
-			return nil, classify(err, "record consent")
+			return nil, nil, classify(err, "record consent")
 		}
-		out = append(out, c)
+		out, created = append(out, c), append(created, isNew)
 	}
-	return out, nil
+	return out, created, nil
 }
 
 // RevokeConsent revokes one consent; revoking a revoked consent changes
-// nothing and returns it as it is.
-func RevokeConsent(ctx context.Context, tx pgx.Tx, clientID, consentID, by string) (domain.Consent, error) {
-	c, err := scanConsent(tx.QueryRow(ctx, `UPDATE clients.consents SET revoked_at = coalesce(revoked_at, now()),
-			revoked_by = CASE WHEN revoked_at IS NULL THEN $3 ELSE revoked_by END
-		WHERE client_id = $1 AND id = $2 RETURNING `+consentColumns, clientID, consentID, by))
+// nothing and returns it as it is, with revoked false.
+func RevokeConsent(ctx context.Context, tx pgx.Tx, clientID, consentID, by string) (c domain.Consent, revoked bool, err error) {
+	err = tx.QueryRow(ctx, `WITH prev AS (
+			SELECT id, revoked_at IS NULL AS active FROM clients.consents WHERE client_id = $1 AND id = $2 FOR UPDATE)
+		UPDATE clients.consents k SET revoked_at = coalesce(k.revoked_at, now()),
+			revoked_by = CASE WHEN k.revoked_at IS NULL THEN $3 ELSE k.revoked_by END
+		FROM prev WHERE k.id = prev.id
+		RETURNING k.id, k.client_id, k.org_id, k.section, k.granted_at, k.granted_by, k.revoked_at, k.revoked_by, prev.active`,
+		clientID, consentID, by).
+		Scan(&c.ID, &c.ClientID, &c.OrgID, &c.Section, &c.GrantedAt, &c.GrantedBy, &c.RevokedAt, &c.RevokedBy, &revoked)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Consent{}, fmt.Errorf("consent %s: %w", consentID, domain.ErrNotFound)
+		return domain.Consent{}, false, fmt.Errorf("consent %s: %w", consentID, domain.ErrNotFound)
 	}
 	if err != nil {
-		return domain.Consent{}, fmt.Errorf("revoke consent: %w", err)
+		return domain.Consent{}, false, fmt.Errorf("revoke consent: %w", err)
 	}
-	return c, nil
+	return c, revoked, nil
 }
 
 // ClientRow is a client's header.

@@ -99,15 +99,15 @@ func (s *Service) deny(ctx context.Context, sub authz.Subject, p authn.Principal
 
 // decide asks the clients service for the facts of a client and evaluates
 // the shared policy. seen is false when the caller may see nothing of it.
-func (s *Service) decide(ctx context.Context, sub authz.Subject, clientID string) (d authz.Decision, seen bool, err error) {
-	d, _, err = s.checker.Decide(ctx, sub, clientID)
+func (s *Service) decide(ctx context.Context, sub authz.Subject, clientID string) (d authz.Decision, facts authz.ClientFacts, seen bool, err error) {
+	d, facts, err = s.checker.Decide(ctx, sub, clientID)
 	if errors.Is(err, access.ErrNoAccess) {
-		return authz.Decision{}, false, nil
+		return authz.Decision{}, authz.ClientFacts{}, false, nil
 	}
 	if err != nil {
-		return authz.Decision{}, false, fmt.Errorf("%w: %v", domain.ErrClientsUnavailable, err)
+		return authz.Decision{}, authz.ClientFacts{}, false, fmt.Errorf("%w: %v", domain.ErrClientsUnavailable, err)
 	}
-	return d, true, nil
+	return d, facts, true, nil
 }
 
 // read authorises and audits a read of one section of a client, then loads
@@ -118,7 +118,7 @@ func read[T any](ctx context.Context, s *Service, clientID string, sec authz.Sec
 	if err != nil {
 		return zero, err
 	}
-	d, seen, err := s.decide(ctx, sub, clientID)
+	d, _, seen, err := s.decide(ctx, sub, clientID)
 	if err != nil {
 		return zero, err
 	}
@@ -136,22 +136,35 @@ func read[T any](ctx context.Context, s *Service, clientID string, sec authz.Sec
 }
 
 // write authorises a write of one section of a client, then runs fn in a
-// transaction together with the write's audit record. A refusal is audited
-// on its own and nothing is written.
-func write(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, fn func(tx pgx.Tx, sub authz.Subject) error) error {
+// transaction together with the write's audit record; fn gets the client's
+// facts (its region for the events it reports). A refusal is audited on its
+// own and nothing is written.
+func write(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, fn func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error) error {
+	return writePrepared(ctx, s, clientID, sec, action, nil, fn)
+}
+
+// writePrepared is write with a step, prepare, between the decision and the
+// transaction: for what must be asked of another service once the write is
+// allowed, never while a transaction is open.
+func writePrepared(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, prepare func() error, fn func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error) error {
 	sub, p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	d, seen, err := s.decide(ctx, sub, clientID)
+	d, facts, seen, err := s.decide(ctx, sub, clientID)
 	if err != nil {
 		return err
 	}
 	if !seen || !d.Write[sec] {
 		return s.deny(ctx, sub, p, clientID, sec, action, seen, fmt.Sprintf("role %s may not %s %s of this client", sub.Role, action, sec))
 	}
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			return err
+		}
+	}
 	return s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if err := fn(tx, sub); err != nil {
+		if err := fn(tx, sub, facts); err != nil {
 			return err
 		}
 		if err := audit.Record(ctx, tx, Event(ctx, sub, p, clientID, []authz.Section{sec}, action, audit.Allowed, "")); err != nil {
@@ -192,17 +205,34 @@ func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerCo
 		return c, err
 	}
 	var id string
-	insert := func(tx pgx.Tx, sub authz.Subject) error {
-		var err error
-		id, _, err = create(ctx, tx, sub, "CreateEmployerContact", k, func() (string, error) {
+	insert := func(tx pgx.Tx, sub authz.Subject) (replay bool, err error) {
+		id, replay, err = create(ctx, tx, sub, "CreateEmployerContact", k, func() (string, error) {
 			c.SpecialistID = sub.UserID
 			out, err := store.InsertEmployerContact(ctx, tx, c)
 			return out.ID, err
 		})
-		return err
+		return replay, err
 	}
 	if c.ClientID != "" {
-		if err := write(ctx, s, c.ClientID, authz.JobSearch, "create", insert); err != nil {
+		// The first employer contact milestone counts from intake, which
+		// the clients service knows; asked only while the milestone is
+		// still to be announced.
+		var intake domain.Date
+		prepare := func() (err error) {
+			intake, err = s.intakeUnlessAnnounced(ctx, c.ClientID)
+			return err
+		}
+		err := writePrepared(ctx, s, c.ClientID, authz.JobSearch, "create", prepare, func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
+			if err := store.LockClient(ctx, tx, c.ClientID, facts.RegionID); err != nil {
+				return err
+			}
+			replay, err := insert(tx, sub)
+			if err != nil || replay {
+				return err
+			}
+			return announceFirstContact(ctx, tx, c.ClientID, facts.RegionID, intake, s.now())
+		})
+		if err != nil {
 			return c, err
 		}
 		return s.st.EmployerContact(ctx, id)
@@ -219,7 +249,7 @@ func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerCo
 		return c, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
 	}
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if err := insert(tx, sub); err != nil {
+		if _, err := insert(tx, sub); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "create", audit.Allowed, "general job development"))
@@ -258,7 +288,7 @@ func (s *Service) CreateApplication(ctx context.Context, a domain.Application, k
 		return a, err
 	}
 	var id string
-	err := write(ctx, s, a.ClientID, authz.JobSearch, "create", func(tx pgx.Tx, sub authz.Subject) error {
+	err := write(ctx, s, a.ClientID, authz.JobSearch, "create", func(tx pgx.Tx, sub authz.Subject, _ authz.ClientFacts) error {
 		var err error
 		id, _, err = create(ctx, tx, sub, "CreateApplication", k, func() (string, error) {
 			out, err := store.InsertApplication(ctx, tx, a, sub.UserID)
@@ -275,7 +305,7 @@ func (s *Service) CreateApplication(ctx context.Context, a domain.Application, k
 // UpdateApplicationStatus moves an application to another status.
 func (s *Service) UpdateApplicationStatus(ctx context.Context, clientID, id string, st domain.ApplicationStatus, version int64) (domain.Application, error) {
 	var out domain.Application
-	err := write(ctx, s, clientID, authz.JobSearch, "write", func(tx pgx.Tx, sub authz.Subject) error {
+	err := write(ctx, s, clientID, authz.JobSearch, "write", func(tx pgx.Tx, sub authz.Subject, _ authz.ClientFacts) error {
 		var err error
 		out, err = store.UpdateApplication(ctx, tx, clientID, id, version, sub.UserID, func(a *domain.Application) error {
 			a.Status = st
@@ -303,11 +333,26 @@ func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key)
 		return p, err
 	}
 	var id string
-	err := write(ctx, s, p.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject) error {
+	err := write(ctx, s, p.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
+		if err := store.LockClient(ctx, tx, p.ClientID, facts.RegionID); err != nil {
+			return err
+		}
+		var replay bool
 		var err error
-		id, _, err = create(ctx, tx, sub, "StartPlacement", k, func() (string, error) {
+		id, replay, err = create(ctx, tx, sub, "StartPlacement", k, func() (string, error) {
 			return store.InsertPlacement(ctx, tx, p, sub.UserID)
 		})
+		if err != nil || replay {
+			return err // a retry reports nothing again
+		}
+		ps, err := store.Placements(ctx, tx, []string{p.ClientID}, id, false)
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, jobStartedEvent(facts.RegionID, ps[0])); err != nil {
+			return err
+		}
+		_, err = announcePlacementMilestones(ctx, tx, p.ClientID, facts.RegionID, s.now())
 		return err
 	})
 	if err != nil {
@@ -337,11 +382,23 @@ func (s *Service) ListPlacements(ctx context.Context, clientID string) ([]domain
 // ChangePlacementTerms records new hours and wage from an effective date.
 func (s *Service) ChangePlacementTerms(ctx context.Context, clientID, id string, t domain.Terms, version int64) (domain.Placement, error) {
 	var out domain.Placement
-	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject) error {
+	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
+		if err := store.LockClient(ctx, tx, clientID, facts.RegionID); err != nil {
+			return err
+		}
+		var old domain.Terms
 		var err error
 		out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
+			old, _ = p.TermsOn(t.Effective)
 			return []domain.Terms{t}, p.ChangeTerms(t)
 		})
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, termsEvents(facts.RegionID, out, old, t)...); err != nil {
+			return err
+		}
+		_, err = announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now())
 		return err
 	})
 	return out, err
@@ -353,12 +410,23 @@ func (s *Service) ChangePlacementTerms(ctx context.Context, clientID, id string,
 // version.
 func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end domain.Date, reason string, version int64) (domain.Placement, error) {
 	var out domain.Placement
-	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject) error {
+	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
+		if err := store.LockClient(ctx, tx, clientID, facts.RegionID); err != nil {
+			return err
+		}
 		var err error
 		out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
 			return nil, p.EndOn(end, reason)
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		// Ending a job reaches no milestone, but one reached before the end
+		// that the sweep has not announced yet is announced first.
+		if _, err := announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now()); err != nil {
+			return err
+		}
+		return emit(ctx, tx, jobEndedEvent(facts.RegionID, out))
 	})
 	if errors.Is(err, domain.ErrVersionConflict) {
 		cur, lerr := s.st.Placement(ctx, clientID, id)
@@ -430,7 +498,7 @@ func (s *Service) CreateFollowAlongContact(ctx context.Context, c domain.FollowA
 		return c, err
 	}
 	var id string
-	err := write(ctx, s, c.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject) error {
+	err := write(ctx, s, c.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject, _ authz.ClientFacts) error {
 		var err error
 		id, _, err = create(ctx, tx, sub, "CreateFollowAlongContact", k, func() (string, error) {
 			c.SpecialistID = sub.UserID
@@ -469,6 +537,19 @@ func (s *Service) ListMilestones(ctx context.Context, clientID string) ([]domain
 		}
 		return facts[clientID].Milestones, nil
 	})
+}
+
+// intakeUnlessAnnounced is intakeDate while the client's first employer
+// contact milestone has not been announced, and zero after.
+func (s *Service) intakeUnlessAnnounced(ctx context.Context, clientID string) (domain.Date, error) {
+	done, err := store.Announced(ctx, s.st.Pool(), []string{clientID})
+	if err != nil {
+		return domain.Date{}, err
+	}
+	if done[clientID][domain.FirstEmployerContact] {
+		return domain.Date{}, nil
+	}
+	return s.intakeDate(ctx, clientID)
 }
 
 // intakeDate is the date of the trajectory's latest move to intake, from

@@ -105,7 +105,7 @@ func (s *Service) ListCaseload(ctx context.Context, specialistID, teamID string,
 	intakes := map[string]domain.Date{}
 	for _, r := range page {
 		id := r.client.GetClientId()
-		d, seen, err := s.decide(ctx, sub, id)
+		d, _, seen, err := s.decide(ctx, sub, id)
 		if err != nil {
 			return Caseload{}, err
 		}

@@ -224,6 +224,20 @@ func (p Placement) Current() Terms {
 	return p.Terms[len(p.Terms)-1]
 }
 
+// TermsOn returns the terms in effect on day d: the last entry effective
+// on or before d (for the same date, the last recorded); false before the
+// first.
+func (p Placement) TermsOn(d Date) (Terms, bool) {
+	var t Terms
+	found := false
+	for _, x := range p.Terms { // sorted by effective date
+		if !x.Effective.After(d) {
+			t, found = x, true
+		}
+	}
+	return t, found
+}
+
 // Check validates a placement as a whole: start, kind, every terms entry
 // and the order of the dates.
 func (p Placement) Check() error {

@@ -148,8 +148,14 @@ func hoursOn(placements []Placement, d Date) float64 {
 // MinHoursForMilestones a week lasting the given months. Reached on the day
 // the run completes them; expected then when the run is still going.
 func continuous(kind MilestoneKind, months int, placements []Placement, today Date) Milestone {
-	m := Milestone{Kind: kind, State: Pending}
-	var runStart Date
+	m, _ := continuousRun(kind, months, placements, today)
+	return m
+}
+
+// continuousRun is continuous, also returning the first day of the run the
+// milestone is reached or expected with.
+func continuousRun(kind MilestoneKind, months int, placements []Placement, today Date) (m Milestone, runStart Date) {
+	m = Milestone{Kind: kind, State: Pending}
 	inRun := false
 	for _, s := range hoursSegments(placements) {
 		if s.from.After(today) {
@@ -167,14 +173,14 @@ func continuous(kind MilestoneKind, months int, placements []Placement, today Da
 		// lasts until due.
 		if (s.to.IsZero() || !s.to.Before(due)) && !due.After(today) {
 			m.State, m.Reached = Reached, due
-			return m
+			return m, runStart
 		}
 		if s.to.IsZero() || s.to.After(today) {
 			m.Expected = due // still employed now: reached on due if it lasts
-			return m
+			return m, runStart
 		}
 	}
-	return m
+	return m, Date{}
 }
 
 // Next returns the first milestone not yet reached that can still be, in
@@ -186,4 +192,48 @@ func Next(ms []Milestone) (Milestone, bool) {
 		}
 	}
 	return Milestone{}, false
+}
+
+// monthsOf is the number of months of continuous employment a milestone
+// counts, 0 for the others.
+func monthsOf(k MilestoneKind) int {
+	switch k {
+	case Employed3Months:
+		return 3
+	case Employed6Months:
+		return 6
+	}
+	return 0
+}
+
+// Evidence returns the placements a reached milestone was derived from, by
+// start date: for the job start the job(s) that started on its date, for
+// continuous employment every job held during the run that completed the
+// months. Nil for the first employer contact and for a milestone not
+// reached.
+func Evidence(m Milestone, placements []Placement) []string {
+	if m.State != Reached {
+		return nil
+	}
+	var ids []string
+	switch m.Kind {
+	case JobStart:
+		for _, p := range placements {
+			if p.Start.Equal(m.Reached) {
+				ids = append(ids, p.ID)
+			}
+		}
+	case Employed3Months, Employed6Months:
+		// The same history up to the reached date gives the same first run.
+		run, from := continuousRun(m.Kind, monthsOf(m.Kind), placements, m.Reached)
+		if run.State != Reached {
+			return nil
+		}
+		for _, p := range placements {
+			if p.Start.Before(run.Reached) && (p.Active() || !p.End.Before(from)) {
+				ids = append(ids, p.ID)
+			}
+		}
+	}
+	return ids
 }

@@ -78,3 +78,47 @@ func TestPlacementValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestEvidence(t *testing.T) {
+	a := Placement{ID: "a", Start: day("2025-02-01"), End: day("2025-03-31"), Terms: []Terms{{Effective: day("2025-02-01"), HoursPerWeek: 8}}}
+	b := Placement{ID: "b", Start: day("2025-02-01"), Terms: []Terms{{Effective: day("2025-02-01"), HoursPerWeek: 8}}}
+	c := Placement{ID: "c", Start: day("2025-04-01"), Terms: []Terms{{Effective: day("2025-04-01"), HoursPerWeek: 8}}}
+	// a and b add up to 16 hours until a ends; c brings b back to 16 from
+	// April: a run from 1 February with a and b, then b and c.
+	ps := []Placement{a, b, c}
+	ms := Milestones(Date{}, nil, ps, day("2025-09-01"))
+	want := map[MilestoneKind][]string{JobStart: {"a", "b"}, Employed3Months: {"a", "b", "c"}, Employed6Months: {"a", "b", "c"}, FirstEmployerContact: nil}
+	for _, m := range ms {
+		got := Evidence(m, ps)
+		if len(got) != len(want[m.Kind]) {
+			t.Errorf("%s (%s %s): evidence %v, want %v", m.Kind, m.State, FormatDate(m.Reached), got, want[m.Kind])
+			continue
+		}
+		for i := range got {
+			if got[i] != want[m.Kind][i] {
+				t.Errorf("%s: evidence %v, want %v", m.Kind, got, want[m.Kind])
+			}
+		}
+	}
+	// A later job does not count for a run completed before it started.
+	early := Placement{ID: "early", Start: day("2024-01-01"), End: day("2024-12-31"), Terms: []Terms{{Effective: day("2024-01-01"), HoursPerWeek: 20}}}
+	late := Placement{ID: "late", Start: day("2025-06-01"), Terms: []Terms{{Effective: day("2025-06-01"), HoursPerWeek: 20}}}
+	for _, m := range Milestones(Date{}, nil, []Placement{early, late}, day("2025-09-01")) {
+		if m.Kind == Employed6Months {
+			if got := Evidence(m, []Placement{early, late}); len(got) != 1 || got[0] != "early" {
+				t.Errorf("six months: evidence %v, want [early]", got)
+			}
+		}
+	}
+}
+
+func TestTermsOn(t *testing.T) {
+	p := Placement{Start: day("2025-02-01"), Terms: []Terms{
+		{Effective: day("2025-02-01"), HoursPerWeek: 16}, {Effective: day("2025-03-01"), HoursPerWeek: 20}, {Effective: day("2025-03-01"), HoursPerWeek: 24}}}
+	for d, want := range map[string]float64{"2025-01-31": 0, "2025-02-01": 16, "2025-02-28": 16, "2025-03-01": 24, "2026-01-01": 24} {
+		got, ok := p.TermsOn(day(d))
+		if got.HoursPerWeek != want || ok != (want != 0) {
+			t.Errorf("%s: %g %v, want %g", d, got.HoursPerWeek, ok, want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,6 +25,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/config"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/service"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
@@ -38,6 +40,10 @@ type Config struct {
 	config.Common
 	GRPCAddr    string `env:"IPSB_EMPLOYMENT_GRPC_ADDR" envDefault:"127.0.0.1:9102"`
 	ClientsAddr string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`
+	// MilestoneSweep is how often the service announces the milestones the
+	// passing of time has reached (3 and 6 months of employment); 0 turns
+	// the sweep off. Every replica may sweep: announcements are idempotent.
+	MilestoneSweep time.Duration `env:"IPSB_MILESTONE_SWEEP_INTERVAL" envDefault:"10m"`
 }
 
 // Verify reports settings that cannot work.
@@ -52,12 +58,15 @@ func (c Config) Verify() error {
 	if _, _, err := net.SplitHostPort(c.ClientsAddr); err != nil {
 		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_ADDR %q: %w", c.ClientsAddr, err))
 	}
+	if c.MilestoneSweep != 0 && c.MilestoneSweep < time.Second {
+		errs = append(errs, fmt.Errorf("IPSB_MILESTONE_SWEEP_INTERVAL %s: must be 0 (off) or at least 1s", c.MilestoneSweep))
+	}
 	return errors.Join(errs...)
 }
 
 // Migrations are the schemas this service applies at start-up: the shared
-// audit log and its own.
-var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
+// audit log, the shared event outbox and its own.
+var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, store.Migrations}
 
 // Deps are what Build needs.
 type Deps struct {
@@ -74,6 +83,12 @@ type Deps struct {
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
+	srv, hs, _, err := build(d)
+	return srv, hs, err
+}
+
+// build is Build, also returning the application layer (for the sweep).
+func build(d Deps) (*grpc.Server, *health.Server, *app.Service, error) {
 	clients := clientsv1.NewClientsServiceClient(d.Clients)
 	checker := access.New(clients, d.Authz)
 	a := app.New(store.New(d.Pool), checker, clients, d.Logger, d.Now)
@@ -81,14 +96,41 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, checker.ResolveSubject, onDeny))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	srv := grpc.NewServer(opts...)
 	employmentv1.RegisterEmploymentServiceServer(srv, api.New(a, d.Logger))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	hs.SetServingStatus(employmentv1.EmploymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return srv, hs, nil
+	return srv, hs, a, nil
+}
+
+// SweepMilestones runs a's milestone sweep now and then every interval
+// until ctx ends; a failed sweep is logged and tried again at the next
+// tick.
+func SweepMilestones(ctx context.Context, a *app.Service, every time.Duration, now func() time.Time, log *slog.Logger) {
+	if now == nil {
+		now = time.Now
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		n, err := a.AnnounceDueMilestones(ctx, now())
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.ErrorContext(ctx, "milestone sweep failed", "err", err, "announced", n)
+		case n > 0:
+			log.InfoContext(ctx, "milestones announced", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Migrate applies the service's migrations.
@@ -104,10 +146,20 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
 	}
 	defer conn.Close()
+	// The sweep runs beside gRPC serving. It stops when ctx ends (SIGTERM),
+	// with serving, and Run returns only after it has.
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	var sweeping sync.WaitGroup
+	defer sweeping.Wait()
+	defer stopSweep()
 	return service.Run(ctx, service.Spec{
 		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate,
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
-			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
+			srv, hs, a, err := build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
+			if err == nil && cfg.MilestoneSweep > 0 {
+				sweeping.Go(func() { SweepMilestones(sweepCtx, a, cfg.MilestoneSweep, nil, d.Logger) })
+			}
+			return srv, hs, err
 		},
 	}, logger, migrateOnly)
 }

@@ -425,3 +425,119 @@ func (s *Store) LastContacts(ctx context.Context, clientIDs []string) (employer,
 
 // ErrNoRows reports whether err is pgx's no-rows error.
 func ErrNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// LockClient records the client's region and holds the client's row until
+// the transaction ends: every write that reports events takes it first, so
+// one client's events enter the outbox in the order of its changes.
+func LockClient(ctx context.Context, tx pgx.Tx, clientID, regionID string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO employment.clients (client_id, region_id) VALUES ($1, $2)
+		ON CONFLICT (client_id) DO UPDATE SET region_id = EXCLUDED.region_id, updated_at = now()`, clientID, regionID); err != nil {
+		return fmt.Errorf("lock client %s: %w", clientID, err)
+	}
+	return nil
+}
+
+// LockKnownClient takes the client's row as LockClient does and returns the
+// region recorded with it; found is false when no write has recorded one.
+func LockKnownClient(ctx context.Context, tx pgx.Tx, clientID string) (regionID string, found bool, err error) {
+	err = tx.QueryRow(ctx, `SELECT region_id FROM employment.clients WHERE client_id = $1 FOR UPDATE`, clientID).Scan(&regionID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("lock client %s: %w", clientID, err)
+	}
+	return regionID, true, nil
+}
+
+// Announcement is a milestone announced with a MilestoneReached event.
+type Announcement struct {
+	ClientID          string
+	Kind              domain.MilestoneKind
+	ReachedOn         domain.Date
+	PlacementIDs      []string
+	EmployerContactID string
+}
+
+// Announce records an announcement unless the client's milestone of that
+// kind was announced before; first says whether this call recorded it.
+func Announce(ctx context.Context, tx pgx.Tx, a Announcement) (first bool, err error) {
+	ids := a.PlacementIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO employment.announced_milestones (client_id, kind, reached_on, placement_ids, employer_contact_id)
+		VALUES ($1, $2, $3, $4::uuid[], $5) ON CONFLICT (client_id, kind) DO NOTHING`,
+		a.ClientID, string(a.Kind), a.ReachedOn, ids, nullUUID(a.EmployerContactID))
+	if err != nil {
+		return false, fmt.Errorf("announce milestone %s: %w", a.Kind, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Announced returns, per client, the kinds of milestone already announced.
+func Announced(ctx context.Context, q Querier, clientIDs []string) (map[string]map[domain.MilestoneKind]bool, error) {
+	rows, err := q.Query(ctx, `SELECT client_id::text, kind FROM employment.announced_milestones WHERE client_id = ANY($1::uuid[])`, clientIDs)
+	if err != nil {
+		return nil, fmt.Errorf("load announced milestones: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[domain.MilestoneKind]bool{}
+	for rows.Next() {
+		var id, kind string
+		if err := rows.Scan(&id, &kind); err != nil {
+			return nil, fmt.Errorf("scan announced milestone: %w", err)
+		}
+		if out[id] == nil {
+			out[id] = map[domain.MilestoneKind]bool{}
+		}
+		out[id][domain.MilestoneKind(kind)] = true
+	}
+	return out, rows.Err()
+}
+
+// ContactDatesTx returns the dates of one client's employer contacts, read
+// in tx.
+func ContactDatesTx(ctx context.Context, tx pgx.Tx, clientID string) ([]domain.Date, error) {
+	rows, err := tx.Query(ctx, `SELECT contact_date FROM employment.employer_contacts WHERE client_id = $1 ORDER BY contact_date`, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("load contact dates: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[domain.Date])
+}
+
+// FirstContactOn returns the id of the client's first recorded employer
+// contact on day d, or "".
+func FirstContactOn(ctx context.Context, tx pgx.Tx, clientID string, d domain.Date) (string, error) {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id::text FROM employment.employer_contacts WHERE client_id = $1 AND contact_date = $2
+		ORDER BY created_at, id LIMIT 1`, clientID, d).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find first employer contact: %w", err)
+	}
+	return id, nil
+}
+
+// SweepCandidates lists, in id order after the given client, the clients
+// whose placement milestones may have become due by the passing of time:
+// with a job started by today and held on or after since, whose six months
+// have not been announced yet, and whose region is known. A page of at most
+// limit ids.
+func (s *Store) SweepCandidates(ctx context.Context, today, since domain.Date, after string, limit int) ([]string, error) {
+	if after == "" {
+		after = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT p.client_id FROM employment.placements p
+		JOIN employment.clients c ON c.client_id = p.client_id
+		WHERE p.start_date <= $1 AND (p.end_date IS NULL OR p.end_date >= $2) AND p.client_id > $3::uuid
+		  AND NOT EXISTS (SELECT 1 FROM employment.announced_milestones m
+		                  WHERE m.client_id = p.client_id AND m.kind = 'employed_6_months')
+		ORDER BY p.client_id LIMIT $4`, today, since, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list milestone sweep candidates: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
