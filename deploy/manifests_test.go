@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -43,6 +45,10 @@ const (
 	componentService   = "service"
 	componentGateway   = "gateway"
 	componentMigration = "migration"
+	// componentWorker is a Deployment that serves nothing: the dispatcher.
+	// It has no Service, answers only the kubelet's probes and reaches
+	// PostgreSQL and the internet.
+	componentWorker = "worker"
 )
 
 // manifests is every object of the kustomization, by kind and name.
@@ -318,21 +324,37 @@ func TestManifestsDecode(t *testing.T) {
 }
 
 // TestEveryBinaryIsDeployed: every main package under services/ has its
-// Deployment, Service and migrate Job, and so does the gateway.
+// Deployment and migrate Job, and so does the gateway (without the Job);
+// the services and the gateway have a Service, a worker has none.
 func TestEveryBinaryIsDeployed(t *testing.T) {
 	m := loadManifests(t)
 	want := []string{componentGateway}
 	want = append(want, mainPackages(t, filepath.Join("..", "services"))...)
+	// The generic checks below cover a binary only if it is found here; these
+	// must not drop out unnoticed.
+	for _, name := range []string{"clients", "employment", "benefits", "events", "dispatcher"} {
+		if !slices.Contains(want, name) {
+			t.Errorf("./services/%s is not a main package", name)
+		}
+	}
 	for _, name := range want {
 		d, ok := m.deployments[name]
 		if !ok {
 			t.Errorf("no Deployment %s for ./%s", name, mainDir(name))
 			continue
 		}
-		if _, ok := m.services[name]; !ok {
-			t.Errorf("no Service %s", name)
+		_, hasService := m.services[name]
+		switch d.Labels[labelComponent] {
+		case componentService, componentGateway:
+			if !hasService {
+				t.Errorf("no Service %s", name)
+			}
+		case componentWorker:
+			if hasService {
+				t.Errorf("Service %s: the worker %s serves nothing", name, name)
+			}
 		}
-		if d.Labels[labelComponent] == componentService {
+		if d.Labels[labelComponent] == componentService || d.Labels[labelComponent] == componentWorker {
 			if _, ok := m.jobs[name+"-migrate"]; !ok {
 				t.Errorf("no Job %s-migrate", name)
 			}
@@ -392,9 +414,9 @@ func TestPodsAreLockedDown(t *testing.T) {
 			t.Errorf("%s: pod label %s=ipsbridge missing", where, labelPartOf)
 		}
 		switch p.labels[labelComponent] {
-		case componentService, componentGateway, componentMigration:
+		case componentService, componentGateway, componentWorker, componentMigration:
 		default:
-			t.Errorf("%s: pod label %s=%q, want service, gateway or migration", where, labelComponent, p.labels[labelComponent])
+			t.Errorf("%s: pod label %s=%q, want service, gateway, worker or migration", where, labelComponent, p.labels[labelComponent])
 		}
 		if s.HostNetwork || s.HostPID || s.HostIPC {
 			t.Errorf("%s: uses the host's network, PID or IPC namespace", where)
@@ -559,7 +581,14 @@ func checkEnv(t *testing.T, where string, m *manifests, name string, env []corev
 	if name == componentGateway && seen["DATABASE_URL"] {
 		t.Errorf("%s: the gateway has no database", where)
 	}
-	for _, v := range []string{"IPSB_LOG_LEVEL", "IPSB_OIDC_ISSUER", "IPSB_OIDC_AUDIENCE"} {
+	if !seen["IPSB_LOG_LEVEL"] {
+		t.Errorf("%s: IPSB_LOG_LEVEL is not set", where)
+	}
+	// A worker (and its migrate Job) verifies no tokens.
+	if d, ok := m.deployments[name]; ok && d.Spec.Template.Labels[labelComponent] == componentWorker {
+		return
+	}
+	for _, v := range []string{"IPSB_OIDC_ISSUER", "IPSB_OIDC_AUDIENCE"} {
 		if !seen[v] {
 			t.Errorf("%s: %s is not set", where, v)
 		}
@@ -597,18 +626,29 @@ func TestDeploymentsServicesAndProbes(t *testing.T) {
 		if c.Name != name {
 			t.Errorf("%s: container named %q, want %q", where, c.Name, name)
 		}
+		checkTopologySpread(t, where, d)
+		if d.Spec.Template.Spec.TerminationGracePeriodSeconds == nil {
+			t.Errorf("%s: terminationGracePeriodSeconds is not set; say how long draining may take", where)
+		}
 		switch tpl[labelComponent] {
 		case componentService:
 			checkGRPCProbes(t, where, c)
 			checkMigrateJob(t, m, d)
-		case componentGateway:
-			checkHTTPProbes(t, where, c)
 			checkPDB(t, m, d)
+			checkService(t, m, d)
+		case componentGateway:
+			checkHTTPProbes(t, where, c, "/readyz")
+			checkPDB(t, m, d)
+			checkService(t, m, d)
+		case componentWorker:
+			checkHTTPProbes(t, where, c, "/healthz")
+			checkMigrateJob(t, m, d)
+			checkPDB(t, m, d)
+			checkNoService(t, m, d)
 		default:
 			t.Errorf("%s: component %q", where, tpl[labelComponent])
 		}
 		checkListenAddrs(t, where, m, c)
-		checkService(t, m, d)
 	}
 	for _, name := range sortedKeys(m.pdbs) {
 		p := m.pdbs[name]
@@ -627,16 +667,57 @@ func TestDeploymentsServicesAndProbes(t *testing.T) {
 	if cm == nil {
 		t.Fatal("no ConfigMap ipsbridge-config")
 	}
-	for _, svc := range []string{"clients", "employment", "benefits"} {
+	// Every service is known to the gateway, as IPSB_NAME_ADDR in the
+	// ConfigMap and in the gateway's environment.
+	gwEnv := map[string]bool{}
+	if gw, ok := m.deployments[componentGateway]; ok && len(gw.Spec.Template.Spec.Containers) > 0 {
+		for _, e := range gw.Spec.Template.Spec.Containers[0].Env {
+			gwEnv[e.Name] = true
+		}
+	}
+	for _, svc := range sortedKeys(m.deployments) {
+		if m.deployments[svc].Spec.Template.Labels[labelComponent] != componentService {
+			continue
+		}
 		key := "IPSB_" + strings.ToUpper(svc) + "_ADDR"
 		addr, ok := cm.Data[key]
 		if !ok || addr == "" {
-			continue // not deployed
+			t.Errorf("ConfigMap: no %s for Deployment/%s", key, svc)
+			continue
 		}
 		host, port, ok := strings.Cut(addr, ":")
 		s, found := m.services[host]
 		if !ok || !found || !servicePort(s, port) {
 			t.Errorf("ConfigMap %s=%q is not a Service name and port", key, addr)
+		}
+		if !gwEnv[key] {
+			t.Errorf("Deployment/gateway: %s is not in its env", key)
+		}
+	}
+}
+
+// checkTopologySpread: a Deployment's replicas are spread over nodes.
+func checkTopologySpread(t *testing.T, where string, d *appsv1.Deployment) {
+	t.Helper()
+	for _, c := range d.Spec.Template.Spec.TopologySpreadConstraints {
+		if c.TopologyKey != "kubernetes.io/hostname" || c.LabelSelector == nil {
+			continue
+		}
+		sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+		if err == nil && !sel.Empty() && sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			return
+		}
+	}
+	t.Errorf("%s: no topologySpreadConstraint over kubernetes.io/hostname selecting its own pods", where)
+}
+
+// checkNoService: nothing routes traffic to a worker.
+func checkNoService(t *testing.T, m *manifests, d *appsv1.Deployment) {
+	t.Helper()
+	for _, name := range sortedKeys(m.services) {
+		s := m.services[name]
+		if len(s.Spec.Selector) > 0 && labels.SelectorFromSet(s.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("Service/%s selects Deployment/%s's pods; a worker serves nothing", name, d.Name)
 		}
 	}
 }
@@ -679,14 +760,16 @@ func checkGRPCProbes(t *testing.T, where string, c *corev1.Container) {
 	}
 }
 
-func checkHTTPProbes(t *testing.T, where string, c *corev1.Container) {
+// checkHTTPProbes: start-up and liveness on /healthz, readiness on
+// readyPath, each on a named container port.
+func checkHTTPProbes(t *testing.T, where string, c *corev1.Container, readyPath string) {
 	t.Helper()
 	want := map[string]*struct {
 		probe *corev1.Probe
 		path  string
 	}{
 		"startup":   {c.StartupProbe, "/healthz"},
-		"readiness": {c.ReadinessProbe, "/readyz"},
+		"readiness": {c.ReadinessProbe, readyPath},
 		"liveness":  {c.LivenessProbe, "/healthz"},
 	}
 	for kind, w := range want {
@@ -705,11 +788,13 @@ func checkHTTPProbes(t *testing.T, where string, c *corev1.Container) {
 }
 
 // checkListenAddrs: a container that listens on IPSB_*_ADDR from the
-// ConfigMap declares that port.
+// ConfigMap declares that port, and listens on the pod's address (a probe
+// cannot reach loopback).
 func checkListenAddrs(t *testing.T, where string, m *manifests, c *corev1.Container) {
 	t.Helper()
 	for _, e := range c.Env {
-		if !strings.HasSuffix(e.Name, "_GRPC_ADDR") && !strings.HasSuffix(e.Name, "_HTTP_ADDR") {
+		if !strings.HasSuffix(e.Name, "_GRPC_ADDR") && !strings.HasSuffix(e.Name, "_HTTP_ADDR") &&
+			!strings.HasSuffix(e.Name, "_HEALTH_ADDR") {
 			continue
 		}
 		if e.ValueFrom == nil || e.ValueFrom.ConfigMapKeyRef == nil {
@@ -717,7 +802,10 @@ func checkListenAddrs(t *testing.T, where string, m *manifests, c *corev1.Contai
 		}
 		ref := e.ValueFrom.ConfigMapKeyRef
 		addr := m.configMaps[ref.Name].Data[ref.Key]
-		_, port, _ := strings.Cut(addr, ":")
+		host, port, _ := strings.Cut(addr, ":")
+		if host != "" && host != "0.0.0.0" && host != "[::]" {
+			t.Errorf("%s: %s=%q listens on one address only; use :PORT", where, e.Name, addr)
+		}
 		found := false
 		for _, p := range c.Ports {
 			if strconv.Itoa(int(p.ContainerPort)) == port {
@@ -820,8 +908,8 @@ func jsonEqual(a, b any) bool {
 
 // TestNetworkPolicies: all traffic is denied unless allowed; services accept
 // connections from the gateway only (and the clients service from the
-// employment and benefits services); only services and their migrations
-// reach PostgreSQL.
+// employment, benefits and events services); nothing connects to a worker;
+// only services, workers and their migrations reach PostgreSQL.
 func TestNetworkPolicies(t *testing.T) {
 	m := loadManifests(t)
 	deny, ok := m.netpols["default-deny-all"]
@@ -855,7 +943,7 @@ func TestNetworkPolicies(t *testing.T) {
 				return true
 			}
 			return to[labelName] == "clients" && from[labelComponent] == componentService &&
-				(from[labelName] == "employment" || from[labelName] == "benefits")
+				slices.Contains(clientsCallers, from[labelName])
 		}
 		return false
 	}
@@ -899,9 +987,9 @@ func TestNetworkPolicies(t *testing.T) {
 					t.Errorf("%s: allows every port", rw)
 				}
 				for _, port := range rule.Ports {
-					if port.Port != nil && port.Port.IntValue() == 5432 &&
-						p.labels[labelComponent] != componentService && p.labels[labelComponent] != componentMigration {
-						t.Errorf("%s: only the services and their migrations reach PostgreSQL", rw)
+					if port.Port != nil && port.Port.IntValue() == 5432 && !slices.Contains(
+						[]string{componentService, componentWorker, componentMigration}, p.labels[labelComponent]) {
+						t.Errorf("%s: only the services, workers and their migrations reach PostgreSQL", rw)
 					}
 				}
 				for _, peer := range rule.To {
@@ -918,12 +1006,13 @@ func TestNetworkPolicies(t *testing.T) {
 		}
 	}
 
-	// And what must work does: the gateway reaches every service, every
-	// service and migration reaches PostgreSQL.
+	// And what must work does: the gateway reaches every service, the
+	// clients service's callers reach it, every service, worker and
+	// migration reaches PostgreSQL.
 	for _, p := range pods {
 		var wantPort int
 		switch p.labels[labelComponent] {
-		case componentService, componentMigration:
+		case componentService, componentWorker, componentMigration:
 			wantPort = 5432
 		default:
 			continue
@@ -943,6 +1032,290 @@ func TestNetworkPolicies(t *testing.T) {
 			t.Errorf("the gateway cannot reach Deployment/%s on %d", name, port)
 		}
 	}
+	if cl, ok := m.deployments["clients"]; ok {
+		port, _ := containerPort(&cl.Spec.Template.Spec.Containers[0], "grpc")
+		for _, name := range clientsCallers {
+			d, ok := m.deployments[name]
+			if !ok {
+				t.Errorf("no Deployment %s", name)
+				continue
+			}
+			from := d.Spec.Template.Labels
+			if !egressAllowed(m, from, int(port)) || !ingressAllowed(m, cl.Spec.Template.Labels, from, int(port)) {
+				t.Errorf("Deployment/%s cannot reach the clients service on %d", name, port)
+			}
+		}
+	}
+}
+
+// clientsCallers are the services that call the clients service.
+var clientsCallers = []string{"employment", "benefits", "events"}
+
+// internalRanges are what HTTPS out must never reach: the private ranges
+// (pods, Services, nodes), carrier-grade NAT, link-local (the cloud's
+// metadata endpoint), loopback, and their IPv6 counterparts.
+var internalRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+	netip.MustParsePrefix("::1/128"),
+}
+
+// ipBlockReaches returns the internal ranges an ipBlock lets through: those
+// its CIDR overlaps and no "except" entry covers whole.
+func ipBlockReaches(b *networkingv1.IPBlock) ([]netip.Prefix, error) {
+	cidr, err := netip.ParsePrefix(b.CIDR)
+	if err != nil {
+		return nil, err
+	}
+	var except []netip.Prefix
+	for _, e := range b.Except {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			return nil, err
+		}
+		except = append(except, p)
+	}
+	var out []netip.Prefix
+	for _, r := range internalRanges {
+		if !cidr.Overlaps(r) {
+			continue
+		}
+		covered := slices.ContainsFunc(except, func(e netip.Prefix) bool {
+			return e.Bits() <= r.Bits() && e.Contains(r.Addr())
+		})
+		if !covered {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func TestIPBlockReaches(t *testing.T) {
+	// The guard for TestEgressToTheInternet: a missing except is found.
+	all := []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "127.0.0.0/8"}
+	for i, drop := range all {
+		except := slices.Delete(slices.Clone(all), i, i+1)
+		got, err := ipBlockReaches(&networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: except})
+		if err != nil || len(got) != 1 || got[0].String() != drop {
+			t.Errorf("0.0.0.0/0 except all but %s: reaches %v (%v)", drop, got, err)
+		}
+	}
+	if got, _ := ipBlockReaches(&networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: slices.Concat(all[1:], []string{"10.0.0.0/9"})}); len(got) != 1 {
+		t.Errorf("an except of half of 10.0.0.0/8 counted as excluding it: %v", got)
+	}
+	if got, _ := ipBlockReaches(&networkingv1.IPBlock{CIDR: "203.0.113.0/24"}); len(got) != 0 {
+		t.Errorf("a public /24 reaches %v", got)
+	}
+	if got, _ := ipBlockReaches(&networkingv1.IPBlock{CIDR: "::/0"}); len(got) != 3 {
+		t.Errorf("::/0 reaches %v, want the three IPv6 ranges", got)
+	}
+}
+
+// TestEgressToTheInternet: HTTPS out (the OpenID Connect provider's keys,
+// partners' webhooks) goes to the internet only, never to the cluster's own
+// addresses or the metadata endpoint; the events service and the
+// dispatcher may reach partners; the dispatcher reaches nothing but
+// PostgreSQL, DNS and the internet on 443, and nothing reaches it.
+func TestEgressToTheInternet(t *testing.T) {
+	m := loadManifests(t)
+	for _, name := range sortedKeys(m.netpols) {
+		np := m.netpols[name]
+		for i, rule := range np.Spec.Egress {
+			for _, peer := range rule.To {
+				if peer.IPBlock == nil {
+					continue
+				}
+				where := fmt.Sprintf("NetworkPolicy/%s egress rule %d ipBlock %s", name, i+1, peer.IPBlock.CIDR)
+				reach, err := ipBlockReaches(peer.IPBlock)
+				if err != nil {
+					t.Errorf("%s: %v", where, err)
+				} else if len(reach) > 0 {
+					t.Errorf("%s: reaches %v; add them to except", where, reach)
+				}
+			}
+		}
+	}
+
+	for _, name := range []string{"events", "dispatcher"} {
+		d, ok := m.deployments[name]
+		if !ok {
+			t.Errorf("no Deployment %s", name)
+			continue
+		}
+		if !internetAllowed(m, d.Spec.Template.Labels, 443) {
+			t.Errorf("Deployment/%s: no NetworkPolicy lets it reach partners on 443", name)
+		}
+	}
+
+	d, ok := m.deployments["dispatcher"]
+	if !ok {
+		return
+	}
+	pl := d.Spec.Template.Labels
+	if pl[labelComponent] != componentWorker {
+		t.Errorf("Deployment/dispatcher: component %q, want %s", pl[labelComponent], componentWorker)
+	}
+	for _, name := range sortedKeys(m.netpols) {
+		np := m.netpols[name]
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil || !sel.Matches(labels.Set(pl)) {
+			continue
+		}
+		where := "NetworkPolicy/" + name + " for the dispatcher"
+		if len(np.Spec.Ingress) > 0 {
+			t.Errorf("%s: allows ingress; the dispatcher receives nothing but probes", where)
+		}
+		for i, rule := range np.Spec.Egress {
+			rw := fmt.Sprintf("%s egress rule %d", where, i+1)
+			var ports []int
+			for _, p := range rule.Ports {
+				if p.Port == nil {
+					t.Errorf("%s: a rule without a port number", rw)
+					continue
+				}
+				ports = append(ports, p.Port.IntValue())
+			}
+			if len(rule.To) == 0 {
+				t.Errorf("%s: allows every destination", rw)
+			}
+			for _, peer := range rule.To {
+				switch {
+				case peer.IPBlock != nil:
+					if !onlyPorts(ports, 443) {
+						t.Errorf("%s: ipBlock %s on ports %v; the internet on 443 only", rw, peer.IPBlock.CIDR, ports)
+					}
+				case peer.NamespaceSelector != nil && peer.PodSelector != nil &&
+					peer.PodSelector.MatchLabels["k8s-app"] == "kube-dns":
+					if !onlyPorts(ports, 53) {
+						t.Errorf("%s: DNS on ports %v", rw, ports)
+					}
+				case peer.NamespaceSelector != nil && peer.PodSelector != nil &&
+					peer.PodSelector.MatchLabels[labelName] == "postgresql":
+					if !onlyPorts(ports, 5432) {
+						t.Errorf("%s: PostgreSQL on ports %v", rw, ports)
+					}
+				default:
+					t.Errorf("%s: a destination other than PostgreSQL, DNS or the internet: %+v", rw, peer)
+				}
+			}
+		}
+	}
+}
+
+// TestDispatcherSettings: the dispatcher and the events service apply the
+// same egress policy (an endpoint the one verified, the other may reach),
+// and a stopping dispatcher has time to finish the batch it holds.
+func TestDispatcherSettings(t *testing.T) {
+	m := loadManifests(t)
+	d, ok := m.deployments["dispatcher"]
+	ev, ok2 := m.deployments["events"]
+	if !ok || !ok2 {
+		t.Fatal("no Deployment dispatcher or events")
+	}
+	refs := func(d *appsv1.Deployment) map[string]string {
+		out := map[string]string{}
+		for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+			if e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil {
+				out[e.Name] = e.ValueFrom.ConfigMapKeyRef.Name + "/" + e.ValueFrom.ConfigMapKeyRef.Key
+			}
+		}
+		return out
+	}
+	de, ee := refs(d), refs(ev)
+	for _, v := range []string{"IPSB_EGRESS_ALLOW", "IPSB_EGRESS_DENY", "IPSB_EGRESS_ALLOW_HTTP"} {
+		if de[v] == "" || de[v] != ee[v] {
+			t.Errorf("%s: the dispatcher reads %q, the events service %q; both need the same", v, de[v], ee[v])
+		}
+	}
+	cm := m.configMaps["ipsbridge-config"]
+	if cm == nil {
+		t.Fatal("no ConfigMap ipsbridge-config")
+	}
+	if v := cm.Data["IPSB_EGRESS_ALLOW_HTTP"]; v != "false" {
+		t.Errorf("ConfigMap IPSB_EGRESS_ALLOW_HTTP=%q; plain http is for development only", v)
+	}
+	// The lease bounds how long a stopping dispatcher works on; the
+	// defaults are the dispatcher's own.
+	setting := func(name, def string) time.Duration {
+		v := def
+		if ref, ok := de[name]; ok {
+			v = cm.Data[strings.TrimPrefix(ref, "ipsbridge-config/")]
+		}
+		dur, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", name, v, err)
+		}
+		return dur
+	}
+	timeout, lease := setting("IPSB_DISPATCHER_TIMEOUT", "10s"), setting("IPSB_DISPATCHER_LEASE", "45s")
+	if lease <= timeout {
+		t.Errorf("IPSB_DISPATCHER_LEASE %s must exceed IPSB_DISPATCHER_TIMEOUT %s", lease, timeout)
+	}
+	var grace time.Duration
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	if grace <= lease {
+		t.Errorf("Deployment/dispatcher: terminationGracePeriodSeconds %s must exceed IPSB_DISPATCHER_LEASE %s", grace, lease)
+	}
+}
+
+func onlyPorts(ports []int, want int) bool {
+	if len(ports) == 0 {
+		return false
+	}
+	for _, p := range ports {
+		if p != want {
+			return false
+		}
+	}
+	return true
+}
+
+// internetAllowed: some NetworkPolicy lets pods with labels from reach a
+// public address (documentation range 203.0.113.0/24) on port.
+func internetAllowed(m *manifests, from map[string]string, port int) bool {
+	public := netip.MustParsePrefix("203.0.113.0/24")
+	for _, np := range m.netpols {
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil || !sel.Matches(labels.Set(from)) {
+			continue
+		}
+		for _, rule := range np.Spec.Egress {
+			portOK := false
+			for _, p := range rule.Ports {
+				if p.Port != nil && p.Port.IntValue() == port {
+					portOK = true
+				}
+			}
+			if !portOK {
+				continue
+			}
+			for _, peer := range rule.To {
+				if peer.IPBlock == nil {
+					continue
+				}
+				cidr, err := netip.ParsePrefix(peer.IPBlock.CIDR)
+				if err != nil || !cidr.Contains(public.Addr()) {
+					continue
+				}
+				excluded := slices.ContainsFunc(peer.IPBlock.Except, func(e string) bool {
+					p, err := netip.ParsePrefix(e)
+					return err == nil && p.Overlaps(public)
+				})
+				if !excluded {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func egressAllowed(m *manifests, from map[string]string, port int) bool {

@@ -12,6 +12,7 @@ import (
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 )
 
 // service is one gRPC backend behind the gateway.
@@ -34,6 +35,7 @@ func (c Config) services() []service {
 		{"clients", "/ipsbridge.clients.v1.", c.ClientsAddr, clientsv1.RegisterClientsServiceHandler},
 		{"employment", "/ipsbridge.employment.v1.", c.EmploymentAddr, employmentv1.RegisterEmploymentServiceHandler},
 		{"benefits", "/ipsbridge.benefits.v1.", c.BenefitsAddr, benefitsv1.RegisterBenefitsServiceHandler},
+		{"events", "/ipsbridge.events.v1.", c.EventsAddr, eventsv1.RegisterEventsServiceHandler},
 	}
 }
 

@@ -24,6 +24,9 @@ type Config struct {
 	ClientsAddr    string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`
 	EmploymentAddr string `env:"IPSB_EMPLOYMENT_ADDR"`
 	BenefitsAddr   string `env:"IPSB_BENEFITS_ADDR"`
+	// EventsAddr is the events service (subscriptions, dead letters, the
+	// pull feed); it listens on 127.0.0.1:9104 by default.
+	EventsAddr string `env:"IPSB_EVENTS_ADDR"`
 
 	// OIDC token verification; exactly one of JWKSFile and JWKSURL.
 	OIDCIssuer   string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`
@@ -78,6 +81,7 @@ func (c Config) Verify() error {
 		{"IPSB_CLIENTS_ADDR", c.ClientsAddr},
 		{"IPSB_EMPLOYMENT_ADDR", c.EmploymentAddr},
 		{"IPSB_BENEFITS_ADDR", c.BenefitsAddr},
+		{"IPSB_EVENTS_ADDR", c.EventsAddr},
 	} {
 		if a.addr == "" {
 			continue

@@ -27,8 +27,10 @@ var policyText string
 // Section is a part of a client's record; every field belongs to one.
 type Section string
 
-// The sections of DESIGN.md, and two pseudo-sections for consents and the
-// access history.
+// The sections of DESIGN.md, two pseudo-sections for consents and the
+// access history of a client, and two organisation-level pseudo-sections
+// that are about no client at all: an organisation's event subscriptions and
+// the pull feed of events.
 const (
 	Identity      Section = "identity"
 	Trajectory    Section = "trajectory"
@@ -40,10 +42,27 @@ const (
 	Milestones    Section = "milestones"
 	Consent       Section = "consent"
 	Audit         Section = "audit"
+	// Subscriptions: managing the organisation's own webhook subscriptions
+	// and their dead letters (org_admin).
+	Subscriptions Section = "subscriptions"
+	// Events: reading the pull feed of domain events (partner systems).
+	// Each event is then filtered by the section it belongs to, as a
+	// webhook delivery is.
+	Events Section = "events"
 )
 
 // Sections are the record sections, in display order.
 var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSearch, Placements, Benefits, Milestones}
+
+// OrgSections are the organisation-level pseudo-sections: their policy lines
+// use relation "*" and consent "none", and OrgAllowed decides them without
+// any client.
+var OrgSections = []Section{Subscriptions, Events}
+
+// knownSections are every section a policy line may name.
+func knownSections() []Section {
+	return append(append(slices.Clone(Sections), Consent, Audit), OrgSections...)
+}
 
 // Action is what a caller does with a section.
 type Action string
@@ -199,7 +218,7 @@ func checkRule(rule []string) error {
 	if !slices.Contains(Roles, role) {
 		return fmt.Errorf("unknown role %q", role)
 	}
-	if !slices.Contains(append(slices.Clone(Sections), Consent, Audit), Section(section)) {
+	if !slices.Contains(knownSections(), Section(section)) {
 		return fmt.Errorf("unknown section %q", section)
 	}
 	if !slices.Contains(Actions, Action(action)) {
@@ -210,6 +229,9 @@ func checkRule(rule []string) error {
 	}
 	if consent != "none" && consent != "required" {
 		return fmt.Errorf("consent must be none or required, not %q", consent)
+	}
+	if slices.Contains(OrgSections, Section(section)) && (rel != "*" || consent != "none") {
+		return fmt.Errorf("section %s concerns no client: relation must be * and consent none", section)
 	}
 	if eft != "allow" && eft != "deny" {
 		return fmt.Errorf("effect must be allow or deny, not %q", eft)
@@ -251,6 +273,15 @@ func (a *Authorizer) allowed(s Subject, rels []Relation, consented bool, section
 	}
 	a.memo.Store(key, ok)
 	return ok, nil
+}
+
+// OrgAllowed decides an organisation-level pseudo-section (OrgSections),
+// which concerns no client: no relation and no consent apply.
+func (a *Authorizer) OrgAllowed(s Subject, section Section, action Action) (bool, error) {
+	if !slices.Contains(OrgSections, section) {
+		return false, fmt.Errorf("%s is not an organisation-level section", section)
+	}
+	return a.allowed(s, nil, false, section, action)
 }
 
 // RoleMay reports whether the subject's role could ever perform the action

@@ -154,6 +154,8 @@ func TestPolicyRejectsTypos(t *testing.T) {
 		"p, *, mha, clinician, identity, read, own, none, permit",
 		"p, *, hospital, clinician, identity, read, own, none, allow",
 		"p, *, mha, clinician, identity, read, own, none",
+		"p, *, uwv, partner_system, events, read, involved, none, allow",
+		"p, *, *, org_admin, subscriptions, write, *, required, allow",
 	} {
 		if _, err := authz.New(line); err == nil {
 			t.Errorf("policy line %q accepted", line)
@@ -205,4 +207,53 @@ func BenchmarkAllowed(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestOrgSections runs every role × organisation kind × organisation-level
+// pseudo-section × action through the policy, as the events service's
+// interceptor (RoleMay) and handlers (OrgAllowed) ask it, and compares it
+// with the table. Relations and consent make no difference to these lines.
+func TestOrgSections(t *testing.T) {
+	a, err := authz.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for _, kind := range authz.OrgKinds {
+		for _, role := range authz.Roles {
+			s := authz.Subject{UserID: "u", OrgID: "org-1", OrgKind: kind, RegionID: "region-1", Role: role}
+			for _, section := range authz.OrgSections {
+				for _, action := range authz.Actions {
+					want := authztest.ExpectedOrg(kind, role, section, action)
+					got, err := a.OrgAllowed(s, section, action)
+					if err != nil {
+						t.Fatal(err)
+					}
+					may, err := a.RoleMay(s, section, action)
+					if err != nil {
+						t.Fatal(err)
+					}
+					// A client's facts change nothing.
+					withClient, err := a.Allowed(s, authz.ClientFacts{MHAOrgID: "org-1", RegionID: "region-1",
+						ConsentedSections: authz.Sections}, section, action)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got != want || may != want || withClient != want {
+						t.Errorf("%s@%s %s %s: OrgAllowed %v, RoleMay %v, Allowed %v; want %v", role, kind, action, section, got, may, withClient, want)
+					}
+					if want {
+						allowed++
+					}
+				}
+			}
+		}
+	}
+	// org_admin × 4 kinds × read, write; partner_system × 2 kinds × read.
+	if allowed != 10 {
+		t.Errorf("%d allowed cells, want 10", allowed)
+	}
+	if _, err := a.OrgAllowed(authz.Subject{Role: "org_admin", OrgKind: "mha"}, authz.Identity, authz.Read); err == nil {
+		t.Error("OrgAllowed answered for a client section")
+	}
 }

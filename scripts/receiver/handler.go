@@ -20,7 +20,9 @@ import (
 //
 //  1. read the raw body, bounded in size;
 //  2. verify the signature over exactly those bytes (401 if it fails):
-//     nothing else about the request is trusted before this;
+//     nothing else about the request is trusted before this, except that
+//     a new subscription's handshake is answered unverified (its key is
+//     handed out after it);
 //  3. parse the CloudEvent;
 //  4. answer the subscription verification handshake, if it is one;
 //  5. drop a duplicate by webhook-id (still 204: the platform must stop
@@ -51,6 +53,22 @@ type printedEvent struct {
 	Data     json.RawMessage `json:"data"`
 }
 
+// errNoKeys: the receiver was started without verification keys.
+var errNoKeys = errors.New("no verification key configured yet")
+
+// answerHandshake echoes the challenge of a subscription verification.
+func (rc *receiver) answerHandshake(w http.ResponseWriter, id string, ev cloudevent.Event) {
+	answer, err := webhook.VerificationResponse(ev)
+	if err != nil {
+		rc.log.Error("refused: malformed verification request", "webhook_id", id, "err", err)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rc.log.Info("subscription verification answered", "webhook_id", id, "subject", ev.Subject)
+	w.Header().Set("Content-Type", webhook.VerificationResponseContentType)
+	_, _ = w.Write(answer) // a failed write is the platform's to retry
+}
+
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -76,7 +94,18 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// yet trustworthy: it helps finding the delivery in the platform's
 	// delivery log, nothing more.
 	id := r.Header.Get(webhook.HeaderID)
-	if err := rc.verifier.Verify(r.Header, body, rc.now()); err != nil {
+	err = errNoKeys
+	if rc.verifier != nil {
+		err = rc.verifier.Verify(r.Header, body, rc.now())
+	}
+	if err != nil {
+		// The handshake of a new subscription is signed with the key the
+		// platform hands out only after it, so it cannot verify yet.
+		// Answering it discloses nothing but the challenge it carries.
+		if ev, perr := cloudevent.Parse(body); perr == nil && ev.Type == webhook.VerificationEventType {
+			rc.answerHandshake(w, id, ev)
+			return
+		}
 		rc.log.Warn("refused: signature not verified", "webhook_id", id, "reason", err)
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
@@ -97,15 +126,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// 4. The handshake: echo the challenge. It is answered every time it
 	// comes (the platform may repeat it) and is not an event to process.
 	if ev.Type == webhook.VerificationEventType {
-		answer, err := webhook.VerificationResponse(ev)
-		if err != nil {
-			rc.log.Error("refused: malformed verification request", "webhook_id", id, "err", err)
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		rc.log.Info("subscription verification answered", "webhook_id", id, "subject", ev.Subject)
-		w.Header().Set("Content-Type", webhook.VerificationResponseContentType)
-		_, _ = w.Write(answer) // a failed write is the platform's to retry
+		rc.answerHandshake(w, id, ev)
 		return
 	}
 

@@ -101,8 +101,6 @@ func parseConfig(args []string, stderr io.Writer, lookupEnv func(string) (string
 // Verify checks the configuration as a whole.
 func (c config) Verify() error {
 	switch {
-	case len(c.Keys) == 0:
-		return fmt.Errorf("no verification key: set %s or -secrets", secretsEnv)
 	case c.Tolerance <= 0:
 		return errors.New("-tolerance must be positive")
 	case c.DedupeWindow < c.Tolerance:
@@ -121,9 +119,17 @@ func (c config) Verify() error {
 
 // run serves until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, cfg config, stdout io.Writer, log *slog.Logger) error {
-	v, err := webhook.NewVerifier(cfg.Keys, webhook.WithTolerance(cfg.Tolerance))
-	if err != nil {
-		return err
+	// Without keys the receiver answers only the verification handshake:
+	// the platform hands out a subscription's key after that handshake, so
+	// a partner subscribes first and restarts the receiver with the key.
+	var v *webhook.Verifier
+	if len(cfg.Keys) > 0 {
+		var err error
+		if v, err = webhook.NewVerifier(cfg.Keys, webhook.WithTolerance(cfg.Tolerance)); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no verification key yet: answering subscription handshakes only; set " + secretsEnv + " after subscribing")
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

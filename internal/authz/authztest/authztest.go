@@ -90,3 +90,35 @@ func Expected(orgKind, role string, rels []authz.Relation, consented bool, secti
 	}
 	return false
 }
+
+// OrgTable transcribes DESIGN.md's organisation table for the
+// organisation-level pseudo-sections, independently of policy.csv: an
+// org_admin "manages its own organisation's users and subscriptions", a
+// partner_system is "another organisation's software, integrated by API and
+// events" (the pull feed, for UWV and municipalities, the organisations that
+// receive events). Per section: role → letters (R read, W write) and the
+// organisation kinds ("*" any).
+var OrgTable = map[authz.Section]map[string]string{
+	authz.Subscriptions: {"org_admin": "RW *"},
+	authz.Events:        {"partner_system": "R uwv municipality"},
+}
+
+// ExpectedOrg reports whether OrgTable lets a role of an organisation kind
+// perform action on an organisation-level section.
+func ExpectedOrg(orgKind, role string, section authz.Section, action authz.Action) bool {
+	cell, ok := OrgTable[section][role]
+	if !ok {
+		return false
+	}
+	parts := strings.Fields(cell)
+	if !slices.Contains(parts[1:], "*") && !slices.Contains(parts[1:], orgKind) {
+		return false
+	}
+	switch action {
+	case authz.Read:
+		return strings.Contains(parts[0], "R")
+	case authz.Write:
+		return strings.Contains(parts[0], "W")
+	}
+	return false
+}

@@ -32,6 +32,9 @@ func scanLog(rows pgx.Rows) ([]visibility.Event, error) {
 // LogAfter returns up to limit events of a region after a position, in
 // order; types filters when not empty.
 func (s *Store) LogAfter(ctx context.Context, regionID string, after int64, types []string, limit int) ([]visibility.Event, error) {
+	if types == nil {
+		types = []string{} // nil would be sent as NULL and match nothing
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+logColumns+` FROM events.log
 		WHERE region_id = $1 AND position > $2 AND (cardinality($3::text[]) = 0 OR type = ANY ($3))
 		ORDER BY position LIMIT $4`, regionID, after, types, limit)

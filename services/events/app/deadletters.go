@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/services/events/store"
+)
+
+// ownSubscription returns the caller, allowed action on subscriptions, and
+// checks that the subscription is its organisation's.
+func (s *Service) ownSubscription(ctx context.Context, action authz.Action, id string) (call, error) {
+	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, action)
+	if err != nil {
+		return call{}, err
+	}
+	if _, err := s.st.Subscription(ctx, sub.OrgID, id); err != nil {
+		return call{}, err
+	}
+	return call{sub: sub, p: p}, nil
+}
+
+// ListDeadLetters lists a subscription's dead letters, newest first; next
+// is empty on the last page. The list names clients, so it is audited.
+func (s *Service) ListDeadLetters(ctx context.Context, subscriptionID string, size int, token string) (out []store.Delivery, next string, err error) {
+	c, err := s.ownSubscription(ctx, authz.Read, subscriptionID)
+	if err != nil {
+		return nil, "", err
+	}
+	var before int64
+	if token != "" {
+		if before, err = decodeID("d:", token); err != nil {
+			return nil, "", err
+		}
+	}
+	size = pageSize(size, defaultDeadLetterPage, maxDeadLetterPage)
+	out, err = s.st.DeadLetters(ctx, subscriptionID, before, size+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) > size {
+		out = out[:size]
+		next = encodeID("d:", out[size-1].ID)
+	}
+	if err := record(ctx, s.st.Pool(), event(ctx, c.sub, c.p, "", subscriptionsSection, "read",
+		fmt.Sprintf("dead letters of subscription %s: %d", subscriptionID, len(out)))); err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
+}
+
+// ListDeliveryAttempts returns a delivery of one of the caller's
+// organisation's subscriptions with its attempts.
+func (s *Service) ListDeliveryAttempts(ctx context.Context, deliveryID int64) (store.Delivery, []store.DeliveryAttempt, error) {
+	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Read)
+	if err != nil {
+		return store.Delivery{}, nil, err
+	}
+	d, attempts, err := s.st.DeliveryWithAttempts(ctx, sub.OrgID, deliveryID)
+	if err != nil {
+		return store.Delivery{}, nil, err
+	}
+	if err := record(ctx, s.st.Pool(), event(ctx, sub, p, "", subscriptionsSection, "read",
+		fmt.Sprintf("attempts of delivery %d of subscription %s", deliveryID, d.SubscriptionID))); err != nil {
+		return store.Delivery{}, nil, err
+	}
+	return d, attempts, nil
+}
+
+// RedeliverDeadLetters queues dead letters of a subscription again: the ids
+// given, or all.
+func (s *Service) RedeliverDeadLetters(ctx context.Context, subscriptionID string, ids []int64, all bool) (int, error) {
+	c, err := s.ownSubscription(ctx, authz.Write, subscriptionID)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if n, err = store.RedeliverDeadLetters(ctx, tx, subscriptionID, ids, all); err != nil {
+			return err
+		}
+		what := fmt.Sprintf("%d of %d named", n, len(ids))
+		if all {
+			what = fmt.Sprintf("all %d", n)
+		}
+		return record(ctx, tx, event(ctx, c.sub, c.p, "", subscriptionsSection, "redeliver",
+			fmt.Sprintf("dead letters of subscription %s: %s queued again", subscriptionID, what)))
+	})
+	return n, err
+}
+
+// GetDeliveryStats counts a subscription's deliveries per state.
+func (s *Service) GetDeliveryStats(ctx context.Context, subscriptionID string) (store.DeliveryStats, error) {
+	if _, err := s.ownSubscription(ctx, authz.Read, subscriptionID); err != nil {
+		return store.DeliveryStats{}, err
+	}
+	return s.st.DeliveryStats(ctx, subscriptionID)
+}
+
+func encodeID(prefix string, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(prefix + strconv.FormatInt(id, 10)))
+}
+
+func decodeID(prefix, token string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || !strings.HasPrefix(string(b), prefix) {
+		return 0, errPageToken
+	}
+	id, err := strconv.ParseInt(strings.TrimPrefix(string(b), prefix), 10, 64)
+	if err != nil || id < 0 {
+		return 0, errPageToken
+	}
+	return id, nil
+}

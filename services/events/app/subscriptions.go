@@ -1,0 +1,423 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
+	"github.com/ipsbridge/ipsbridge/services/events/store"
+)
+
+// Algorithm is how a subscription's deliveries are signed.
+type Algorithm string
+
+// The Standard Webhooks signature schemes.
+const (
+	HMACSHA256 Algorithm = "hmac-sha256"
+	Ed25519    Algorithm = "ed25519"
+)
+
+// AlgorithmOf tells a key's scheme from its serialisation.
+func AlgorithmOf(k store.SigningKey) Algorithm {
+	if strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
+		return Ed25519
+	}
+	return HMACSHA256
+}
+
+// SubscriptionAlgorithm is the scheme of the subscription's newest key.
+func SubscriptionAlgorithm(s store.Subscription) Algorithm {
+	if len(s.Keys) == 0 {
+		return HMACSHA256
+	}
+	return AlgorithmOf(s.Keys[len(s.Keys)-1])
+}
+
+// newKey makes a key of the scheme: the row to store and the signer's key.
+func newKey(alg Algorithm) (store.SigningKey, webhook.SigningKey, error) {
+	if alg == Ed25519 {
+		priv, pub, err := webhook.NewKeyPair()
+		if err != nil {
+			return store.SigningKey{}, nil, err
+		}
+		return store.SigningKey{Secret: priv.String(), PublicKey: pub.String()}, priv, nil
+	}
+	sec, err := webhook.NewSecret()
+	if err != nil {
+		return store.SigningKey{}, nil, err
+	}
+	return store.SigningKey{Secret: sec.String()}, sec, nil
+}
+
+func signingKeys(keys []store.SigningKey) ([]webhook.SigningKey, error) {
+	out := make([]webhook.SigningKey, 0, len(keys))
+	for _, k := range keys {
+		sk, err := webhook.ParseSigningKey(k.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
+		}
+		out = append(out, sk)
+	}
+	return out, nil
+}
+
+// checkTypes refuses event types the platform does not send.
+func checkTypes(field string, types []string) error {
+	for _, t := range types {
+		if !slices.Contains(outbox.Types, outbox.Type(t)) {
+			known := make([]string, len(outbox.Types))
+			for i, k := range outbox.Types {
+				known[i] = string(k)
+			}
+			return &apperr.FieldError{Field: field, Msg: fmt.Sprintf("%q is not an event type; the types are %s", t, strings.Join(known, ", "))}
+		}
+	}
+	return nil
+}
+
+// NewSubscription is what an org_admin asks for.
+type NewSubscription struct {
+	URL         string
+	EventTypes  []string
+	IncludeData bool
+	Description string
+	Algorithm   Algorithm
+}
+
+// Created is a new subscription with its first key, secret included.
+type Created struct {
+	Subscription store.Subscription
+	Key          store.SigningKey
+}
+
+const createMethod = "CreateSubscription"
+
+// CreateSubscription verifies the endpoint and stores the subscription for
+// the caller's organisation. With a request id, a retry returns the first
+// request's subscription and key without a new handshake.
+func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, requestID string, fingerprint []byte) (Created, error) {
+	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
+	if err != nil {
+		return Created{}, err
+	}
+	if err := checkTypes("subscription.event_types", n.EventTypes); err != nil {
+		return Created{}, err
+	}
+	key := idempotency.Key{ActorID: sub.UserID, Method: createMethod, Key: requestID, Request: fingerprint}
+	if requestID != "" {
+		prev, err := s.st.IdempotencyResult(ctx, key)
+		if err != nil {
+			return Created{}, err
+		}
+		if prev != "" {
+			return s.replayCreate(ctx, sub.OrgID, prev)
+		}
+	}
+	endpoint, err := s.verify.check(ctx, n.URL)
+	if err != nil {
+		return Created{}, err
+	}
+	if n.Algorithm == "" {
+		n.Algorithm = HMACSHA256
+	}
+	row, signer, err := newKey(n.Algorithm)
+	if err != nil {
+		return Created{}, err
+	}
+	id := uuid.NewString()
+	if err := s.verify.handshake(ctx, id, endpoint, []webhook.SigningKey{signer}); err != nil {
+		return Created{}, err
+	}
+	var out store.Subscription
+	var replay string
+	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
+		if requestID != "" {
+			prev, err := store.Keys.Claim(ctx, tx, key)
+			if err != nil || prev != "" {
+				replay = prev
+				return err
+			}
+		}
+		var err error
+		out, err = store.InsertSubscription(ctx, tx, store.Subscription{ID: id, OrgID: sub.OrgID, OrgKind: sub.OrgKind,
+			RegionID: sub.RegionID, URL: endpoint, EventTypes: n.EventTypes, IncludeData: n.IncludeData,
+			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, row)
+		if err != nil {
+			return err
+		}
+		if requestID != "" {
+			if err := store.Keys.Complete(ctx, tx, key, out.ID); err != nil {
+				return err
+			}
+		}
+		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "create",
+			fmt.Sprintf("subscription %s to %s, verified", out.ID, hostOf(endpoint))))
+	})
+	if err != nil {
+		return Created{}, err
+	}
+	if replay != "" {
+		return s.replayCreate(ctx, sub.OrgID, replay)
+	}
+	row.KeyID, row.CreatedAt = out.Keys[0].KeyID, out.Keys[0].CreatedAt
+	return Created{Subscription: out, Key: row}, nil
+}
+
+// replayCreate answers a retried create as the first time, with the first
+// key.
+func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, error) {
+	out, err := s.st.Subscription(ctx, orgID, id)
+	if errors.Is(err, apperr.ErrNotFound) {
+		return Created{}, fmt.Errorf("%w: the subscription this request_id created (%s) has been deleted", apperr.ErrNotFound, id)
+	}
+	if err != nil {
+		return Created{}, err
+	}
+	key, err := s.st.SigningKeyByID(ctx, id, 1)
+	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
+		return Created{}, err
+	}
+	return Created{Subscription: out, Key: key}, nil
+}
+
+func hostOf(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil {
+		return u.Host
+	}
+	return endpoint
+}
+
+// GetSubscription returns one of the caller's organisation's subscriptions.
+func (s *Service) GetSubscription(ctx context.Context, id string) (store.Subscription, error) {
+	sub, _, err := s.orgCaller(ctx, authz.Subscriptions, authz.Read)
+	if err != nil {
+		return store.Subscription{}, err
+	}
+	return s.st.Subscription(ctx, sub.OrgID, id)
+}
+
+// Page sizes of the subscription and dead-letter lists.
+const (
+	defaultSubscriptionPage = 25
+	maxSubscriptionPage     = 100
+	defaultDeadLetterPage   = 100
+	maxDeadLetterPage       = 500
+)
+
+func pageSize(n, def, max int) int {
+	if n <= 0 {
+		return def
+	}
+	return min(n, max)
+}
+
+var errPageToken = &apperr.FieldError{Field: "page_token", Msg: "is not a token this service issued"}
+
+type subscriptionToken struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+// ListSubscriptions lists the caller's organisation's subscriptions, oldest
+// first; next is empty on the last page.
+func (s *Service) ListSubscriptions(ctx context.Context, size int, token string) (subs []store.Subscription, next string, err error) {
+	sub, _, err := s.orgCaller(ctx, authz.Subscriptions, authz.Read)
+	if err != nil {
+		return nil, "", err
+	}
+	var after *store.SubscriptionCursor
+	if token != "" {
+		var t subscriptionToken
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		if err != nil || json.Unmarshal(b, &t) != nil || t.ID == "" {
+			return nil, "", errPageToken
+		}
+		after = &store.SubscriptionCursor{CreatedAt: t.CreatedAt, ID: t.ID}
+	}
+	size = pageSize(size, defaultSubscriptionPage, maxSubscriptionPage)
+	subs, err = s.st.Subscriptions(ctx, sub.OrgID, after, size+1)
+	if errors.Is(err, apperr.ErrInvalid) {
+		return nil, "", errPageToken
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if len(subs) > size {
+		subs = subs[:size]
+		last := subs[size-1]
+		b, _ := json.Marshal(subscriptionToken{CreatedAt: last.CreatedAt, ID: last.ID})
+		next = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return subs, next, nil
+}
+
+// Change is an update of the fields in Paths.
+type Change struct {
+	Paths       []string
+	URL         string
+	EventTypes  []string
+	IncludeData bool
+	Active      bool
+	Description string
+}
+
+// UpdatablePaths are the fields an update may name.
+var UpdatablePaths = []string{"url", "event_types", "include_data", "active", "description"}
+
+// UpdateSubscription changes the fields of c.Paths of a subscription at
+// version. A changed url passes the handshake, signed with the current
+// keys, before anything is written.
+func (s *Service) UpdateSubscription(ctx context.Context, id string, version int64, c Change) (store.Subscription, error) {
+	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
+	if err != nil {
+		return store.Subscription{}, err
+	}
+	if len(c.Paths) == 0 {
+		return store.Subscription{}, &apperr.FieldError{Field: "update_mask", Msg: "must name at least one field"}
+	}
+	for _, path := range c.Paths {
+		if !slices.Contains(UpdatablePaths, path) {
+			return store.Subscription{}, &apperr.FieldError{Field: "update_mask",
+				Msg: fmt.Sprintf("subscription.%s cannot be updated; updatable fields are %s", path, strings.Join(UpdatablePaths, ", "))}
+		}
+	}
+	if version <= 0 {
+		return store.Subscription{}, &apperr.FieldError{Field: "subscription.version", Msg: "is required: send the version you read"}
+	}
+	if slices.Contains(c.Paths, "event_types") {
+		if err := checkTypes("subscription.event_types", c.EventTypes); err != nil {
+			return store.Subscription{}, err
+		}
+	}
+	cur, err := s.st.Subscription(ctx, sub.OrgID, id)
+	if err != nil {
+		return store.Subscription{}, err
+	}
+	if cur.Version != version {
+		return store.Subscription{}, fmt.Errorf("%w: subscription %s is at version %d, not %d", apperr.ErrVersionConflict, id, cur.Version, version)
+	}
+	verifiedAt := cur.VerifiedAt
+	newURL := cur.URL
+	if slices.Contains(c.Paths, "url") {
+		if newURL, err = s.verify.check(ctx, c.URL); err != nil {
+			return store.Subscription{}, err
+		}
+		if newURL != cur.URL {
+			keys, err := signingKeys(cur.Keys)
+			if err != nil {
+				return store.Subscription{}, err
+			}
+			if err := s.verify.handshake(ctx, id, newURL, keys); err != nil {
+				return store.Subscription{}, err
+			}
+			verifiedAt = time.Now()
+		}
+	}
+	var out store.Subscription
+	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = store.UpdateSubscription(ctx, tx, sub.OrgID, id, version, func(x *store.Subscription) error {
+			for _, path := range c.Paths {
+				switch path {
+				case "url":
+					x.URL = newURL
+				case "event_types":
+					x.EventTypes = c.EventTypes
+				case "include_data":
+					x.IncludeData = c.IncludeData
+				case "active":
+					x.Active = c.Active
+					if c.Active {
+						x.DisabledReason = ""
+					}
+				case "description":
+					x.Description = strings.TrimSpace(c.Description)
+				}
+			}
+			x.VerifiedAt = verifiedAt
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
+			fmt.Sprintf("subscription %s: %s", id, strings.Join(c.Paths, ", "))))
+	})
+	return out, err
+}
+
+// DeleteSubscription removes a subscription of the caller's organisation;
+// version 0 skips the version check.
+func (s *Service) DeleteSubscription(ctx context.Context, id string, version int64) error {
+	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
+	if err != nil {
+		return err
+	}
+	return s.st.InTx(ctx, func(tx pgx.Tx) error {
+		if err := store.DeleteSubscription(ctx, tx, sub.OrgID, id, version); err != nil {
+			return err
+		}
+		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
+	})
+}
+
+// Overlap bounds of a key rotation.
+const (
+	DefaultOverlap = 24 * time.Hour
+	MaxOverlap     = 7 * 24 * time.Hour
+)
+
+// Rotated is a subscription's new key, secret included, and the
+// subscription with every key that signs now.
+type Rotated struct {
+	Key          store.SigningKey
+	Subscription store.Subscription
+}
+
+// RotateSigningKey adds a key of the subscription's scheme; the current keys
+// expire after overlap (nil: DefaultOverlap).
+func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time.Duration) (Rotated, error) {
+	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
+	if err != nil {
+		return Rotated{}, err
+	}
+	d := DefaultOverlap
+	if overlap != nil {
+		d = *overlap
+	}
+	if d < 0 || d > MaxOverlap {
+		return Rotated{}, &apperr.FieldError{Field: "overlap", Msg: fmt.Sprintf("must be between 0 and %s", MaxOverlap)}
+	}
+	cur, err := s.st.Subscription(ctx, sub.OrgID, id)
+	if err != nil {
+		return Rotated{}, err
+	}
+	row, _, err := newKey(SubscriptionAlgorithm(cur))
+	if err != nil {
+		return Rotated{}, err
+	}
+	var out Rotated
+	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
+			return err
+		}
+		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
+			fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
+	})
+	return out, err
+}

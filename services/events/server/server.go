@@ -1,0 +1,148 @@
+// Package server wires the events service: database, migrations, policy,
+// the clients service connection, token verification, the egress policy
+// for endpoint verification, interceptors and the gRPC server with health
+// checks.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/ipsbridge/ipsbridge/internal/access"
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/egress"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	"github.com/ipsbridge/ipsbridge/internal/service"
+	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
+	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
+	"github.com/ipsbridge/ipsbridge/services/events/api"
+	"github.com/ipsbridge/ipsbridge/services/events/app"
+	"github.com/ipsbridge/ipsbridge/services/events/store"
+	"github.com/ipsbridge/ipsbridge/services/events/visibility"
+)
+
+// Config is the events service's configuration.
+type Config struct {
+	config.Common
+	GRPCAddr    string `env:"IPSB_EVENTS_GRPC_ADDR" envDefault:"127.0.0.1:9104"`
+	ClientsAddr string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`
+	// The egress policy, as the dispatcher's: internal networks endpoints
+	// may be in (CIDRs or addresses), networks refused although public, and
+	// whether plain http is allowed (development only).
+	EgressAllow     string `env:"IPSB_EGRESS_ALLOW"`
+	EgressDeny      string `env:"IPSB_EGRESS_DENY"`
+	EgressAllowHTTP bool   `env:"IPSB_EGRESS_ALLOW_HTTP" envDefault:"false"`
+	// VerifyTimeout bounds the verification handshake with an endpoint.
+	VerifyTimeout time.Duration `env:"IPSB_EVENTS_VERIFY_TIMEOUT" envDefault:"10s"`
+}
+
+// Verify reports settings that cannot work.
+func (c Config) Verify() error {
+	var errs []error
+	if err := c.Common.Verify(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_EVENTS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
+	}
+	if _, _, err := net.SplitHostPort(c.ClientsAddr); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_ADDR %q: %w", c.ClientsAddr, err))
+	}
+	if _, err := c.Egress(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.VerifyTimeout <= 0 || c.VerifyTimeout > time.Minute {
+		errs = append(errs, fmt.Errorf("IPSB_EVENTS_VERIFY_TIMEOUT %s is not between 0s and 1m", c.VerifyTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// Egress returns the egress policy the settings describe.
+func (c Config) Egress() (egress.Policy, error) {
+	allow, err := egress.ParsePrefixes(c.EgressAllow)
+	if err != nil {
+		return egress.Policy{}, fmt.Errorf("IPSB_EGRESS_ALLOW: %w", err)
+	}
+	deny, err := egress.ParsePrefixes(c.EgressDeny)
+	if err != nil {
+		return egress.Policy{}, fmt.Errorf("IPSB_EGRESS_DENY: %w", err)
+	}
+	return egress.Policy{Allow: allow, Deny: deny, AllowHTTP: c.EgressAllowHTTP}, nil
+}
+
+// Migrations are the schemas this service applies at start-up: the audit
+// log, the outbox (which the dispatcher drains into the log) and the events
+// schema. The feed's judge reads the clients schema's access facts, which
+// the clients service migrates.
+var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, store.Migrations}
+
+// Deps are what Build needs.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Verifier *authn.Verifier
+	Authz    *authz.Authorizer
+	// Clients is the connection to the clients service.
+	Clients grpc.ClientConnInterface
+	// Egress decides which endpoints may be subscribed and reached.
+	Egress egress.Policy
+	// VerifyTimeout bounds the handshake; 0 means 10 s.
+	VerifyTimeout time.Duration
+	Logger        *slog.Logger
+}
+
+// Build returns the gRPC server with every interceptor and the health
+// service registered.
+func Build(d Deps) (*grpc.Server, *health.Server, error) {
+	checker := access.New(clientsv1.NewClientsServiceClient(d.Clients), d.Authz)
+	a := app.New(store.New(d.Pool), checker, visibility.New(d.Pool, d.Authz),
+		app.Config{Egress: d.Egress, VerifyTimeout: d.VerifyTimeout}, d.Logger)
+	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
+	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer(opts...)
+	eventsv1.RegisterEventsServiceServer(srv, api.New(a, d.Logger))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	hs.SetServingStatus(eventsv1.EventsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return srv, hs, nil
+}
+
+// Run starts the service and serves until ctx ends.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
+	policy, err := cfg.Egress()
+	if err != nil {
+		return err
+	}
+	// The connection is lazy: the clients service may start after this one.
+	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
+	}
+	defer conn.Close()
+	return service.Run(ctx, service.Spec{
+		Name: "events", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr,
+		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
+		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
+			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Egress: policy,
+				VerifyTimeout: cfg.VerifyTimeout, Logger: d.Logger})
+		},
+	}, logger, migrateOnly)
+}
