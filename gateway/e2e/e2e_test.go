@@ -21,7 +21,7 @@ import (
 )
 
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	p    *testplatform.Platform
 	base string
 }
@@ -32,7 +32,7 @@ func start(t *testing.T) *env {
 
 // startGateway starts the gateway in front of p's clients service; with
 // adjusts the configuration to add the other services a test runs.
-func startGateway(t *testing.T, p *testplatform.Platform, with func(*gwserver.Config)) *env {
+func startGateway(t testing.TB, p *testplatform.Platform, with func(*gwserver.Config)) *env {
 	t.Helper()
 	cfg := gwserver.DefaultConfig()
 	cfg.ClientsAddr = p.ClientsAddr

@@ -10,6 +10,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/ipsbridge/ipsbridge/gateway/web"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	LogLevel slog.Level `env:"IPSB_LOG_LEVEL" envDefault:"info"`
 	// LogFormat is json (for log collectors) or text (for people).
 	LogFormat string `env:"IPSB_LOG_FORMAT" envDefault:"json"`
+
+	// Web configures the pages under /ui/ (IPSB_WEB_*).
+	Web web.Config
 }
 
 // DefaultConfig returns the defaults, as if the environment were empty.
@@ -116,6 +120,9 @@ func (c Config) Verify() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("IPSB_LOG_FORMAT %q is not json or text", c.LogFormat))
+	}
+	if err := c.Web.Verify(c.JWKSFile != ""); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("IPSB_GATEWAY_SHUTDOWN_TIMEOUT %s must be positive", c.ShutdownTimeout))

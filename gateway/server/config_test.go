@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ipsbridge/ipsbridge/gateway/web"
 )
 
 func TestDefaultConfig(t *testing.T) {
@@ -19,6 +21,7 @@ func TestDefaultConfig(t *testing.T) {
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        slog.LevelInfo,
 		LogFormat:       "json",
+		Web:             web.Config{Enabled: true, SessionTTL: 8 * time.Hour, DevKeyDir: ".local/devkeys", OIDCScopes: "openid profile"},
 	}
 	if c != want {
 		t.Errorf("DefaultConfig() = %+v, want %+v", c, want)

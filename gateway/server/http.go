@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ipsbridge/ipsbridge/gateway/openapi"
+	"github.com/ipsbridge/ipsbridge/gateway/web"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 )
 
@@ -69,6 +70,10 @@ func (s *Server) newHTTPHandler() (http.Handler, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /openapi.json", openapi.Handler())
 	mux.Handle("/v1/", s.authenticate(checkHeaders(limitBody(gw))))
+	if s.web != nil {
+		mux.Handle(web.Prefix, s.web)
+		mux.Handle("GET /{$}", http.RedirectHandler(web.Prefix, http.StatusSeeOther))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, codes.NotFound, "no such endpoint")
 	})

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/ipsbridge/ipsbridge/gateway/web"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 )
@@ -42,6 +43,8 @@ type Server struct {
 	httpHandler http.Handler
 	grpcServer  *grpc.Server
 	health      *health.Server
+	// web serves the pages; nil when they are switched off.
+	web *web.Handler
 
 	// stopping makes /readyz fail during shutdown, so load balancers stop
 	// sending new requests before the listeners close.
@@ -74,6 +77,12 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	if cfg.Web.Enabled {
+		if s.web, err = s.newWeb(startCtx); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if s.httpHandler, err = s.newHTTPHandler(); err != nil {
 		s.Close()

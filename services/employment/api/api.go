@@ -48,6 +48,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "CreateFollowAlongContact": {{Section: authz.Placements, Action: authz.Write}},
 	svc + "ListFollowAlongContacts":  {{Section: authz.Placements, Action: authz.Read}},
 	svc + "ListMilestones":           {{Section: authz.Milestones, Action: authz.Read}},
+	svc + "GetRegionOutcomes":        {{Section: authz.Placements, Action: authz.Aggregate}}, // region figures only
 	// A caseload is the MHA's view: roles that read job search.
 	svc + "ListCaseload":           {{Section: authz.JobSearch, Action: authz.Read}},
 	"/grpc.health.v1.Health/Check": authz.Public,

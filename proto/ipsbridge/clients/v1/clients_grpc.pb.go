@@ -36,6 +36,7 @@ const (
 	ClientsService_ListAccessEvents_FullMethodName    = "/ipsbridge.clients.v1.ClientsService/ListAccessEvents"
 	ClientsService_CheckAccess_FullMethodName         = "/ipsbridge.clients.v1.ClientsService/CheckAccess"
 	ClientsService_GetCaller_FullMethodName           = "/ipsbridge.clients.v1.ClientsService/GetCaller"
+	ClientsService_GetRegionStatistics_FullMethodName = "/ipsbridge.clients.v1.ClientsService/GetRegionStatistics"
 )
 
 // ClientsServiceClient is the client API for ClientsService service.
@@ -88,6 +89,11 @@ type ClientsServiceClient interface {
 	// organisation's kind and region from the directory, and only the teams
 	// of the caller's own organisation.
 	GetCaller(ctx context.Context, in *GetCallerRequest, opts ...grpc.CallOption) (*GetCallerResponse, error)
+	// GetRegionStatistics returns figures of the caller's own region that name
+	// no client: trajectories per phase. Every group of fewer than five
+	// clients is suppressed here, so no answer ever carries a small group.
+	// For decision makers (the aggregate action on the trajectory section).
+	GetRegionStatistics(ctx context.Context, in *GetRegionStatisticsRequest, opts ...grpc.CallOption) (*GetRegionStatisticsResponse, error)
 }
 
 type clientsServiceClient struct {
@@ -268,6 +274,16 @@ func (c *clientsServiceClient) GetCaller(ctx context.Context, in *GetCallerReque
 	return out, nil
 }
 
+func (c *clientsServiceClient) GetRegionStatistics(ctx context.Context, in *GetRegionStatisticsRequest, opts ...grpc.CallOption) (*GetRegionStatisticsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRegionStatisticsResponse)
+	err := c.cc.Invoke(ctx, ClientsService_GetRegionStatistics_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientsServiceServer is the server API for ClientsService service.
 // All implementations must embed UnimplementedClientsServiceServer
 // for forward compatibility.
@@ -318,6 +334,11 @@ type ClientsServiceServer interface {
 	// organisation's kind and region from the directory, and only the teams
 	// of the caller's own organisation.
 	GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error)
+	// GetRegionStatistics returns figures of the caller's own region that name
+	// no client: trajectories per phase. Every group of fewer than five
+	// clients is suppressed here, so no answer ever carries a small group.
+	// For decision makers (the aggregate action on the trajectory section).
+	GetRegionStatistics(context.Context, *GetRegionStatisticsRequest) (*GetRegionStatisticsResponse, error)
 	mustEmbedUnimplementedClientsServiceServer()
 }
 
@@ -378,6 +399,9 @@ func (UnimplementedClientsServiceServer) CheckAccess(context.Context, *CheckAcce
 }
 func (UnimplementedClientsServiceServer) GetCaller(context.Context, *GetCallerRequest) (*GetCallerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCaller not implemented")
+}
+func (UnimplementedClientsServiceServer) GetRegionStatistics(context.Context, *GetRegionStatisticsRequest) (*GetRegionStatisticsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRegionStatistics not implemented")
 }
 func (UnimplementedClientsServiceServer) mustEmbedUnimplementedClientsServiceServer() {}
 func (UnimplementedClientsServiceServer) testEmbeddedByValue()                        {}
@@ -706,6 +730,24 @@ func _ClientsService_GetCaller_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientsService_GetRegionStatistics_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRegionStatisticsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientsServiceServer).GetRegionStatistics(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientsService_GetRegionStatistics_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientsServiceServer).GetRegionStatistics(ctx, req.(*GetRegionStatisticsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClientsService_ServiceDesc is the grpc.ServiceDesc for ClientsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -780,6 +822,10 @@ var ClientsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCaller",
 			Handler:    _ClientsService_GetCaller_Handler,
+		},
+		{
+			MethodName: "GetRegionStatistics",
+			Handler:    _ClientsService_GetRegionStatistics_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

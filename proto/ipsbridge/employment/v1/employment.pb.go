@@ -2554,6 +2554,414 @@ func (x *ListCaseloadResponse) GetCaseloadLimit() int32 {
 	return 0
 }
 
+type GetRegionOutcomesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The region; empty means the caller's own, the only one allowed.
+	RegionId string `protobuf:"bytes,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	// How many months back, the current one included; 0 means 12.
+	Months        int32 `protobuf:"varint,2,opt,name=months,proto3" json:"months,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRegionOutcomesRequest) Reset() {
+	*x = GetRegionOutcomesRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRegionOutcomesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRegionOutcomesRequest) ProtoMessage() {}
+
+func (x *GetRegionOutcomesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRegionOutcomesRequest.ProtoReflect.Descriptor instead.
+func (*GetRegionOutcomesRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetRegionOutcomesRequest) GetRegionId() string {
+	if x != nil {
+		return x.RegionId
+	}
+	return ""
+}
+
+func (x *GetRegionOutcomesRequest) GetMonths() int32 {
+	if x != nil {
+		return x.Months
+	}
+	return 0
+}
+
+// GroupCount is the number of clients (or jobs) in a group, or nothing when
+// the group is too small to show.
+type GroupCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 when suppressed.
+	Count int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// True when the group has fewer than minimum_group_size members (but more
+	// than none).
+	Suppressed    bool `protobuf:"varint,2,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupCount) Reset() {
+	*x = GroupCount{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupCount) ProtoMessage() {}
+
+func (x *GroupCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupCount.ProtoReflect.Descriptor instead.
+func (*GroupCount) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GroupCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *GroupCount) GetSuppressed() bool {
+	if x != nil {
+		return x.Suppressed
+	}
+	return false
+}
+
+// MonthCount is the number of job starts in one calendar month.
+type MonthCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// YYYY-MM.
+	Month         string      `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	JobStarts     *GroupCount `protobuf:"bytes,2,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonthCount) Reset() {
+	*x = MonthCount{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonthCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonthCount) ProtoMessage() {}
+
+func (x *MonthCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonthCount.ProtoReflect.Descriptor instead.
+func (*MonthCount) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *MonthCount) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *MonthCount) GetJobStarts() *GroupCount {
+	if x != nil {
+		return x.JobStarts
+	}
+	return nil
+}
+
+// DelayBucket counts clients whose first employer contact came within a
+// range of days after intake.
+type DelayBucket struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	MinDays int32                  `protobuf:"varint,1,opt,name=min_days,json=minDays,proto3" json:"min_days,omitempty"`
+	// Inclusive; absent for the open-ended last bucket.
+	MaxDays       *int32      `protobuf:"varint,2,opt,name=max_days,json=maxDays,proto3,oneof" json:"max_days,omitempty"`
+	Clients       *GroupCount `protobuf:"bytes,3,opt,name=clients,proto3" json:"clients,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DelayBucket) Reset() {
+	*x = DelayBucket{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DelayBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DelayBucket) ProtoMessage() {}
+
+func (x *DelayBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DelayBucket.ProtoReflect.Descriptor instead.
+func (*DelayBucket) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DelayBucket) GetMinDays() int32 {
+	if x != nil {
+		return x.MinDays
+	}
+	return 0
+}
+
+func (x *DelayBucket) GetMaxDays() int32 {
+	if x != nil && x.MaxDays != nil {
+		return *x.MaxDays
+	}
+	return 0
+}
+
+func (x *DelayBucket) GetClients() *GroupCount {
+	if x != nil {
+		return x.Clients
+	}
+	return nil
+}
+
+// Retention says how many jobs lasted a number of months.
+type Retention struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 3 or 6.
+	Months int32 `protobuf:"varint,1,opt,name=months,proto3" json:"months,omitempty"`
+	// Job starts at least this many months ago: the cohort.
+	JobStarts *GroupCount `protobuf:"bytes,2,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
+	// Of them, jobs still held this many months after the start.
+	Retained *GroupCount `protobuf:"bytes,3,opt,name=retained,proto3" json:"retained,omitempty"`
+	// retained / job_starts, absent when the cohort is suppressed or empty.
+	RetainedShare *float64 `protobuf:"fixed64,4,opt,name=retained_share,json=retainedShare,proto3,oneof" json:"retained_share,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Retention) Reset() {
+	*x = Retention{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Retention) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Retention) ProtoMessage() {}
+
+func (x *Retention) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Retention.ProtoReflect.Descriptor instead.
+func (*Retention) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *Retention) GetMonths() int32 {
+	if x != nil {
+		return x.Months
+	}
+	return 0
+}
+
+func (x *Retention) GetJobStarts() *GroupCount {
+	if x != nil {
+		return x.JobStarts
+	}
+	return nil
+}
+
+func (x *Retention) GetRetained() *GroupCount {
+	if x != nil {
+		return x.Retained
+	}
+	return nil
+}
+
+func (x *Retention) GetRetainedShare() float64 {
+	if x != nil && x.RetainedShare != nil {
+		return *x.RetainedShare
+	}
+	return 0
+}
+
+type GetRegionOutcomesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RegionId string                 `protobuf:"bytes,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	// Oldest month first, the current month last.
+	JobStartsPerMonth []*MonthCount `protobuf:"bytes,2,rep,name=job_starts_per_month,json=jobStartsPerMonth,proto3" json:"job_starts_per_month,omitempty"`
+	// Clients with an intake in the period, by days to their first employer
+	// contact after it.
+	IntakeToFirstContact []*DelayBucket `protobuf:"bytes,3,rep,name=intake_to_first_contact,json=intakeToFirstContact,proto3" json:"intake_to_first_contact,omitempty"`
+	// Clients with an intake in the period and no employer contact since.
+	NoContactYet *GroupCount `protobuf:"bytes,4,opt,name=no_contact_yet,json=noContactYet,proto3" json:"no_contact_yet,omitempty"`
+	// Median days from intake to first contact; absent when fewer than
+	// minimum_group_size clients had one.
+	MedianDaysToFirstContact *float64     `protobuf:"fixed64,5,opt,name=median_days_to_first_contact,json=medianDaysToFirstContact,proto3,oneof" json:"median_days_to_first_contact,omitempty"`
+	Retention                []*Retention `protobuf:"bytes,6,rep,name=retention,proto3" json:"retention,omitempty"`
+	// Groups smaller than this are suppressed (5).
+	MinimumGroupSize int32                  `protobuf:"varint,7,opt,name=minimum_group_size,json=minimumGroupSize,proto3" json:"minimum_group_size,omitempty"`
+	ComputeTime      *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=compute_time,json=computeTime,proto3" json:"compute_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetRegionOutcomesResponse) Reset() {
+	*x = GetRegionOutcomesResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRegionOutcomesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRegionOutcomesResponse) ProtoMessage() {}
+
+func (x *GetRegionOutcomesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRegionOutcomesResponse.ProtoReflect.Descriptor instead.
+func (*GetRegionOutcomesResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetRegionOutcomesResponse) GetRegionId() string {
+	if x != nil {
+		return x.RegionId
+	}
+	return ""
+}
+
+func (x *GetRegionOutcomesResponse) GetJobStartsPerMonth() []*MonthCount {
+	if x != nil {
+		return x.JobStartsPerMonth
+	}
+	return nil
+}
+
+func (x *GetRegionOutcomesResponse) GetIntakeToFirstContact() []*DelayBucket {
+	if x != nil {
+		return x.IntakeToFirstContact
+	}
+	return nil
+}
+
+func (x *GetRegionOutcomesResponse) GetNoContactYet() *GroupCount {
+	if x != nil {
+		return x.NoContactYet
+	}
+	return nil
+}
+
+func (x *GetRegionOutcomesResponse) GetMedianDaysToFirstContact() float64 {
+	if x != nil && x.MedianDaysToFirstContact != nil {
+		return *x.MedianDaysToFirstContact
+	}
+	return 0
+}
+
+func (x *GetRegionOutcomesResponse) GetRetention() []*Retention {
+	if x != nil {
+		return x.Retention
+	}
+	return nil
+}
+
+func (x *GetRegionOutcomesResponse) GetMinimumGroupSize() int32 {
+	if x != nil {
+		return x.MinimumGroupSize
+	}
+	return 0
+}
+
+func (x *GetRegionOutcomesResponse) GetComputeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ComputeTime
+	}
+	return nil
+}
+
 var File_ipsbridge_employment_v1_employment_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
@@ -2737,7 +3145,43 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\aentries\x18\x01 \x03(\v2&.ipsbridge.employment.v1.CaseloadEntryR\aentries\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12=\n" +
 	"\x05loads\x18\x03 \x03(\v2'.ipsbridge.employment.v1.SpecialistLoadR\x05loads\x12%\n" +
-	"\x0ecaseload_limit\x18\x04 \x01(\x05R\rcaseloadLimit*\xfa\x01\n" +
+	"\x0ecaseload_limit\x18\x04 \x01(\x05R\rcaseloadLimit\"c\n" +
+	"\x18GetRegionOutcomesRequest\x12$\n" +
+	"\tregion_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\bregionId\x12!\n" +
+	"\x06months\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18$(\x00R\x06months\"B\n" +
+	"\n" +
+	"GroupCount\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x02 \x01(\bR\n" +
+	"suppressed\"f\n" +
+	"\n" +
+	"MonthCount\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12B\n" +
+	"\n" +
+	"job_starts\x18\x02 \x01(\v2#.ipsbridge.employment.v1.GroupCountR\tjobStarts\"\x94\x01\n" +
+	"\vDelayBucket\x12\x19\n" +
+	"\bmin_days\x18\x01 \x01(\x05R\aminDays\x12\x1e\n" +
+	"\bmax_days\x18\x02 \x01(\x05H\x00R\amaxDays\x88\x01\x01\x12=\n" +
+	"\aclients\x18\x03 \x01(\v2#.ipsbridge.employment.v1.GroupCountR\aclientsB\v\n" +
+	"\t_max_days\"\xe7\x01\n" +
+	"\tRetention\x12\x16\n" +
+	"\x06months\x18\x01 \x01(\x05R\x06months\x12B\n" +
+	"\n" +
+	"job_starts\x18\x02 \x01(\v2#.ipsbridge.employment.v1.GroupCountR\tjobStarts\x12?\n" +
+	"\bretained\x18\x03 \x01(\v2#.ipsbridge.employment.v1.GroupCountR\bretained\x12*\n" +
+	"\x0eretained_share\x18\x04 \x01(\x01H\x00R\rretainedShare\x88\x01\x01B\x11\n" +
+	"\x0f_retained_share\"\xcb\x04\n" +
+	"\x19GetRegionOutcomesResponse\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\tR\bregionId\x12T\n" +
+	"\x14job_starts_per_month\x18\x02 \x03(\v2#.ipsbridge.employment.v1.MonthCountR\x11jobStartsPerMonth\x12[\n" +
+	"\x17intake_to_first_contact\x18\x03 \x03(\v2$.ipsbridge.employment.v1.DelayBucketR\x14intakeToFirstContact\x12I\n" +
+	"\x0eno_contact_yet\x18\x04 \x01(\v2#.ipsbridge.employment.v1.GroupCountR\fnoContactYet\x12C\n" +
+	"\x1cmedian_days_to_first_contact\x18\x05 \x01(\x01H\x00R\x18medianDaysToFirstContact\x88\x01\x01\x12@\n" +
+	"\tretention\x18\x06 \x03(\v2\".ipsbridge.employment.v1.RetentionR\tretention\x12,\n" +
+	"\x12minimum_group_size\x18\a \x01(\x05R\x10minimumGroupSize\x12=\n" +
+	"\fcompute_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTimeB\x1f\n" +
+	"\x1d_median_days_to_first_contact*\xfa\x01\n" +
 	"\x11ApplicationStatus\x12\"\n" +
 	"\x1eAPPLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aAPPLICATION_STATUS_APPLIED\x10\x01\x12 \n" +
@@ -2764,7 +3208,7 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MILESTONE_STATE_REACHED\x10\x01\x12\x1b\n" +
 	"\x17MILESTONE_STATE_PENDING\x10\x02\x12\x1a\n" +
-	"\x16MILESTONE_STATE_MISSED\x10\x032\xed\r\n" +
+	"\x16MILESTONE_STATE_MISSED\x10\x032\xe9\x0e\n" +
 	"\x11EmploymentService\x12\x86\x01\n" +
 	"\x15CreateEmployerContact\x125.ipsbridge.employment.v1.CreateEmployerContactRequest\x1a6.ipsbridge.employment.v1.CreateEmployerContactResponse\x12\x83\x01\n" +
 	"\x14ListEmployerContacts\x124.ipsbridge.employment.v1.ListEmployerContactsRequest\x1a5.ipsbridge.employment.v1.ListEmployerContactsResponse\x12z\n" +
@@ -2779,7 +3223,8 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x18CreateFollowAlongContact\x128.ipsbridge.employment.v1.CreateFollowAlongContactRequest\x1a9.ipsbridge.employment.v1.CreateFollowAlongContactResponse\x12\x8c\x01\n" +
 	"\x17ListFollowAlongContacts\x127.ipsbridge.employment.v1.ListFollowAlongContactsRequest\x1a8.ipsbridge.employment.v1.ListFollowAlongContactsResponse\x12q\n" +
 	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12k\n" +
-	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
+	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponse\x12z\n" +
+	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
 
 var (
 	file_ipsbridge_employment_v1_employment_proto_rawDescOnce sync.Once
@@ -2794,7 +3239,7 @@ func file_ipsbridge_employment_v1_employment_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_employment_v1_employment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(ApplicationStatus)(0),                   // 0: ipsbridge.employment.v1.ApplicationStatus
 	(ContractKind)(0),                        // 1: ipsbridge.employment.v1.ContractKind
@@ -2837,18 +3282,24 @@ var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(*CaseloadEntry)(nil),                    // 38: ipsbridge.employment.v1.CaseloadEntry
 	(*SpecialistLoad)(nil),                   // 39: ipsbridge.employment.v1.SpecialistLoad
 	(*ListCaseloadResponse)(nil),             // 40: ipsbridge.employment.v1.ListCaseloadResponse
-	(*timestamppb.Timestamp)(nil),            // 41: google.protobuf.Timestamp
+	(*GetRegionOutcomesRequest)(nil),         // 41: ipsbridge.employment.v1.GetRegionOutcomesRequest
+	(*GroupCount)(nil),                       // 42: ipsbridge.employment.v1.GroupCount
+	(*MonthCount)(nil),                       // 43: ipsbridge.employment.v1.MonthCount
+	(*DelayBucket)(nil),                      // 44: ipsbridge.employment.v1.DelayBucket
+	(*Retention)(nil),                        // 45: ipsbridge.employment.v1.Retention
+	(*GetRegionOutcomesResponse)(nil),        // 46: ipsbridge.employment.v1.GetRegionOutcomesResponse
+	(*timestamppb.Timestamp)(nil),            // 47: google.protobuf.Timestamp
 }
 var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
-	41, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
+	47, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: ipsbridge.employment.v1.Application.status:type_name -> ipsbridge.employment.v1.ApplicationStatus
-	41, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
-	41, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
+	47, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	47, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ipsbridge.employment.v1.Placement.contract_kind:type_name -> ipsbridge.employment.v1.ContractKind
 	7,  // 5: ipsbridge.employment.v1.Placement.terms_history:type_name -> ipsbridge.employment.v1.Terms
-	41, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
+	47, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: ipsbridge.employment.v1.FollowAlongContact.with:type_name -> ipsbridge.employment.v1.FollowAlongContact.With
-	41, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
+	47, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: ipsbridge.employment.v1.Milestone.kind:type_name -> ipsbridge.employment.v1.MilestoneKind
 	3,  // 10: ipsbridge.employment.v1.Milestone.state:type_name -> ipsbridge.employment.v1.MilestoneState
 	5,  // 11: ipsbridge.employment.v1.CreateEmployerContactRequest.employer_contact:type_name -> ipsbridge.employment.v1.EmployerContact
@@ -2873,39 +3324,50 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	10, // 30: ipsbridge.employment.v1.CaseloadEntry.next_milestone:type_name -> ipsbridge.employment.v1.Milestone
 	38, // 31: ipsbridge.employment.v1.ListCaseloadResponse.entries:type_name -> ipsbridge.employment.v1.CaseloadEntry
 	39, // 32: ipsbridge.employment.v1.ListCaseloadResponse.loads:type_name -> ipsbridge.employment.v1.SpecialistLoad
-	11, // 33: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
-	13, // 34: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
-	15, // 35: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
-	17, // 36: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
-	19, // 37: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
-	21, // 38: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
-	23, // 39: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
-	25, // 40: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
-	27, // 41: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
-	29, // 42: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
-	31, // 43: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
-	33, // 44: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
-	35, // 45: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
-	37, // 46: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
-	12, // 47: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
-	14, // 48: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
-	16, // 49: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
-	18, // 50: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
-	20, // 51: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
-	22, // 52: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
-	24, // 53: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
-	26, // 54: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
-	28, // 55: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
-	30, // 56: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
-	32, // 57: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
-	34, // 58: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
-	36, // 59: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
-	40, // 60: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
-	47, // [47:61] is the sub-list for method output_type
-	33, // [33:47] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	42, // 33: ipsbridge.employment.v1.MonthCount.job_starts:type_name -> ipsbridge.employment.v1.GroupCount
+	42, // 34: ipsbridge.employment.v1.DelayBucket.clients:type_name -> ipsbridge.employment.v1.GroupCount
+	42, // 35: ipsbridge.employment.v1.Retention.job_starts:type_name -> ipsbridge.employment.v1.GroupCount
+	42, // 36: ipsbridge.employment.v1.Retention.retained:type_name -> ipsbridge.employment.v1.GroupCount
+	43, // 37: ipsbridge.employment.v1.GetRegionOutcomesResponse.job_starts_per_month:type_name -> ipsbridge.employment.v1.MonthCount
+	44, // 38: ipsbridge.employment.v1.GetRegionOutcomesResponse.intake_to_first_contact:type_name -> ipsbridge.employment.v1.DelayBucket
+	42, // 39: ipsbridge.employment.v1.GetRegionOutcomesResponse.no_contact_yet:type_name -> ipsbridge.employment.v1.GroupCount
+	45, // 40: ipsbridge.employment.v1.GetRegionOutcomesResponse.retention:type_name -> ipsbridge.employment.v1.Retention
+	47, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
+	11, // 42: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
+	13, // 43: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
+	15, // 44: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
+	17, // 45: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
+	19, // 46: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
+	21, // 47: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
+	23, // 48: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
+	25, // 49: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
+	27, // 50: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
+	29, // 51: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
+	31, // 52: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
+	33, // 53: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
+	35, // 54: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
+	37, // 55: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
+	41, // 56: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
+	12, // 57: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
+	14, // 58: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
+	16, // 59: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
+	18, // 60: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
+	20, // 61: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
+	22, // 62: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
+	24, // 63: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
+	26, // 64: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
+	28, // 65: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
+	30, // 66: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
+	32, // 67: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
+	34, // 68: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
+	36, // 69: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
+	40, // 70: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
+	46, // 71: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
+	57, // [57:72] is the sub-list for method output_type
+	42, // [42:57] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_employment_v1_employment_proto_init() }
@@ -2914,13 +3376,16 @@ func file_ipsbridge_employment_v1_employment_proto_init() {
 		return
 	}
 	file_ipsbridge_employment_v1_employment_proto_msgTypes[33].OneofWrappers = []any{}
+	file_ipsbridge_employment_v1_employment_proto_msgTypes[39].OneofWrappers = []any{}
+	file_ipsbridge_employment_v1_employment_proto_msgTypes[40].OneofWrappers = []any{}
+	file_ipsbridge_employment_v1_employment_proto_msgTypes[41].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_employment_v1_employment_proto_rawDesc), len(file_ipsbridge_employment_v1_employment_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   36,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

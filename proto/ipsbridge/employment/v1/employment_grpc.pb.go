@@ -33,6 +33,7 @@ const (
 	EmploymentService_ListFollowAlongContacts_FullMethodName  = "/ipsbridge.employment.v1.EmploymentService/ListFollowAlongContacts"
 	EmploymentService_ListMilestones_FullMethodName           = "/ipsbridge.employment.v1.EmploymentService/ListMilestones"
 	EmploymentService_ListCaseload_FullMethodName             = "/ipsbridge.employment.v1.EmploymentService/ListCaseload"
+	EmploymentService_GetRegionOutcomes_FullMethodName        = "/ipsbridge.employment.v1.EmploymentService/GetRegionOutcomes"
 )
 
 // EmploymentServiceClient is the client API for EmploymentService service.
@@ -84,6 +85,12 @@ type EmploymentServiceClient interface {
 	// with team_id, a team's clients, with phase, days since the last contact
 	// and the next milestone.
 	ListCaseload(ctx context.Context, in *ListCaseloadRequest, opts ...grpc.CallOption) (*ListCaseloadResponse, error)
+	// GetRegionOutcomes returns outcome figures of the caller's own region that
+	// name no client: job starts per month, days from intake to the first
+	// employer contact and job retention. Every group of fewer than five is
+	// suppressed here, so no answer ever carries a small group. For decision
+	// makers (the aggregate action on job_search and placements).
+	GetRegionOutcomes(ctx context.Context, in *GetRegionOutcomesRequest, opts ...grpc.CallOption) (*GetRegionOutcomesResponse, error)
 }
 
 type employmentServiceClient struct {
@@ -234,6 +241,16 @@ func (c *employmentServiceClient) ListCaseload(ctx context.Context, in *ListCase
 	return out, nil
 }
 
+func (c *employmentServiceClient) GetRegionOutcomes(ctx context.Context, in *GetRegionOutcomesRequest, opts ...grpc.CallOption) (*GetRegionOutcomesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRegionOutcomesResponse)
+	err := c.cc.Invoke(ctx, EmploymentService_GetRegionOutcomes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EmploymentServiceServer is the server API for EmploymentService service.
 // All implementations must embed UnimplementedEmploymentServiceServer
 // for forward compatibility.
@@ -283,6 +300,12 @@ type EmploymentServiceServer interface {
 	// with team_id, a team's clients, with phase, days since the last contact
 	// and the next milestone.
 	ListCaseload(context.Context, *ListCaseloadRequest) (*ListCaseloadResponse, error)
+	// GetRegionOutcomes returns outcome figures of the caller's own region that
+	// name no client: job starts per month, days from intake to the first
+	// employer contact and job retention. Every group of fewer than five is
+	// suppressed here, so no answer ever carries a small group. For decision
+	// makers (the aggregate action on job_search and placements).
+	GetRegionOutcomes(context.Context, *GetRegionOutcomesRequest) (*GetRegionOutcomesResponse, error)
 	mustEmbedUnimplementedEmploymentServiceServer()
 }
 
@@ -334,6 +357,9 @@ func (UnimplementedEmploymentServiceServer) ListMilestones(context.Context, *Lis
 }
 func (UnimplementedEmploymentServiceServer) ListCaseload(context.Context, *ListCaseloadRequest) (*ListCaseloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseload not implemented")
+}
+func (UnimplementedEmploymentServiceServer) GetRegionOutcomes(context.Context, *GetRegionOutcomesRequest) (*GetRegionOutcomesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRegionOutcomes not implemented")
 }
 func (UnimplementedEmploymentServiceServer) mustEmbedUnimplementedEmploymentServiceServer() {}
 func (UnimplementedEmploymentServiceServer) testEmbeddedByValue()                           {}
@@ -608,6 +634,24 @@ func _EmploymentService_ListCaseload_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EmploymentService_GetRegionOutcomes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRegionOutcomesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EmploymentServiceServer).GetRegionOutcomes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EmploymentService_GetRegionOutcomes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EmploymentServiceServer).GetRegionOutcomes(ctx, req.(*GetRegionOutcomesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EmploymentService_ServiceDesc is the grpc.ServiceDesc for EmploymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -670,6 +714,10 @@ var EmploymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCaseload",
 			Handler:    _EmploymentService_ListCaseload_Handler,
+		},
+		{
+			MethodName: "GetRegionOutcomes",
+			Handler:    _EmploymentService_GetRegionOutcomes_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,409 @@
+package e2e_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+var screenshotDir = flag.String("screenshots", "", "write a PNG of each main page the browser test visits into this directory")
+
+// chromium finds Debian's Chromium (or another Chrome). Without one the
+// browser tests are skipped, except in CI, where scripts/test installs it.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no chromium binary found; scripts/test installs Debian's chromium package")
+	}
+	t.Skip("no chromium binary found (install Debian's chromium package to run the browser tests)")
+	return ""
+}
+
+// browser is one headless Chromium for all subtests; each person gets a
+// fresh browser context (their own cookies), as on their own computer.
+type browser struct {
+	t     *testing.T
+	alloc context.Context
+	base  string
+}
+
+func startBrowser(t *testing.T, base string) *browser {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // tests may run as root in a container
+		chromedp.DisableGPU,
+		chromedp.WindowSize(1280, 1000),
+		chromedp.Flag("lang", "en-GB"),
+		chromedp.Flag("accept-lang", "en-GB,en"),
+	)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	// Start the browser once, here, so its start-up is not charged to the
+	// first subtest.
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	t.Cleanup(cancelCtx)
+	return &browser{t: t, alloc: ctx, base: base}
+}
+
+// person is one signed-in browser context.
+type person struct {
+	t   *testing.T
+	ctx context.Context
+	b   *browser
+}
+
+// as opens a new browser context and signs in through the dev sign-in page
+// by clicking the user's button, as a person would.
+func (b *browser) as(t *testing.T, user string) *person {
+	ctx, cancel := chromedp.NewContext(b.alloc, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelT)
+	p := &person{t: t, ctx: ctx, b: b}
+	p.run(chromedp.Navigate(b.base + "/ui/signin"))
+	p.submit("#user-" + user)
+	return p
+}
+
+func (p *person) run(actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, actions...); err != nil {
+		p.t.Fatalf("browser: %v", err)
+	}
+}
+
+// eval evaluates a script expression in the page.
+func eval[T any](p *person, expr string, opts ...chromedp.EvaluateOption) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](expr, opts...))
+	if err != nil {
+		p.t.Fatalf("browser: evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// js runs a script expression for its effect.
+func js(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](expr)(ctx, t)
+		return err
+	})
+}
+
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// open loads a page and waits for it.
+func (p *person) open(path string) {
+	p.t.Helper()
+	p.run(chromedp.Navigate(p.b.base+path), chromedp.WaitReady(css("main")))
+}
+
+// submit clicks a button that submits a form and waits for the next page:
+// the current document is marked first, so the wait cannot be satisfied by
+// the page being left.
+func (p *person) submit(button string) {
+	p.t.Helper()
+	p.run(
+		js(`document.body.dataset.old = "1"`),
+		chromedp.Click(css(button)),
+		chromedp.WaitReady(css(`body:not([data-old])`)),
+	)
+}
+
+// text is the page's visible text.
+func (p *person) text() string {
+	p.t.Helper()
+	return eval[string](p, `document.body.innerText`)
+}
+
+func (p *person) exists(sel string) bool {
+	p.t.Helper()
+	return eval[bool](p, `document.querySelector(`+jsString(sel)+`) !== null`)
+}
+
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func (p *person) wantText(what string, want ...string) {
+	p.t.Helper()
+	txt := p.text()
+	for _, w := range want {
+		if !strings.Contains(txt, w) {
+			p.t.Errorf("%s: page lacks %q:\n%.1500s", what, w, txt)
+		}
+	}
+}
+
+func (p *person) wantNoText(what string, unwanted ...string) {
+	p.t.Helper()
+	txt := p.text()
+	for _, w := range unwanted {
+		if strings.Contains(txt, w) {
+			p.t.Errorf("%s: page shows %q", what, w)
+		}
+	}
+}
+
+// screenshot saves the page as a PNG when -screenshots is given.
+func (p *person) screenshot(name string) {
+	p.t.Helper()
+	if *screenshotDir == "" {
+		return
+	}
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100)) // quality 100: PNG
+	if err != nil {
+		p.t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.MkdirAll(*screenshotDir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(*screenshotDir, name+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func TestBrowser(t *testing.T) {
+	chromium(t)
+	start := time.Now()
+	e := startAll(t)
+	d := seedDemo(t, e, 12, 6)
+	id := d.ids[0]
+	b := startBrowser(t, e.base)
+	t.Logf("platform, demo data and browser ready in %s", time.Since(start).Round(time.Millisecond))
+	today := time.Now().UTC().Format(time.DateOnly)
+
+	t.Run("employment specialist", func(t *testing.T) {
+		p := b.as(t, "es-anna")
+		// Signing in leads to the caseload: 12 of at most 20, no warning.
+		p.run(chromedp.WaitReady(css("#caseload")))
+		p.wantText("caseload", "Caseload", "12 of at most 20 clients", d.names[0], d.names[11], "Job search", "Employed", "days ago")
+		if p.exists("#caseload-warning") {
+			t.Errorf("a caseload of 12 carries a warning")
+		}
+		p.screenshot("caseload")
+
+		// The client's page: work goals, job search, the job, consents.
+		p.open("/ui/clients/" + id)
+		p.wantText("client page", d.names[0], d.goals, "Hotel De Rijper", "Kok", "The client's consents", "UWV Noord")
+		p.screenshot("client-specialist")
+
+		// Edit the work goals.
+		p.run(chromedp.Click(css(`#work-goals summary`)),
+			chromedp.SetValue(css(`#wg-goals`), "Koken in een restaurant, 20 uur"))
+		p.submit(`#workgoals-form button[type=submit]`)
+		p.wantText("work goals saved", "The work goals were saved.", "Koken in een restaurant, 20 uur")
+
+		// Consent needs the client present: without the tick, the reason
+		// shows next to the box and nothing is recorded.
+		p.open("/ui/clients/" + d.ids[1])
+		p.run(chromedp.Click(css(`#consent-section-milestones`)))
+		p.submit(`#consent-form button[type=submit]`)
+		p.wantText("consent without the client", "Record (or revoke) consent only with the client present")
+		if !p.exists(`#consent-present-error`) {
+			t.Errorf("no error next to the presence checkbox")
+		}
+		p.run(chromedp.Click(css(`#consent-present`)))
+		p.submit(`#consent-form button[type=submit]`)
+		p.wantText("consent recorded", "The consent was recorded.", "Milestones")
+
+		// Start a job: a wrong number is shown next to its field.
+		p.open("/ui/clients/" + d.ids[7])
+		p.run(
+			chromedp.SetValue(css(`#start-employer`), "Café Het Hoekje"),
+			chromedp.SetValue(css(`#start-title`), "Barista"),
+			chromedp.SetValue(css(`#start-date`), today),
+			chromedp.SetValue(css(`#start-hours`), "twaalf"),
+			chromedp.SetValue(css(`#start-wage`), "13,75"),
+		)
+		p.submit(`form[action$="/placements"] button[type=submit]`)
+		if !p.exists(`#start-hours-error`) {
+			t.Errorf("no error next to the hours field")
+		}
+		p.run(chromedp.SetValue(css(`#start-hours`), "12"))
+		p.submit(`form[action$="/placements"] button[type=submit]`)
+		p.wantText("job recorded", "The job was recorded.", "Barista · Café Het Hoekje", "€13.75")
+
+		// Change the hours of that job, then end it.
+		p.run(chromedp.Click(css(`section[id^="placement-"] details summary`)),
+			chromedp.SetValue(css(`input[id^="terms-date-"]`), today),
+			chromedp.SetValue(css(`input[id^="terms-hours-"]`), "16"))
+		p.submit(`form[action$="/terms"] button[type=submit]`)
+		p.wantText("terms changed", "The hours or wage were changed.")
+
+		// A form posted without the CSRF token (here by script, as a forged
+		// form would) is refused.
+		p.run(
+			js(`document.body.dataset.old = "1"`),
+			js(`(() => {
+				const f = document.createElement("form");
+				f.method = "post";
+				f.action = "/ui/clients/`+id+`/contacts";
+				for (const [k, v] of [["employer_name", "Forged"], ["contact_date", "`+today+`"]]) {
+					const i = document.createElement("input");
+					i.type = "hidden"; i.name = k; i.value = v;
+					f.appendChild(i);
+				}
+				document.body.appendChild(f);
+				f.submit();
+			})()`),
+			chromedp.WaitReady(css(`body:not([data-old])`)),
+		)
+		p.wantText("POST without CSRF token", "Form refused", "HTTP 403")
+		p.open("/ui/clients/" + id)
+		p.wantNoText("after the forged POST", "Forged")
+	})
+
+	t.Run("clinician", func(t *testing.T) {
+		p := b.as(t, "cl-carla")
+		p.run(chromedp.WaitReady(css("#clients")))
+		p.wantText("team's clients", d.names[0], d.names[5])
+		p.open("/ui/clients/" + id)
+		p.wantText("work goals and jobs", "Koken in een restaurant, 20 uur", "Kok · Hotel De Rijper")
+		if p.exists("#consent-form") || p.exists("#workgoals-form") {
+			t.Errorf("a clinician gets the consent or work goals form")
+		}
+		p.run(chromedp.SetValue(css(`#ci-notes`), "Werkt het best in de ochtend."))
+		p.submit(`form[action$="/clinical"] button[type=submit]`)
+		p.wantText("clinical input saved", "The clinical input was saved.", "Werkt het best in de ochtend.")
+		p.screenshot("client-clinician")
+	})
+
+	t.Run("UWV officer", func(t *testing.T) {
+		p := b.as(t, "uwv-gijs")
+		p.run(chromedp.WaitReady(css("#clients")))
+		p.wantText("clients with consent", d.names[0], bsn(0))
+		p.screenshot("clients-uwv")
+		p.open("/ui/clients/" + id)
+		p.wantText("client page", d.names[0], bsn(0), "Kok · Hotel De Rijper", "WIA (WGA)", "€1,200.00")
+		p.wantNoText("never work goals", "Work goals", "Koken in een restaurant", d.goals, "Clinical input", "Werkt het best")
+		if p.exists("#work-goals") || p.exists("#clinical-input") {
+			t.Errorf("the UWV officer's page has a work goals or clinical input section")
+		}
+		// UWV sees only the benefits it pays, not the municipality's.
+		p.wantNoText("other payer's benefit", "Participatiewet")
+		p.screenshot("client-uwv")
+	})
+
+	t.Run("benefits counsellor", func(t *testing.T) {
+		p := b.as(t, "gem-karin")
+		p.run(chromedp.WaitReady(css("#clients")))
+		p.open("/ui/clients/" + id)
+		p.wantText("benefits and counselling", "WIA (WGA)", "Social assistance (Participatiewet)", "baanaanbod: 16 uur als kok")
+		p.wantNoText("no work goals", "Koken in een restaurant")
+		p.open("/ui/clients/" + id + "/income")
+		p.run(chromedp.SetValue(css(`#income-hours`), "16"), chromedp.SetValue(css(`#income-wage`), "14,50"))
+		p.submit(`form[action$="/income"] button[type=submit]`)
+		p.wantText("income calculation", "Income without the job", "Income with the job", "Difference")
+		lines := eval[int](p, `document.querySelectorAll("#income-lines tbody tr").length`)
+		if lines < 2 {
+			t.Errorf("%d explained lines, want the earnings and each benefit", lines)
+		}
+		p.screenshot("income")
+	})
+
+	t.Run("supervisor access history", func(t *testing.T) {
+		p := b.as(t, "sup-eva")
+		p.run(chromedp.WaitReady(css("main")))
+		p.screenshot("caseload-supervisor")
+		p.open("/ui/clients/" + id + "/access")
+		p.wantText("access history", "Access history", "uwv-gijs", "gem-karin", "cl-carla", "UWV Noord")
+		// Printed, only the history remains.
+		p.run(media("print"))
+		headerShown := eval[bool](p, `getComputedStyle(document.querySelector("header.top")).display !== "none"`)
+		if headerShown {
+			t.Errorf("the page header is printed")
+		}
+		p.screenshot("access-history-print")
+		p.run(media(""))
+	})
+
+	t.Run("decision maker", func(t *testing.T) {
+		p := b.as(t, "dm-lucas")
+		p.run(chromedp.WaitReady(css("#phases svg")))
+		p.wantText("dashboard", "Clients per phase", "Job starts per month", "Days from intake to first employer contact", "Job retention", "Total: 12 trajectories")
+		for _, chart := range []string{"#phases svg", "#jobstarts svg", "#firstcontact svg", "#retention svg"} {
+			if !p.exists(chart) {
+				t.Errorf("no chart %s", chart)
+			}
+		}
+		html := eval[string](p, `document.documentElement.outerHTML`)
+		for _, name := range d.names {
+			for _, part := range strings.Fields(name) {
+				if len(part) > 3 && strings.Contains(html, part) {
+					t.Errorf("the decision maker's page contains %q (of %s)", part, name)
+				}
+			}
+		}
+		for _, cid := range d.ids {
+			if strings.Contains(html, cid) {
+				t.Errorf("the decision maker's page contains a client id")
+			}
+		}
+		p.screenshot("region")
+		// The client pages are closed to the decision maker.
+		p.open("/ui/clients/" + id)
+		p.wantText("client page refused", "No access")
+		p.wantNoText("client page refused", d.names[0])
+	})
+
+	t.Run("language and keyboard", func(t *testing.T) {
+		p := b.as(t, "es-anna")
+		p.run(chromedp.WaitReady(css("#caseload")))
+		lang := eval[string](p, `document.documentElement.lang`)
+		if lang != "en" {
+			t.Errorf("html lang %q for an English browser", lang)
+		}
+		p.submitLink(`a[hreflang="nl"]`)
+		lang = eval[string](p, `document.documentElement.lang`)
+		p.wantText("Dutch caseload", "12 van maximaal 20 cliënten", "Zoeken naar werk")
+		if lang != "nl" {
+			t.Errorf("html lang %q after choosing Dutch", lang)
+		}
+		p.screenshot("caseload-nl")
+		// The first Tab reaches the skip link, which is then visible.
+		p.run(chromedp.KeyEvent("\t"))
+		focused := eval[string](p, `document.activeElement.className`)
+		left := eval[float64](p, `document.activeElement.getBoundingClientRect().left`)
+		if focused != "skip" || left < 0 {
+			t.Errorf("first Tab focuses %q at x=%v, want the visible skip link", focused, left)
+		}
+		// Every input, select and textarea on the client page has a label.
+		p.open("/ui/clients/" + id)
+		unlabelled := eval[[]string](p, `Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea")).filter(el => !(el.labels && el.labels.length)).map(el => el.name || el.id)`)
+		if len(unlabelled) > 0 {
+			t.Errorf("fields without a label: %v", unlabelled)
+		}
+		// Sign out from the header.
+		p.submit(`header form[action="/ui/signout"] button`)
+		p.wantText("signed out", "Aanmelden", "Lokale omgeving")
+	})
+	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))
+}
+
+// submitLink follows a link and waits for the next page.
+func (p *person) submitLink(sel string) { p.t.Helper(); p.submit(sel) }
+
+// media emulates a CSS media type ("print"; "" for the screen again).
+func media(m string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: m})
+		return err
+	})
+}

@@ -1,0 +1,353 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+)
+
+// langCookie remembers the language a person chose.
+const langCookie = "ipsb-lang"
+
+// language is the page language: the chosen one (cookie), else the first
+// of Dutch and English the browser asks for, else Dutch.
+func language(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "nl" || c.Value == "en") {
+		return c.Value
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag := strings.ToLower(strings.TrimSpace(strings.SplitN(part, ";", 2)[0]))
+		switch {
+		case tag == "nl" || strings.HasPrefix(tag, "nl-"):
+			return "nl"
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			return "en"
+		}
+	}
+	return "nl"
+}
+
+// translate returns the message in lang; the key itself when there is
+// none (a test makes sure every key used has both languages).
+func translate(lang, key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	if lang == "en" {
+		return m[1]
+	}
+	return m[0]
+}
+
+func hasMessage(key string) bool { _, ok := messages[key]; return ok }
+
+// messages are the pages' words: Dutch first, then English.
+var messages = map[string][2]string{
+	"layout.skip":       {"Naar de inhoud", "Skip to content"},
+	"layout.nav":        {"Hoofdmenu", "Main menu"},
+	"layout.signedinas": {"Aangemeld als", "Signed in as"},
+	"layout.signout":    {"Afmelden", "Sign out"},
+	"layout.footer":     {"alleen wat u mag zien, elke inzage wordt vastgelegd", "only what you may see; every access is recorded"},
+	"layout.requestid":  {"verzoek", "request"},
+
+	"nav.caseload": {"Mijn caseload", "My caseload"},
+	"nav.clients":  {"Cliënten", "Clients"},
+	"nav.region":   {"Regio-overzicht", "Region dashboard"},
+
+	"home.title":   {"Welkom", "Welcome"},
+	"home.nothing": {"Voor uw rol zijn er (nog) geen pagina's met cliëntgegevens.", "There are no pages with client data for your role (yet)."},
+
+	"signin.title":   {"Aanmelden", "Sign in"},
+	"signin.oidc":    {"Aanmelden met uw organisatieaccount", "Sign in with your organisation account"},
+	"signin.dev":     {"Lokale omgeving: kies een demogebruiker", "Local setup: pick a demo user"},
+	"signin.devhelp": {"Alleen voor de lokale ontwikkelomgeving. Er wordt een ontwikkeltoken ondertekend, zoals scripts/token doet.", "For the local development setup only. A dev token is signed, as scripts/token does."},
+	"signin.expired": {"Uw sessie is verlopen. Meld u opnieuw aan.", "Your session has ended. Please sign in again."},
+	"signin.none":    {"Er is geen aanmeldmethode ingesteld.", "No sign-in method is configured."},
+
+	"error.title":             {"Er ging iets mis", "Something went wrong"},
+	"error.home":              {"Naar de startpagina", "Go to the start page"},
+	"error.notfound":          {"Niet gevonden", "Not found"},
+	"error.notfound.help":     {"Deze pagina of cliënt bestaat niet, of u hebt er geen toegang toe.", "This page or client does not exist, or you have no access to it."},
+	"error.forbidden":         {"Geen toegang", "No access"},
+	"error.forbidden.help":    {"Uw rol mag dit niet zien of doen. De weigering is vastgelegd.", "Your role may not see or do this. The refusal has been recorded."},
+	"error.invalid":           {"Ongeldige invoer", "Invalid input"},
+	"error.invalid.help":      {"Controleer de invoer en probeer het opnieuw.", "Check your input and try again."},
+	"error.conflict":          {"Intussen gewijzigd", "Changed in the meantime"},
+	"error.conflict.help":     {"Iemand anders heeft dit intussen gewijzigd. Open de pagina opnieuw en controleer de gegevens.", "Someone else changed this in the meantime. Open the page again and check the data."},
+	"error.precondition":      {"Dit kan nu niet", "This is not possible now"},
+	"error.precondition.help": {"De gegevens staan dit op dit moment niet toe.", "The data do not allow this at the moment."},
+	"error.signedout":         {"Niet aangemeld", "Not signed in"},
+	"error.signedout.help":    {"Meld u (opnieuw) aan.", "Please sign in (again)."},
+	"error.unavailable":       {"Tijdelijk niet beschikbaar", "Temporarily unavailable"},
+	"error.unavailable.help":  {"Een onderdeel van IPS Bridge reageert nu niet. Er is niets gewijzigd. Probeer het zo opnieuw.", "A part of IPS Bridge does not answer right now. Nothing was changed. Please try again shortly."},
+	"error.internal":          {"Interne fout", "Internal error"},
+	"error.internal.help":     {"Er ging iets mis aan onze kant. Noem het verzoeknummer onderaan als u contact opneemt.", "Something went wrong on our side. Quote the request number below if you get in touch."},
+	"error.csrf":              {"Formulier geweigerd", "Form refused"},
+	"error.csrf.help":         {"Dit formulier kwam niet van deze site of uit deze sessie. Open de pagina opnieuw en verstuur het nog eens.", "This form did not come from this site or session. Open the page again and submit it once more."},
+	"error.badrequest":        {"Onjuist verzoek", "Bad request"},
+	"error.badrequest.help":   {"Het verzoek kon niet worden gelezen.", "The request could not be read."},
+	"error.signin":            {"Aanmelden mislukt", "Sign-in failed"},
+	"error.signin.help":       {"De aanmelding kon niet worden voltooid. Probeer het opnieuw.", "The sign-in could not be completed. Please try again."},
+	"error.notdeployed":       {"Niet beschikbaar", "Not available"},
+	"error.notdeployed.help":  {"Dit onderdeel draait niet in deze omgeving.", "This part does not run in this environment."},
+
+	"form.required": {"Vul dit in.", "Please fill this in."},
+	"form.date":     {"Vul een datum in (JJJJ-MM-DD).", "Enter a date (YYYY-MM-DD)."},
+	"form.number":   {"Vul een getal in binnen de grenzen.", "Enter a number within the limits."},
+	"form.stale":    {"Het formulier is verouderd; open de pagina opnieuw.", "The form is out of date; open the page again."},
+	"form.conflict": {"Iemand anders heeft dit intussen gewijzigd; uw wijziging is niet opgeslagen. Hierboven staat de huidige versie, uw invoer staat nog in het formulier. Sla opnieuw op om die te bewaren.", "Someone else changed this in the meantime; your change was not saved. The current version is shown above and your input is still in the form. Save again to keep it."},
+	"form.fix":      {"Verbeter de gemarkeerde velden.", "Please correct the marked fields."},
+	"form.save":     {"Opslaan", "Save"},
+	"form.add":      {"Toevoegen", "Add"},
+	"form.yes":      {"ja", "yes"},
+	"form.no":       {"nee", "no"},
+
+	"done.workgoals":   {"De werkdoelen zijn opgeslagen.", "The work goals were saved."},
+	"done.clinical":    {"De klinische input is opgeslagen.", "The clinical input was saved."},
+	"done.phase":       {"De fase is gewijzigd.", "The phase was changed."},
+	"done.consent":     {"De toestemming is vastgelegd.", "The consent was recorded."},
+	"done.revoke":      {"De toestemming is ingetrokken.", "The consent was revoked."},
+	"done.contact":     {"Het werkgeverscontact is vastgelegd.", "The employer contact was recorded."},
+	"done.placement":   {"De baan is vastgelegd.", "The job was recorded."},
+	"done.terms":       {"De uren of het loon zijn gewijzigd.", "The hours or wage were changed."},
+	"done.ended":       {"De baan is beëindigd.", "The job was ended."},
+	"done.followalong": {"Het nazorgcontact is vastgelegd.", "The follow-along contact was recorded."},
+
+	"caseload.title":         {"Caseload", "Caseload"},
+	"caseload.team":          {"Team", "Team"},
+	"caseload.show":          {"Tonen", "Show"},
+	"caseload.count":         {"%d van maximaal %d cliënten", "%d of at most %d clients"},
+	"caseload.over":          {"Uw caseload van %d cliënten is groter dan het IPS-maximum van %d.", "Your caseload of %d clients is above the IPS maximum of %d."},
+	"caseload.overbadge":     {"boven maximum", "above maximum"},
+	"caseload.loads":         {"Cliënten per trajectbegeleider", "Clients per employment specialist"},
+	"caseload.specialist":    {"Trajectbegeleider", "Employment specialist"},
+	"caseload.clients":       {"Cliënten", "Clients"},
+	"caseload.caption":       {"Open trajecten, oudste aanmelding eerst", "Open trajectories, oldest enrolment first"},
+	"caseload.lastcontact":   {"Laatste contact", "Last contact"},
+	"caseload.nextmilestone": {"Volgende mijlpaal", "Next milestone"},
+	"caseload.daysago":       {"%d dagen geleden", "%d days ago"},
+	"caseload.nocontact":     {"nog geen", "none yet"},
+	"caseload.expected":      {"verwacht", "expected"},
+	"caseload.empty":         {"Geen open trajecten.", "No open trajectories."},
+
+	"clients.title":   {"Cliënten", "Clients"},
+	"clients.caption": {"Cliënten die u mag zien", "Clients you may see"},
+	"clients.next":    {"Volgende pagina", "Next page"},
+	"clients.empty":   {"Er zijn geen cliënten die u mag zien.", "There are no clients you may see."},
+
+	"client.title":          {"Cliënt", "Client"},
+	"client.noname":         {"(naam niet zichtbaar)", "(name not visible)"},
+	"client.unavailable":    {"%s kan nu niet worden getoond: de dienst reageert niet.", "%s cannot be shown now: the service does not answer."},
+	"client.bsnmasked":      {"afgeschermd", "masked"},
+	"client.since":          {"sinds", "since"},
+	"client.history":        {"Fasegeschiedenis", "Phase history"},
+	"client.changephase":    {"Fase wijzigen", "Change phase"},
+	"client.editworkgoals":  {"Werkdoelen bewerken", "Edit work goals"},
+	"client.addclinical":    {"Klinische input toevoegen of bijwerken", "Add or update clinical input"},
+	"client.contacts":       {"Werkgeverscontacten", "Employer contacts"},
+	"client.applications":   {"Sollicitaties", "Applications"},
+	"client.addcontact":     {"Werkgeverscontact vastleggen", "Record an employer contact"},
+	"client.none":           {"Nog niets vastgelegd.", "Nothing recorded yet."},
+	"client.active":         {"lopend", "ongoing"},
+	"client.ended":          {"beëindigd op", "ended on"},
+	"client.terms":          {"Uren en loon door de tijd", "Hours and wage over time"},
+	"client.changeterms":    {"Uren of loon wijzigen", "Change hours or wage"},
+	"client.endjob":         {"Baan beëindigen", "End the job"},
+	"client.noplacements":   {"Nog geen banen.", "No jobs yet."},
+	"client.startjob":       {"Nieuwe baan vastleggen", "Record a new job"},
+	"client.followalong":    {"Nazorgcontacten", "Follow-along contacts"},
+	"client.addfollowalong": {"Nazorgcontact vastleggen", "Record a follow-along contact"},
+	"client.noplacement":    {"(geen specifieke baan)", "(no particular job)"},
+	"client.consents":       {"Toestemmingen van de cliënt", "The client's consents"},
+
+	"consent.active":           {"actief", "active"},
+	"consent.revoked":          {"ingetrokken", "revoked"},
+	"consent.revoke":           {"Intrekken", "Revoke"},
+	"consent.record":           {"Toestemming vastleggen", "Record consent"},
+	"consent.sections":         {"Onderdelen die de organisatie mag zien", "Sections the organisation may see"},
+	"consent.present":          {"De cliënt is aanwezig en geeft dit zelf aan", "The client is present and says so themselves"},
+	"consent.presentrequired":  {"Leg toestemming alleen vast (of trek die in) met de cliënt erbij: vink dit aan.", "Record (or revoke) consent only with the client present: tick this box."},
+	"consent.sectionsrequired": {"Kies ten minste één onderdeel.", "Choose at least one section."},
+
+	"access.title":    {"Inzagegeschiedenis", "Access history"},
+	"access.link":     {"Inzagegeschiedenis (wie heeft wat ingezien)", "Access history (who saw what)"},
+	"access.back":     {"Terug naar de cliënt", "Back to the client"},
+	"access.print":    {"Afdrukken kan met de afdrukfunctie van de browser (Ctrl+P).", "Print with the browser's print function (Ctrl+P)."},
+	"access.printed":  {"inzagegeschiedenis uit het auditlogboek", "access history from the audit log"},
+	"access.caption":  {"Elke inzage en wijziging, toegestaan of geweigerd, nieuwste eerst", "Every read and change, allowed or refused, newest first"},
+	"access.onbehalf": {"namens", "on behalf of"},
+	"access.allowed":  {"toegestaan", "allowed"},
+	"access.denied":   {"geweigerd", "refused"},
+	"access.older":    {"Oudere inzagen", "Older accesses"},
+
+	"income.title":      {"Inkomensberekening", "Income calculation"},
+	"income.link":       {"Bereken wat werk met het inkomen doet", "Calculate what work does to the income"},
+	"income.help":       {"Berekent het maandinkomen met en zonder deze baan, regel voor regel, uit de uitkeringen die u mag zien. Er wordt niets opgeslagen.", "Calculates the monthly income with and without this job, line by line, from the benefits you may see. Nothing is saved."},
+	"income.month":      {"Maand van de berekening (optioneel, een dag in die maand)", "Month to calculate (optional, any day in it)"},
+	"income.calculate":  {"Bereken", "Calculate"},
+	"income.result":     {"Uitkomst per maand", "Result per month"},
+	"income.without":    {"Inkomen zonder baan", "Income without the job"},
+	"income.with":       {"Inkomen met baan", "Income with the job"},
+	"income.difference": {"Verschil", "Difference"},
+	"income.lines":      {"Zo is het bedrag met baan opgebouwd", "How the income with the job is made up"},
+	"income.line":       {"Regel", "Line"},
+	"income.amount":     {"Bedrag per maand", "Amount per month"},
+	"income.rule":       {"Regelversie", "Rule version"},
+	"income.caveats":    {"Kanttekeningen", "Caveats"},
+
+	"benefit.summaryhelp":     {"Overzicht zonder bedragen: die ziet alleen de uitkeringsconsulent.", "Overview without amounts: only the benefits counsellor sees those."},
+	"benefit.counsellingopen": {"Er loopt een aanvraag voor uitkeringsadvies.", "A request for benefits counselling is open."},
+	"benefit.counselling":     {"Aanvragen voor uitkeringsadvies", "Benefits counselling requests"},
+	"benefit.counsellor":      {"consulent", "counsellor"},
+	"benefit.sessions":        {"Gesprekken", "Sessions"},
+	"benefit.wia_wga":         {"WIA (WGA)", "WIA (WGA)"},
+	"benefit.wia_iva":         {"WIA (IVA)", "WIA (IVA)"},
+	"benefit.wajong":          {"Wajong", "Wajong"},
+	"benefit.ww":              {"WW", "WW (unemployment)"},
+	"benefit.participatiewet": {"Bijstand (Participatiewet)", "Social assistance (Participatiewet)"},
+	"benefit.supplement":      {"Toeslag", "Supplement"},
+	"benefitstatus.active":    {"lopend", "active"},
+	"benefitstatus.suspended": {"opgeschort", "suspended"},
+	"benefitstatus.ended":     {"beëindigd", "ended"},
+	"counselling.open":        {"Open", "Open"},
+	"counselling.closed":      {"Afgerond", "Closed"},
+
+	"region.title":          {"Regio-overzicht", "Region dashboard"},
+	"region.help":           {"Alleen totalen van de regio; geen enkele cliënt is herkenbaar. Groepen kleiner dan %d worden niet getoond.", "Region totals only; no client can be recognised. Groups smaller than %d are not shown."},
+	"region.small":          {"< %d", "< %d"},
+	"region.phases":         {"Cliënten per fase", "Clients per phase"},
+	"region.total":          {"Totaal: %d trajecten", "Total: %d trajectories"},
+	"region.totalsmall":     {"Totaal: te klein om te tonen", "Total: too small to show"},
+	"region.jobstarts":      {"Gestarte banen per maand", "Job starts per month"},
+	"region.firstcontact":   {"Dagen van intake tot eerste werkgeverscontact", "Days from intake to first employer contact"},
+	"region.days":           {"%d–%d dagen", "%d–%d days"},
+	"region.daysmore":       {"%d dagen of meer", "%d days or more"},
+	"region.nocontact":      {"nog geen contact", "no contact yet"},
+	"region.median":         {"Mediaan: %.0f dagen (IPS: binnen 30 dagen)", "Median: %.0f days (IPS: within 30 days)"},
+	"region.nomedian":       {"Mediaan: te weinig cliënten om te tonen", "Median: too few clients to show"},
+	"region.retention":      {"Baanbehoud", "Job retention"},
+	"region.retentionnote":  {"Aandeel banen dat na zoveel maanden nog liep, van de banen die lang genoeg geleden begonnen.", "Share of jobs still held after that many months, of the jobs that started long enough ago."},
+	"region.retainedmonths": {"na %d maanden", "after %d months"},
+	"region.nojobs":         {"nog geen banen", "no jobs yet"},
+	"region.table":          {"Als tabel", "As a table"},
+	"region.group":          {"Groep", "Group"},
+	"region.value":          {"Aantal", "Number"},
+
+	"section.identity":       {"Persoonsgegevens", "Identity"},
+	"section.trajectory":     {"Traject", "Trajectory"},
+	"section.work_goals":     {"Werkdoelen", "Work goals"},
+	"section.clinical_input": {"Klinische input", "Clinical input"},
+	"section.job_search":     {"Zoeken naar werk", "Job search"},
+	"section.placements":     {"Banen", "Jobs"},
+	"section.benefits":       {"Uitkeringen", "Benefits"},
+	"section.milestones":     {"Mijlpalen", "Milestones"},
+	"section.consent":        {"Toestemmingen", "Consents"},
+	"section.consents":       {"Toestemmingen", "Consents"},
+	"section.audit":          {"Inzagegeschiedenis", "Access history"},
+
+	"phase.referral":     {"Aanmelding", "Referral"},
+	"phase.intake":       {"Intake", "Intake"},
+	"phase.job_search":   {"Zoeken naar werk", "Job search"},
+	"phase.employed":     {"Aan het werk", "Employed"},
+	"phase.follow_along": {"Nazorg", "Follow-along"},
+	"phase.closed":       {"Afgesloten", "Closed"},
+
+	"milestone.first_employer_contact": {"Eerste werkgeverscontact", "First employer contact"},
+	"milestone.job_start":              {"Start baan", "Job start"},
+	"milestone.employed_3_months":      {"3 maanden aan het werk", "Employed 3 months"},
+	"milestone.employed_6_months":      {"6 maanden aan het werk", "Employed 6 months"},
+	"milestone.reached":                {"behaald", "reached"},
+	"milestone.pending":                {"nog niet behaald", "pending"},
+	"milestone.missed":                 {"gemist", "missed"},
+	"milestone.unspecified":            {"—", "—"},
+
+	"appstatus.applied":   {"gesolliciteerd", "applied"},
+	"appstatus.interview": {"gesprek", "interview"},
+	"appstatus.offered":   {"aanbod", "offered"},
+	"appstatus.rejected":  {"afgewezen", "rejected"},
+	"appstatus.withdrawn": {"teruggetrokken", "withdrawn"},
+	"appstatus.hired":     {"aangenomen", "hired"},
+
+	"contract.permanent":      {"vast", "permanent"},
+	"contract.temporary":      {"tijdelijk", "temporary"},
+	"contract.zero_hours":     {"nulurencontract", "zero hours"},
+	"contract.on_call":        {"oproepkracht", "on call"},
+	"contract.self_employed":  {"zelfstandige", "self-employed"},
+	"contract.apprenticeship": {"leerwerkplek", "apprenticeship"},
+
+	"with.client":   {"met de cliënt", "with the client"},
+	"with.employer": {"met de werkgever", "with the employer"},
+	"with.both":     {"met beiden", "with both"},
+
+	"action.read":      {"ingezien", "read"},
+	"action.write":     {"gewijzigd", "changed"},
+	"action.create":    {"aangemaakt", "created"},
+	"action.list":      {"in een lijst getoond", "listed"},
+	"action.check":     {"toegang gecontroleerd", "access checked"},
+	"action.aggregate": {"regiototalen", "region totals"},
+
+	"role.employment_specialist": {"trajectbegeleider", "employment specialist"},
+	"role.clinician":             {"behandelaar", "clinician"},
+	"role.ips_supervisor":        {"IPS-supervisor", "IPS supervisor"},
+	"role.labour_expert":         {"arbeidsdeskundige", "labour expert"},
+	"role.benefits_officer":      {"uitkeringsmedewerker", "benefits officer"},
+	"role.client_manager":        {"klantmanager", "client manager"},
+	"role.benefits_counsellor":   {"uitkeringsconsulent", "benefits counsellor"},
+	"role.decision_maker":        {"beleidsmaker", "decision maker"},
+	"role.fidelity_reviewer":     {"modelgetrouwheidsauditor", "fidelity reviewer"},
+	"role.partner_system":        {"koppeling", "partner system"},
+	"role.org_admin":             {"beheerder", "organisation admin"},
+
+	"field.name":                        {"Naam", "Name"},
+	"field.date_of_birth":               {"Geboortedatum", "Date of birth"},
+	"field.bsn":                         {"BSN", "BSN"},
+	"field.email":                       {"E-mail", "Email"},
+	"field.phone":                       {"Telefoon", "Phone"},
+	"field.address":                     {"Adres", "Address"},
+	"field.phase":                       {"Fase", "Phase"},
+	"field.newphase":                    {"Nieuwe fase", "New phase"},
+	"field.team":                        {"Team", "Team"},
+	"field.specialist":                  {"Trajectbegeleider", "Employment specialist"},
+	"field.involved":                    {"Betrokken organisaties", "Involved organisations"},
+	"field.closing_reason":              {"Reden afsluiting", "Closing reason"},
+	"field.date":                        {"Datum", "Date"},
+	"field.by":                          {"Door", "By"},
+	"field.reason":                      {"Reden", "Reason"},
+	"field.goals":                       {"Doelen", "Goals"},
+	"field.preferences":                 {"Voorkeuren", "Preferences"},
+	"field.strengths":                   {"Sterke punten", "Strengths"},
+	"field.support_wishes":              {"Gewenste ondersteuning", "Support wanted"},
+	"field.preferred_occupations":       {"Gewenste beroepen", "Preferred occupations"},
+	"field.preferred_occupations_comma": {"Gewenste beroepen (gescheiden door komma's)", "Preferred occupations (separated by commas)"},
+	"field.desired_hours_per_week":      {"Gewenste uren per week", "Desired hours per week"},
+	"field.notes":                       {"Aantekeningen", "Notes"},
+	"field.work_considerations":         {"Aandachtspunten voor werk", "Considerations for work"},
+	"field.updated_by":                  {"Laatst bijgewerkt door", "Last updated by"},
+	"field.employer_name":               {"Werkgever", "Employer"},
+	"field.face_to_face":                {"Persoonlijk contact", "Face to face"},
+	"field.job_title":                   {"Functie", "Job title"},
+	"field.status":                      {"Status", "Status"},
+	"field.start_date":                  {"Startdatum", "Start date"},
+	"field.end_date":                    {"Laatste werkdag", "Last day worked"},
+	"field.end_reason":                  {"Reden einde", "Reason for ending"},
+	"field.contract_kind":               {"Soort contract", "Contract kind"},
+	"field.hours_per_week":              {"Uren per week", "Hours per week"},
+	"field.hourly_wage":                 {"Bruto uurloon", "Gross hourly wage"},
+	"field.hourly_wage_euros":           {"Bruto uurloon in euro (bijv. 14,25)", "Gross hourly wage in euros (e.g. 14.25)"},
+	"field.effective_date":              {"Ingangsdatum", "Effective date"},
+	"field.placement":                   {"Baan", "Job"},
+	"field.with":                        {"Met wie", "With whom"},
+	"field.milestone":                   {"Mijlpaal", "Milestone"},
+	"field.kind":                        {"Soort", "Kind"},
+	"field.payer":                       {"Betaald door", "Paid by"},
+	"field.monthly_amount":              {"Bruto per maand", "Gross per month"},
+	"field.outcome":                     {"Uitkomst", "Outcome"},
+	"field.organisation":                {"Organisatie", "Organisation"},
+	"field.section":                     {"Onderdeel", "Section"},
+	"field.sections":                    {"Onderdelen", "Sections"},
+	"field.granted":                     {"Gegeven", "Given"},
+	"field.when":                        {"Wanneer", "When"},
+	"field.who":                         {"Wie", "Who"},
+	"field.action":                      {"Handeling", "Action"},
+	"field.purpose":                     {"Doel", "Purpose"},
+}

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
+	"github.com/ipsbridge/ipsbridge/services/clients/domain"
+)
+
+// Phases are the trajectory phases in their IPS order.
+var Phases = []domain.Phase{domain.Referral, domain.Intake, domain.JobSearch, domain.Employed, domain.FollowAlong, domain.Closed}
+
+// RegionStatistics are a region's figures that name no client, small groups
+// already suppressed.
+type RegionStatistics struct {
+	RegionID   string
+	Phases     []smallgroups.Cell // in the order of Phases
+	Total      smallgroups.Cell
+	ComputedAt time.Time
+}
+
+// RegionStatistics returns the figures of a region (the caller's own when
+// regionID is empty) for a caller the policy allows the aggregate action on
+// the trajectory section there. One audit record, naming no client, notes
+// the access.
+func (s *Service) RegionStatistics(ctx context.Context, regionID string) (RegionStatistics, error) {
+	sub, p, err := caller(ctx)
+	if err != nil {
+		return RegionStatistics{}, err
+	}
+	if regionID == "" {
+		regionID = sub.RegionID
+	}
+	secs := []authz.Section{authz.Trajectory}
+	ok, err := s.az.Allowed(sub, authz.ClientFacts{RegionID: regionID}, authz.Trajectory, authz.Aggregate)
+	if err != nil {
+		return RegionStatistics{}, err
+	}
+	if !ok {
+		reason := fmt.Sprintf("role %s may not see the figures of region %s", sub.Role, regionID)
+		if err := s.record(ctx, event(ctx, sub, p, "", secs, "aggregate", audit.Denied, reason)); err != nil {
+			return RegionStatistics{}, err
+		}
+		return RegionStatistics{}, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
+	}
+	counts, err := s.st.PhaseCounts(ctx, regionID)
+	if err != nil {
+		return RegionStatistics{}, err
+	}
+	ns := make([]int, len(Phases))
+	for i, ph := range Phases {
+		ns[i] = counts[ph]
+	}
+	out := RegionStatistics{RegionID: regionID, ComputedAt: time.Now()}
+	out.Phases, out.Total = smallgroups.WithTotal(ns)
+	if err := s.record(ctx, event(ctx, sub, p, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
+		return RegionStatistics{}, err
+	}
+	return out, nil
+}
