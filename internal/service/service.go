@@ -1,12 +1,13 @@
 // Package service is the start-up every IPS Bridge gRPC service shares:
 // read and check the configuration, connect to PostgreSQL and migrate, load
 // the policy and the token verifier, then serve until SIGINT or SIGTERM and
-// drain gracefully. A service supplies its name, its migrations and how to
-// build its gRPC server.
+// drain gracefully. A service supplies its name, its migrations, how to
+// build its gRPC server and the tasks it runs beside serving.
 package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
@@ -75,6 +77,13 @@ type Spec struct {
 	Migrate func(context.Context, *pgxpool.Pool) error
 	// Build returns the gRPC server with its health service.
 	Build func(Deps) (*grpc.Server, *health.Server, error)
+	// Background are tasks that run beside serving, started after Build
+	// (and not for "migrate"). Their context ends at shutdown, when serving
+	// stops; Run waits for them before it closes the pool. A task returns
+	// when its context ends; an error it returns is fatal: the service
+	// shuts down and Run returns it. A task that should outlive a failure
+	// (a periodic job) logs it and carries on instead.
+	Background []func(ctx context.Context, d Deps) error
 }
 
 // Run starts a service and serves until ctx ends.
@@ -104,7 +113,8 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 		return err
 	}
 	defer verifier.Close()
-	srv, hs, err := s.Build(Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: logger})
+	deps := Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: logger}
+	srv, hs, err := s.Build(deps)
 	if err != nil {
 		return err
 	}
@@ -113,9 +123,23 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 		return fmt.Errorf("listen on %s: %w", s.GRPCAddr, err)
 	}
 	logger.InfoContext(ctx, s.Name+" service listening", "addr", lis.Addr().String())
-	go func() {
-		<-ctx.Done()
+	// gctx ends at shutdown, when serving fails or when a background task
+	// fails; each of these stops the others.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		<-gctx.Done()
 		hs.Shutdown() // tell load balancers first, then drain
-	}()
-	return rpc.Serve(ctx, srv, lis, s.Common.ShutdownGrace, logger)
+		return nil
+	})
+	g.Go(func() error { return rpc.Serve(gctx, srv, lis, s.Common.ShutdownGrace, logger) })
+	for i, task := range s.Background {
+		g.Go(func() error {
+			err := task(gctx, deps)
+			if err == nil || (gctx.Err() != nil && errors.Is(err, context.Canceled)) {
+				return nil // stopped at shutdown
+			}
+			return fmt.Errorf("%s background task %d: %w", s.Name, i, err)
+		})
+	}
+	return g.Wait()
 }

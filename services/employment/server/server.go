@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -83,12 +82,6 @@ type Deps struct {
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
-	srv, hs, _, err := build(d)
-	return srv, hs, err
-}
-
-// build is Build, also returning the application layer (for the sweep).
-func build(d Deps) (*grpc.Server, *health.Server, *app.Service, error) {
 	clients := clientsv1.NewClientsServiceClient(d.Clients)
 	checker := access.New(clients, d.Authz)
 	a := app.New(store.New(d.Pool), checker, clients, d.Logger, d.Now)
@@ -96,14 +89,14 @@ func build(d Deps) (*grpc.Server, *health.Server, *app.Service, error) {
 	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, checker.ResolveSubject, onDeny))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	srv := grpc.NewServer(opts...)
 	employmentv1.RegisterEmploymentServiceServer(srv, api.New(a, d.Logger))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	hs.SetServingStatus(employmentv1.EmploymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return srv, hs, a, nil
+	return srv, hs, nil
 }
 
 // SweepMilestones runs a's milestone sweep now and then every interval
@@ -146,20 +139,19 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
 	}
 	defer conn.Close()
-	// The sweep runs beside gRPC serving. It stops when ctx ends (SIGTERM),
-	// with serving, and Run returns only after it has.
-	sweepCtx, stopSweep := context.WithCancel(ctx)
-	var sweeping sync.WaitGroup
-	defer sweeping.Wait()
-	defer stopSweep()
-	return service.Run(ctx, service.Spec{
+	spec := service.Spec{
 		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate,
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
-			srv, hs, a, err := build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
-			if err == nil && cfg.MilestoneSweep > 0 {
-				sweeping.Go(func() { SweepMilestones(sweepCtx, a, cfg.MilestoneSweep, nil, d.Logger) })
-			}
-			return srv, hs, err
+			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
 		},
-	}, logger, migrateOnly)
+	}
+	if cfg.MilestoneSweep > 0 {
+		// The sweep runs beside gRPC serving and stops with it; it needs
+		// neither a caller nor the clients service.
+		spec.Background = append(spec.Background, func(ctx context.Context, d service.Deps) error {
+			SweepMilestones(ctx, app.New(store.New(d.Pool), nil, nil, d.Logger, nil), cfg.MilestoneSweep, nil, d.Logger)
+			return nil
+		})
+	}
+	return service.Run(ctx, spec, logger, migrateOnly)
 }
