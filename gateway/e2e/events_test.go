@@ -27,14 +27,25 @@ func TestPartnerEventsOverREST(t *testing.T) {
 	gem := e.subscribePartner("gem-groningen", "municipality")
 	today := time.Now().UTC()
 
-	// Enrolment with UWV and the municipality involved, and consent for
-	// both to see the trajectory, placements, benefits and milestones.
+	// The dispatcher runs from the start: every event is judged moments
+	// after its commit.
+	e.runDispatcher()
+
+	// Enrolment with UWV and the municipality involved and, given at
+	// intake in the same transaction, their consent to see the trajectory,
+	// placements and benefits; so the enrolment itself reaches them. The
+	// milestones consent follows separately.
+	grant := func(org string) map[string]any {
+		return map[string]any{"organization_id": org,
+			"sections": []string{"SECTION_TRAJECTORY", "SECTION_PLACEMENTS", "SECTION_BENEFITS"}}
+	}
 	r := e.want(e.do("POST", "/v1/clients", "es-anna", map[string]any{
 		"request_id": "e2e-events-enrol-1",
 		"client": map[string]any{
 			"identity":   map[string]any{"given_name": "Sanne", "family_name": "Kuipers", "date_of_birth": "1991-04-12"},
 			"trajectory": map[string]any{"team_id": "noord-team-a", "involved_organization_ids": []string{"uwv-noord", "gem-groningen"}},
 		},
+		"consents": []any{grant("uwv-noord"), grant("gem-groningen")},
 	}), 200, "enrol")
 	id, _ := get(r.body, "client", "client_id").(string)
 	if id == "" {
@@ -43,16 +54,9 @@ func TestPartnerEventsOverREST(t *testing.T) {
 	for _, org := range []string{"uwv-noord", "gem-groningen"} {
 		e.want(e.do("POST", "/v1/clients/"+id+"/consents", "es-anna", map[string]any{
 			"organization_id": org, "request_id": "e2e-events-consent-" + org,
-			"sections": []string{"SECTION_TRAJECTORY", "SECTION_PLACEMENTS", "SECTION_BENEFITS", "SECTION_MILESTONES"},
+			"sections": []string{"SECTION_MILESTONES"},
 		}), 200, "consent for "+org)
 	}
-	// An event is judged when it is delivered. ClientEnrolled precedes
-	// every consent, so it reaches a partner only if the dispatcher
-	// decides it after the consent: here the dispatcher starts now, as
-	// after an outage. (With a dispatcher already running it is withheld
-	// from every partner: "the client has not given (or has revoked)
-	// consent for uwv-noord to see trajectory".)
-	e.runDispatcher()
 
 	// Phase changes, and an employer contact within the window after
 	// intake: the first-contact milestone.

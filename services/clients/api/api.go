@@ -228,13 +228,26 @@ func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRe
 	if rid == "" {
 		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never enrols twice"})
 	}
+	var consents []app.ConsentGrant
+	for i, g := range req.GetConsents() {
+		grant := app.ConsentGrant{OrgID: g.GetOrganizationId()}
+		for _, p := range g.GetSections() {
+			sec, ok := sectionFromProto(p)
+			if !ok {
+				return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: fmt.Sprintf("consents[%d].sections", i), Description: "unknown section " + p.String()})
+			}
+			grant.Sections = append(grant.Sections, sec)
+		}
+		consents = append(consents, grant)
+	}
 	v, err := s.app.CreateClient(ctx, app.NewClient{
 		Identity: domain.Identity{
 			GivenName: strings.TrimSpace(id.GetGivenName()), FamilyName: strings.TrimSpace(id.GetFamilyName()),
 			DateOfBirth: id.GetDateOfBirth(), Email: id.GetEmail(), Phone: id.GetPhone(), Address: id.GetAddress(), BSN: id.GetBsn(),
 		},
 		TeamID: tr.GetTeamId(), SpecialistID: tr.GetEmploymentSpecialistId(), InvolvedOrgIDs: tr.GetInvolvedOrganizationIds(),
-		RequestID: rid, Fingerprint: rpc.Fingerprint(req.GetClient()),
+		Consents:  consents,
+		RequestID: rid, Fingerprint: rpc.Fingerprint(&clientsv1.CreateClientRequest{Client: req.GetClient(), Consents: req.GetConsents()}),
 	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

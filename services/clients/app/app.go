@@ -338,9 +338,17 @@ type NewClient struct {
 	TeamID         string
 	SpecialistID   string
 	InvolvedOrgIDs []string
-	RequestID      string
+	// Consents given at intake, recorded with the enrolment.
+	Consents  []ConsentGrant
+	RequestID string
 	// Fingerprint identifies the request's content for the idempotency key.
 	Fingerprint []byte
+}
+
+// ConsentGrant is one organisation's consented sections.
+type ConsentGrant struct {
+	OrgID    string
+	Sections []authz.Section
 }
 
 // CreateClient enrols a client with the caller's MHA. A retry with the same
@@ -375,6 +383,20 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			return nil, fmt.Errorf("%w: trajectory.involved_organization_ids lists the client's own MHA %s", domain.ErrInvalid, org)
 		}
 	}
+	if len(n.Consents) > 0 {
+		if ok, err := s.az.Allowed(sub, facts, authz.Consent, authz.Write); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, s.deny(ctx, sub, p, "", []authz.Section{authz.Consent}, "create", true,
+				fmt.Sprintf("role %s may not record consents", sub.Role))
+		}
+		secs = append(secs, authz.Consent)
+	}
+	for _, g := range n.Consents {
+		if err := checkConsentGrant(g.OrgID, sub.OrgID, n.InvolvedOrgIDs, g.Sections); err != nil {
+			return nil, err
+		}
+	}
 	key := idempotency.Key{ActorID: sub.UserID, Method: "CreateClient", Key: n.RequestID, Request: n.Fingerprint}
 	var id string
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
@@ -402,6 +424,17 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 		}
 		if err := emit(ctx, tx, enrolledEvent(id, sub.OrgID, sub.RegionID, tr)); err != nil {
 			return err
+		}
+		for _, g := range n.Consents {
+			cs, _, err := store.RecordConsents(ctx, tx, id, g.OrgID, sectionNames(g.Sections), sub.UserID)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if err := emit(ctx, tx, consentGivenEvent(sub.RegionID, c)); err != nil {
+					return err
+				}
+			}
 		}
 		if err := audit.Record(ctx, tx, event(ctx, sub, p, id, secs, "create", audit.Allowed, "enrolled")); err != nil {
 			return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
@@ -674,14 +707,8 @@ func (s *Service) ListConsents(ctx context.Context, clientID string) ([]domain.C
 func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sections []authz.Section, requestID string, fingerprint []byte) ([]domain.Consent, error) {
 	var out []domain.Consent
 	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
-		if orgID == facts.MHAOrgID {
-			return fmt.Errorf("%w: organization_id is the client's own MHA, which needs no consent", domain.ErrInvalid)
-		}
-		if !slices.Contains(facts.InvolvedOrgIDs, orgID) {
-			return fmt.Errorf("%w: organisation %s is not involved in this trajectory; add it to trajectory.involved_organization_ids first", domain.ErrInvalid, orgID)
-		}
-		if slices.Contains(sections, authz.ClinicalInput) {
-			return fmt.Errorf("%w: clinical input never leaves the MHA and cannot be consented", domain.ErrInvalid)
+		if err := checkConsentGrant(orgID, facts.MHAOrgID, facts.InvolvedOrgIDs, sections); err != nil {
+			return err
 		}
 		key := idempotency.Key{ActorID: sub.UserID, Method: "RecordConsent", Key: requestID, Request: fingerprint}
 		if requestID != "" {
@@ -707,6 +734,21 @@ func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sec
 		return nil
 	})
 	return out, err
+}
+
+// checkConsentGrant: consent is for an organisation involved in the
+// trajectory, outside the client's MHA, and never for clinical input.
+func checkConsentGrant(orgID, mhaOrgID string, involved []string, sections []authz.Section) error {
+	if orgID == mhaOrgID {
+		return fmt.Errorf("%w: organization_id is the client's own MHA, which needs no consent", domain.ErrInvalid)
+	}
+	if !slices.Contains(involved, orgID) {
+		return fmt.Errorf("%w: organisation %s is not involved in this trajectory; add it to trajectory.involved_organization_ids first", domain.ErrInvalid, orgID)
+	}
+	if slices.Contains(sections, authz.ClinicalInput) {
+		return fmt.Errorf("%w: clinical input never leaves the MHA and cannot be consented", domain.ErrInvalid)
+	}
+	return nil
 }
 
 // RevokeConsent revokes a consent; it takes effect on the next request.

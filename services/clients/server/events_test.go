@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 )
@@ -197,5 +199,67 @@ func TestEventsOfClientChanges(t *testing.T) {
 	var others int
 	if err := f.p.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox.events WHERE client_id <> $1`, id).Scan(&others); err != nil || others != 0 {
 		t.Errorf("%d events of other clients (%v)", others, err)
+	}
+}
+
+// Consents given at intake are recorded with the enrolment, in its
+// transaction: the enrolled event first, then one consent event per
+// section. A grant the rules refuse refuses the whole enrolment.
+func TestConsentsAtEnrolment(t *testing.T) {
+	f := newFixture(t)
+	anna := f.p.As(t, "es-anna")
+	newClient := func() *clientsv1.Client {
+		return &clientsv1.Client{Identity: &clientsv1.Identity{GivenName: "Iris", FamilyName: "Bos"},
+			Trajectory: &clientsv1.Trajectory{TeamId: "noord-team-a", InvolvedOrganizationIds: []string{"uwv-noord"}}}
+	}
+	grant := func(org string, secs ...clientsv1.Section) []*clientsv1.ConsentGrant {
+		return []*clientsv1.ConsentGrant{{OrganizationId: org, Sections: secs}}
+	}
+	clientCount := func() int {
+		var n int
+		if err := f.p.Pool.QueryRow(context.Background(), `SELECT count(*) FROM clients.clients`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := clientCount()
+	for name, g := range map[string][]*clientsv1.ConsentGrant{
+		"an organisation not involved": grant("gem-groningen", clientsv1.Section_SECTION_TRAJECTORY),
+		"clinical input":               grant("uwv-noord", clientsv1.Section_SECTION_CLINICAL_INPUT),
+		"the client's own MHA":         grant("mha-noord", clientsv1.Section_SECTION_TRAJECTORY),
+	} {
+		_, err := f.cli.CreateClient(anna, &clientsv1.CreateClientRequest{Client: newClient(), RequestId: "intake-" + strings.ReplaceAll(name, " ", "-"), Consents: g})
+		if code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want InvalidArgument", name, err)
+		}
+	}
+	if after := clientCount(); after != before {
+		t.Fatalf("refused enrolments wrote %d clients", after-before)
+	}
+
+	r, err := f.cli.CreateClient(anna, &clientsv1.CreateClientRequest{Client: newClient(), RequestId: "intake-ok-1",
+		Consents: grant("uwv-noord", clientsv1.Section_SECTION_TRAJECTORY, clientsv1.Section_SECTION_PLACEMENTS)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := r.GetClient().GetClientId()
+	evs := wantEvents(t, f, id, 0, outbox.ClientEnrolled, outbox.ConsentGiven, outbox.ConsentGiven)
+	if evs[1].Change["organization_id"] != "uwv-noord" || evs[1].Change["section"] != "placements" && evs[1].Change["section"] != "trajectory" {
+		t.Errorf("consent event %+v", evs[1].Change)
+	}
+	cs, err := f.cli.ListConsents(anna, &clientsv1.ListConsentsRequest{ClientId: id})
+	if err != nil || len(cs.GetConsents()) != 2 {
+		t.Fatalf("consents after enrolment: %v %v", cs, err)
+	}
+	// The retry returns the client and records nothing more; the same key
+	// with other consents is refused.
+	if _, err := f.cli.CreateClient(anna, &clientsv1.CreateClientRequest{Client: newClient(), RequestId: "intake-ok-1",
+		Consents: grant("uwv-noord", clientsv1.Section_SECTION_TRAJECTORY, clientsv1.Section_SECTION_PLACEMENTS)}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, f, id, 3)
+	if _, err := f.cli.CreateClient(anna, &clientsv1.CreateClientRequest{Client: newClient(), RequestId: "intake-ok-1",
+		Consents: grant("uwv-noord", clientsv1.Section_SECTION_TRAJECTORY)}); err == nil {
+		t.Fatal("the same key with other consents was accepted")
 	}
 }

@@ -1078,7 +1078,13 @@ type CreateClientRequest struct {
 	Client *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
 	// Idempotency key: a retry with the same request_id returns the client
 	// created by the first request.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Consents the client gives at intake, recorded in the same transaction
+	// as the enrolment. Each organisation must be in
+	// client.trajectory.involved_organization_ids. Partner systems learn of
+	// the enrolment only through what they may see when the event is
+	// delivered, so consents given here let them receive it.
+	Consents      []*ConsentGrant `protobuf:"bytes,3,rep,name=consents,proto3" json:"consents,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1127,6 +1133,66 @@ func (x *CreateClientRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *CreateClientRequest) GetConsents() []*ConsentGrant {
+	if x != nil {
+		return x.Consents
+	}
+	return nil
+}
+
+// ConsentGrant is one organisation's consented sections.
+type ConsentGrant struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	Sections       []Section              `protobuf:"varint,2,rep,packed,name=sections,proto3,enum=ipsbridge.clients.v1.Section" json:"sections,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ConsentGrant) Reset() {
+	*x = ConsentGrant{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConsentGrant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConsentGrant) ProtoMessage() {}
+
+func (x *ConsentGrant) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConsentGrant.ProtoReflect.Descriptor instead.
+func (*ConsentGrant) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ConsentGrant) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *ConsentGrant) GetSections() []Section {
+	if x != nil {
+		return x.Sections
+	}
+	return nil
+}
+
 type CreateClientResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Client        *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
@@ -1136,7 +1202,7 @@ type CreateClientResponse struct {
 
 func (x *CreateClientResponse) Reset() {
 	*x = CreateClientResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1214,7 @@ func (x *CreateClientResponse) String() string {
 func (*CreateClientResponse) ProtoMessage() {}
 
 func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1227,7 @@ func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientResponse.ProtoReflect.Descriptor instead.
 func (*CreateClientResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{9}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateClientResponse) GetClient() *Client {
@@ -1180,7 +1246,7 @@ type GetClientRequest struct {
 
 func (x *GetClientRequest) Reset() {
 	*x = GetClientRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1258,7 @@ func (x *GetClientRequest) String() string {
 func (*GetClientRequest) ProtoMessage() {}
 
 func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1271,7 @@ func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientRequest.ProtoReflect.Descriptor instead.
 func (*GetClientRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{10}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetClientRequest) GetClientId() string {
@@ -1224,7 +1290,7 @@ type GetClientResponse struct {
 
 func (x *GetClientResponse) Reset() {
 	*x = GetClientResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1302,7 @@ func (x *GetClientResponse) String() string {
 func (*GetClientResponse) ProtoMessage() {}
 
 func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1315,7 @@ func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientResponse.ProtoReflect.Descriptor instead.
 func (*GetClientResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{11}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetClientResponse) GetClient() *Client {
@@ -1272,7 +1338,7 @@ type ListClientsRequest struct {
 
 func (x *ListClientsRequest) Reset() {
 	*x = ListClientsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1284,7 +1350,7 @@ func (x *ListClientsRequest) String() string {
 func (*ListClientsRequest) ProtoMessage() {}
 
 func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1297,7 +1363,7 @@ func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{12}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListClientsRequest) GetPageSize() int32 {
@@ -1331,7 +1397,7 @@ type ListClientsResponse struct {
 
 func (x *ListClientsResponse) Reset() {
 	*x = ListClientsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1343,7 +1409,7 @@ func (x *ListClientsResponse) String() string {
 func (*ListClientsResponse) ProtoMessage() {}
 
 func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1356,7 +1422,7 @@ func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{13}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListClientsResponse) GetClients() []*Client {
@@ -1385,7 +1451,7 @@ type UpdateIdentityRequest struct {
 
 func (x *UpdateIdentityRequest) Reset() {
 	*x = UpdateIdentityRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1463,7 @@ func (x *UpdateIdentityRequest) String() string {
 func (*UpdateIdentityRequest) ProtoMessage() {}
 
 func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1476,7 @@ func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{14}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateIdentityRequest) GetClientId() string {
@@ -1443,7 +1509,7 @@ type UpdateIdentityResponse struct {
 
 func (x *UpdateIdentityResponse) Reset() {
 	*x = UpdateIdentityResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1521,7 @@ func (x *UpdateIdentityResponse) String() string {
 func (*UpdateIdentityResponse) ProtoMessage() {}
 
 func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1534,7 @@ func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateIdentityResponse) GetIdentity() *Identity {
@@ -1487,7 +1553,7 @@ type GetTrajectoryRequest struct {
 
 func (x *GetTrajectoryRequest) Reset() {
 	*x = GetTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1565,7 @@ func (x *GetTrajectoryRequest) String() string {
 func (*GetTrajectoryRequest) ProtoMessage() {}
 
 func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1578,7 @@ func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetTrajectoryRequest) GetClientId() string {
@@ -1531,7 +1597,7 @@ type GetTrajectoryResponse struct {
 
 func (x *GetTrajectoryResponse) Reset() {
 	*x = GetTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1609,7 @@ func (x *GetTrajectoryResponse) String() string {
 func (*GetTrajectoryResponse) ProtoMessage() {}
 
 func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1622,7 @@ func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1579,7 +1645,7 @@ type UpdateTrajectoryRequest struct {
 
 func (x *UpdateTrajectoryRequest) Reset() {
 	*x = UpdateTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1657,7 @@ func (x *UpdateTrajectoryRequest) String() string {
 func (*UpdateTrajectoryRequest) ProtoMessage() {}
 
 func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1670,7 @@ func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateTrajectoryRequest) GetClientId() string {
@@ -1637,7 +1703,7 @@ type UpdateTrajectoryResponse struct {
 
 func (x *UpdateTrajectoryResponse) Reset() {
 	*x = UpdateTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +1715,7 @@ func (x *UpdateTrajectoryResponse) String() string {
 func (*UpdateTrajectoryResponse) ProtoMessage() {}
 
 func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +1728,7 @@ func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1686,7 +1752,7 @@ type TransitionPhaseRequest struct {
 
 func (x *TransitionPhaseRequest) Reset() {
 	*x = TransitionPhaseRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1764,7 @@ func (x *TransitionPhaseRequest) String() string {
 func (*TransitionPhaseRequest) ProtoMessage() {}
 
 func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1777,7 @@ func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseRequest.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TransitionPhaseRequest) GetClientId() string {
@@ -1751,7 +1817,7 @@ type TransitionPhaseResponse struct {
 
 func (x *TransitionPhaseResponse) Reset() {
 	*x = TransitionPhaseResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1763,7 +1829,7 @@ func (x *TransitionPhaseResponse) String() string {
 func (*TransitionPhaseResponse) ProtoMessage() {}
 
 func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1776,7 +1842,7 @@ func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseResponse.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TransitionPhaseResponse) GetTrajectory() *Trajectory {
@@ -1795,7 +1861,7 @@ type GetWorkGoalsRequest struct {
 
 func (x *GetWorkGoalsRequest) Reset() {
 	*x = GetWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1873,7 @@ func (x *GetWorkGoalsRequest) String() string {
 func (*GetWorkGoalsRequest) ProtoMessage() {}
 
 func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +1886,7 @@ func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetWorkGoalsRequest) GetClientId() string {
@@ -1839,7 +1905,7 @@ type GetWorkGoalsResponse struct {
 
 func (x *GetWorkGoalsResponse) Reset() {
 	*x = GetWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1917,7 @@ func (x *GetWorkGoalsResponse) String() string {
 func (*GetWorkGoalsResponse) ProtoMessage() {}
 
 func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +1930,7 @@ func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetWorkGoalsResponse) GetWorkGoals() *WorkGoals {
@@ -1885,7 +1951,7 @@ type UpdateWorkGoalsRequest struct {
 
 func (x *UpdateWorkGoalsRequest) Reset() {
 	*x = UpdateWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +1963,7 @@ func (x *UpdateWorkGoalsRequest) String() string {
 func (*UpdateWorkGoalsRequest) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +1976,7 @@ func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UpdateWorkGoalsRequest) GetClientId() string {
@@ -1943,7 +2009,7 @@ type UpdateWorkGoalsResponse struct {
 
 func (x *UpdateWorkGoalsResponse) Reset() {
 	*x = UpdateWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2021,7 @@ func (x *UpdateWorkGoalsResponse) String() string {
 func (*UpdateWorkGoalsResponse) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2034,7 @@ func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateWorkGoalsResponse) GetWorkGoals() *WorkGoals {
@@ -1987,7 +2053,7 @@ type GetClinicalInputRequest struct {
 
 func (x *GetClinicalInputRequest) Reset() {
 	*x = GetClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2065,7 @@ func (x *GetClinicalInputRequest) String() string {
 func (*GetClinicalInputRequest) ProtoMessage() {}
 
 func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2078,7 @@ func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetClinicalInputRequest) GetClientId() string {
@@ -2031,7 +2097,7 @@ type GetClinicalInputResponse struct {
 
 func (x *GetClinicalInputResponse) Reset() {
 	*x = GetClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +2109,7 @@ func (x *GetClinicalInputResponse) String() string {
 func (*GetClinicalInputResponse) ProtoMessage() {}
 
 func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +2122,7 @@ func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2077,7 +2143,7 @@ type UpdateClinicalInputRequest struct {
 
 func (x *UpdateClinicalInputRequest) Reset() {
 	*x = UpdateClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2155,7 @@ func (x *UpdateClinicalInputRequest) String() string {
 func (*UpdateClinicalInputRequest) ProtoMessage() {}
 
 func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2168,7 @@ func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *UpdateClinicalInputRequest) GetClientId() string {
@@ -2135,7 +2201,7 @@ type UpdateClinicalInputResponse struct {
 
 func (x *UpdateClinicalInputResponse) Reset() {
 	*x = UpdateClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2147,7 +2213,7 @@ func (x *UpdateClinicalInputResponse) String() string {
 func (*UpdateClinicalInputResponse) ProtoMessage() {}
 
 func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2160,7 +2226,7 @@ func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2179,7 +2245,7 @@ type ListConsentsRequest struct {
 
 func (x *ListConsentsRequest) Reset() {
 	*x = ListConsentsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2191,7 +2257,7 @@ func (x *ListConsentsRequest) String() string {
 func (*ListConsentsRequest) ProtoMessage() {}
 
 func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2204,7 +2270,7 @@ func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsRequest.ProtoReflect.Descriptor instead.
 func (*ListConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListConsentsRequest) GetClientId() string {
@@ -2223,7 +2289,7 @@ type ListConsentsResponse struct {
 
 func (x *ListConsentsResponse) Reset() {
 	*x = ListConsentsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2235,7 +2301,7 @@ func (x *ListConsentsResponse) String() string {
 func (*ListConsentsResponse) ProtoMessage() {}
 
 func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2248,7 +2314,7 @@ func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsResponse.ProtoReflect.Descriptor instead.
 func (*ListConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListConsentsResponse) GetConsents() []*Consent {
@@ -2271,7 +2337,7 @@ type RecordConsentRequest struct {
 
 func (x *RecordConsentRequest) Reset() {
 	*x = RecordConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2349,7 @@ func (x *RecordConsentRequest) String() string {
 func (*RecordConsentRequest) ProtoMessage() {}
 
 func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2362,7 @@ func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *RecordConsentRequest) GetClientId() string {
@@ -2336,7 +2402,7 @@ type RecordConsentResponse struct {
 
 func (x *RecordConsentResponse) Reset() {
 	*x = RecordConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2414,7 @@ func (x *RecordConsentResponse) String() string {
 func (*RecordConsentResponse) ProtoMessage() {}
 
 func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2427,7 @@ func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentResponse.ProtoReflect.Descriptor instead.
 func (*RecordConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecordConsentResponse) GetConsents() []*Consent {
@@ -2381,7 +2447,7 @@ type RevokeConsentRequest struct {
 
 func (x *RevokeConsentRequest) Reset() {
 	*x = RevokeConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2393,7 +2459,7 @@ func (x *RevokeConsentRequest) String() string {
 func (*RevokeConsentRequest) ProtoMessage() {}
 
 func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2406,7 +2472,7 @@ func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RevokeConsentRequest) GetClientId() string {
@@ -2432,7 +2498,7 @@ type RevokeConsentResponse struct {
 
 func (x *RevokeConsentResponse) Reset() {
 	*x = RevokeConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2510,7 @@ func (x *RevokeConsentResponse) String() string {
 func (*RevokeConsentResponse) ProtoMessage() {}
 
 func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2523,7 @@ func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RevokeConsentResponse) GetConsent() *Consent {
@@ -2478,7 +2544,7 @@ type ListAccessEventsRequest struct {
 
 func (x *ListAccessEventsRequest) Reset() {
 	*x = ListAccessEventsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2490,7 +2556,7 @@ func (x *ListAccessEventsRequest) String() string {
 func (*ListAccessEventsRequest) ProtoMessage() {}
 
 func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2503,7 +2569,7 @@ func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAccessEventsRequest) GetClientId() string {
@@ -2537,7 +2603,7 @@ type ListAccessEventsResponse struct {
 
 func (x *ListAccessEventsResponse) Reset() {
 	*x = ListAccessEventsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2615,7 @@ func (x *ListAccessEventsResponse) String() string {
 func (*ListAccessEventsResponse) ProtoMessage() {}
 
 func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2628,7 @@ func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAccessEventsResponse) GetAccessEvents() []*AccessEvent {
@@ -2588,7 +2654,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2600,7 +2666,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2613,7 +2679,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CheckAccessRequest) GetClientId() string {
@@ -2644,7 +2710,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2656,7 +2722,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2669,7 +2735,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CheckAccessResponse) GetMhaOrganizationId() string {
@@ -2736,7 +2802,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2814,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2827,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
 }
 
 type GetCallerResponse struct {
@@ -2779,7 +2845,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2791,7 +2857,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2804,7 +2870,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetCallerResponse) GetUserId() string {
@@ -2859,7 +2925,7 @@ type GetRegionStatisticsRequest struct {
 
 func (x *GetRegionStatisticsRequest) Reset() {
 	*x = GetRegionStatisticsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2871,7 +2937,7 @@ func (x *GetRegionStatisticsRequest) String() string {
 func (*GetRegionStatisticsRequest) ProtoMessage() {}
 
 func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2884,7 +2950,7 @@ func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetRegionStatisticsRequest) GetRegionId() string {
@@ -2910,7 +2976,7 @@ type GroupCount struct {
 
 func (x *GroupCount) Reset() {
 	*x = GroupCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +2988,7 @@ func (x *GroupCount) String() string {
 func (*GroupCount) ProtoMessage() {}
 
 func (x *GroupCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3001,7 @@ func (x *GroupCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCount.ProtoReflect.Descriptor instead.
 func (*GroupCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GroupCount) GetCount() int32 {
@@ -2963,7 +3029,7 @@ type PhaseCount struct {
 
 func (x *PhaseCount) Reset() {
 	*x = PhaseCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2975,7 +3041,7 @@ func (x *PhaseCount) String() string {
 func (*PhaseCount) ProtoMessage() {}
 
 func (x *PhaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2988,7 +3054,7 @@ func (x *PhaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseCount.ProtoReflect.Descriptor instead.
 func (*PhaseCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PhaseCount) GetPhase() Phase {
@@ -3021,7 +3087,7 @@ type GetRegionStatisticsResponse struct {
 
 func (x *GetRegionStatisticsResponse) Reset() {
 	*x = GetRegionStatisticsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3033,7 +3099,7 @@ func (x *GetRegionStatisticsResponse) String() string {
 func (*GetRegionStatisticsResponse) ProtoMessage() {}
 
 func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3046,7 +3112,7 @@ func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetRegionStatisticsResponse) GetRegionId() string {
@@ -3200,14 +3266,18 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"request_id\x18\f \x01(\tR\trequestId\x12\x18\n" +
 	"\apurpose\x18\r \x01(\tR\apurpose\x12%\n" +
 	"\x0eremote_address\x18\x0e \x01(\tR\rremoteAddress\x12\x18\n" +
-	"\aservice\x18\x0f \x01(\tR\aservice\"\xe0\x03\n" +
+	"\aservice\x18\x0f \x01(\tR\aservice\"\xaa\x04\n" +
 	"\x13CreateClientRequest\x12<\n" +
 	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\x06\xbaH\x03\xc8\x01\x01R\x06client\x12)\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId:\xdf\x02\xbaH\xdb\x02\x1a\xc5\x01\n" +
+	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
+	"\bconsents\x18\x03 \x03(\v2\".ipsbridge.clients.v1.ConsentGrantB\b\xbaH\x05\x92\x01\x02\x10\x10R\bconsents:\xdf\x02\xbaH\xdb\x02\x1a\xc5\x01\n" +
 	"\x18client.identity.required\x12;client.identity with given_name and family_name is required\x1alhas(this.client.identity) && this.client.identity.given_name != '' && this.client.identity.family_name != ''\x1a\x90\x01\n" +
-	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"L\n" +
+	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x94\x01\n" +
+	"\fConsentGrant\x122\n" +
+	"\x0forganization_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
+	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
 	"\x14CreateClientResponse\x124\n" +
 	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"9\n" +
 	"\x10GetClientRequest\x12%\n" +
@@ -3397,7 +3467,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3410,45 +3480,46 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*Consent)(nil),                     // 8: ipsbridge.clients.v1.Consent
 	(*AccessEvent)(nil),                 // 9: ipsbridge.clients.v1.AccessEvent
 	(*CreateClientRequest)(nil),         // 10: ipsbridge.clients.v1.CreateClientRequest
-	(*CreateClientResponse)(nil),        // 11: ipsbridge.clients.v1.CreateClientResponse
-	(*GetClientRequest)(nil),            // 12: ipsbridge.clients.v1.GetClientRequest
-	(*GetClientResponse)(nil),           // 13: ipsbridge.clients.v1.GetClientResponse
-	(*ListClientsRequest)(nil),          // 14: ipsbridge.clients.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),         // 15: ipsbridge.clients.v1.ListClientsResponse
-	(*UpdateIdentityRequest)(nil),       // 16: ipsbridge.clients.v1.UpdateIdentityRequest
-	(*UpdateIdentityResponse)(nil),      // 17: ipsbridge.clients.v1.UpdateIdentityResponse
-	(*GetTrajectoryRequest)(nil),        // 18: ipsbridge.clients.v1.GetTrajectoryRequest
-	(*GetTrajectoryResponse)(nil),       // 19: ipsbridge.clients.v1.GetTrajectoryResponse
-	(*UpdateTrajectoryRequest)(nil),     // 20: ipsbridge.clients.v1.UpdateTrajectoryRequest
-	(*UpdateTrajectoryResponse)(nil),    // 21: ipsbridge.clients.v1.UpdateTrajectoryResponse
-	(*TransitionPhaseRequest)(nil),      // 22: ipsbridge.clients.v1.TransitionPhaseRequest
-	(*TransitionPhaseResponse)(nil),     // 23: ipsbridge.clients.v1.TransitionPhaseResponse
-	(*GetWorkGoalsRequest)(nil),         // 24: ipsbridge.clients.v1.GetWorkGoalsRequest
-	(*GetWorkGoalsResponse)(nil),        // 25: ipsbridge.clients.v1.GetWorkGoalsResponse
-	(*UpdateWorkGoalsRequest)(nil),      // 26: ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	(*UpdateWorkGoalsResponse)(nil),     // 27: ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	(*GetClinicalInputRequest)(nil),     // 28: ipsbridge.clients.v1.GetClinicalInputRequest
-	(*GetClinicalInputResponse)(nil),    // 29: ipsbridge.clients.v1.GetClinicalInputResponse
-	(*UpdateClinicalInputRequest)(nil),  // 30: ipsbridge.clients.v1.UpdateClinicalInputRequest
-	(*UpdateClinicalInputResponse)(nil), // 31: ipsbridge.clients.v1.UpdateClinicalInputResponse
-	(*ListConsentsRequest)(nil),         // 32: ipsbridge.clients.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),        // 33: ipsbridge.clients.v1.ListConsentsResponse
-	(*RecordConsentRequest)(nil),        // 34: ipsbridge.clients.v1.RecordConsentRequest
-	(*RecordConsentResponse)(nil),       // 35: ipsbridge.clients.v1.RecordConsentResponse
-	(*RevokeConsentRequest)(nil),        // 36: ipsbridge.clients.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),       // 37: ipsbridge.clients.v1.RevokeConsentResponse
-	(*ListAccessEventsRequest)(nil),     // 38: ipsbridge.clients.v1.ListAccessEventsRequest
-	(*ListAccessEventsResponse)(nil),    // 39: ipsbridge.clients.v1.ListAccessEventsResponse
-	(*CheckAccessRequest)(nil),          // 40: ipsbridge.clients.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),         // 41: ipsbridge.clients.v1.CheckAccessResponse
-	(*GetCallerRequest)(nil),            // 42: ipsbridge.clients.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),           // 43: ipsbridge.clients.v1.GetCallerResponse
-	(*GetRegionStatisticsRequest)(nil),  // 44: ipsbridge.clients.v1.GetRegionStatisticsRequest
-	(*GroupCount)(nil),                  // 45: ipsbridge.clients.v1.GroupCount
-	(*PhaseCount)(nil),                  // 46: ipsbridge.clients.v1.PhaseCount
-	(*GetRegionStatisticsResponse)(nil), // 47: ipsbridge.clients.v1.GetRegionStatisticsResponse
-	(*timestamppb.Timestamp)(nil),       // 48: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 49: google.protobuf.FieldMask
+	(*ConsentGrant)(nil),                // 11: ipsbridge.clients.v1.ConsentGrant
+	(*CreateClientResponse)(nil),        // 12: ipsbridge.clients.v1.CreateClientResponse
+	(*GetClientRequest)(nil),            // 13: ipsbridge.clients.v1.GetClientRequest
+	(*GetClientResponse)(nil),           // 14: ipsbridge.clients.v1.GetClientResponse
+	(*ListClientsRequest)(nil),          // 15: ipsbridge.clients.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),         // 16: ipsbridge.clients.v1.ListClientsResponse
+	(*UpdateIdentityRequest)(nil),       // 17: ipsbridge.clients.v1.UpdateIdentityRequest
+	(*UpdateIdentityResponse)(nil),      // 18: ipsbridge.clients.v1.UpdateIdentityResponse
+	(*GetTrajectoryRequest)(nil),        // 19: ipsbridge.clients.v1.GetTrajectoryRequest
+	(*GetTrajectoryResponse)(nil),       // 20: ipsbridge.clients.v1.GetTrajectoryResponse
+	(*UpdateTrajectoryRequest)(nil),     // 21: ipsbridge.clients.v1.UpdateTrajectoryRequest
+	(*UpdateTrajectoryResponse)(nil),    // 22: ipsbridge.clients.v1.UpdateTrajectoryResponse
+	(*TransitionPhaseRequest)(nil),      // 23: ipsbridge.clients.v1.TransitionPhaseRequest
+	(*TransitionPhaseResponse)(nil),     // 24: ipsbridge.clients.v1.TransitionPhaseResponse
+	(*GetWorkGoalsRequest)(nil),         // 25: ipsbridge.clients.v1.GetWorkGoalsRequest
+	(*GetWorkGoalsResponse)(nil),        // 26: ipsbridge.clients.v1.GetWorkGoalsResponse
+	(*UpdateWorkGoalsRequest)(nil),      // 27: ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	(*UpdateWorkGoalsResponse)(nil),     // 28: ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	(*GetClinicalInputRequest)(nil),     // 29: ipsbridge.clients.v1.GetClinicalInputRequest
+	(*GetClinicalInputResponse)(nil),    // 30: ipsbridge.clients.v1.GetClinicalInputResponse
+	(*UpdateClinicalInputRequest)(nil),  // 31: ipsbridge.clients.v1.UpdateClinicalInputRequest
+	(*UpdateClinicalInputResponse)(nil), // 32: ipsbridge.clients.v1.UpdateClinicalInputResponse
+	(*ListConsentsRequest)(nil),         // 33: ipsbridge.clients.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),        // 34: ipsbridge.clients.v1.ListConsentsResponse
+	(*RecordConsentRequest)(nil),        // 35: ipsbridge.clients.v1.RecordConsentRequest
+	(*RecordConsentResponse)(nil),       // 36: ipsbridge.clients.v1.RecordConsentResponse
+	(*RevokeConsentRequest)(nil),        // 37: ipsbridge.clients.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),       // 38: ipsbridge.clients.v1.RevokeConsentResponse
+	(*ListAccessEventsRequest)(nil),     // 39: ipsbridge.clients.v1.ListAccessEventsRequest
+	(*ListAccessEventsResponse)(nil),    // 40: ipsbridge.clients.v1.ListAccessEventsResponse
+	(*CheckAccessRequest)(nil),          // 41: ipsbridge.clients.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),         // 42: ipsbridge.clients.v1.CheckAccessResponse
+	(*GetCallerRequest)(nil),            // 43: ipsbridge.clients.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),           // 44: ipsbridge.clients.v1.GetCallerResponse
+	(*GetRegionStatisticsRequest)(nil),  // 45: ipsbridge.clients.v1.GetRegionStatisticsRequest
+	(*GroupCount)(nil),                  // 46: ipsbridge.clients.v1.GroupCount
+	(*PhaseCount)(nil),                  // 47: ipsbridge.clients.v1.PhaseCount
+	(*GetRegionStatisticsResponse)(nil), // 48: ipsbridge.clients.v1.GetRegionStatisticsResponse
+	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 50: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3457,98 +3528,100 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	48, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	48, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	49, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	49, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	48, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	48, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	49, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	49, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	48, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	49, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 13: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	48, // 15: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	48, // 16: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	48, // 17: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	49, // 15: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	49, // 16: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	49, // 17: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 18: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	48, // 19: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	48, // 20: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	48, // 21: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	49, // 19: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	49, // 20: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	49, // 21: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
 	2,  // 22: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
-	2,  // 23: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
-	2,  // 24: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
-	1,  // 25: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	2,  // 26: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
-	3,  // 27: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	49, // 28: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 29: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
-	4,  // 30: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	4,  // 31: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	49, // 32: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 33: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	1,  // 34: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	4,  // 35: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	6,  // 36: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	6,  // 37: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	49, // 38: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 39: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	7,  // 40: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	7,  // 41: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	49, // 42: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 43: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	8,  // 44: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	0,  // 45: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
-	8,  // 46: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	8,  // 47: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
-	9,  // 48: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
-	0,  // 49: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 50: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 51: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
-	1,  // 52: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
-	45, // 53: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
-	46, // 54: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
-	45, // 55: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	48, // 56: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
-	10, // 57: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	12, // 58: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	14, // 59: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	16, // 60: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	18, // 61: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	20, // 62: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	22, // 63: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	24, // 64: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	26, // 65: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	28, // 66: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	30, // 67: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	32, // 68: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	34, // 69: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	36, // 70: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	38, // 71: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	40, // 72: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	42, // 73: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	44, // 74: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	11, // 75: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	13, // 76: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	15, // 77: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	17, // 78: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	19, // 79: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	21, // 80: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	23, // 81: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	25, // 82: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	27, // 83: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	29, // 84: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	31, // 85: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	33, // 86: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	35, // 87: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	37, // 88: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	39, // 89: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	41, // 90: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	43, // 91: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	47, // 92: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	75, // [75:93] is the sub-list for method output_type
-	57, // [57:75] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	11, // 23: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
+	0,  // 24: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
+	2,  // 25: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
+	2,  // 26: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
+	1,  // 27: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	2,  // 28: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
+	3,  // 29: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
+	50, // 30: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 31: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
+	4,  // 32: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	4,  // 33: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	50, // 34: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 35: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	1,  // 36: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	4,  // 37: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	6,  // 38: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	6,  // 39: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	50, // 40: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 41: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	7,  // 42: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	7,  // 43: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	50, // 44: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 45: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	8,  // 46: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	0,  // 47: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
+	8,  // 48: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	8,  // 49: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
+	9,  // 50: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
+	0,  // 51: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 52: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 53: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
+	1,  // 54: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
+	46, // 55: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
+	47, // 56: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
+	46, // 57: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
+	49, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	10, // 59: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	13, // 60: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	15, // 61: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	17, // 62: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	19, // 63: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	21, // 64: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	23, // 65: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	25, // 66: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	27, // 67: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	29, // 68: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	31, // 69: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	33, // 70: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	35, // 71: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	37, // 72: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	39, // 73: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	41, // 74: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	43, // 75: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	45, // 76: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	12, // 77: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	14, // 78: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	16, // 79: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	18, // 80: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	20, // 81: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	22, // 82: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	24, // 83: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	26, // 84: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	28, // 85: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	30, // 86: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	32, // 87: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	34, // 88: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	36, // 89: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	38, // 90: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	40, // 91: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	42, // 92: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	44, // 93: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	48, // 94: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	77, // [77:95] is the sub-list for method output_type
+	59, // [59:77] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -3562,7 +3635,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   46,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
