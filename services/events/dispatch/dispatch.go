@@ -98,9 +98,9 @@ func New(cfg Config, pool *pgxpool.Pool, az *authz.Authorizer, log *slog.Logger)
 		client: cfg.Egress.Client(cfg.Timeout), log: log.With("worker", cfg.Worker), wake: make(chan struct{}, 1)}
 }
 
-// Run relays and delivers until ctx ends, then finishes the requests in
-// flight and returns. Deliveries it claimed but did not start are released
-// by their leases running out.
+// Run relays and delivers until ctx ends, then finishes the batch it has
+// claimed (every delivery in it, not only those in flight; the lease bounds
+// how long that takes) and returns.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
