@@ -20,6 +20,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -112,6 +114,22 @@ func ServerOptions(logger *slog.Logger, verifier *authn.Verifier, extra ...grpc.
 		grpc.ChainUnaryInterceptor(chain...),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}, nil
+}
+
+// NewServer is a service's gRPC server: the shared interceptors, then the
+// service's own (its authorization), the service registered and reported
+// serving by the standard health service.
+func NewServer(logger *slog.Logger, verifier *authn.Verifier, desc *grpc.ServiceDesc, impl any, extra ...grpc.UnaryServerInterceptor) (*grpc.Server, *health.Server, error) {
+	opts, err := ServerOptions(logger, verifier, extra...)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := grpc.NewServer(opts...)
+	srv.RegisterService(desc, impl)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	hs.SetServingStatus(desc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return srv, hs, nil
 }
 
 func recoveryInterceptor(logger *slog.Logger) grpc.UnaryServerInterceptor {

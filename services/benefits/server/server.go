@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
@@ -75,17 +74,8 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	checker := access.New(clientsv1.NewClientsServiceClient(d.Clients), d.Authz)
 	a := app.New(store.New(d.Pool), checker, d.Notifier, d.Logger)
 	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
-	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+	return rpc.NewServer(d.Logger, d.Verifier, &benefitsv1.BenefitsService_ServiceDesc, api.New(a, d.Logger),
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := grpc.NewServer(opts...)
-	benefitsv1.RegisterBenefitsServiceServer(srv, api.New(a, d.Logger))
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	hs.SetServingStatus(benefitsv1.BenefitsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return srv, hs, nil
 }
 
 // Run starts the service and serves until ctx ends.

@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
@@ -66,17 +65,8 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	st := store.New(d.Pool)
 	a := app.New(st, d.Authz, d.Logger)
 	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
-	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+	return rpc.NewServer(d.Logger, d.Verifier, &clientsv1.ClientsService_ServiceDesc, api.New(a, d.Logger),
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := grpc.NewServer(opts...)
-	clientsv1.RegisterClientsServiceServer(srv, api.New(a, d.Logger))
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	hs.SetServingStatus(clientsv1.ClientsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return srv, hs, nil
 }
 
 // Migrate applies the service's migrations and, when asked, the demo seed.

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
@@ -86,17 +85,8 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	checker := access.New(clients, d.Authz)
 	a := app.New(store.New(d.Pool), checker, clients, d.Logger, d.Now)
 	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
-	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+	return rpc.NewServer(d.Logger, d.Verifier, &employmentv1.EmploymentService_ServiceDesc, api.New(a, d.Logger),
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, checker.ResolveSubject, onDeny))
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := grpc.NewServer(opts...)
-	employmentv1.RegisterEmploymentServiceServer(srv, api.New(a, d.Logger))
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	hs.SetServingStatus(employmentv1.EmploymentService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return srv, hs, nil
 }
 
 // SweepMilestones runs a's milestone sweep now and then every interval

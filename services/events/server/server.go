@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
@@ -112,17 +111,8 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	a := app.New(store.New(d.Pool), checker, visibility.New(d.Pool, d.Authz),
 		app.Config{Egress: d.Egress, VerifyTimeout: d.VerifyTimeout}, d.Logger)
 	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
-	opts, err := rpc.ServerOptions(d.Logger, d.Verifier,
+	return rpc.NewServer(d.Logger, d.Verifier, &eventsv1.EventsService_ServiceDesc, api.New(a, d.Logger),
 		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
-	if err != nil {
-		return nil, nil, err
-	}
-	srv := grpc.NewServer(opts...)
-	eventsv1.RegisterEventsServiceServer(srv, api.New(a, d.Logger))
-	hs := health.NewServer()
-	healthpb.RegisterHealthServer(srv, hs)
-	hs.SetServingStatus(eventsv1.EventsService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	return srv, hs, nil
 }
 
 // Run starts the service and serves until ctx ends.
