@@ -18,7 +18,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"time"
 
@@ -32,15 +31,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations creates the audit schema's table, chain and guards.
-var Migrations = database.Migrations{Schema: "audit", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(fmt.Sprintf("audit: embedded migrations: %v", err))
-	}
-	return sub
-}
+var Migrations = database.Embedded("audit", migrationFiles)
 
 // Querier is what Record, List and Verify need; *pgxpool.Pool,
 // *pgxpool.Conn, *pgx.Conn and pgx.Tx satisfy it.

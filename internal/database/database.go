@@ -23,6 +23,17 @@ type Migrations struct {
 	FS     fs.FS
 }
 
+// Embedded returns a schema's migrations from the "migrations" directory
+// of an embedded file system (//go:embed migrations/*.sql).
+func Embedded(schema string, files fs.FS) Migrations {
+	sub, err := fs.Sub(files, "migrations")
+	if err != nil {
+		// Only an invalid path fails, and the path is fixed.
+		panic(fmt.Sprintf("database: migrations of %s: %v", schema, err))
+	}
+	return Migrations{Schema: schema, FS: sub}
+}
+
 // Connect opens a pool and checks that the server answers.
 func Connect(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)

@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,15 +25,7 @@ var migrationFiles embed.FS
 
 // Migrations creates the outbox schema. Every service that writes events
 // applies it (tern makes concurrent appliers wait for each other).
-var Migrations = database.Migrations{Schema: "outbox", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(fmt.Sprintf("outbox: embedded migrations: %v", err))
-	}
-	return sub
-}
+var Migrations = database.Embedded("outbox", migrationFiles)
 
 // Type is a CloudEvents type. The suffix is the payload's version: a
 // breaking change of a payload gets a new type, so subscribers choose when

@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,15 +27,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations are the clients schema's migrations.
-var Migrations = database.Migrations{Schema: "clients", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations = database.Embedded("clients", migrationFiles)
 
 // Store is the clients schema.
 type Store struct {

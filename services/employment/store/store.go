@@ -9,7 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,15 +24,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations are the employment schema's migrations.
-var Migrations = database.Migrations{Schema: "employment", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(f fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(f, dir)
-	if err != nil {
-		panic(err)
-	}
-	return sub
-}
+var Migrations = database.Embedded("employment", migrationFiles)
 
 // Store is the employment schema.
 type Store struct {

@@ -5,8 +5,6 @@ package store
 
 import (
 	"embed"
-	"fmt"
-	"io/fs"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -17,15 +15,7 @@ import (
 var migrationFiles embed.FS
 
 // Migrations creates the events schema.
-var Migrations = database.Migrations{Schema: "events", FS: mustSub(migrationFiles, "migrations")}
-
-func mustSub(fsys fs.FS, dir string) fs.FS {
-	sub, err := fs.Sub(fsys, dir)
-	if err != nil {
-		panic(fmt.Sprintf("events store: embedded migrations: %v", err))
-	}
-	return sub
-}
+var Migrations = database.Embedded("events", migrationFiles)
 
 // Store reads and writes the events schema.
 type Store struct {
