@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -146,6 +147,26 @@ func (h *Handler) formFailed(w http.ResponseWriter, r *http.Request, s *session,
 	return h.renderClient(w, r, s, id, name, f, code)
 }
 
+// save finishes a form whose fields b has read: field errors first, then
+// the service call (refused with 404 when the service is not deployed),
+// then back to the client's page, or the form again with the service's
+// reasons.
+func (h *Handler) save(w http.ResponseWriter, r *http.Request, s *session, id, form string, b *submission,
+	deployed bool, call func(context.Context) error, what, anchor string) error {
+	if !b.ok() {
+		return h.formFailed(w, r, s, id, form, b, nil)
+	}
+	if !deployed {
+		return errNotDeployed
+	}
+	ctx, cancel := h.callContext(r, s)
+	defer cancel()
+	if err := call(ctx); err != nil {
+		return h.formFailed(w, r, s, id, form, b, err)
+	}
+	return done(w, r, id, what, anchor)
+}
+
 func (h *Handler) postWorkGoals(w http.ResponseWriter, r *http.Request, s *session) error {
 	id := r.PathValue("id")
 	b := h.submission(r)
@@ -160,34 +181,22 @@ func (h *Handler) postWorkGoals(w http.ResponseWriter, r *http.Request, s *sessi
 			wg.PreferredOccupations = append(wg.PreferredOccupations, o)
 		}
 	}
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, "workgoals", b, nil)
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.clients.UpdateWorkGoals(ctx, &clientsv1.UpdateWorkGoalsRequest{ClientId: id, WorkGoals: wg,
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"preferences", "goals", "strengths", "support_wishes", "preferred_occupations", "desired_hours_per_week"}}})
-	if err != nil {
-		return h.formFailed(w, r, s, id, "workgoals", b, err)
-	}
-	return done(w, r, id, "workgoals", "work-goals")
+	return h.save(w, r, s, id, "workgoals", b, true, func(ctx context.Context) error {
+		_, err := h.clients.UpdateWorkGoals(ctx, &clientsv1.UpdateWorkGoalsRequest{ClientId: id, WorkGoals: wg,
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"preferences", "goals", "strengths", "support_wishes", "preferred_occupations", "desired_hours_per_week"}}})
+		return err
+	}, "workgoals", "work-goals")
 }
 
 func (h *Handler) postClinical(w http.ResponseWriter, r *http.Request, s *session) error {
 	id := r.PathValue("id")
 	b := h.submission(r)
 	ci := &clientsv1.ClinicalInput{Notes: b.text("notes", false), WorkConsiderations: b.text("work_considerations", false), Version: b.version("version")}
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, "clinical", b, nil)
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.clients.UpdateClinicalInput(ctx, &clientsv1.UpdateClinicalInputRequest{ClientId: id, ClinicalInput: ci,
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notes", "work_considerations"}}})
-	if err != nil {
-		return h.formFailed(w, r, s, id, "clinical", b, err)
-	}
-	return done(w, r, id, "clinical", "clinical-input")
+	return h.save(w, r, s, id, "clinical", b, true, func(ctx context.Context) error {
+		_, err := h.clients.UpdateClinicalInput(ctx, &clientsv1.UpdateClinicalInputRequest{ClientId: id, ClinicalInput: ci,
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notes", "work_considerations"}}})
+		return err
+	}, "clinical", "clinical-input")
 }
 
 func (h *Handler) postPhase(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -232,16 +241,10 @@ func (h *Handler) postConsent(w http.ResponseWriter, r *http.Request, s *session
 	if len(secs) == 0 {
 		b.fail("sections", "consent.sectionsrequired")
 	}
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, "consent", b, nil)
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.clients.RecordConsent(ctx, &clientsv1.RecordConsentRequest{ClientId: id, OrganizationId: org, Sections: secs, RequestId: b.f.Key})
-	if err != nil {
-		return h.formFailed(w, r, s, id, "consent", b, err)
-	}
-	return done(w, r, id, "consent", "consents")
+	return h.save(w, r, s, id, "consent", b, true, func(ctx context.Context) error {
+		_, err := h.clients.RecordConsent(ctx, &clientsv1.RecordConsentRequest{ClientId: id, OrganizationId: org, Sections: secs, RequestId: b.f.Key})
+		return err
+	}, "consent", "consents")
 }
 
 func (h *Handler) postRevokeConsent(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -270,19 +273,10 @@ func (h *Handler) postEmployerContact(w http.ResponseWriter, r *http.Request, s 
 	b := h.submission(r)
 	c := &employmentv1.EmployerContact{EmployerName: b.text("employer_name", true), ContactDate: b.date("contact_date", true),
 		FaceToFace: b.f.V("face_to_face") == "yes", Notes: b.text("notes", false)}
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, "contact", b, nil)
-	}
-	if h.employment == nil {
-		return errNotDeployed
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.employment.CreateEmployerContact(ctx, &employmentv1.CreateEmployerContactRequest{ClientId: id, EmployerContact: c, RequestId: b.f.Key})
-	if err != nil {
-		return h.formFailed(w, r, s, id, "contact", b, err)
-	}
-	return done(w, r, id, "contact", "job-search")
+	return h.save(w, r, s, id, "contact", b, h.employment != nil, func(ctx context.Context) error {
+		_, err := h.employment.CreateEmployerContact(ctx, &employmentv1.CreateEmployerContactRequest{ClientId: id, EmployerContact: c, RequestId: b.f.Key})
+		return err
+	}, "contact", "job-search")
 }
 
 var errNotDeployed = &pageError{status: http.StatusNotFound, key: "error.notdeployed"}
@@ -297,19 +291,13 @@ func (h *Handler) postStartPlacement(w http.ResponseWriter, r *http.Request, s *
 	p := &employmentv1.Placement{EmployerName: b.text("employer_name", true), JobTitle: b.text("job_title", true),
 		StartDate: b.date("start_date", true), ContractKind: kind,
 		HoursPerWeek: b.number("hours_per_week", true, 0.5, 60), HourlyWageCents: b.cents("hourly_wage", true)}
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, "placement", b, nil)
-	}
-	if h.employment == nil {
-		return errNotDeployed
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.employment.StartPlacement(ctx, &employmentv1.StartPlacementRequest{ClientId: id, Placement: p, RequestId: b.f.Key})
-	if err != nil && !isPhaseSync(err) {
-		return h.formFailed(w, r, s, id, "placement", b, err)
-	}
-	return done(w, r, id, "placement", "placements")
+	return h.save(w, r, s, id, "placement", b, h.employment != nil, func(ctx context.Context) error {
+		_, err := h.employment.StartPlacement(ctx, &employmentv1.StartPlacementRequest{ClientId: id, Placement: p, RequestId: b.f.Key})
+		if isPhaseSync(err) {
+			return nil
+		}
+		return err
+	}, "placement", "placements")
 }
 
 // isPhaseSync: the job was recorded but the trajectory's phase could not be
@@ -326,19 +314,10 @@ func (h *Handler) postPlacementTerms(w http.ResponseWriter, r *http.Request, s *
 		HoursPerWeek: b.number("hours_per_week", true, 0.5, 60), HourlyWageCents: b.cents("hourly_wage", true)}
 	v := b.version("version")
 	name := "terms-" + pid
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, name, b, nil)
-	}
-	if h.employment == nil {
-		return errNotDeployed
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.employment.ChangePlacementTerms(ctx, &employmentv1.ChangePlacementTermsRequest{ClientId: id, PlacementId: pid, Terms: t, Version: v})
-	if err != nil {
-		return h.formFailed(w, r, s, id, name, b, err)
-	}
-	return done(w, r, id, "terms", "placement-"+pid)
+	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
+		_, err := h.employment.ChangePlacementTerms(ctx, &employmentv1.ChangePlacementTermsRequest{ClientId: id, PlacementId: pid, Terms: t, Version: v})
+		return err
+	}, "terms", "placement-"+pid)
 }
 
 func (h *Handler) postEndPlacement(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -347,18 +326,13 @@ func (h *Handler) postEndPlacement(w http.ResponseWriter, r *http.Request, s *se
 	req := &employmentv1.EndPlacementRequest{ClientId: id, PlacementId: pid, EndDate: b.date("end_date", true),
 		EndReason: b.text("end_reason", true), Version: b.version("version")}
 	name := "end-" + pid
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, name, b, nil)
-	}
-	if h.employment == nil {
-		return errNotDeployed
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	if _, err := h.employment.EndPlacement(ctx, req); err != nil && !isPhaseSync(err) {
-		return h.formFailed(w, r, s, id, name, b, err)
-	}
-	return done(w, r, id, "ended", "placements")
+	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
+		_, err := h.employment.EndPlacement(ctx, req)
+		if isPhaseSync(err) {
+			return nil
+		}
+		return err
+	}, "ended", "placements")
 }
 
 func (h *Handler) postFollowAlong(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -370,17 +344,8 @@ func (h *Handler) postFollowAlong(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	c := &employmentv1.FollowAlongContact{PlacementId: b.text("placement_id", false), ContactDate: b.date("contact_date", true),
 		With: with, Notes: b.text("notes", false)}
-	if !b.ok() {
-		return h.formFailed(w, r, s, id, "followalong", b, nil)
-	}
-	if h.employment == nil {
-		return errNotDeployed
-	}
-	ctx, cancel := h.callContext(r, s)
-	defer cancel()
-	_, err := h.employment.CreateFollowAlongContact(ctx, &employmentv1.CreateFollowAlongContactRequest{ClientId: id, FollowAlongContact: c, RequestId: b.f.Key})
-	if err != nil {
-		return h.formFailed(w, r, s, id, "followalong", b, err)
-	}
-	return done(w, r, id, "followalong", "follow-along")
+	return h.save(w, r, s, id, "followalong", b, h.employment != nil, func(ctx context.Context) error {
+		_, err := h.employment.CreateFollowAlongContact(ctx, &employmentv1.CreateFollowAlongContactRequest{ClientId: id, FollowAlongContact: c, RequestId: b.f.Key})
+		return err
+	}, "followalong", "follow-along")
 }
