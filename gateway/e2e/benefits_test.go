@@ -30,7 +30,7 @@ func startWithBenefits(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	srv, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
-		Clients: testplatform.Dial(t, p.ClientsAddr), Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
+		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

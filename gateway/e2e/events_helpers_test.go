@@ -57,7 +57,7 @@ func startWithEventSources(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
-		Clients: testplatform.Dial(t, p.ClientsAddr), Notifier: benefitsapp.TableNotifier{}, Logger: testplatform.Logger()})
+		Notifier: benefitsapp.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func startAll(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
-		Clients: testplatform.Dial(tb, p.ClientsAddr), Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
+		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}

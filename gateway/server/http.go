@@ -34,6 +34,8 @@ const (
 	headerRequestID      = "X-Request-Id"
 	headerPurpose        = "X-Purpose"
 	headerIdempotencyKey = "Idempotency-Key"
+	// headerForwardedForClaimed carries the X-Forwarded-For the client sent.
+	headerForwardedForClaimed = "X-Forwarded-For-Claimed"
 )
 
 // apiMarshaler matches the committed OpenAPI document: proto field names
@@ -92,6 +94,8 @@ func incomingHeader(key string) (string, bool) {
 		return authn.MDPurpose, true
 	case headerIdempotencyKey:
 		return "idempotency-key", true
+	case headerForwardedForClaimed:
+		return authn.MDForwardedForClaimed, true
 	case "Authorization", "Cookie":
 		return "", false
 	}
@@ -112,6 +116,15 @@ type requestInfoKey struct{}
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// grpc-gateway forwards X-Forwarded-For with the peer's address
+		// appended; what the client sent is only a claim, so it moves to its
+		// own header and x-forwarded-for becomes the address we saw.
+		if claimed := r.Header.Values("X-Forwarded-For"); len(claimed) > 0 {
+			r.Header.Del("X-Forwarded-For")
+			r.Header.Set(headerForwardedForClaimed, strings.Join(claimed, ", "))
+		} else {
+			r.Header.Del(headerForwardedForClaimed)
+		}
 		info := &requestInfo{id: r.Header.Get(headerRequestID)}
 		if !validRequestID(info.id) {
 			info.id = uuid.NewString()

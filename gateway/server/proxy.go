@@ -180,13 +180,14 @@ func outgoingMetadata(ctx context.Context, requestID string) metadata.MD {
 	in, _ := metadata.FromIncomingContext(ctx)
 	out := stripReserved(in)
 	out.Set(authn.MDRequestID, requestID)
+	host := ""
 	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
-		host, _, err := net.SplitHostPort(pr.Addr.String())
-		if err != nil {
+		var err error
+		if host, _, err = net.SplitHostPort(pr.Addr.String()); err != nil {
 			host = pr.Addr.String()
 		}
-		out.Append(authn.MDForwardedFor, host)
 	}
+	authn.SetForwarded(out, host, strings.Join(in.Get(authn.MDForwardedFor), ", "))
 	return out
 }
 

@@ -91,11 +91,14 @@ func TestOutgoingMetadata(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"authorization":   {"Bearer t"},
-		"x-purpose":       {"intake"},
-		"x-request-id":    {"req-9"},
-		"x-forwarded-for": {"10.1.1.1", "192.0.2.7"},
-		"custom-bin":      {"\x00\x01"},
+		"authorization": {"Bearer t"},
+		"x-purpose":     {"intake"},
+		"x-request-id":  {"req-9"},
+		// The address the gateway saw, never the client's own claim, which
+		// travels beside it.
+		"x-forwarded-for":         {"192.0.2.7"},
+		"x-forwarded-for-claimed": {"10.1.1.1"},
+		"custom-bin":              {"\x00\x01"},
 	}
 	for k, v := range want {
 		if got := out.Get(k); len(got) != len(v) || (len(v) > 0 && got[0] != v[0]) || (len(v) > 1 && got[1] != v[1]) {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 )
 
@@ -26,9 +27,11 @@ func (h *Handler) callContext(r *http.Request, s *session) (context.Context, con
 	if id := r.Header.Get("X-Request-Id"); id != "" {
 		md.Set("x-request-id", id)
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		md.Set("x-forwarded-for", host)
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = ""
 	}
+	authn.SetForwarded(md, host, r.Header.Get("X-Forwarded-For"))
 	ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
 	return metadata.NewOutgoingContext(ctx, md), cancel
 }

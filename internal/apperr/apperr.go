@@ -17,6 +17,10 @@ var (
 	// ErrAuditUnavailable: the audit record could not be written, so the
 	// request fails and nothing is returned or changed (fail-closed).
 	ErrAuditUnavailable = errors.New("audit log unavailable")
+	// ErrUnavailable: something the request depends on (the database, the
+	// directory, another service) could not be reached; a retry may
+	// succeed. Never a denial: an outage must not read as "no access".
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // FieldError is an invalid field; it wraps ErrInvalid and names the field.

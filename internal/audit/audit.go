@@ -144,18 +144,7 @@ func Record(ctx context.Context, q Querier, e Event) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
-	var at *time.Time
-	if !e.Time.IsZero() {
-		at = &e.Time
-	}
-	sections := e.Sections
-	if sections == nil {
-		sections = []string{} // nil would be sent as NULL
-	}
-	_, err := q.Exec(ctx, insertEvent,
-		at, e.Service, e.ActorID, e.OnBehalfOf, e.OrgID, e.Role, e.ClientID,
-		sections, e.Action, string(e.Outcome),
-		e.Reason, e.RequestID, e.Purpose, e.RemoteAddr)
+	_, err := q.Exec(ctx, insertEvent, e.args()...)
 	if err != nil {
 		// The trigger read a tip older than the committed one: only possible
 		// when the transaction's snapshot predates the lock (REPEATABLE READ,
@@ -166,4 +155,19 @@ func Record(ctx context.Context, q Querier, e Event) error {
 		return fmt.Errorf("audit: record %s of client %q: %w", e.Action, e.ClientID, err)
 	}
 	return nil
+}
+
+// args are insertEvent's arguments for e.
+func (e Event) args() []any {
+	var at *time.Time
+	if !e.Time.IsZero() {
+		at = &e.Time
+	}
+	sections := e.Sections
+	if sections == nil {
+		sections = []string{} // nil would be sent as NULL
+	}
+	return []any{at, e.Service, e.ActorID, e.OnBehalfOf, e.OrgID, e.Role, e.ClientID,
+		sections, e.Action, string(e.Outcome),
+		e.Reason, e.RequestID, e.Purpose, e.RemoteAddr}
 }

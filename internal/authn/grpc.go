@@ -150,3 +150,25 @@ func OutgoingContext(ctx context.Context) context.Context {
 	}
 	return metadata.AppendToOutgoingContext(ctx, kv...)
 }
+
+// MDForwardedForClaimed carries the X-Forwarded-For a client sent to the
+// gateway: a claim kept beside the address the gateway saw, never instead.
+const MDForwardedForClaimed = "x-forwarded-for-claimed"
+
+// SetForwarded is the one way the gateway (REST, gRPC proxy and pages)
+// tells the services where a request came from: x-forwarded-for becomes
+// the address of the peer the gateway actually saw, and what the client
+// itself claimed (its own X-Forwarded-For) travels separately as a claim.
+func SetForwarded(md metadata.MD, peerHost, claimed string) {
+	md.Delete(MDForwardedFor)
+	md.Delete(MDForwardedForClaimed)
+	if peerHost != "" {
+		md.Set(MDForwardedFor, peerHost)
+	}
+	if claimed = strings.TrimSpace(claimed); claimed != "" {
+		if len(claimed) > 256 {
+			claimed = claimed[:256]
+		}
+		md.Set(MDForwardedForClaimed, claimed)
+	}
+}

@@ -3,6 +3,7 @@ package authn
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/httprc/v3"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -126,7 +128,26 @@ type Verifier struct {
 
 	mu          sync.Mutex
 	lastRefresh time.Time
+
+	// verified remembers tokens that passed, by the hash of the token, so
+	// that the gateway and each service check a token's signature once and
+	// not on every request and hop. An entry is used only before the
+	// token's own expiry and at most verifiedTTL after it was checked, so a
+	// key withdrawn from the provider's set stops counting soon after.
+	verified *lru.Cache[[sha256.Size]byte, verifiedToken]
 }
+
+type verifiedToken struct {
+	p     Principal
+	until time.Time
+}
+
+// Bounds of the verified-token cache: enough for every active user of a
+// large region; each entry is a few hundred bytes.
+const (
+	verifiedEntries = 20000
+	verifiedTTL     = 5 * time.Minute
+)
 
 // NewVerifier loads the key set and returns a Verifier. With a JWKSURL the
 // first fetch must succeed (within ctx); refreshes then run in the
@@ -136,6 +157,10 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("authn config: %w", err)
 	}
 	v := &Verifier{cfg: cfg, now: time.Now}
+	var err error
+	if v.verified, err = lru.New[[sha256.Size]byte, verifiedToken](verifiedEntries); err != nil {
+		return nil, fmt.Errorf("token cache: %w", err)
+	}
 	if cfg.JWKSFile != "" {
 		set, err := jwk.ReadFile(cfg.JWKSFile)
 		if err != nil {
@@ -204,7 +229,9 @@ func (v *Verifier) keySet(ctx context.Context, refresh bool) (jwk.Set, error) {
 }
 
 // Verify checks raw (a compact JWS) and returns the caller it names. An
-// error matching ErrInvalidToken says in its message what is wrong.
+// error matching ErrInvalidToken says in its message what is wrong. A token
+// that passed before is answered from the verified-token cache until its
+// expiry.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if raw == "" {
 		return Principal{}, ErrMissingToken
@@ -212,56 +239,78 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
 	if len(raw) > MaxTokenSize {
 		return Principal{}, invalid("token too large")
 	}
+	key := sha256.Sum256([]byte(raw))
+	now := v.now()
+	if e, ok := v.verified.Get(key); ok {
+		if now.Before(e.until) {
+			return e.p, nil
+		}
+		v.verified.Remove(key)
+	}
+	p, exp, err := v.verify(ctx, raw)
+	if err != nil {
+		return Principal{}, err
+	}
+	until := now.Add(verifiedTTL)
+	if exp.Before(until) {
+		until = exp
+	}
+	v.verified.Add(key, verifiedToken{p: p, until: until})
+	return p, nil
+}
+
+// verify checks a token's signature and claims; exp is its expiry.
+func (v *Verifier) verify(ctx context.Context, raw string) (p Principal, exp time.Time, err error) {
 	if strings.Count(raw, ".") != 2 {
-		return Principal{}, invalid("token malformed: not a compact JWS")
+		return Principal{}, time.Time{}, invalid("token malformed: not a compact JWS")
 	}
 	msg, err := jws.Parse([]byte(raw), jws.WithCompact())
 	if err != nil || len(msg.Signatures()) != 1 {
 		if strings.HasSuffix(raw, ".") {
-			return Principal{}, invalid("token signature missing")
+			return Principal{}, time.Time{}, invalid("token signature missing")
 		}
-		return Principal{}, invalid("token malformed")
+		return Principal{}, time.Time{}, invalid("token malformed")
 	}
 	hdr := msg.Signatures()[0].ProtectedHeaders()
 	alg, ok := hdr.Algorithm()
 	switch {
 	case !ok:
-		return Principal{}, invalid("token lacks header alg")
+		return Principal{}, time.Time{}, invalid("token lacks header alg")
 	case strings.EqualFold(alg.String(), jwa.NoSignature().String()):
-		return Principal{}, invalid("token algorithm none is not allowed")
+		return Principal{}, time.Time{}, invalid("token algorithm none is not allowed")
 	case !slices.Contains(acceptedAlgorithms, alg.String()):
-		return Principal{}, invalid("token algorithm %q is not accepted", clip(alg.String()))
+		return Principal{}, time.Time{}, invalid("token algorithm %q is not accepted", clip(alg.String()))
 	}
 
 	key, err := v.lookupKey(ctx, hdr)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, time.Time{}, err
 	}
 	if kalg, ok := key.Algorithm(); ok && kalg.String() != alg.String() {
-		return Principal{}, invalid("token algorithm %s does not match its key", alg)
+		return Principal{}, time.Time{}, invalid("token algorithm %s does not match its key", alg)
 	}
 	payload, err := jws.Verify([]byte(raw), jws.WithKey(alg, key))
 	if err != nil {
-		return Principal{}, invalid("token signature invalid")
+		return Principal{}, time.Time{}, invalid("token signature invalid")
 	}
 	// A signed payload that is itself a JWS would be parsed as a nested
 	// token; we only issue flat claim sets.
 	if p := bytes.TrimSpace(payload); len(p) == 0 || p[0] != '{' {
-		return Principal{}, invalid("token claims malformed")
+		return Principal{}, time.Time{}, invalid("token claims malformed")
 	}
 	tok, err := jwt.Parse(payload, jwt.WithVerify(false), jwt.WithValidate(false))
 	if err != nil {
-		return Principal{}, invalid("token claims malformed")
+		return Principal{}, time.Time{}, invalid("token claims malformed")
 	}
 	if err := v.validate(tok); err != nil {
-		return Principal{}, err
+		return Principal{}, time.Time{}, err
 	}
-	p, err := principalFrom(tok)
-	if err != nil {
-		return Principal{}, err
+	if p, err = principalFrom(tok); err != nil {
+		return Principal{}, time.Time{}, err
 	}
 	p.Token = raw
-	return p, nil
+	exp, _ = tok.Expiration() // validate made sure it is there
+	return p, exp, nil
 }
 
 // lookupKey finds the key the token names by its kid; a token without a kid

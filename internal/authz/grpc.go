@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 )
 
@@ -67,7 +69,12 @@ func UnaryServerInterceptor(a *Authorizer, rules map[string][]Requirement, resol
 		s, err := resolve(ctx, p)
 		if err != nil {
 			slog.WarnContext(ctx, "resolve caller", "subject", p.Subject, "org", p.OrgID, "err", err)
-			return nil, status.Errorf(codes.PermissionDenied, "caller %s of organisation %s is not known here", p.Subject, p.OrgID)
+			// Only a directory that answered "no such organisation" denies;
+			// a lookup that failed is an outage, and a caller retries that.
+			if errors.Is(err, apperr.ErrPermissionDenied) {
+				return nil, status.Errorf(codes.PermissionDenied, "caller %s of organisation %s is not known here", p.Subject, p.OrgID)
+			}
+			return nil, status.Error(codes.Unavailable, "the directory cannot be read right now; retry later")
 		}
 		if !known {
 			if onDeny != nil {

@@ -85,12 +85,26 @@ func requestInfo(ctx context.Context) Info {
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		peerAddr = p.Addr.String()
 	}
-	// The gateway passes the end user's address; keep the hop it came
-	// through too, since a forwarded-for header is only as good as its sender.
-	if fwd := strings.TrimSpace(strings.Split(first("x-forwarded-for"), ",")[0]); fwd != "" {
+	// The gateway passes the address it saw (authn.SetForwarded), the last
+	// value of x-forwarded-for; keep the hop it came through too, since a
+	// forwarded address is only as good as its sender, and what the client
+	// claimed beside it, never instead of it.
+	fwds := md.Get("x-forwarded-for")
+	fwd := ""
+	if len(fwds) > 0 {
+		parts := strings.Split(fwds[len(fwds)-1], ",")
+		fwd = strings.TrimSpace(parts[len(parts)-1])
+	}
+	if fwd != "" {
 		i.RemoteAddr = fwd + " via " + peerAddr
 	} else {
 		i.RemoteAddr = peerAddr
+	}
+	if claimed := first("x-forwarded-for-claimed"); claimed != "" {
+		if len(claimed) > 128 {
+			claimed = claimed[:128]
+		}
+		i.RemoteAddr += " (claims " + claimed + ")"
 	}
 	return i
 }

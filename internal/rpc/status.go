@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
+	"github.com/ipsbridge/ipsbridge/internal/database"
 )
 
 // Status translates the shared error kinds into canonical statuses with
@@ -42,6 +43,9 @@ func Status(ctx context.Context, log *slog.Logger, err error) error {
 	case errors.Is(err, apperr.ErrAuditUnavailable):
 		log.ErrorContext(ctx, "request failed closed", "err", err)
 		return Error(codes.Unavailable, "AUDIT_UNAVAILABLE", "the audit log cannot be written; nothing was read or changed", nil)
+	case errors.Is(err, apperr.ErrUnavailable), database.Unavailable(err):
+		log.WarnContext(ctx, "dependency unavailable", "err", err)
+		return Error(codes.Unavailable, "UNAVAILABLE", "the service cannot reach what it needs right now; retry later", nil)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return Error(codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "request cancelled or timed out", nil)
 	}

@@ -49,6 +49,8 @@ func (r result) String() string {
 		r.name, r.n, float64(r.n)/r.elapsed.Seconds(), ms(r.p50), ms(r.p99), r.errors)
 }
 
+func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func run() error {
@@ -57,8 +59,18 @@ func run() error {
 	keys := flag.String("keys", ".local/devkeys", "dev signing key directory")
 	duration := flag.Duration("duration", 10*time.Second, "how long each measurement runs")
 	maxRequests := flag.Int("max-requests", 200000, "upper bound on requests per measurement")
-	concurrency := flag.Int("concurrency", 8, "concurrent workers")
+	concurrencies := flag.String("concurrency", "8,32", "comma-separated numbers of concurrent workers; each is measured")
 	flag.Parse()
+	var levels []int
+	for _, f := range strings.Split(*concurrencies, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(f), &n); err != nil || n < 1 || n > 256 {
+			return fmt.Errorf("-concurrency: %q is not a number of workers between 1 and 256", f)
+		}
+		levels = append(levels, n)
+	}
+	concurrency := new(int)
+	*concurrency = slices.Max(levels)
 
 	u, err := url.Parse(*gateway)
 	if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1") {
@@ -77,7 +89,24 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("client %s enrolled; %d workers, %s per measurement, at most %d requests\n\n", clientID, *concurrency, *duration, *maxRequests)
+	if *dbURL == "" {
+		return errors.New("-database (or DATABASE_URL) is required for the pgx comparison")
+	}
+	pool, err := pgxpool.New(ctx, *dbURL)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer pool.Close()
+	// The audit record must be durable before the answer: measure on a
+	// cluster that makes it so.
+	var fsync, syncCommit string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit); err != nil {
+		return fmt.Errorf("read the cluster's durability settings: %w", err)
+	}
+	fmt.Printf("client %s enrolled; cluster fsync=%s synchronous_commit=%s; %s per measurement, at most %d requests\n", clientID, fsync, syncCommit, *duration, *maxRequests)
+	if fsync != "on" || syncCommit != "on" {
+		fmt.Println("WARNING: the cluster does not make commits durable; these figures flatter the audit path")
+	}
 
 	get := func(ctx context.Context) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *gateway+"/v1/clients/"+clientID+"/trajectory", nil)
@@ -95,30 +124,31 @@ func run() error {
 		}
 		return nil
 	}
+	selectRow := func(ctx context.Context) error {
+		var phase, team string
+		var version int64
+		return pool.QueryRow(ctx, `SELECT phase, team_id, version FROM clients.trajectories WHERE client_id = $1`, clientID).Scan(&phase, &team, &version)
+	}
 	// Warm up connections and caches.
 	for range 50 {
 		if err := get(ctx); err != nil {
 			return fmt.Errorf("warm-up GET: %w", err)
 		}
 	}
-	rest := measure(ctx, "REST GET trajectory via gateway", *concurrency, *duration, *maxRequests, get)
-	fmt.Println(rest)
-
-	if *dbURL == "" {
-		return errors.New("-database (or DATABASE_URL) is required for the pgx comparison")
+	peak := 0.0
+	for _, n := range levels {
+		fmt.Printf("\n%d workers\n", n)
+		rest := measure(ctx, "REST GET trajectory via gateway", n, *duration, *maxRequests, 0, get)
+		fmt.Println(rest)
+		db := measure(ctx, "pgx point select of the same row", n, *duration, *maxRequests, 0, selectRow)
+		fmt.Println(db)
+		fmt.Printf("%-34s %8.1f %%\n", "REST as a share of pgx", 100*rest.rate()/db.rate())
+		peak = max(peak, rest.rate())
 	}
-	pool, err := pgxpool.New(ctx, *dbURL)
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer pool.Close()
-	selectRow := func(ctx context.Context) error {
-		var phase, team string
-		var version int64
-		return pool.QueryRow(ctx, `SELECT phase, team_id, version FROM clients.trajectories WHERE client_id = $1`, clientID).Scan(&phase, &team, &version)
-	}
-	db := measure(ctx, "pgx point select of the same row", *concurrency, *duration, *maxRequests, selectRow)
-	fmt.Println(db)
+	// Latency at half the peak throughput: a paced run.
+	half := peak / 2
+	paced := measure(ctx, fmt.Sprintf("REST GET paced at %.0f req/s", half), *concurrency, *duration, *maxRequests, half, get)
+	fmt.Printf("\n%s\n", paced)
 	return nil
 }
 
@@ -149,7 +179,8 @@ func enrol(ctx context.Context, client *http.Client, gateway, token string) (str
 
 // measure runs fn from workers until the duration or the request budget is
 // used up, and reports throughput and latency percentiles.
-func measure(ctx context.Context, name string, workers int, d time.Duration, max int, fn func(context.Context) error) result {
+// A rate above zero paces the requests to that many a second in all.
+func measure(ctx context.Context, name string, workers int, d time.Duration, max int, rate float64, fn func(context.Context) error) result {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var budget atomic.Int64
@@ -162,7 +193,17 @@ func measure(ctx context.Context, name string, workers int, d time.Duration, max
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil && budget.Add(-1) >= 0 {
+			for i := 0; ctx.Err() == nil && budget.Add(-1) >= 0; i++ {
+				if rate > 0 {
+					// Worker w sends its i-th request at its slot in an even
+					// schedule of rate requests a second across the workers.
+					at := start.Add(time.Duration(float64(i*workers+w) / rate * float64(time.Second)))
+					select {
+					case <-time.After(time.Until(at)):
+					case <-ctx.Done():
+						return
+					}
+				}
 				t := time.Now()
 				if err := fn(ctx); err != nil {
 					if ctx.Err() == nil {

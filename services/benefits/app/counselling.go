@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
@@ -138,56 +140,42 @@ func (s *Service) RecordSession(ctx context.Context, clientID, requestID string,
 // and the unassigned ones of clients they may counsel when asked. Each
 // listed client's access is decided now and audited.
 func (s *Service) ListOpenCounsellingRequests(ctx context.Context, unassigned bool) ([]store.CounsellingRequest, error) {
-	sub, _, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.st.OpenRequests(ctx, sub.UserID, unassigned)
+	rs, err := s.st.OpenRequests(ctx, cl.Sub.UserID, unassigned)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.CounsellingRequest
-	err = perClient(ctx, s, rs, func(r store.CounsellingRequest) string { return r.ClientID }, mayRead, func(r store.CounsellingRequest) {
-		out = append(out, r)
-	})
+	out, err := perClient(ctx, s, rs, func(r store.CounsellingRequest) string { return r.ClientID }, mayRead)
 	if err != nil {
 		return nil, err
 	}
-	return withoutSessions(call{sub: sub}, out), nil
+	return withoutSessions(call{sub: cl.Sub}, out), nil
 }
 
 // perClient keeps the items whose client the caller may still access
-// (consent may have been revoked since) and audits one list record per
-// client shown.
-func perClient[T any](ctx context.Context, s *Service, items []T, clientOf func(T) string, ok func(call) string, keep func(T)) error {
-	sub, p, err := caller(ctx)
-	if err != nil {
-		return err
-	}
-	allowed := map[string]bool{}
-	var shown []string
+// (consent may have been revoked since): one decision for all their
+// clients, and one list record per client shown.
+func perClient[T any](ctx context.Context, s *Service, items []T, clientOf func(T) string, ok func(call) string) ([]T, error) {
+	var ids []string
 	for _, it := range items {
-		id := clientOf(it)
-		yes, seen := allowed[id]
-		if !seen {
-			c := call{sub: sub, p: p, id: id}
-			c.d, c.facts, err = s.checker.Decide(ctx, sub, id)
-			yes = err == nil && ok(c) == ""
-			allowed[id] = yes
-			if yes {
-				shown = append(shown, id)
-			}
-		}
-		if yes {
-			keep(it)
+		if id := clientOf(it); !slices.Contains(ids, id) {
+			ids = append(ids, id)
 		}
 	}
-	return s.st.InTx(ctx, func(tx pgx.Tx) error {
-		for _, id := range shown {
-			if err := auditList(ctx, tx, sub, p, id); err != nil {
-				return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
+	op := access.Op{Action: "list", Sections: benefitsSection}
+	op.Rule = func(a *access.Access) string { return ok(newCall(a, op)) }
+	var out []T
+	err := s.path.ReadMany(ctx, ids, op, func(allowed map[string]*access.Access) error {
+		for _, it := range items {
+			if a := allowed[clientOf(it)]; a != nil {
+				a.Touch(authz.Benefits)
+				out = append(out, it)
 			}
 		}
 		return nil
 	})
+	return out, err
 }

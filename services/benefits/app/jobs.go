@@ -8,8 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/ipsbridge/ipsbridge/internal/audit"
-	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
@@ -136,38 +135,30 @@ func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, requestID s
 	return out, err
 }
 
-func auditList(ctx context.Context, tx pgx.Tx, sub authz.Subject, p authn.Principal, clientID string) error {
-	return audit.Record(ctx, tx, event(ctx, sub, p, clientID, benefitsSection, "list", audit.Allowed, ""))
-}
-
 // ListTasks lists the calling counsellor's tasks, for clients they may
 // still read the benefits of.
 func (s *Service) ListTasks(ctx context.Context) ([]store.Task, error) {
-	sub, _, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ts, err := s.st.Tasks(ctx, sub.UserID)
+	ts, err := s.st.Tasks(ctx, cl.Sub.UserID)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Task
-	err = perClient(ctx, s, ts, func(t store.Task) string { return t.ClientID }, mayRead, func(t store.Task) { out = append(out, t) })
-	return out, err
+	return perClient(ctx, s, ts, func(t store.Task) string { return t.ClientID }, mayRead)
 }
 
 // ListNotices lists the notices for the caller's organisation, for clients
 // it may still read the benefits of.
 func (s *Service) ListNotices(ctx context.Context) ([]store.Notice, error) {
-	sub, _, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := s.st.Notices(ctx, sub.OrgID)
+	ns, err := s.st.Notices(ctx, cl.Sub.OrgID)
 	if err != nil {
 		return nil, err
 	}
-	var out []store.Notice
-	err = perClient(ctx, s, ns, func(n store.Notice) string { return n.ClientID }, mayRead, func(n store.Notice) { out = append(out, n) })
-	return out, err
+	return perClient(ctx, s, ns, func(n store.Notice) string { return n.ClientID }, mayRead)
 }

@@ -38,7 +38,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	srv, _, err := server.Build(server.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
-		Clients: testplatform.Dial(t, p.ClientsAddr), Logger: testplatform.Logger()})
+		Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,6 +141,9 @@ func trajectoryToProto(t *domain.Trajectory) *clientsv1.Trajectory {
 		PhaseStartTime: timestamppb.New(t.PhaseStartedAt), ReferralTime: timestamppb.New(t.ReferredAt),
 		Version: t.Version, UpdateTime: timestamppb.New(t.UpdatedAt),
 	}
+	if !t.IntakeAt.IsZero() {
+		out.IntakeTime = timestamppb.New(t.IntakeAt)
+	}
 	for _, h := range t.History {
 		out.History = append(out.History, &clientsv1.PhaseChange{
 			FromPhase: phaseToProto[h.From], ToPhase: phaseToProto[h.To], ChangeTime: timestamppb.New(h.At),

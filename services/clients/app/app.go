@@ -14,16 +14,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
-	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
-	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/services/clients/domain"
 	"github.com/ipsbridge/ipsbridge/services/clients/store"
 )
@@ -33,66 +31,15 @@ const ServiceName = "clients"
 
 // Service is the clients service's application layer.
 type Service struct {
-	st  *store.Store
-	az  *authz.Authorizer
-	log *slog.Logger
-
-	orgMu   sync.Mutex
-	orgs    map[string]cachedOrg
-	orgsTTL time.Duration
+	st   *store.Store
+	path *access.Path
+	az   *authz.Authorizer
+	log  *slog.Logger
 }
 
-type cachedOrg struct {
-	org     store.Organization
-	fetched time.Time
-}
-
-// New returns the application layer.
-func New(st *store.Store, az *authz.Authorizer, log *slog.Logger) *Service {
-	return &Service{st: st, az: az, log: log, orgs: map[string]cachedOrg{}, orgsTTL: 30 * time.Second}
-}
-
-// ResolveSubject turns a verified principal into a policy subject: the
-// organisation's kind and region come from the directory, and only teams of
-// the caller's own organisation count, whatever the token claims.
-func (s *Service) ResolveSubject(ctx context.Context, p authn.Principal) (authz.Subject, error) {
-	org, err := s.organization(ctx, p.OrgID)
-	if err != nil {
-		return authz.Subject{}, err
-	}
-	sub := authz.Subject{UserID: p.Subject, OrgID: org.ID, OrgKind: org.Kind, RegionID: org.RegionID, Role: p.Role}
-	for _, t := range p.Teams {
-		if slices.Contains(org.TeamIDs, t) {
-			sub.Teams = append(sub.Teams, t)
-		}
-	}
-	return sub, nil
-}
-
-func (s *Service) organization(ctx context.Context, id string) (store.Organization, error) {
-	s.orgMu.Lock()
-	c, ok := s.orgs[id]
-	s.orgMu.Unlock()
-	if ok && time.Since(c.fetched) < s.orgsTTL {
-		return c.org, nil
-	}
-	org, err := s.st.Organization(ctx, id)
-	if err != nil {
-		return store.Organization{}, err
-	}
-	s.orgMu.Lock()
-	s.orgs[id] = cachedOrg{org: org, fetched: time.Now()}
-	s.orgMu.Unlock()
-	return org, nil
-}
-
-func caller(ctx context.Context) (authz.Subject, authn.Principal, error) {
-	sub, ok := authz.SubjectFromContext(ctx)
-	p, ok2 := authn.FromContext(ctx)
-	if !ok || !ok2 {
-		return authz.Subject{}, authn.Principal{}, fmt.Errorf("%w: no verified caller", domain.ErrPermissionDenied)
-	}
-	return sub, p, nil
+// New returns the application layer on the service's request path.
+func New(st *store.Store, path *access.Path, log *slog.Logger) *Service {
+	return &Service{st: st, path: path, az: path.Authorizer(), log: log}
 }
 
 func sectionNames(secs []authz.Section) []string {
@@ -101,50 +48,6 @@ func sectionNames(secs []authz.Section) []string {
 		out[i] = string(s)
 	}
 	return out
-}
-
-func event(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, secs []authz.Section, action string, outcome audit.Outcome, reason string) audit.Event {
-	info := rpc.InfoFromContext(ctx)
-	return audit.Event{
-		Service: ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: sub.OrgID, Role: sub.Role,
-		ClientID: clientID, Sections: sectionNames(secs), Action: action, Outcome: outcome, Reason: reason,
-		RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
-	}
-}
-
-// record writes an audit record outside a write transaction (reads and
-// denials). Its failure fails the request.
-func (s *Service) record(ctx context.Context, e audit.Event) error {
-	if err := audit.Record(ctx, s.st.Pool(), e); err != nil {
-		s.log.ErrorContext(ctx, "audit record failed", "err", err, "client", e.ClientID, "action", e.Action)
-		return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
-	}
-	return nil
-}
-
-// deny audits a refusal and returns the error the caller gets: NotFound when
-// the caller may see nothing of the client, so that existence does not leak.
-func (s *Service) deny(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, secs []authz.Section, action string, seesAnything bool, reason string) error {
-	if err := s.record(ctx, event(ctx, sub, p, clientID, secs, action, audit.Denied, reason)); err != nil {
-		return err
-	}
-	if !seesAnything {
-		return fmt.Errorf("client %s: %w", clientID, domain.ErrNotFound)
-	}
-	return fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
-}
-
-// decide loads a client's facts and evaluates the policy for the caller.
-func (s *Service) decide(ctx context.Context, tx pgx.Tx, sub authz.Subject, clientID string) (authz.Decision, authz.ClientFacts, bool, error) {
-	facts, found, err := s.st.Facts(ctx, tx, clientID, sub.OrgID)
-	if err != nil || !found {
-		return authz.Decision{}, facts, false, err
-	}
-	d, err := s.az.Decide(sub, facts)
-	if err != nil {
-		return authz.Decision{}, facts, false, err
-	}
-	return d, facts, true, nil
 }
 
 // View is a client as one caller may see it.
@@ -242,94 +145,44 @@ func returnedSections(v View) []authz.Section {
 
 // GetClient returns every section of a client the caller may read.
 func (s *Service) GetClient(ctx context.Context, clientID string) (*View, error) {
-	sub, p, err := caller(ctx)
+	var v View
+	op := access.Op{Action: "read", Rule: func(*access.Access) string { return "" }}
+	err := s.path.Read(ctx, clientID, op, func(a *access.Access) error {
+		row, err := s.st.Client(ctx, clientID)
+		if err != nil {
+			return err
+		}
+		views, err := s.loadViews(ctx, []store.ClientRow{row}, []authz.Decision{a.Decision}, true)
+		if err != nil {
+			return err
+		}
+		v = views[0]
+		a.Touch(returnedSections(v)...)
+		return nil
+	})
 	if err != nil {
-		return nil, err
-	}
-	d, _, found, err := s.decide(ctx, nil, sub, clientID)
-	if err != nil {
-		return nil, err
-	}
-	if !found || !d.SeesAnything() {
-		return nil, s.deny(ctx, sub, p, clientID, nil, "read", false, "no access to this client")
-	}
-	row, err := s.st.Client(ctx, clientID)
-	if err != nil {
-		return nil, err
-	}
-	views, err := s.loadViews(ctx, []store.ClientRow{row}, []authz.Decision{d}, true)
-	if err != nil {
-		return nil, err
-	}
-	v := views[0]
-	if err := s.record(ctx, event(ctx, sub, p, clientID, returnedSections(v), "read", audit.Allowed, "")); err != nil {
 		return nil, err
 	}
 	return &v, nil
 }
 
-// readSection authorises and audits a read of one section, then loads it
-// with load.
-func readSection[T any](ctx context.Context, s *Service, clientID string, sec authz.Section, load func(d authz.Decision) (T, error)) (T, authz.Decision, error) {
-	var zero T
-	sub, p, err := caller(ctx)
-	if err != nil {
-		return zero, authz.Decision{}, err
-	}
-	d, _, found, err := s.decide(ctx, nil, sub, clientID)
-	if err != nil {
-		return zero, d, err
-	}
-	if !found || !d.Read[sec] {
-		return zero, d, s.deny(ctx, sub, p, clientID, []authz.Section{sec}, "read", found && d.SeesAnything(),
-			fmt.Sprintf("role %s may not read %s of this client", sub.Role, sec))
-	}
-	v, err := load(d)
-	if err != nil {
-		return zero, d, err
-	}
-	if err := s.record(ctx, event(ctx, sub, p, clientID, []authz.Section{sec}, "read", audit.Allowed, "")); err != nil {
-		return zero, d, err
-	}
-	return v, d, nil
+// readSection reads one section of a client on the request path.
+func readSection[T any](ctx context.Context, s *Service, clientID string, sec authz.Section, load func(d authz.Decision) (T, error)) (T, error) {
+	var v T
+	err := s.path.Read(ctx, clientID, access.Reading(sec), func(a *access.Access) error {
+		var err error
+		v, err = load(a.Decision)
+		return err
+	})
+	return v, err
 }
 
-// writeSection authorises a write of one section inside a transaction, runs
-// fn and records the audit event in the same transaction. A refusal is
-// audited outside the (rolled back) transaction.
-func writeSection(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, fn func(tx pgx.Tx, sub authz.Subject, p authn.Principal, facts authz.ClientFacts) error) error {
-	sub, p, err := caller(ctx)
-	if err != nil {
-		return err
-	}
-	type refusal struct {
-		sees   bool
-		reason string
-	}
-	var refused *refusal
-	errRefused := errors.New("refused")
-	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		refused = nil
-		d, facts, found, err := s.decide(ctx, tx, sub, clientID)
-		if err != nil {
-			return err
-		}
-		if !found || !d.Write[sec] {
-			refused = &refusal{sees: found && d.SeesAnything(), reason: fmt.Sprintf("role %s may not %s %s of this client", sub.Role, action, sec)}
-			return errRefused
-		}
-		if err := fn(tx, sub, p, facts); err != nil {
-			return err
-		}
-		if err := audit.Record(ctx, tx, event(ctx, sub, p, clientID, []authz.Section{sec}, action, audit.Allowed, "")); err != nil {
-			return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
-		}
-		return nil
+// writeSection writes one section of a client on the request path: fn
+// runs in the transaction that records the write.
+func writeSection(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, fn func(tx pgx.Tx, a *access.Access) error) error {
+	return s.path.Write(ctx, clientID, access.Writing(action, sec), func(ctx context.Context, tx pgx.Tx, a *access.Access) error {
+		return fn(tx, a)
 	})
-	if refused != nil {
-		return s.deny(ctx, sub, p, clientID, []authz.Section{sec}, action, refused.sees, refused.reason)
-	}
-	return err
 }
 
 // NewClient is an enrolment request.
@@ -354,10 +207,11 @@ type ConsentGrant struct {
 // CreateClient enrols a client with the caller's MHA. A retry with the same
 // request id returns the client the first request created.
 func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) {
-	sub, p, err := caller(ctx)
+	c, err := access.CallerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sub := c.Sub
 	if err := n.Identity.Check(); err != nil {
 		return nil, err
 	}
@@ -374,8 +228,8 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			return nil, err
 		}
 		if !ok {
-			return nil, s.deny(ctx, sub, p, "", secs, "create", true,
-				fmt.Sprintf("role %s may not enrol clients in team %s", sub.Role, n.TeamID))
+			return nil, s.path.RefuseCaller(ctx, c, "", access.Writing("create", secs...),
+				fmt.Errorf("%w: role %s may not enrol clients in team %s", domain.ErrPermissionDenied, sub.Role, n.TeamID))
 		}
 	}
 	for _, org := range n.InvolvedOrgIDs {
@@ -387,8 +241,8 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 		if ok, err := s.az.Allowed(sub, facts, authz.Consent, authz.Write); err != nil {
 			return nil, err
 		} else if !ok {
-			return nil, s.deny(ctx, sub, p, "", []authz.Section{authz.Consent}, "create", true,
-				fmt.Sprintf("role %s may not record consents", sub.Role))
+			return nil, s.path.RefuseCaller(ctx, c, "", access.Writing("create", authz.Consent),
+				fmt.Errorf("%w: role %s may not record consents", domain.ErrPermissionDenied, sub.Role))
 		}
 		secs = append(secs, authz.Consent)
 	}
@@ -399,60 +253,66 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 	}
 	key := idempotency.Key{ActorID: sub.UserID, Method: "CreateClient", Key: n.RequestID, Request: n.Fingerprint}
 	var id string
-	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
+	op := access.Op{Action: "create", Sections: secs, Reason: "enrolled"}
+	err = s.path.WriteUnchecked(ctx, op, func(ctx context.Context, tx pgx.Tx, _ access.Caller) (string, error) {
 		prev, err := store.Keys.Claim(ctx, tx, key)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if prev != "" {
 			id = prev
-			return nil
+			return id, nil
 		}
 		id, err = store.CreateClient(ctx, tx, store.NewClient{
 			MHAOrgID: sub.OrgID, RegionID: sub.RegionID, CreatedBy: sub.UserID, Identity: n.Identity,
 			TeamID: n.TeamID, SpecialistID: n.SpecialistID, InvolvedOrgIDs: n.InvolvedOrgIDs,
 		})
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := store.Keys.Complete(ctx, tx, key, id); err != nil {
-			return err
+			return "", err
 		}
 		tr, err := store.Trajectory(ctx, tx, id)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if err := emit(ctx, tx, enrolledEvent(id, sub.OrgID, sub.RegionID, tr)); err != nil {
-			return err
+			return "", err
 		}
 		for _, g := range n.Consents {
 			cs, _, err := store.RecordConsents(ctx, tx, id, g.OrgID, sectionNames(g.Sections), sub.UserID)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, c := range cs {
 				if err := emit(ctx, tx, consentGivenEvent(sub.RegionID, c)); err != nil {
-					return err
+					return "", err
 				}
 			}
 		}
-		if err := audit.Record(ctx, tx, event(ctx, sub, p, id, secs, "create", audit.Allowed, "enrolled")); err != nil {
-			return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
-		}
-		return nil
+		return id, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.GetClient(ctx, id)
+	v, err := s.GetClient(ctx, id)
+	if err != nil {
+		// The enrolment is committed: its answer must say so, even when the
+		// client cannot be read back just now.
+		s.log.WarnContext(ctx, "enrolled client not read back", "client", id, "err", err)
+		return &View{Client: domain.Client{ID: id, MHAOrgID: sub.OrgID, RegionID: sub.RegionID}}, nil
+	}
+	return v, nil
 }
 
 // ListClients lists, in enrolment order, the clients the caller may see.
 func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phase string) ([]View, string, error) {
-	sub, p, err := caller(ctx)
+	c, err := access.CallerFrom(ctx)
 	if err != nil {
 		return nil, "", err
 	}
+	sub := c.Sub
 	if pageSize <= 0 {
 		pageSize = 25
 	}
@@ -461,26 +321,50 @@ func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phas
 		return nil, "", err
 	}
 	var rows []store.ClientRow
-	var decisions []authz.Decision
+	var views []View
 	// Candidates the policy rejects are skipped; keep reading until the page
-	// is full or the candidates run out.
+	// is full or the candidates run out. Each batch of candidates is decided
+	// and recorded at once on the request path.
 	for len(rows) <= pageSize {
 		batch, err := s.st.Candidates(ctx, sub, cur, phase, pageSize+1)
 		if err != nil {
 			return nil, "", err
 		}
-		for _, r := range batch {
-			cur = store.Cursor{CreatedAt: r.CreatedAt, ID: r.ID}
-			d, _, found, err := s.decide(ctx, nil, sub, r.ID)
-			if err != nil {
-				return nil, "", err
-			}
-			if found && d.SeesAnything() {
-				rows, decisions = append(rows, r), append(decisions, d)
-				if len(rows) > pageSize {
-					break
+		ids := make([]string, len(batch))
+		for i, r := range batch {
+			ids[i] = r.ID
+		}
+		op := access.Op{Action: "list", Rule: func(*access.Access) string { return "" }}
+		err = s.path.ReadMany(ctx, ids, op, func(allowed map[string]*access.Access) error {
+			var take []store.ClientRow
+			var decisions []authz.Decision
+			for _, r := range batch {
+				cur = store.Cursor{CreatedAt: r.CreatedAt, ID: r.ID}
+				if a := allowed[r.ID]; a != nil {
+					take, decisions = append(take, r), append(decisions, a.Decision)
+					if len(rows)+len(take) > pageSize {
+						break
+					}
 				}
 			}
+			// The one past the page is looked at only for the next token:
+			// it is neither loaded nor recorded.
+			show := take
+			if len(rows)+len(show) > pageSize {
+				show, decisions = show[:len(show)-1], decisions[:len(decisions)-1]
+			}
+			vs, err := s.loadViews(ctx, show, decisions, false)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				allowed[v.Client.ID].Touch(returnedSections(v)...)
+			}
+			rows, views = append(rows, take...), append(views, vs...)
+			return nil
+		})
+		if err != nil {
+			return nil, "", err
 		}
 		if len(batch) <= pageSize {
 			break
@@ -488,28 +372,8 @@ func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phas
 	}
 	next := ""
 	if len(rows) > pageSize {
-		rows, decisions = rows[:pageSize], decisions[:pageSize]
-		last := rows[len(rows)-1]
+		last := rows[pageSize-1]
 		next = encodeCursor(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
-	}
-	views, err := s.loadViews(ctx, rows, decisions, false)
-	if err != nil {
-		return nil, "", err
-	}
-	// One audit record per listed client, so each client's access history
-	// shows the list; all in one transaction.
-	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		for _, v := range views {
-			if secs := returnedSections(v); len(secs) > 0 {
-				if err := audit.Record(ctx, tx, event(ctx, sub, p, v.Client.ID, secs, "list", audit.Allowed, "")); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
 	}
 	return views, next, nil
 }
@@ -539,7 +403,7 @@ func decodeCursor(token string) (store.Cursor, error) {
 // may see it.
 func (s *Service) GetIdentity(ctx context.Context, clientID string) (*domain.Identity, bool, error) {
 	var masked bool
-	i, _, err := readSection(ctx, s, clientID, authz.Identity, func(d authz.Decision) (*domain.Identity, error) {
+	i, err := readSection(ctx, s, clientID, authz.Identity, func(d authz.Decision) (*domain.Identity, error) {
 		m, err := s.st.Identities(ctx, []string{clientID})
 		if err != nil {
 			return nil, err
@@ -555,7 +419,8 @@ func (s *Service) GetIdentity(ctx context.Context, clientID string) (*domain.Ide
 func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version int64, apply func(*domain.Identity) error) (*domain.Identity, bool, error) {
 	var out *domain.Identity
 	var readBSN bool
-	err := writeSection(ctx, s, clientID, authz.Identity, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Identity, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub, facts := a.Sub, a.Facts
 		var err error
 		readBSN, err = s.az.Allowed(sub, facts, authz.Identity, authz.ReadBSN)
 		if err != nil {
@@ -578,7 +443,7 @@ func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version i
 
 // GetTrajectory returns the trajectory with its phase history.
 func (s *Service) GetTrajectory(ctx context.Context, clientID string) (*domain.Trajectory, error) {
-	t, _, err := readSection(ctx, s, clientID, authz.Trajectory, func(authz.Decision) (*domain.Trajectory, error) {
+	t, err := readSection(ctx, s, clientID, authz.Trajectory, func(authz.Decision) (*domain.Trajectory, error) {
 		m, err := s.st.Trajectories(ctx, []string{clientID}, true)
 		if err != nil {
 			return nil, err
@@ -591,7 +456,8 @@ func (s *Service) GetTrajectory(ctx context.Context, clientID string) (*domain.T
 // UpdateTrajectory changes team, specialist or involved organisations.
 func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version int64, apply func(*domain.Trajectory) error) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
 			if err := apply(t); err != nil {
@@ -626,7 +492,8 @@ func (s *Service) reloadTrajectory(ctx context.Context, clientID string, written
 // TransitionPhase moves the trajectory to another phase if IPS allows it.
 func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domain.Phase, reason string, version int64) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
 			if err := domain.CheckTransition(t.Phase, to, reason); err != nil {
@@ -650,7 +517,7 @@ func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domai
 
 // GetWorkGoals returns the vocational profile.
 func (s *Service) GetWorkGoals(ctx context.Context, clientID string) (*domain.WorkGoals, error) {
-	w, _, err := readSection(ctx, s, clientID, authz.WorkGoals, func(authz.Decision) (*domain.WorkGoals, error) {
+	w, err := readSection(ctx, s, clientID, authz.WorkGoals, func(authz.Decision) (*domain.WorkGoals, error) {
 		m, err := s.st.WorkGoals(ctx, []string{clientID})
 		if err != nil {
 			return nil, err
@@ -663,7 +530,8 @@ func (s *Service) GetWorkGoals(ctx context.Context, clientID string) (*domain.Wo
 // UpdateWorkGoals changes the vocational profile.
 func (s *Service) UpdateWorkGoals(ctx context.Context, clientID string, version int64, apply func(*domain.WorkGoals) error) (*domain.WorkGoals, error) {
 	var out *domain.WorkGoals
-	err := writeSection(ctx, s, clientID, authz.WorkGoals, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, _ authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.WorkGoals, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub := a.Sub
 		var err error
 		out, err = store.UpdateWorkGoals(ctx, tx, clientID, version, sub.UserID, apply)
 		return err
@@ -673,7 +541,7 @@ func (s *Service) UpdateWorkGoals(ctx context.Context, clientID string, version 
 
 // GetClinicalInput returns the clinical input.
 func (s *Service) GetClinicalInput(ctx context.Context, clientID string) (*domain.ClinicalInput, error) {
-	c, _, err := readSection(ctx, s, clientID, authz.ClinicalInput, func(authz.Decision) (*domain.ClinicalInput, error) {
+	c, err := readSection(ctx, s, clientID, authz.ClinicalInput, func(authz.Decision) (*domain.ClinicalInput, error) {
 		m, err := s.st.ClinicalInputs(ctx, []string{clientID})
 		if err != nil {
 			return nil, err
@@ -686,7 +554,8 @@ func (s *Service) GetClinicalInput(ctx context.Context, clientID string) (*domai
 // UpdateClinicalInput changes the clinical input.
 func (s *Service) UpdateClinicalInput(ctx context.Context, clientID string, version int64, apply func(*domain.ClinicalInput) error) (*domain.ClinicalInput, error) {
 	var out *domain.ClinicalInput
-	err := writeSection(ctx, s, clientID, authz.ClinicalInput, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, _ authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.ClinicalInput, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub := a.Sub
 		var err error
 		out, err = store.UpdateClinicalInput(ctx, tx, clientID, version, sub.UserID, apply)
 		return err
@@ -696,7 +565,7 @@ func (s *Service) UpdateClinicalInput(ctx context.Context, clientID string, vers
 
 // ListConsents lists a client's consents.
 func (s *Service) ListConsents(ctx context.Context, clientID string) ([]domain.Consent, error) {
-	c, _, err := readSection(ctx, s, clientID, authz.Consent, func(authz.Decision) ([]domain.Consent, error) {
+	c, err := readSection(ctx, s, clientID, authz.Consent, func(authz.Decision) ([]domain.Consent, error) {
 		return s.st.Consents(ctx, clientID)
 	})
 	return c, err
@@ -706,7 +575,8 @@ func (s *Service) ListConsents(ctx context.Context, clientID string) ([]domain.C
 // the trajectory to see the given sections.
 func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sections []authz.Section, requestID string, fingerprint []byte) ([]domain.Consent, error) {
 	var out []domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub, facts := a.Sub, a.Facts
 		if err := checkConsentGrant(orgID, facts.MHAOrgID, facts.InvolvedOrgIDs, sections); err != nil {
 			return err
 		}
@@ -754,7 +624,8 @@ func checkConsentGrant(orgID, mhaOrgID string, involved []string, sections []aut
 // RevokeConsent revokes a consent; it takes effect on the next request.
 func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string) (domain.Consent, error) {
 	var out domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, sub authz.Subject, _ authn.Principal, facts authz.ClientFacts) error {
+	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, a *access.Access) error {
+		sub, facts := a.Sub, a.Facts
 		var revoked bool
 		var err error
 		out, revoked, err = store.RevokeConsent(ctx, tx, clientID, consentID, sub.UserID)
@@ -772,7 +643,7 @@ func (s *Service) ListAccessEvents(ctx context.Context, clientID string, pageSiz
 		events []audit.Event
 		next   string
 	}
-	pg, _, err := readSection(ctx, s, clientID, authz.Audit, func(authz.Decision) (page, error) {
+	pg, err := readSection(ctx, s, clientID, authz.Audit, func(authz.Decision) (page, error) {
 		ev, next, err := audit.List(ctx, s.st.Pool(), clientID, pageSize, pageToken)
 		if errors.Is(err, audit.ErrInvalidPageToken) {
 			return page{}, fmt.Errorf("%w: page_token is not a token this service issued", domain.ErrInvalid)
@@ -782,20 +653,23 @@ func (s *Service) ListAccessEvents(ctx context.Context, clientID string, pageSiz
 	return pg.events, pg.next, err
 }
 
-// CheckAccess tells another service what the caller may do with a client.
-// A caller who may see nothing gets NotFound, audited as a denial here; the
-// calling service audits the access it then makes.
+// CheckAccess tells a caller what it may do with a client. The client's
+// trajectory facts (team, specialist, involved organisations, region) come
+// back only to a caller who may read the trajectory. The check is itself an
+// access to the client, and recorded as one; a caller who may see nothing
+// of the client gets NotFound.
 func (s *Service) CheckAccess(ctx context.Context, clientID string) (authz.Decision, authz.ClientFacts, error) {
-	sub, p, err := caller(ctx)
-	if err != nil {
-		return authz.Decision{}, authz.ClientFacts{}, err
-	}
-	d, facts, found, err := s.decide(ctx, nil, sub, clientID)
-	if err != nil {
-		return authz.Decision{}, authz.ClientFacts{}, err
-	}
-	if !found || !d.SeesAnything() {
-		return authz.Decision{}, authz.ClientFacts{}, s.deny(ctx, sub, p, clientID, nil, "check", false, "no access to this client")
-	}
-	return d, facts, nil
+	var d authz.Decision
+	var facts authz.ClientFacts
+	op := access.Op{Action: "check", Rule: func(*access.Access) string { return "" }}
+	err := s.path.Read(ctx, clientID, op, func(a *access.Access) error {
+		d = a.Decision
+		facts = authz.ClientFacts{MHAOrgID: a.Facts.MHAOrgID, ConsentedSections: a.Facts.ConsentedSections}
+		if d.Read[authz.Trajectory] {
+			facts = a.Facts
+			a.Touch(authz.Trajectory)
+		}
+		return nil
+	})
+	return d, facts, err
 }

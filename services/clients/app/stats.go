@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
@@ -28,10 +29,11 @@ type RegionStatistics struct {
 // the trajectory section there. One audit record, naming no client, notes
 // the access.
 func (s *Service) RegionStatistics(ctx context.Context, regionID string) (RegionStatistics, error) {
-	sub, p, err := caller(ctx)
+	c, err := access.CallerFrom(ctx)
 	if err != nil {
 		return RegionStatistics{}, err
 	}
+	sub := c.Sub
 	if regionID == "" {
 		regionID = sub.RegionID
 	}
@@ -42,10 +44,8 @@ func (s *Service) RegionStatistics(ctx context.Context, regionID string) (Region
 	}
 	if !ok {
 		reason := fmt.Sprintf("role %s may not see the figures of region %s", sub.Role, regionID)
-		if err := s.record(ctx, event(ctx, sub, p, "", secs, "aggregate", audit.Denied, reason)); err != nil {
-			return RegionStatistics{}, err
-		}
-		return RegionStatistics{}, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
+		return RegionStatistics{}, s.path.RefuseCaller(ctx, c, "", access.Op{Action: "aggregate", Sections: secs},
+			fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason))
 	}
 	counts, err := s.st.PhaseCounts(ctx, regionID)
 	if err != nil {
@@ -57,7 +57,7 @@ func (s *Service) RegionStatistics(ctx context.Context, regionID string) (Region
 	}
 	out := RegionStatistics{RegionID: regionID, ComputedAt: time.Now()}
 	out.Phases, out.Total = smallgroups.WithTotal(ns)
-	if err := s.record(ctx, event(ctx, sub, p, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
+	if err := s.path.Record(ctx, c.Event(ServiceName, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
 		return RegionStatistics{}, err
 	}
 	return out, nil

@@ -162,6 +162,8 @@ type Trajectory struct {
 	History        []PhaseChange
 	Version        int64
 	UpdatedAt      time.Time
+	// IntakeAt is when the trajectory last moved to intake; zero before.
+	IntakeAt time.Time
 }
 
 // WorkGoals is the vocational profile.

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -63,10 +64,10 @@ type Deps struct {
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	st := store.New(d.Pool)
-	a := app.New(st, d.Authz, d.Logger)
-	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true})
+	a := app.New(st, path, d.Logger)
 	return rpc.NewServer(d.Logger, d.Verifier, &clientsv1.ClientsService_ServiceDesc, api.New(a, d.Logger),
-		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
+		path.Interceptor(api.Rules))
 }
 
 // Migrate applies the service's migrations and, when asked, the demo seed.

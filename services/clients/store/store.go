@@ -266,13 +266,18 @@ func UpdateIdentity(ctx context.Context, tx pgx.Tx, clientID string, version int
 }
 
 const trajectoryColumns = `client_id, phase, team_id, specialist_id, closing_reason, phase_started_at, referred_at, version, updated_at,
-	ARRAY(SELECT o.org_id FROM clients.trajectory_organizations o WHERE o.client_id = trajectories.client_id ORDER BY o.org_id)`
+	ARRAY(SELECT o.org_id FROM clients.trajectory_organizations o WHERE o.client_id = trajectories.client_id ORDER BY o.org_id),
+	(SELECT max(p.changed_at) FROM clients.phase_changes p WHERE p.client_id = trajectories.client_id AND p.to_phase = 'intake')`
 
 func scanTrajectory(row pgx.Row) (string, domain.Trajectory, error) {
 	var id, phase string
 	var t domain.Trajectory
-	err := row.Scan(&id, &phase, &t.TeamID, &t.SpecialistID, &t.ClosingReason, &t.PhaseStartedAt, &t.ReferredAt, &t.Version, &t.UpdatedAt, &t.InvolvedOrgIDs)
+	var intake *time.Time
+	err := row.Scan(&id, &phase, &t.TeamID, &t.SpecialistID, &t.ClosingReason, &t.PhaseStartedAt, &t.ReferredAt, &t.Version, &t.UpdatedAt, &t.InvolvedOrgIDs, &intake)
 	t.Phase = domain.Phase(phase)
+	if intake != nil {
+		t.IntakeAt = *intake
+	}
 	return id, t, err
 }
 

@@ -22,7 +22,6 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
-	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	"github.com/ipsbridge/ipsbridge/services/employment/domain"
 	"github.com/ipsbridge/ipsbridge/services/employment/store"
@@ -34,143 +33,41 @@ const ServiceName = "employment"
 // Service is the employment service's application layer.
 type Service struct {
 	st      *store.Store
-	checker *access.Checker
+	path    *access.Path
 	clients clientsv1.ClientsServiceClient
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-// New returns the application layer. now is the clock (time.Now in
-// production; tests inject their own).
-func New(st *store.Store, checker *access.Checker, clients clientsv1.ClientsServiceClient, log *slog.Logger, now func() time.Time) *Service {
+// New returns the application layer on the service's request path. now is
+// the clock (time.Now in production; tests inject their own).
+func New(st *store.Store, path *access.Path, clients clientsv1.ClientsServiceClient, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{st: st, checker: checker, clients: clients, log: log, now: now}
+	return &Service{st: st, path: path, clients: clients, log: log, now: now}
 }
 
 // Today is the current civil date by the service's clock.
 func (s *Service) Today() domain.Date { return domain.Today(s.now()) }
 
-func caller(ctx context.Context) (authz.Subject, authn.Principal, error) {
-	sub, ok := authz.SubjectFromContext(ctx)
-	p, ok2 := authn.FromContext(ctx)
-	if !ok || !ok2 {
-		return authz.Subject{}, authn.Principal{}, fmt.Errorf("%w: no verified caller", domain.ErrPermissionDenied)
-	}
-	return sub, p, nil
-}
-
-// Event builds an audit event for the caller in ctx.
-func Event(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, secs []authz.Section, action string, outcome audit.Outcome, reason string) audit.Event {
-	info := rpc.InfoFromContext(ctx)
-	names := make([]string, len(secs))
-	for i, s := range secs {
-		names[i] = string(s)
-	}
-	return audit.Event{
-		Service: ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: sub.OrgID, Role: sub.Role,
-		ClientID: clientID, Sections: names, Action: action, Outcome: outcome, Reason: reason,
-		RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
-	}
-}
-
-// record writes an audit record outside a write transaction (reads and
-// refusals). Its failure fails the request.
-func (s *Service) record(ctx context.Context, e audit.Event) error {
-	if err := audit.Record(ctx, s.st.Pool(), e); err != nil {
-		s.log.ErrorContext(ctx, "audit record failed", "err", err, "client", e.ClientID, "action", e.Action)
-		return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
-	}
-	return nil
-}
-
-// deny audits a refusal and returns the error the caller gets: NotFound when
-// the caller may see nothing of the client, so that existence does not leak.
-func (s *Service) deny(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, sec authz.Section, action string, seesAnything bool, reason string) error {
-	if err := s.record(ctx, Event(ctx, sub, p, clientID, []authz.Section{sec}, action, audit.Denied, reason)); err != nil {
-		return err
-	}
-	if !seesAnything {
-		return fmt.Errorf("client %s: %w", clientID, domain.ErrNotFound)
-	}
-	return fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
-}
-
-// decide asks the clients service for the facts of a client and evaluates
-// the shared policy. seen is false when the caller may see nothing of it.
-func (s *Service) decide(ctx context.Context, sub authz.Subject, clientID string) (d authz.Decision, facts authz.ClientFacts, seen bool, err error) {
-	d, facts, err = s.checker.Decide(ctx, sub, clientID)
-	if errors.Is(err, access.ErrNoAccess) {
-		return authz.Decision{}, authz.ClientFacts{}, false, nil
-	}
-	if err != nil {
-		return authz.Decision{}, authz.ClientFacts{}, false, fmt.Errorf("%w: %v", domain.ErrClientsUnavailable, err)
-	}
-	return d, facts, true, nil
-}
-
-// read authorises and audits a read of one section of a client, then loads
-// it with load.
+// read reads one section of a client on the request path.
 func read[T any](ctx context.Context, s *Service, clientID string, sec authz.Section, load func() (T, error)) (T, error) {
-	var zero T
-	sub, p, err := caller(ctx)
-	if err != nil {
-		return zero, err
-	}
-	d, _, seen, err := s.decide(ctx, sub, clientID)
-	if err != nil {
-		return zero, err
-	}
-	if !seen || !d.Read[sec] {
-		return zero, s.deny(ctx, sub, p, clientID, sec, "read", seen, fmt.Sprintf("role %s may not read %s of this client", sub.Role, sec))
-	}
-	v, err := load()
-	if err != nil {
-		return zero, err
-	}
-	if err := s.record(ctx, Event(ctx, sub, p, clientID, []authz.Section{sec}, "read", audit.Allowed, "")); err != nil {
-		return zero, err
-	}
-	return v, nil
+	var v T
+	err := s.path.Read(ctx, clientID, access.Reading(sec), func(*access.Access) error {
+		var err error
+		v, err = load()
+		return err
+	})
+	return v, err
 }
 
-// write authorises a write of one section of a client, then runs fn in a
-// transaction together with the write's audit record; fn gets the client's
-// facts (its region for the events it reports). A refusal is audited on its
-// own and nothing is written.
+// write writes one section of a client on the request path: fn runs in the
+// transaction that records the write and gets the client's facts (its
+// region for the events it reports).
 func write(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, fn func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error) error {
-	return writePrepared(ctx, s, clientID, sec, action, nil, fn)
-}
-
-// writePrepared is write with a step, prepare, between the decision and the
-// transaction: for what must be asked of another service once the write is
-// allowed, never while a transaction is open.
-func writePrepared(ctx context.Context, s *Service, clientID string, sec authz.Section, action string, prepare func() error, fn func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error) error {
-	sub, p, err := caller(ctx)
-	if err != nil {
-		return err
-	}
-	d, facts, seen, err := s.decide(ctx, sub, clientID)
-	if err != nil {
-		return err
-	}
-	if !seen || !d.Write[sec] {
-		return s.deny(ctx, sub, p, clientID, sec, action, seen, fmt.Sprintf("role %s may not %s %s of this client", sub.Role, action, sec))
-	}
-	if prepare != nil {
-		if err := prepare(); err != nil {
-			return err
-		}
-	}
-	return s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if err := fn(tx, sub, facts); err != nil {
-			return err
-		}
-		if err := audit.Record(ctx, tx, Event(ctx, sub, p, clientID, []authz.Section{sec}, action, audit.Allowed, "")); err != nil {
-			return fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
-		}
-		return nil
+	return s.path.Write(ctx, clientID, access.Writing(action, sec), func(_ context.Context, tx pgx.Tx, a *access.Access) error {
+		return fn(tx, a.Sub, a.Facts)
 	})
 }
 
@@ -218,11 +115,12 @@ func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerCo
 		// the clients service knows; asked only while the milestone is
 		// still to be announced.
 		var intake domain.Date
-		prepare := func() (err error) {
-			intake, err = s.intakeUnlessAnnounced(ctx, c.ClientID)
-			return err
+		// It is asked before the write's transaction opens, never inside.
+		intake, err := s.intakeUnlessAnnounced(ctx, c.ClientID)
+		if err != nil {
+			return c, err
 		}
-		err := writePrepared(ctx, s, c.ClientID, authz.JobSearch, "create", prepare, func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
+		err = write(ctx, s, c.ClientID, authz.JobSearch, "create", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
 			if err := store.LockClient(ctx, tx, c.ClientID, facts.RegionID); err != nil {
 				return err
 			}
@@ -237,22 +135,18 @@ func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerCo
 		}
 		return s.st.EmployerContact(ctx, id)
 	}
-	sub, p, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return c, err
 	}
-	if sub.OrgKind != "mha" || sub.Role != "employment_specialist" {
-		reason := "only an MHA's employment specialists record general job development"
-		if err := s.record(ctx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "create", audit.Denied, reason)); err != nil {
-			return c, err
-		}
-		return c, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
+	op := access.Op{Action: "create", Sections: []authz.Section{authz.JobSearch}, Reason: "general job development"}
+	if cl.Sub.OrgKind != "mha" || cl.Sub.Role != "employment_specialist" {
+		return c, s.path.RefuseCaller(ctx, cl, "", op,
+			fmt.Errorf("%w: only an MHA's employment specialists record general job development", domain.ErrPermissionDenied))
 	}
-	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := insert(tx, sub); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "create", audit.Allowed, "general job development"))
+	err = s.path.WriteUnchecked(ctx, op, func(_ context.Context, tx pgx.Tx, cl access.Caller) (string, error) {
+		_, err := insert(tx, cl.Sub)
+		return "", err
 	})
 	if err != nil {
 		return c, err
@@ -268,15 +162,15 @@ func (s *Service) ListEmployerContacts(ctx context.Context, clientID string) ([]
 			return s.st.EmployerContacts(ctx, clientID, "")
 		})
 	}
-	sub, p, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := s.st.EmployerContacts(ctx, "", sub.UserID)
+	cs, err := s.st.EmployerContacts(ctx, "", cl.Sub.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, Event(ctx, sub, p, "", []authz.Section{authz.JobSearch}, "read", audit.Allowed, "own general job development")); err != nil {
+	if err := s.path.Record(ctx, cl.Event(ServiceName, "", []authz.Section{authz.JobSearch}, "read", audit.Allowed, "own general job development")); err != nil {
 		return nil, err
 	}
 	return cs, nil
@@ -564,13 +458,10 @@ func (s *Service) intakeDate(ctx context.Context, clientID string) (domain.Date,
 	default:
 		return domain.Date{}, fmt.Errorf("%w: read trajectory: %v", domain.ErrClientsUnavailable, err)
 	}
-	var intake domain.Date
-	for _, h := range tr.GetTrajectory().GetHistory() {
-		if h.GetToPhase() == clientsv1.Phase_PHASE_INTAKE {
-			intake = domain.Today(h.GetChangeTime().AsTime())
-		}
+	if t := tr.GetTrajectory().GetIntakeTime(); t != nil {
+		return domain.Today(t.AsTime()), nil
 	}
-	return intake, nil
+	return domain.Date{}, nil
 }
 
 // ClientFacts are what the caseload and the milestones need of one client

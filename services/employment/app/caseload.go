@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/ipsbridge/ipsbridge/internal/audit"
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
@@ -57,10 +55,11 @@ type rosterEntry struct {
 // ordered by enrolment (create time, id) and paged by keyset on that order.
 // Only the page's clients are looked up in this service's tables.
 func (s *Service) ListCaseload(ctx context.Context, specialistID, teamID string, pageSize int, pageToken string) (Caseload, error) {
-	sub, p, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return Caseload{}, err
 	}
+	sub := cl.Sub
 	if pageSize <= 0 {
 		pageSize = 25
 	}
@@ -100,77 +99,72 @@ func (s *Service) ListCaseload(ctx context.Context, specialistID, teamID string,
 		out.Next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].key))
 	}
 
-	type allowed struct{ jobSearch, placements, milestones bool }
-	perm := map[string]allowed{}
-	intakes := map[string]domain.Date{}
-	for _, r := range page {
-		id := r.client.GetClientId()
-		d, _, seen, err := s.decide(ctx, sub, id)
-		if err != nil {
-			return Caseload{}, err
-		}
-		a := allowed{seen && d.Read[authz.JobSearch], seen && d.Read[authz.Placements], seen && d.Read[authz.Milestones]}
-		perm[id] = a
-		if a.milestones {
-			if intakes[id], err = s.intakeDate(ctx, id); err != nil {
-				return Caseload{}, err
+	ids := make([]string, len(page))
+	for i, r := range page {
+		ids[i] = r.client.GetClientId()
+	}
+	// One decision for the whole page (one statement), this service's facts
+	// of the page in a fixed number of statements, and one audit append
+	// with a record per listed client.
+	op := access.Op{Action: "list", Reason: "caseload", Rule: func(*access.Access) string { return "" }}
+	err = s.path.ReadMany(ctx, ids, op, func(allowed map[string]*access.Access) error {
+		intakes := map[string]domain.Date{}
+		for _, r := range page {
+			id := r.client.GetClientId()
+			if a := allowed[id]; a != nil && a.Decision.Read[authz.Milestones] {
+				if t := r.client.GetTrajectory().GetIntakeTime(); t != nil {
+					intakes[id] = domain.Today(t.AsTime())
+					continue
+				}
 			}
-		} else {
 			intakes[id] = domain.Date{}
 		}
-	}
-	facts, err := s.CaseloadFacts(ctx, intakes)
-	if err != nil {
-		return Caseload{}, err
-	}
-	today := s.Today()
-	var events []audit.Event
-	for _, r := range page {
-		c := r.client
-		id, tr := c.GetClientId(), c.GetTrajectory()
-		e := CaseloadEntry{ClientID: id, SpecialistID: tr.GetEmploymentSpecialistId(), TeamID: tr.GetTeamId(),
-			Phase: strings.ToLower(strings.TrimPrefix(tr.GetPhase().String(), "PHASE_"))}
-		if idn := c.GetIdentity(); idn != nil {
-			e.DisplayName = strings.TrimSpace(idn.GetGivenName() + " " + idn.GetFamilyName())
+		facts, err := s.CaseloadFacts(ctx, intakes)
+		if err != nil {
+			return err
 		}
-		a, f := perm[id], facts[id]
-		var secs []authz.Section
-		var last domain.Date
-		if a.jobSearch {
-			secs, last = append(secs, authz.JobSearch), f.LastEmployerContact
-		}
-		if a.placements {
-			secs = append(secs, authz.Placements)
-			if f.LastFollowAlongContact.After(last) {
-				last = f.LastFollowAlongContact
+		today := s.Today()
+		for _, r := range page {
+			c := r.client
+			id, tr := c.GetClientId(), c.GetTrajectory()
+			e := CaseloadEntry{ClientID: id, SpecialistID: tr.GetEmploymentSpecialistId(), TeamID: tr.GetTeamId(),
+				Phase: strings.ToLower(strings.TrimPrefix(tr.GetPhase().String(), "PHASE_"))}
+			if idn := c.GetIdentity(); idn != nil {
+				e.DisplayName = strings.TrimSpace(idn.GetGivenName() + " " + idn.GetFamilyName())
 			}
-		}
-		if !last.IsZero() {
-			days := int32(today.Sub(last).Hours() / 24)
-			e.DaysSinceLastContact = &days
-		}
-		if a.milestones {
-			secs = append(secs, authz.Milestones)
-			if m, ok := domain.Next(f.Milestones); ok {
-				e.NextMilestone = &m
+			out.Entries = append(out.Entries, e)
+			a := allowed[id]
+			if a == nil {
+				continue
 			}
-		}
-		out.Entries = append(out.Entries, e)
-		if len(secs) > 0 {
-			events = append(events, Event(ctx, sub, p, id, secs, "list", audit.Allowed, "caseload"))
-		}
-	}
-	// One audit record per listed client, all before the data leaves.
-	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		for _, ev := range events {
-			if err := audit.Record(ctx, tx, ev); err != nil {
-				return err
+			f := facts[id]
+			entry := &out.Entries[len(out.Entries)-1]
+			var last domain.Date
+			if a.Decision.Read[authz.JobSearch] {
+				a.Touch(authz.JobSearch)
+				last = f.LastEmployerContact
+			}
+			if a.Decision.Read[authz.Placements] {
+				a.Touch(authz.Placements)
+				if f.LastFollowAlongContact.After(last) {
+					last = f.LastFollowAlongContact
+				}
+			}
+			if !last.IsZero() {
+				days := int32(today.Sub(last).Hours() / 24)
+				entry.DaysSinceLastContact = &days
+			}
+			if a.Decision.Read[authz.Milestones] {
+				a.Touch(authz.Milestones)
+				if m, ok := domain.Next(f.Milestones); ok {
+					entry.NextMilestone = &m
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return Caseload{}, fmt.Errorf("%w: %v", domain.ErrAuditUnavailable, err)
+		return Caseload{}, err
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
@@ -61,10 +62,11 @@ var delayBuckets = [][2]int{{0, 7}, {8, 30}, {31, 60}, {61, -1}}
 // policy allows the aggregate action on job_search and placements there.
 // One audit record, naming no client, notes the access.
 func (s *Service) RegionOutcomes(ctx context.Context, regionID string, months int) (RegionOutcomes, error) {
-	sub, p, err := caller(ctx)
+	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return RegionOutcomes{}, err
 	}
+	sub := cl.Sub
 	if regionID == "" {
 		regionID = sub.RegionID
 	}
@@ -73,13 +75,13 @@ func (s *Service) RegionOutcomes(ctx context.Context, regionID string, months in
 	}
 	secs := []authz.Section{authz.JobSearch, authz.Placements}
 	for _, sec := range secs {
-		ok, err := s.checker.Authorizer().Allowed(sub, authz.ClientFacts{RegionID: regionID}, sec, authz.Aggregate)
+		ok, err := s.path.Authorizer().Allowed(sub, authz.ClientFacts{RegionID: regionID}, sec, authz.Aggregate)
 		if err != nil {
 			return RegionOutcomes{}, err
 		}
 		if !ok {
 			reason := fmt.Sprintf("role %s may not see the figures of region %s", sub.Role, regionID)
-			if err := s.record(ctx, Event(ctx, sub, p, "", secs, "aggregate", audit.Denied, reason)); err != nil {
+			if err := s.path.Record(ctx, cl.Event(ServiceName, "", secs, "aggregate", audit.Denied, reason)); err != nil {
 				return RegionOutcomes{}, err
 			}
 			return RegionOutcomes{}, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
@@ -97,7 +99,7 @@ func (s *Service) RegionOutcomes(ctx context.Context, regionID string, months in
 	}
 	out := Outcomes(jobs, intakes, first, months, today)
 	out.RegionID, out.ComputedAt = regionID, s.now()
-	if err := s.record(ctx, Event(ctx, sub, p, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
+	if err := s.path.Record(ctx, cl.Event(ServiceName, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
 		return RegionOutcomes{}, err
 	}
 	return out, nil

@@ -82,11 +82,10 @@ type Deps struct {
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	clients := clientsv1.NewClientsServiceClient(d.Clients)
-	checker := access.New(clients, d.Authz)
-	a := app.New(store.New(d.Pool), checker, clients, d.Logger, d.Now)
-	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})
+	a := app.New(store.New(d.Pool), path, clients, d.Logger, d.Now)
 	return rpc.NewServer(d.Logger, d.Verifier, &employmentv1.EmploymentService_ServiceDesc, api.New(a, d.Logger),
-		authz.UnaryServerInterceptor(d.Authz, api.Rules, checker.ResolveSubject, onDeny))
+		path.Interceptor(api.Rules))
 }
 
 // SweepMilestones runs a's milestone sweep now and then every interval

@@ -47,7 +47,7 @@ type Config struct {
 // Service is the events API's application layer.
 type Service struct {
 	st      *store.Store
-	checker *access.Checker
+	path    *access.Path
 	az      *authz.Authorizer
 	judge   *visibility.Judge
 	verify  *endpoints
@@ -55,27 +55,17 @@ type Service struct {
 }
 
 // New returns the application layer.
-func New(st *store.Store, checker *access.Checker, judge *visibility.Judge, cfg Config, log *slog.Logger) *Service {
+func New(st *store.Store, path *access.Path, judge *visibility.Judge, cfg Config, log *slog.Logger) *Service {
 	if cfg.VerifyTimeout <= 0 {
 		cfg.VerifyTimeout = 10 * time.Second
 	}
-	return &Service{st: st, checker: checker, az: checker.Authorizer(), judge: judge, log: log,
+	return &Service{st: st, path: path, az: path.Authorizer(), judge: judge, log: log,
 		verify: &endpoints{policy: cfg.Egress, client: cfg.Egress.Client(cfg.VerifyTimeout)}}
 }
 
-// ResolveSubject is the authz.SubjectResolver: the clients service's
-// directory says who the caller is.
-func (s *Service) ResolveSubject(ctx context.Context, p authn.Principal) (authz.Subject, error) {
-	return s.checker.ResolveSubject(ctx, p)
-}
-
 func caller(ctx context.Context) (authz.Subject, authn.Principal, error) {
-	sub, ok := authz.SubjectFromContext(ctx)
-	p, ok2 := authn.FromContext(ctx)
-	if !ok || !ok2 {
-		return authz.Subject{}, authn.Principal{}, fmt.Errorf("%w: no verified caller", apperr.ErrPermissionDenied)
-	}
-	return sub, p, nil
+	c, err := access.CallerFrom(ctx)
+	return c.Sub, c.P, err
 }
 
 // orgCaller returns the caller when the policy lets its role do action on
@@ -98,15 +88,16 @@ func (s *Service) orgCaller(ctx context.Context, section authz.Section, action a
 var subscriptionsSection = []string{string(authz.Subscriptions)}
 
 func event(ctx context.Context, sub authz.Subject, p authn.Principal, clientID string, sections []string, action, reason string) audit.Event {
-	info := rpc.InfoFromContext(ctx)
-	return audit.Event{
-		Service: ServiceName, ActorID: p.Subject, OnBehalfOf: p.OnBehalfOf, OrgID: sub.OrgID, Role: sub.Role,
-		ClientID: clientID, Sections: sections, Action: action, Outcome: audit.Allowed, Reason: reason,
-		RequestID: info.RequestID, Purpose: info.Purpose, RemoteAddr: info.RemoteAddr,
+	secs := make([]authz.Section, len(sections))
+	for i, s := range sections {
+		secs[i] = authz.Section(s)
 	}
+	c := access.Caller{Sub: sub, P: p, Info: rpc.InfoFromContext(ctx)}
+	return c.Event(ServiceName, clientID, secs, action, audit.Allowed, reason)
 }
 
-// record writes an audit record; its failure fails the request.
+// record writes an audit record in a write's transaction; its failure
+// fails the request.
 func record(ctx context.Context, q audit.Querier, e audit.Event) error {
 	if err := audit.Record(ctx, q, e); err != nil {
 		return fmt.Errorf("%w: %v", apperr.ErrAuditUnavailable, err)

@@ -48,7 +48,7 @@ func (s *Service) ListDeadLetters(ctx context.Context, subscriptionID string, si
 		out = out[:size]
 		next = encodeID("d:", out[size-1].ID)
 	}
-	if err := record(ctx, s.st.Pool(), event(ctx, c.sub, c.p, "", subscriptionsSection, "read",
+	if err := s.path.Record(ctx, event(ctx, c.sub, c.p, "", subscriptionsSection, "read",
 		fmt.Sprintf("dead letters of subscription %s: %d", subscriptionID, len(out)))); err != nil {
 		return nil, "", err
 	}
@@ -66,7 +66,7 @@ func (s *Service) ListDeliveryAttempts(ctx context.Context, deliveryID int64) (s
 	if err != nil {
 		return store.Delivery{}, nil, err
 	}
-	if err := record(ctx, s.st.Pool(), event(ctx, sub, p, "", subscriptionsSection, "read",
+	if err := s.path.Record(ctx, event(ctx, sub, p, "", subscriptionsSection, "read",
 		fmt.Sprintf("attempts of delivery %d of subscription %s", deliveryID, d.SubscriptionID))); err != nil {
 		return store.Delivery{}, nil, err
 	}

@@ -51,7 +51,7 @@ func (f *fixture) serve(t *testing.T, policy egress.Policy) eventsv1.EventsServi
 		t.Fatal(err)
 	}
 	srv, _, err := server.Build(server.Deps{Pool: f.p.Pool, Verifier: f.p.Verifier, Authz: az,
-		Clients: testplatform.Dial(t, f.p.ClientsAddr), Egress: policy, Logger: testplatform.Logger()})
+		Egress: policy, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func TestRESTMappings(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, _, err := server.Build(server.Deps{Pool: f.p.Pool, Verifier: f.p.Verifier, Authz: az,
-		Clients: testplatform.Dial(t, f.p.ClientsAddr), Egress: loopback, Logger: testplatform.Logger()})
+		Egress: loopback, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
@@ -27,7 +26,6 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/service"
-	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 	"github.com/ipsbridge/ipsbridge/services/events/api"
 	"github.com/ipsbridge/ipsbridge/services/events/app"
@@ -38,8 +36,7 @@ import (
 // Config is the events service's configuration.
 type Config struct {
 	config.Common
-	GRPCAddr    string `env:"IPSB_EVENTS_GRPC_ADDR" envDefault:"127.0.0.1:9104"`
-	ClientsAddr string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`
+	GRPCAddr string `env:"IPSB_EVENTS_GRPC_ADDR" envDefault:"127.0.0.1:9104"`
 	// The egress policy, as the dispatcher's: internal networks endpoints
 	// may be in (CIDRs or addresses), networks refused although public, and
 	// whether plain http is allowed (development only).
@@ -58,9 +55,6 @@ func (c Config) Verify() error {
 	}
 	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
 		errs = append(errs, fmt.Errorf("IPSB_EVENTS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
-	}
-	if _, _, err := net.SplitHostPort(c.ClientsAddr); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_ADDR %q: %w", c.ClientsAddr, err))
 	}
 	if _, err := c.Egress(); err != nil {
 		errs = append(errs, err)
@@ -95,8 +89,6 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Verifier *authn.Verifier
 	Authz    *authz.Authorizer
-	// Clients is the connection to the clients service.
-	Clients grpc.ClientConnInterface
 	// Egress decides which endpoints may be subscribed and reached.
 	Egress egress.Policy
 	// VerifyTimeout bounds the handshake; 0 means 10 s.
@@ -107,12 +99,11 @@ type Deps struct {
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
-	checker := access.New(clientsv1.NewClientsServiceClient(d.Clients), d.Authz)
-	a := app.New(store.New(d.Pool), checker, visibility.New(d.Pool, d.Authz),
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})
+	a := app.New(store.New(d.Pool), path, visibility.New(d.Pool, d.Authz),
 		app.Config{Egress: d.Egress, VerifyTimeout: d.VerifyTimeout}, d.Logger)
-	onDeny := audit.DenyRecorder(d.Pool, app.ServiceName, d.Logger)
 	return rpc.NewServer(d.Logger, d.Verifier, &eventsv1.EventsService_ServiceDesc, api.New(a, d.Logger),
-		authz.UnaryServerInterceptor(d.Authz, api.Rules, a.ResolveSubject, onDeny))
+		path.Interceptor(api.Rules))
 }
 
 // Run starts the service and serves until ctx ends.
@@ -121,17 +112,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 	if err != nil {
 		return err
 	}
-	// The connection is lazy: the clients service may start after this one.
-	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
-	}
-	defer conn.Close()
 	return service.Run(ctx, service.Spec{
 		Name: "events", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr,
 		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
-			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Egress: policy,
+			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Egress: policy,
 				VerifyTimeout: cfg.VerifyTimeout, Logger: d.Logger})
 		},
 	}, logger, migrateOnly)

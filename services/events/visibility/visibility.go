@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 )
@@ -118,32 +119,7 @@ func (j *Judge) verdict(sub authz.Subject, f authz.ClientFacts, found bool, e Ev
 func payerKind(kind string) bool { return kind == "uwv" || kind == "municipality" }
 
 func (j *Judge) facts(ctx context.Context, clientIDs []string, orgID string) (map[string]authz.ClientFacts, error) {
-	out := make(map[string]authz.ClientFacts, len(clientIDs))
-	if len(clientIDs) == 0 {
-		return out, nil
-	}
-	rows, err := j.pool.Query(ctx, `SELECT client_id, mha_org_id, region_id, team_id, specialist_id,
-			involved_org_ids, consented_sections FROM clients.access_facts($1, $2)`, clientIDs, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("load access facts of %d clients for %s: %w", len(clientIDs), orgID, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var f authz.ClientFacts
-		var consented []string
-		if err := rows.Scan(&id, &f.MHAOrgID, &f.RegionID, &f.TeamID, &f.SpecialistID, &f.InvolvedOrgIDs, &consented); err != nil {
-			return nil, fmt.Errorf("read access facts: %w", err)
-		}
-		for _, c := range consented {
-			f.ConsentedSections = append(f.ConsentedSections, authz.Section(c))
-		}
-		out[id] = f
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read access facts: %w", err)
-	}
-	return out, nil
+	return access.Facts(ctx, j.pool, orgID, clientIDs, false, false)
 }
 
 // Payload is the data of the CloudEvent for an allowed event: the client,

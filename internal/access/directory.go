@@ -1,0 +1,112 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
+	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/authz"
+)
+
+// Organization is a directory entry as the policy needs it.
+type Organization struct {
+	ID, Kind, RegionID string
+	TeamIDs            []string
+}
+
+// ErrUnknownOrganization: the directory has no such organisation; a caller
+// of it is refused.
+// It is a permission denial, never an outage.
+var ErrUnknownOrganization = fmt.Errorf("%w: organisation not in the directory", apperr.ErrPermissionDenied)
+
+// Directory reads organisations from the clients schema's organization_of
+// function, cached: an entry is fresh for FreshFor; after that it is
+// looked up again, and while the lookup fails (the database restarting)
+// the last known entry is used for up to StaleFor more, so that an outage
+// never reads as "unknown caller". Past that a failed lookup is
+// ErrUnavailable, never a denial.
+type Directory struct {
+	pool     *pgxpool.Pool
+	FreshFor time.Duration
+	StaleFor time.Duration
+	now      func() time.Time
+
+	mu   sync.Mutex
+	orgs map[string]cachedOrg
+}
+
+type cachedOrg struct {
+	org     Organization
+	fetched time.Time
+}
+
+// NewDirectory returns a directory reading through pool.
+func NewDirectory(pool *pgxpool.Pool) *Directory {
+	return &Directory{pool: pool, FreshFor: 30 * time.Second, StaleFor: 10 * time.Minute, now: time.Now, orgs: map[string]cachedOrg{}}
+}
+
+// Organization returns the organisation with id.
+func (d *Directory) Organization(ctx context.Context, id string) (Organization, error) {
+	now := d.now()
+	d.mu.Lock()
+	c, ok := d.orgs[id]
+	d.mu.Unlock()
+	if ok && now.Sub(c.fetched) < d.FreshFor {
+		return c.org, nil
+	}
+	org, err := d.lookup(ctx, id)
+	switch {
+	case err == nil:
+		d.mu.Lock()
+		if len(d.orgs) > 10000 {
+			clear(d.orgs) // bounded; the directory is small in practice
+		}
+		d.orgs[id] = cachedOrg{org: org, fetched: now}
+		d.mu.Unlock()
+		return org, nil
+	case errors.Is(err, ErrUnknownOrganization):
+		return Organization{}, err
+	case ok && now.Sub(c.fetched) < d.FreshFor+d.StaleFor:
+		return c.org, nil
+	default:
+		return Organization{}, fmt.Errorf("%w: look up organisation %s: %w", apperr.ErrUnavailable, id, err)
+	}
+}
+
+func (d *Directory) lookup(ctx context.Context, id string) (Organization, error) {
+	var o Organization
+	err := d.pool.QueryRow(ctx, `SELECT id, kind, region_id, team_ids FROM clients.organization_of($1)`, id).
+		Scan(&o.ID, &o.Kind, &o.RegionID, &o.TeamIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Organization{}, fmt.Errorf("%w: %s", ErrUnknownOrganization, id)
+	}
+	if err != nil {
+		return Organization{}, fmt.Errorf("load organisation %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// Subject turns a verified principal into a policy subject: the
+// organisation's kind and region from the directory, and only those of the
+// token's teams that belong to the organisation, whatever the token claims.
+func (d *Directory) Subject(ctx context.Context, p authn.Principal) (authz.Subject, error) {
+	org, err := d.Organization(ctx, p.OrgID)
+	if err != nil {
+		return authz.Subject{}, err
+	}
+	sub := authz.Subject{UserID: p.Subject, OrgID: org.ID, OrgKind: org.Kind, RegionID: org.RegionID, Role: p.Role}
+	for _, t := range p.Teams {
+		if slices.Contains(org.TeamIDs, t) {
+			sub.Teams = append(sub.Teams, t)
+		}
+	}
+	return sub, nil
+}
