@@ -269,11 +269,13 @@ const trajectoryColumns = `client_id, phase, team_id, specialist_id, closing_rea
 	ARRAY(SELECT o.org_id FROM clients.trajectory_organizations o WHERE o.client_id = trajectories.client_id ORDER BY o.org_id),
 	(SELECT max(p.changed_at) FROM clients.phase_changes p WHERE p.client_id = trajectories.client_id AND p.to_phase = 'intake')`
 
-func scanTrajectory(row pgx.Row) (string, domain.Trajectory, error) {
+// scanTrajectory scans trajectoryColumns and then extra columns, if any.
+func scanTrajectory(row pgx.Row, extra ...any) (string, domain.Trajectory, error) {
 	var id, phase string
 	var t domain.Trajectory
 	var intake *time.Time
-	err := row.Scan(&id, &phase, &t.TeamID, &t.SpecialistID, &t.ClosingReason, &t.PhaseStartedAt, &t.ReferredAt, &t.Version, &t.UpdatedAt, &t.InvolvedOrgIDs, &intake)
+	dest := append([]any{&id, &phase, &t.TeamID, &t.SpecialistID, &t.ClosingReason, &t.PhaseStartedAt, &t.ReferredAt, &t.Version, &t.UpdatedAt, &t.InvolvedOrgIDs, &intake}, extra...)
+	err := row.Scan(dest...)
 	t.Phase = domain.Phase(phase)
 	if intake != nil {
 		t.IntakeAt = *intake
@@ -284,44 +286,37 @@ func scanTrajectory(row pgx.Row) (string, domain.Trajectory, error) {
 // Trajectories loads the trajectory section of several clients, with the
 // phase history when history is true.
 func (s *Store) Trajectories(ctx context.Context, ids []string, history bool) (map[string]*domain.Trajectory, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+trajectoryColumns+` FROM clients.trajectories WHERE client_id = ANY($1::uuid[])`, ids)
+	// The history comes in the same statement, as JSON: one round trip.
+	hist := `'[]'::json`
+	if history {
+		hist = `COALESCE((SELECT json_agg(json_build_object('from', p.from_phase, 'to', p.to_phase, 'at', p.changed_at,
+			'by', p.changed_by, 'reason', p.reason) ORDER BY p.id)
+			FROM clients.phase_changes p WHERE p.client_id = trajectories.client_id), '[]'::json)`
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+trajectoryColumns+`, `+hist+` FROM clients.trajectories WHERE client_id = ANY($1::uuid[])`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load trajectories: %w", err)
 	}
+	defer rows.Close()
 	out := map[string]*domain.Trajectory{}
 	for rows.Next() {
-		id, t, err := scanTrajectory(rows)
+		var changes []struct {
+			From, To, By, Reason string
+			At                   time.Time
+		}
+		id, t, err := scanTrajectory(rows, &changes)
 		if err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("scan trajectory: %w", err)
+		}
+		for _, c := range changes {
+			t.History = append(t.History, domain.PhaseChange{From: domain.Phase(c.From), To: domain.Phase(c.To), At: c.At, By: c.By, Reason: c.Reason})
 		}
 		out[id] = &t
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("load trajectories: %w", err)
 	}
-	if !history || len(out) == 0 {
-		return out, nil
-	}
-	rows, err = s.pool.Query(ctx, `SELECT client_id, from_phase, to_phase, changed_at, changed_by, reason
-		FROM clients.phase_changes WHERE client_id = ANY($1::uuid[]) ORDER BY client_id, id`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("load phase history: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, from, to string
-		var c domain.PhaseChange
-		if err := rows.Scan(&id, &from, &to, &c.At, &c.By, &c.Reason); err != nil {
-			return nil, fmt.Errorf("scan phase change: %w", err)
-		}
-		c.From, c.To = domain.Phase(from), domain.Phase(to)
-		if t := out[id]; t != nil {
-			t.History = append(t.History, c)
-		}
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Trajectory loads one client's trajectory section (without the phase
