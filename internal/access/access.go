@@ -456,3 +456,32 @@ func (p *Path) denyHook(ctx context.Context, s authz.Subject, method string, req
 		p.log.ErrorContext(ctx, "audit of refused call failed", "err", err)
 	}
 }
+
+// Aggregate runs read for figures of a region that name no individual,
+// when the policy allows the caller the aggregate action on every one of
+// sections there (regionID empty: the caller's own region). One audit
+// record naming no client notes the access, or its refusal.
+func (p *Path) Aggregate(ctx context.Context, regionID string, sections []authz.Section, read func(c Caller, regionID string) error) error {
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if regionID == "" {
+		regionID = c.Sub.RegionID
+	}
+	op := Op{Action: "aggregate", Sections: sections}
+	for _, sec := range sections {
+		ok, err := p.az.Allowed(c.Sub, authz.ClientFacts{RegionID: regionID}, sec, authz.Aggregate)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return p.RefuseCaller(ctx, c, "", op,
+				fmt.Errorf("%w: role %s may not see the figures of region %s", apperr.ErrPermissionDenied, c.Sub.Role, regionID))
+		}
+	}
+	if err := read(c, regionID); err != nil {
+		return err
+	}
+	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, "region figures of "+regionID))
+}

@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
-	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	"github.com/ipsbridge/ipsbridge/services/clients/domain"
@@ -29,36 +27,19 @@ type RegionStatistics struct {
 // the trajectory section there. One audit record, naming no client, notes
 // the access.
 func (s *Service) RegionStatistics(ctx context.Context, regionID string) (RegionStatistics, error) {
-	c, err := access.CallerFrom(ctx)
-	if err != nil {
-		return RegionStatistics{}, err
-	}
-	sub := c.Sub
-	if regionID == "" {
-		regionID = sub.RegionID
-	}
-	secs := []authz.Section{authz.Trajectory}
-	ok, err := s.az.Allowed(sub, authz.ClientFacts{RegionID: regionID}, authz.Trajectory, authz.Aggregate)
-	if err != nil {
-		return RegionStatistics{}, err
-	}
-	if !ok {
-		reason := fmt.Sprintf("role %s may not see the figures of region %s", sub.Role, regionID)
-		return RegionStatistics{}, s.path.RefuseCaller(ctx, c, "", access.Op{Action: "aggregate", Sections: secs},
-			fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason))
-	}
-	counts, err := s.st.PhaseCounts(ctx, regionID)
-	if err != nil {
-		return RegionStatistics{}, err
-	}
-	ns := make([]int, len(Phases))
-	for i, ph := range Phases {
-		ns[i] = counts[ph]
-	}
-	out := RegionStatistics{RegionID: regionID, ComputedAt: time.Now()}
-	out.Phases, out.Total = smallgroups.WithTotal(ns)
-	if err := s.path.Record(ctx, c.Event(ServiceName, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
-		return RegionStatistics{}, err
-	}
-	return out, nil
+	var out RegionStatistics
+	err := s.path.Aggregate(ctx, regionID, []authz.Section{authz.Trajectory}, func(_ access.Caller, regionID string) error {
+		counts, err := s.st.PhaseCounts(ctx, regionID)
+		if err != nil {
+			return err
+		}
+		ns := make([]int, len(Phases))
+		for i, ph := range Phases {
+			ns[i] = counts[ph]
+		}
+		out = RegionStatistics{RegionID: regionID, ComputedAt: time.Now()}
+		out.Phases, out.Total = smallgroups.WithTotal(ns)
+		return nil
+	})
+	return out, err
 }

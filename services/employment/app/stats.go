@@ -2,12 +2,10 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
-	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	"github.com/ipsbridge/ipsbridge/services/employment/domain"
@@ -62,47 +60,27 @@ var delayBuckets = [][2]int{{0, 7}, {8, 30}, {31, 60}, {61, -1}}
 // policy allows the aggregate action on job_search and placements there.
 // One audit record, naming no client, notes the access.
 func (s *Service) RegionOutcomes(ctx context.Context, regionID string, months int) (RegionOutcomes, error) {
-	cl, err := access.CallerFrom(ctx)
-	if err != nil {
-		return RegionOutcomes{}, err
-	}
-	sub := cl.Sub
-	if regionID == "" {
-		regionID = sub.RegionID
-	}
 	if months <= 0 {
 		months = 12
 	}
+	var out RegionOutcomes
 	secs := []authz.Section{authz.JobSearch, authz.Placements}
-	for _, sec := range secs {
-		ok, err := s.path.Authorizer().Allowed(sub, authz.ClientFacts{RegionID: regionID}, sec, authz.Aggregate)
+	err := s.path.Aggregate(ctx, regionID, secs, func(_ access.Caller, regionID string) error {
+		today := s.Today()
+		first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -(months - 1), 0)
+		jobs, err := s.st.RegionJobs(ctx, regionID)
 		if err != nil {
-			return RegionOutcomes{}, err
+			return err
 		}
-		if !ok {
-			reason := fmt.Sprintf("role %s may not see the figures of region %s", sub.Role, regionID)
-			if err := s.path.Record(ctx, cl.Event(ServiceName, "", secs, "aggregate", audit.Denied, reason)); err != nil {
-				return RegionOutcomes{}, err
-			}
-			return RegionOutcomes{}, fmt.Errorf("%w: %s", domain.ErrPermissionDenied, reason)
+		intakes, err := s.st.RegionIntakes(ctx, regionID, first)
+		if err != nil {
+			return err
 		}
-	}
-	today := s.Today()
-	first := time.Date(today.Year(), today.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -(months - 1), 0)
-	jobs, err := s.st.RegionJobs(ctx, regionID)
-	if err != nil {
-		return RegionOutcomes{}, err
-	}
-	intakes, err := s.st.RegionIntakes(ctx, regionID, first)
-	if err != nil {
-		return RegionOutcomes{}, err
-	}
-	out := Outcomes(jobs, intakes, first, months, today)
-	out.RegionID, out.ComputedAt = regionID, s.now()
-	if err := s.path.Record(ctx, cl.Event(ServiceName, "", secs, "aggregate", audit.Allowed, "region figures of "+regionID)); err != nil {
-		return RegionOutcomes{}, err
-	}
-	return out, nil
+		out = Outcomes(jobs, intakes, first, months, today)
+		out.RegionID, out.ComputedAt = regionID, s.now()
+		return nil
+	})
+	return out, err
 }
 
 // Outcomes computes the figures from a region's jobs and intakes: job

@@ -46,12 +46,12 @@ type Config struct {
 
 // Service is the events API's application layer.
 type Service struct {
-	st      *store.Store
-	path    *access.Path
-	az      *authz.Authorizer
-	judge   *visibility.Judge
-	verify  *endpoints
-	log     *slog.Logger
+	st     *store.Store
+	path   *access.Path
+	az     *authz.Authorizer
+	judge  *visibility.Judge
+	verify *endpoints
+	log    *slog.Logger
 }
 
 // New returns the application layer.
