@@ -232,7 +232,7 @@ func (p *Path) Decide(ctx context.Context, clientID string, op Op) (*Access, err
 	if err != nil {
 		return nil, err
 	}
-	a, err := p.decide(ctx, c, clientID, facts)
+	a, err := p.decide(c, clientID, facts)
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +258,7 @@ func (p *Path) WriteDecided(ctx context.Context, a *Access, op Op, write func(ct
 		if err := write(ctx, tx); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, a.record(p.service, op)); err != nil {
-			return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
-		}
-		return nil
+		return RecordIn(ctx, tx, a.record(p.service, op))
 	})
 }
 
@@ -283,7 +280,7 @@ func (p *Path) Write(ctx context.Context, clientID string, op Op, write func(ctx
 		if err != nil {
 			return err
 		}
-		a, err := p.decide(ctx, c, clientID, facts)
+		a, err := p.decide(c, clientID, facts)
 		if err != nil {
 			return err
 		}
@@ -298,10 +295,7 @@ func (p *Path) Write(ctx context.Context, clientID string, op Op, write func(ctx
 		if err := write(ctx, tx, a); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, a.record(p.service, op)); err != nil {
-			return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
-		}
-		return nil
+		return RecordIn(ctx, tx, a.record(p.service, op))
 	})
 	if refused != nil {
 		return p.refuse(ctx, c, clientID, op, refused.sees, refused.reason)
@@ -323,10 +317,7 @@ func (p *Path) WriteUnchecked(ctx context.Context, op Op, write func(ctx context
 		if err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, c.Event(p.service, id, op.Sections, op.Action, audit.Allowed, op.Reason)); err != nil {
-			return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
-		}
-		return nil
+		return RecordIn(ctx, tx, c.Event(p.service, id, op.Sections, op.Action, audit.Allowed, op.Reason))
 	})
 }
 
@@ -354,7 +345,7 @@ func (p *Path) ReadMany(ctx context.Context, clientIDs []string, op Op, read fun
 	}
 	allowed := make(map[string]*Access, len(clientIDs))
 	for _, id := range clientIDs {
-		a, err := p.decide(ctx, c, id, facts)
+		a, err := p.decide(c, id, facts)
 		if err != nil {
 			return err
 		}
@@ -385,13 +376,22 @@ func (p *Path) Record(ctx context.Context, events ...audit.Event) error {
 	return nil
 }
 
+// RecordIn records events in a write's own transaction, so that the change
+// and its record commit together or not at all. Its failure is
+// ErrAuditUnavailable and must fail the transaction.
+func RecordIn(ctx context.Context, q audit.Querier, events ...audit.Event) error {
+	for _, e := range events {
+		if err := audit.Record(ctx, q, e); err != nil {
+			return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
+		}
+	}
+	return nil
+}
+
 // Refuse records a refusal the service decided itself (a row-level rule)
 // and returns err, the error the caller gets.
 func (p *Path) Refuse(ctx context.Context, a *Access, op Op, err error) error {
-	if rerr := p.Record(ctx, a.Event(p.service, a.ClientID, op.Sections, op.Action, audit.Denied, err.Error())); rerr != nil {
-		return rerr
-	}
-	return err
+	return p.RefuseCaller(ctx, a.Caller, a.ClientID, op, err)
 }
 
 // RefuseCaller records a refusal about no particular client, or about a
@@ -406,17 +406,18 @@ func (p *Path) RefuseCaller(ctx context.Context, c Caller, clientID string, op O
 // refuse audits a refusal and returns the error the caller gets: NotFound
 // when the caller may see nothing of the client.
 func (p *Path) refuse(ctx context.Context, c Caller, clientID string, op Op, sees bool, reason string) error {
-	if err := p.Record(ctx, c.Event(p.service, clientID, op.Sections, op.Action, audit.Denied, reason)); err != nil {
-		return err
-	}
+	err := fmt.Errorf("%w: %s", apperr.ErrPermissionDenied, reason)
 	if !sees {
-		return fmt.Errorf("client %s: %w", clientID, apperr.ErrNotFound)
+		err = fmt.Errorf("client %s: %w", clientID, apperr.ErrNotFound)
 	}
-	return fmt.Errorf("%w: %s", apperr.ErrPermissionDenied, reason)
+	if rerr := p.Record(ctx, c.Event(p.service, clientID, op.Sections, op.Action, audit.Denied, reason)); rerr != nil {
+		return rerr
+	}
+	return err
 }
 
 // decide evaluates the policy for one client; nil when it does not exist.
-func (p *Path) decide(_ context.Context, c Caller, clientID string, facts map[string]authz.ClientFacts) (*Access, error) {
+func (p *Path) decide(c Caller, clientID string, facts map[string]authz.ClientFacts) (*Access, error) {
 	f, ok := facts[clientID]
 	if !ok {
 		return nil, nil

@@ -96,15 +96,6 @@ func event(ctx context.Context, sub authz.Subject, p authn.Principal, clientID s
 	return c.Event(ServiceName, clientID, secs, action, audit.Allowed, reason)
 }
 
-// record writes an audit record in a write's transaction; its failure
-// fails the request.
-func record(ctx context.Context, q audit.Querier, e audit.Event) error {
-	if err := audit.Record(ctx, q, e); err != nil {
-		return fmt.Errorf("%w: %v", apperr.ErrAuditUnavailable, err)
-	}
-	return nil
-}
-
 // call is an authorised caller.
 type call struct {
 	sub authz.Subject

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 )
@@ -90,7 +91,7 @@ func (s *Service) RedeliverDeadLetters(ctx context.Context, subscriptionID strin
 		if all {
 			what = fmt.Sprintf("all %d", n)
 		}
-		return record(ctx, tx, event(ctx, c.sub, c.p, "", subscriptionsSection, "redeliver",
+		return access.RecordIn(ctx, tx, event(ctx, c.sub, c.p, "", subscriptionsSection, "redeliver",
 			fmt.Sprintf("dead letters of subscription %s: %s queued again", subscriptionID, what)))
 	})
 	return n, err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/services/events/dispatch"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
@@ -149,7 +150,7 @@ func (s *Service) recordFeed(ctx context.Context, c call, events []FeedEvent) er
 	return s.st.InTx(ctx, func(tx pgx.Tx) error {
 		for _, id := range order {
 			d := byClient[id]
-			if err := record(ctx, tx, event(ctx, c.sub, c.p, id, d.sections, "read",
+			if err := access.RecordIn(ctx, tx, event(ctx, c.sub, c.p, id, d.sections, "read",
 				fmt.Sprintf("event feed: %d events, positions %d to %d", d.n, d.firstPos, d.lastPos))); err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
@@ -164,7 +165,7 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 				return err
 			}
 		}
-		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "create",
+		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "create",
 			fmt.Sprintf("subscription %s to %s, verified", out.ID, hostOf(endpoint))))
 	})
 	if err != nil {
@@ -354,7 +355,7 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 		if err != nil {
 			return err
 		}
-		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
+		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
 			fmt.Sprintf("subscription %s: %s", id, strings.Join(c.Paths, ", "))))
 	})
 	return out, err
@@ -371,7 +372,7 @@ func (s *Service) DeleteSubscription(ctx context.Context, id string, version int
 		if err := store.DeleteSubscription(ctx, tx, sub.OrgID, id, version); err != nil {
 			return err
 		}
-		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
+		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
 	})
 }
 
@@ -416,7 +417,7 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 		if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
 			return err
 		}
-		return record(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
+		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
 			fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
 	})
 	return out, err
