@@ -56,19 +56,15 @@ func New(st *store.Store, path *access.Path, notifier Notifier, log *slog.Logger
 
 var benefitsSection = []authz.Section{authz.Benefits}
 
-// call is one decided request about one client, with what this service's
-// row-level rules look at.
+// call is one decided request about one client (caller, facts and
+// decision, which this service's row-level rules look at) and the
+// operation it was decided for.
 type call struct {
-	a     *access.Access
-	sub   authz.Subject
-	d     authz.Decision
-	facts authz.ClientFacts
-	op    access.Op
+	*access.Access
+	op access.Op
 }
 
-func newCall(a *access.Access, op access.Op) call {
-	return call{a: a, sub: a.Sub, d: a.Decision, facts: a.Facts, op: op}
-}
+func newCall(a *access.Access, op access.Op) call { return call{Access: a, op: op} }
 
 // allow decides on the request path whether the caller may do act with the
 // client: ok says from the decision whether it is allowed, and why not. A
@@ -86,19 +82,19 @@ func (s *Service) allow(ctx context.Context, clientID, act string, ok func(c cal
 
 // refuse audits a row-level refusal and returns err.
 func (s *Service) refuse(ctx context.Context, c call, err error) error {
-	return s.path.Refuse(ctx, c.a, c.op, err)
+	return s.path.Refuse(ctx, c.Access, c.op, err)
 }
 
 func mayRead(c call) string {
-	if !c.d.Read[authz.Benefits] {
-		return fmt.Sprintf("role %s may not read benefits of this client", c.sub.Role)
+	if !c.Decision.Read[authz.Benefits] {
+		return fmt.Sprintf("role %s may not read benefits of this client", c.Sub.Role)
 	}
 	return ""
 }
 
 func mayWrite(c call) string {
-	if !c.d.Write[authz.Benefits] {
-		return fmt.Sprintf("role %s may not write benefits of this client", c.sub.Role)
+	if !c.Decision.Write[authz.Benefits] {
+		return fmt.Sprintf("role %s may not write benefits of this client", c.Sub.Role)
 	}
 	return ""
 }
@@ -110,13 +106,13 @@ func isPayerKind(sub authz.Subject) bool {
 
 // sees applies the row-level rule to one benefit.
 func sees(c call, b domain.Benefit) bool {
-	if !c.d.Read[authz.Benefits] {
+	if !c.Decision.Read[authz.Benefits] {
 		return false
 	}
-	if c.sub.Role == Counsellor {
+	if c.Sub.Role == Counsellor {
 		return true
 	}
-	return isPayerKind(c.sub) && b.PayerOrgID == c.sub.OrgID
+	return isPayerKind(c.Sub) && b.PayerOrgID == c.Sub.OrgID
 }
 
 // write runs fn in a transaction with the access's audit record. A failure
@@ -125,7 +121,7 @@ func sees(c call, b domain.Benefit) bool {
 func (s *Service) write(ctx context.Context, c call, reason string, fn func(tx pgx.Tx) error) error {
 	op := c.op
 	op.Reason = reason
-	err := s.path.WriteDecided(ctx, c.a, op, func(_ context.Context, tx pgx.Tx) error { return fn(tx) })
+	err := s.path.WriteDecided(ctx, c.Access, op, func(_ context.Context, tx pgx.Tx) error { return fn(tx) })
 	if errors.Is(err, domain.ErrPermissionDenied) || errors.Is(err, domain.ErrNotFound) {
 		return s.refuse(ctx, c, err)
 	}
@@ -136,5 +132,5 @@ func (s *Service) write(ctx context.Context, c call, reason string, fn func(tx p
 func (s *Service) readDone(ctx context.Context, c call, reason string) error {
 	op := c.op
 	op.Reason = reason
-	return s.path.Done(ctx, c.a, op)
+	return s.path.Done(ctx, c.Access, op)
 }

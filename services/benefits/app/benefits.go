@@ -19,11 +19,11 @@ func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID
 	if err != nil {
 		return domain.Benefit{}, err
 	}
-	if !isPayerKind(c.sub) {
-		return domain.Benefit{}, s.refuse(ctx, c, fmt.Errorf("%w: a benefit situation is reported by the organisation that pays it; %s pays no benefits", domain.ErrPermissionDenied, c.sub.OrgID))
+	if !isPayerKind(c.Sub) {
+		return domain.Benefit{}, s.refuse(ctx, c, fmt.Errorf("%w: a benefit situation is reported by the organisation that pays it; %s pays no benefits", domain.ErrPermissionDenied, c.Sub.OrgID))
 	}
-	b.PayerOrgID = c.sub.OrgID
-	if err := domain.CheckPayer(b.Kind, c.sub.OrgKind); err != nil {
+	b.PayerOrgID = c.Sub.OrgID
+	if err := domain.CheckPayer(b.Kind, c.Sub.OrgKind); err != nil {
 		return domain.Benefit{}, err
 	}
 	if err := b.Check(); err != nil {
@@ -31,7 +31,7 @@ func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID
 	}
 	var out domain.Benefit
 	err = s.write(ctx, c, "benefit recorded", func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.sub.OrgID, Method: "CreateBenefit", Key: requestID, Request: fingerprint}
+		key := store.Key{OrgID: c.Sub.OrgID, Method: "CreateBenefit", Key: requestID, Request: fingerprint}
 		if requestID != "" {
 			prev, replay, err := store.Claim(ctx, tx, key)
 			if err != nil {
@@ -42,7 +42,7 @@ func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID
 			}
 		}
 		var err error
-		if out, err = store.InsertBenefit(ctx, tx, b, c.sub.UserID); err != nil {
+		if out, err = store.InsertBenefit(ctx, tx, b, c.Sub.UserID); err != nil {
 			return err
 		}
 		if requestID == "" {
@@ -83,9 +83,9 @@ func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string,
 	var out domain.Benefit
 	err = s.write(ctx, c, "benefit "+benefitID+" updated", func(tx pgx.Tx) error {
 		var err error
-		out, err = store.UpdateBenefit(ctx, tx, clientID, benefitID, c.sub.UserID, func(b *domain.Benefit) error {
-			if b.PayerOrgID != c.sub.OrgID {
-				return fmt.Errorf("benefit %s is not paid by %s: %w", benefitID, c.sub.OrgID, domain.ErrNotFound)
+		out, err = store.UpdateBenefit(ctx, tx, clientID, benefitID, c.Sub.UserID, func(b *domain.Benefit) error {
+			if b.PayerOrgID != c.Sub.OrgID {
+				return fmt.Errorf("benefit %s is not paid by %s: %w", benefitID, c.Sub.OrgID, domain.ErrNotFound)
 			}
 			if b.Version != version {
 				return fmt.Errorf("%w: benefit is at version %d, the change was based on %d", domain.ErrVersionConflict, b.Version, version)
@@ -111,10 +111,10 @@ type Summary struct {
 // here too.
 func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, error) {
 	c, err := s.allow(ctx, clientID, "read_summary", func(c call) string {
-		if c.d.Summary || mayRead(c) == "" {
+		if c.Decision.Summary || mayRead(c) == "" {
 			return ""
 		}
-		return fmt.Sprintf("role %s may not read the benefits summary of this client", c.sub.Role)
+		return fmt.Sprintf("role %s may not read the benefits summary of this client", c.Sub.Role)
 	})
 	if err != nil {
 		return Summary{}, err
@@ -125,7 +125,7 @@ func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, err
 	}
 	var out Summary
 	for _, b := range all {
-		if c.d.Summary || sees(c, b) {
+		if c.Decision.Summary || sees(c, b) {
 			b.MonthlyAmountCents = 0
 			out.Benefits = append(out.Benefits, b)
 		}
@@ -192,7 +192,7 @@ func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, request
 	var out DecisionResult
 	replayed := false
 	err = s.write(ctx, c, "decision on benefit "+d.BenefitID, func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.sub.OrgID, Method: "ReportBenefitDecision", Key: requestID, Request: fingerprint}
+		key := store.Key{OrgID: c.Sub.OrgID, Method: "ReportBenefitDecision", Key: requestID, Request: fingerprint}
 		prev, replay, err := store.Claim(ctx, tx, key)
 		if err != nil {
 			return err
@@ -201,22 +201,22 @@ func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, request
 			replayed = true
 			return json.Unmarshal(prev, &out)
 		}
-		d.ReportedBy = c.sub.UserID
-		b, err := store.UpdateBenefit(ctx, tx, d.ClientID, d.BenefitID, c.sub.UserID, func(b *domain.Benefit) error {
-			if b.PayerOrgID != c.sub.OrgID {
-				return fmt.Errorf("benefit %s is not a benefit %s pays for this client: %w", d.BenefitID, c.sub.OrgID, domain.ErrNotFound)
+		d.ReportedBy = c.Sub.UserID
+		b, err := store.UpdateBenefit(ctx, tx, d.ClientID, d.BenefitID, c.Sub.UserID, func(b *domain.Benefit) error {
+			if b.PayerOrgID != c.Sub.OrgID {
+				return fmt.Errorf("benefit %s is not a benefit %s pays for this client: %w", d.BenefitID, c.Sub.OrgID, domain.ErrNotFound)
 			}
 			return d.Apply(b)
 		})
 		if err != nil {
 			return err
 		}
-		dec, err := store.InsertDecision(ctx, tx, d, c.sub.OrgID)
+		dec, err := store.InsertDecision(ctx, tx, d, c.Sub.OrgID)
 		if err != nil {
 			return err
 		}
 		out = DecisionResult{Decision: dec, Benefit: b}
-		if err := emit(ctx, tx, decisionEvent(c.facts.RegionID, b, dec)); err != nil {
+		if err := emit(ctx, tx, decisionEvent(c.Facts.RegionID, b, dec)); err != nil {
 			return err
 		}
 		resp, err := json.Marshal(out)

@@ -17,25 +17,25 @@ import (
 // mayRequestCounselling: whoever may write benefits, or the client's own
 // employment specialist (who holds the summary), may ask for counselling.
 func mayRequestCounselling(c call) string {
-	if c.d.Write[authz.Benefits] || c.d.Summary {
+	if c.Decision.Write[authz.Benefits] || c.Decision.Summary {
 		return ""
 	}
-	return fmt.Sprintf("role %s may not ask for benefits counselling for this client", c.sub.Role)
+	return fmt.Sprintf("role %s may not ask for benefits counselling for this client", c.Sub.Role)
 }
 
 func mayCounsel(c call) string {
 	if r := mayWrite(c); r != "" {
 		return r
 	}
-	if c.sub.Role != Counsellor {
+	if c.Sub.Role != Counsellor {
 		return "only a benefits counsellor counsels"
 	}
 	return ""
 }
 
 // withoutSessions hides session notes from everyone but counsellors.
-func withoutSessions(c call, rs []store.CounsellingRequest) []store.CounsellingRequest {
-	if c.sub.Role == Counsellor {
+func withoutSessions(role string, rs []store.CounsellingRequest) []store.CounsellingRequest {
+	if role == Counsellor {
 		return rs
 	}
 	for i := range rs {
@@ -54,10 +54,10 @@ func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason
 	var out store.CounsellingRequest
 	err = s.write(ctx, c, "counselling requested", func(tx pgx.Tx) error {
 		var err error
-		if out, err = store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.sub.UserID); err != nil {
+		if out, err = store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.Sub.UserID); err != nil {
 			return err
 		}
-		return emit(ctx, tx, counsellingRequestedEvent(c.facts.RegionID, out))
+		return emit(ctx, tx, counsellingRequestedEvent(c.Facts.RegionID, out))
 	})
 	return out, err
 }
@@ -66,7 +66,7 @@ func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason
 // counsellors.
 func (s *Service) ListCounsellingRequests(ctx context.Context, clientID string) ([]store.CounsellingRequest, error) {
 	c, err := s.allow(ctx, clientID, "read", func(c call) string {
-		if c.d.Summary || mayRead(c) == "" {
+		if c.Decision.Summary || mayRead(c) == "" {
 			return ""
 		}
 		return mayRead(c)
@@ -78,7 +78,7 @@ func (s *Service) ListCounsellingRequests(ctx context.Context, clientID string) 
 	if err != nil {
 		return nil, err
 	}
-	return withoutSessions(c, rs), s.readDone(ctx, c, "counselling requests")
+	return withoutSessions(c.Sub.Role, rs), s.readDone(ctx, c, "counselling requests")
 }
 
 // AssignCounsellingRequest assigns a counsellor (the caller when empty).
@@ -88,7 +88,7 @@ func (s *Service) AssignCounsellingRequest(ctx context.Context, clientID, reques
 		return store.CounsellingRequest{}, err
 	}
 	if counsellorID == "" {
-		counsellorID = c.sub.UserID
+		counsellorID = c.Sub.UserID
 	}
 	var out store.CounsellingRequest
 	err = s.write(ctx, c, "counsellor "+counsellorID+" assigned", func(tx pgx.Tx) error {
@@ -123,12 +123,12 @@ func (s *Service) RecordSession(ctx context.Context, clientID, requestID string,
 				return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
 			}
 			if r.CounsellorID == "" {
-				r.CounsellorID = c.sub.UserID
+				r.CounsellorID = c.Sub.UserID
 			}
 			if closeRequest {
 				r.Status = "closed"
 			}
-			sess.CounsellorID = c.sub.UserID
+			sess.CounsellorID = c.Sub.UserID
 			return &sess, nil
 		})
 		return err
@@ -152,7 +152,7 @@ func (s *Service) ListOpenCounsellingRequests(ctx context.Context, unassigned bo
 	if err != nil {
 		return nil, err
 	}
-	return withoutSessions(call{sub: cl.Sub}, out), nil
+	return withoutSessions(cl.Sub.Role, out), nil
 }
 
 // perClient keeps the items whose client the caller may still access

@@ -69,8 +69,8 @@ func (TableNotifier) JobChanged(ctx context.Context, tx pgx.Tx, c JobChange, cou
 // mayReportJob: job changes are placement data; whoever may write the
 // client's placements (their employment specialist) reports them.
 func mayReportJob(c call) string {
-	if !c.d.Write[authz.Placements] {
-		return fmt.Sprintf("role %s may not report job changes of this client", c.sub.Role)
+	if !c.Decision.Write[authz.Placements] {
+		return fmt.Sprintf("role %s may not report job changes of this client", c.Sub.Role)
 	}
 	return ""
 }
@@ -90,7 +90,7 @@ func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, requestID s
 	}
 	var out JobChangeResult
 	err = s.write(ctx, c, "job change "+jc.Kind, func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.sub.OrgID, Method: "ReportJobChange", Key: requestID, Request: fingerprint}
+		key := store.Key{OrgID: c.Sub.OrgID, Method: "ReportJobChange", Key: requestID, Request: fingerprint}
 		if requestID != "" {
 			prev, replay, err := store.Claim(ctx, tx, key)
 			if err != nil {
@@ -100,7 +100,7 @@ func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, requestID s
 				return json.Unmarshal(prev, &out)
 			}
 		}
-		jc.ReportedBy = c.sub.UserID
+		jc.ReportedBy = c.Sub.UserID
 		id, err := store.InsertJobChange(ctx, tx, store.JobChange{ClientID: jc.ClientID, Kind: jc.Kind, Effective: jc.Effective,
 			HoursPerWeek: jc.HoursPerWeek, HourlyWageCents: jc.HourlyWageCents, ReportedBy: jc.ReportedBy})
 		if err != nil {
