@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
@@ -64,12 +65,12 @@ func BenchmarkAccessDecision(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
 			pool, _ := dbtest.New(b, audit.Migrations, store.Migrations)
 			ids := fill(b, pool, n)
-			st := store.New(pool)
 			ctx := context.Background()
 			b.ResetTimer()
 			for b.Loop() {
 				id := ids[rand.IntN(len(ids))]
-				facts, found, err := st.Facts(ctx, nil, id, officer.OrgID)
+				all, err := access.Facts(ctx, pool, officer.OrgID, []string{id}, false, false)
+				facts, found := all[id]
 				if err != nil || !found {
 					b.Fatalf("facts: %v %v", found, err)
 				}

@@ -93,59 +93,6 @@ func (s *Store) SeedDirectory(ctx context.Context) error {
 	})
 }
 
-// Organization is a directory entry.
-type Organization struct {
-	ID       string
-	Name     string
-	Kind     string
-	RegionID string
-	TeamIDs  []string
-}
-
-// Organization returns an organisation with its teams.
-func (s *Store) Organization(ctx context.Context, id string) (Organization, error) {
-	var o Organization
-	err := s.pool.QueryRow(ctx, `SELECT o.id, o.name, o.kind, o.region_id,
-			ARRAY(SELECT t.id FROM clients.teams t WHERE t.org_id = o.id ORDER BY t.id)
-		FROM clients.organizations o WHERE o.id = $1`, id).Scan(&o.ID, &o.Name, &o.Kind, &o.RegionID, &o.TeamIDs)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Organization{}, fmt.Errorf("organisation %s: %w", id, domain.ErrNotFound)
-	}
-	if err != nil {
-		return Organization{}, fmt.Errorf("load organisation %s: %w", id, err)
-	}
-	return o, nil
-}
-
-// Facts returns what the policy needs to know of a client for a caller of
-// orgID. found is false when no such client exists.
-func (s *Store) Facts(ctx context.Context, q pgx.Tx, clientID, orgID string) (facts authz.ClientFacts, found bool, err error) {
-	var row pgx.Row
-	const query = `SELECT c.mha_org_id, c.region_id, t.team_id, t.specialist_id,
-			ARRAY(SELECT o.org_id FROM clients.trajectory_organizations o WHERE o.client_id = c.id ORDER BY o.org_id),
-			ARRAY(SELECT k.section FROM clients.consents k
-			      WHERE k.client_id = c.id AND k.org_id = $2 AND k.revoked_at IS NULL ORDER BY k.section)
-		FROM clients.clients c JOIN clients.trajectories t ON t.client_id = c.id
-		WHERE c.id = $1`
-	if q != nil {
-		row = q.QueryRow(ctx, query+" FOR UPDATE OF t", clientID, orgID)
-	} else {
-		row = s.pool.QueryRow(ctx, query, clientID, orgID)
-	}
-	var consented []string
-	err = row.Scan(&facts.MHAOrgID, &facts.RegionID, &facts.TeamID, &facts.SpecialistID, &facts.InvolvedOrgIDs, &consented)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return authz.ClientFacts{}, false, nil
-	}
-	if err != nil {
-		return authz.ClientFacts{}, false, fmt.Errorf("load access facts of client %s: %w", clientID, err)
-	}
-	for _, c := range consented {
-		facts.ConsentedSections = append(facts.ConsentedSections, authz.Section(c))
-	}
-	return facts, true, nil
-}
-
 // NewClient is what enrolment writes.
 type NewClient struct {
 	MHAOrgID, RegionID, CreatedBy string
