@@ -113,9 +113,13 @@ func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerCo
 	if c.ClientID != "" {
 		// The first employer contact milestone counts from intake, which
 		// the clients service knows; asked only while the milestone is
-		// still to be announced.
-		var intake domain.Date
-		// It is asked before the write's transaction opens, never inside.
+		// still to be announced, before the write's transaction opens
+		// (never inside), and only of a caller who may write at all, so
+		// that a refused caller is refused here, once, without a call.
+		op := access.Writing("create", authz.JobSearch)
+		if _, err := s.path.Decide(ctx, c.ClientID, op); err != nil {
+			return c, err
+		}
 		intake, err := s.intakeUnlessAnnounced(ctx, c.ClientID)
 		if err != nil {
 			return c, err
