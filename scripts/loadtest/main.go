@@ -69,8 +69,7 @@ func run() error {
 		}
 		levels = append(levels, n)
 	}
-	concurrency := new(int)
-	*concurrency = slices.Max(levels)
+	most := slices.Max(levels)
 
 	u, err := url.Parse(*gateway)
 	if err != nil || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1") {
@@ -84,7 +83,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("sign token: %w", err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency * 2}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: most * 2}}
 	clientID, err := enrol(ctx, client, *gateway, token)
 	if err != nil {
 		return err
@@ -147,7 +146,7 @@ func run() error {
 	}
 	// Latency at half the peak throughput: a paced run.
 	half := peak / 2
-	paced := measure(ctx, fmt.Sprintf("REST GET paced at %.0f req/s", half), *concurrency, *duration, *maxRequests, half, get)
+	paced := measure(ctx, fmt.Sprintf("REST GET paced at %.0f req/s", half), most, *duration, *maxRequests, half, get)
 	fmt.Printf("\n%s\n", paced)
 	return nil
 }
