@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
@@ -117,10 +118,16 @@ func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, s *session)
 func (h *Handler) renderClient(w http.ResponseWriter, r *http.Request, s *session, id, failedName string, failed *form, status int) error {
 	ctx, cancel := h.callContext(r, s)
 	defer cancel()
-	resp, err := h.clients.GetClient(ctx, &clientsv1.GetClientRequest{ClientId: id})
+	// One page view is one audit record of the client: the clients
+	// service's record of this read also lists the sections the page's
+	// other calls read (those the person may read), and those calls,
+	// marked as covered, add no record of their own.
+	cover := access.CoverSections(ctx, authz.JobSearch, authz.Placements, authz.Milestones, authz.Benefits, authz.Consent)
+	resp, err := h.clients.GetClient(cover, &clientsv1.GetClientRequest{ClientId: id})
 	if err != nil {
 		return serviceError(err)
 	}
+	ctx = access.CoveredCall(ctx)
 	c := resp.GetClient()
 	d := &clientData{
 		ID: c.GetClientId(), C: c, Name: displayName(c), Phase: phaseKey(c.GetTrajectory().GetPhase()), Phases: allPhases,

@@ -245,9 +245,23 @@ func (p *Path) Decide(ctx context.Context, clientID string, op Op) (*Access, err
 	return a, nil
 }
 
-// Done records a decided read before its answer leaves.
+// Done records a decided read before its answer leaves: with the sections
+// a later call of the same request will read, when asked to cover them,
+// and not at all when an earlier call of the request recorded it already
+// (see CoverSections).
 func (p *Path) Done(ctx context.Context, a *Access, op Op) error {
-	return p.Record(ctx, a.record(p.service, op))
+	addCover(ctx, a)
+	return p.recordReads(ctx, a.record(p.service, op))
+}
+
+// recordReads records the reads of a request that an earlier call of the
+// same request has not recorded already.
+func (p *Path) recordReads(ctx context.Context, events ...audit.Event) error {
+	events, err := p.uncovered(ctx, events)
+	if err != nil {
+		return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
+	}
+	return p.Record(ctx, events...)
 }
 
 // WriteDecided runs write in a transaction with the audit record of a
@@ -359,10 +373,11 @@ func (p *Path) ReadMany(ctx context.Context, clientIDs []string, op Op, read fun
 	var events []audit.Event
 	for _, id := range clientIDs {
 		if a := allowed[id]; a != nil && len(a.touched) > 0 {
+			addCover(ctx, a)
 			events = append(events, a.record(p.service, op))
 		}
 	}
-	return p.Record(ctx, events...)
+	return p.recordReads(ctx, events...)
 }
 
 // Record appends audit events outside any write transaction (reads,

@@ -2,10 +2,10 @@ package audit
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"math"
-	"strconv"
+
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 )
 
 // Page sizes of List (AIP-158: a larger size is reduced, not refused).
@@ -40,7 +40,7 @@ func List(ctx context.Context, q Querier, clientID string, pageSize int, pageTok
 	}
 	before := int64(math.MaxInt64)
 	if pageToken != "" {
-		seq, err := decodePageToken(pageToken)
+		seq, err := decodePageToken(clientID, pageToken)
 		if err != nil {
 			return nil, "", err
 		}
@@ -73,30 +73,33 @@ func List(ctx context.Context, q Querier, clientID string, pageSize int, pageTok
 	var next string
 	if len(events) > pageSize {
 		events = events[:pageSize]
-		next = encodePageToken(events[pageSize-1].Seq)
+		if next, err = encodePageToken(clientID, events[pageSize-1].Seq); err != nil {
+			return nil, "", err
+		}
 	}
 	return events, next, nil
 }
 
-// A page token is the seq of the last event returned, in base64 so callers
-// treat it as opaque.
-func encodePageToken(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString(strconv.AppendInt(nil, seq, 10))
+// A page token holds the seq of the last event returned, bound to the
+// client whose log it pages (a token of one client's log is refused for
+// another's).
+type cursor struct {
+	Seq int64 `json:"s"`
 }
 
-func decodePageToken(token string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
+func pageQuery(clientID string) pagetoken.Query { return pagetoken.Query{"audit.list", clientID} }
+
+func encodePageToken(clientID string, seq int64) (string, error) {
+	return pagetoken.Encode(pageQuery(clientID), cursor{Seq: seq})
+}
+
+func decodePageToken(clientID, token string) (int64, error) {
+	var c cursor
+	if err := pagetoken.Decode(pageQuery(clientID), token, &c); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalidPageToken, err)
 	}
-	seq, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidPageToken, err)
+	if c.Seq < 1 {
+		return 0, fmt.Errorf("%w: position %d", ErrInvalidPageToken, c.Seq)
 	}
-	// Only tokens List issued: positive and in canonical form ("007" and
-	// "+7" are not).
-	if seq < 1 || encodePageToken(seq) != token {
-		return 0, fmt.Errorf("%w: %q", ErrInvalidPageToken, token)
-	}
-	return seq, nil
+	return c.Seq, nil
 }

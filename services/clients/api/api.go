@@ -273,11 +273,15 @@ func (s *Server) ListClients(ctx context.Context, req *clientsv1.ListClientsRequ
 	if req.GetPhase() != clientsv1.Phase_PHASE_UNSPECIFIED {
 		phase = string(phaseFromProto(req.GetPhase()))
 	}
-	views, next, err := s.app.ListClients(ctx, int(req.GetPageSize()), req.GetPageToken(), phase)
+	f := app.ListFilter{Phase: phase, SpecialistID: req.GetEmploymentSpecialistId(), TeamID: req.GetTeamId(), OpenOnly: req.GetOpenOnly()}
+	views, next, loads, err := s.app.ListClients(ctx, int(req.GetPageSize()), req.GetPageToken(), f)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &clientsv1.ListClientsResponse{NextPageToken: next}
+	for _, l := range loads {
+		out.Loads = append(out.Loads, &clientsv1.SpecialistLoad{EmploymentSpecialistId: l.SpecialistID, Clients: int32(l.Clients)})
+	}
 	for i := range views {
 		out.Clients = append(out.Clients, viewToProto(&views[i]))
 	}

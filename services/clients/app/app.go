@@ -7,14 +7,11 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,6 +19,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 	"github.com/ipsbridge/ipsbridge/services/clients/domain"
 	"github.com/ipsbridge/ipsbridge/services/clients/store"
 )
@@ -306,27 +304,47 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 	return v, nil
 }
 
-// ListClients lists, in enrolment order, the clients the caller may see.
-func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phase string) ([]View, string, error) {
+// ListFilter narrows a client list. Specialist and team make it a caseload.
+type ListFilter = store.ListFilter
+
+// Load is one specialist's number of clients matching a caseload filter.
+type Load = store.Load
+
+// ListClients lists, in enrolment order, the clients the caller may see that
+// match f. With a specialist or team filter it also counts every matching
+// client per specialist (loads), whatever the page.
+func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken string, f ListFilter) ([]View, string, []Load, error) {
 	c, err := access.CallerFrom(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	sub := c.Sub
 	if pageSize <= 0 {
 		pageSize = 25
 	}
-	cur, err := decodeCursor(pageToken)
-	if err != nil {
-		return nil, "", err
+	query := pagetoken.Query{"clients.list", sub.OrgID, sub.UserID, f.Phase, f.SpecialistID, f.TeamID, strconv.FormatBool(f.OpenOnly)}
+	var cur store.Cursor
+	if err := pagetoken.Decode(query, pageToken, &cur); err != nil {
+		return nil, "", nil, err
 	}
+	var loads []Load
+	if f.SpecialistID != "" || f.TeamID != "" {
+		if loads, err = s.st.Loads(ctx, sub, f); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	views, next, err := s.listClients(ctx, sub, pageSize, cur, f, query)
+	return views, next, loads, err
+}
+
+func (s *Service) listClients(ctx context.Context, sub authz.Subject, pageSize int, cur store.Cursor, f ListFilter, query pagetoken.Query) ([]View, string, error) {
 	var rows []store.ClientRow
 	var views []View
 	// Candidates the policy rejects are skipped; keep reading until the page
 	// is full or the candidates run out. Each batch of candidates is decided
 	// and recorded at once on the request path.
 	for len(rows) <= pageSize {
-		batch, err := s.st.Candidates(ctx, sub, cur, phase, pageSize+1)
+		batch, err := s.st.Candidates(ctx, sub, cur, f, pageSize+1)
 		if err != nil {
 			return nil, "", err
 		}
@@ -373,30 +391,12 @@ func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phas
 	next := ""
 	if len(rows) > pageSize {
 		last := rows[pageSize-1]
-		next = encodeCursor(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		var err error
+		if next, err = pagetoken.Encode(query, store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+			return nil, "", err
+		}
 	}
 	return views, next, nil
-}
-
-func encodeCursor(c store.Cursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "|" + c.ID))
-}
-
-func decodeCursor(token string) (store.Cursor, error) {
-	if token == "" {
-		return store.Cursor{}, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	bad := fmt.Errorf("%w: page_token is not a token this service issued", domain.ErrInvalid)
-	if err != nil {
-		return store.Cursor{}, bad
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	us, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || len(id) != 36 {
-		return store.Cursor{}, bad
-	}
-	return store.Cursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
 }
 
 // GetIdentity returns the identity section, its BSN masked unless the caller

@@ -137,3 +137,34 @@ func TestConcurrentReadersAndWritersKeepTheChain(t *testing.T) {
 		t.Fatalf("chain after concurrent requests: %+v, %v", res, err)
 	}
 }
+
+// TestPageTokenBoundToQuery: a client list's page token continues only the
+// list it came from: another filter or another caller gets
+// INVALID_ARGUMENT, never another list's page.
+func TestPageTokenBoundToQuery(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 {
+		f.enrol(t, "es-anna", "", fmt.Sprintf("bound-token-%d", i))
+	}
+	anna := f.p.As(t, "es-anna")
+	r, err := f.cli.ListClients(anna, &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-a", OpenOnly: true})
+	if err != nil || r.GetNextPageToken() == "" || len(r.GetLoads()) != 1 || r.GetLoads()[0].GetClients() != 3 {
+		t.Fatalf("first page: %v, loads %v, %v", r.GetClients(), r.GetLoads(), err)
+	}
+	tok := r.GetNextPageToken()
+	if _, err := f.cli.ListClients(anna, &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-a", OpenOnly: true, PageToken: tok}); err != nil {
+		t.Fatalf("same query, next page: %v", err)
+	}
+	for name, c := range map[string]struct {
+		ctx context.Context
+		req *clientsv1.ListClientsRequest
+	}{
+		"no filter":      {anna, &clientsv1.ListClientsRequest{PageSize: 1, PageToken: tok}},
+		"other team":     {anna, &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-b", OpenOnly: true, PageToken: tok}},
+		"another caller": {f.p.As(t, "sup-eva"), &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-a", OpenOnly: true, PageToken: tok}},
+	} {
+		if _, err := f.cli.ListClients(c.ctx, c.req); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT", name, err)
+		}
+	}
+}

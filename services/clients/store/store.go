@@ -538,16 +538,63 @@ func (s *Store) Client(ctx context.Context, id string) (ClientRow, error) {
 
 // Cursor is a keyset position in a client list.
 type Cursor struct {
-	CreatedAt time.Time
-	ID        string
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+// ListFilter narrows a client list; empty fields do not filter.
+type ListFilter struct {
+	Phase        string
+	SpecialistID string
+	TeamID       string
+	// OpenOnly leaves out closed trajectories.
+	OpenOnly bool
+}
+
+// Load is one specialist's number of clients matching a filter.
+type Load struct {
+	SpecialistID string
+	Clients      int
+}
+
+// trajectoryFilter is ListFilter in the MHA candidate query's parameters:
+// $4 phase, $8 specialist, $9 team, $10 open only.
+const trajectoryFilter = `($4 = '' OR phase = $4) AND ($8 = '' OR specialist_id = $8) AND ($9 = '' OR team_id = $9) AND (NOT $10 OR phase <> 'closed')`
+
+// Loads counts, per specialist, the clients matching f among the caller's
+// candidates (an MHA caller's teams and own clients). It is one statement
+// whatever the number of clients, and reads no client data. Other
+// organisations have no caseloads: none.
+func (s *Store) Loads(ctx context.Context, sub authz.Subject, f ListFilter) ([]Load, error) {
+	if sub.OrgKind != seed.KindMHA {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT t.specialist_id, count(*)
+		FROM clients.trajectories t JOIN clients.clients c ON c.id = t.client_id
+		WHERE c.mha_org_id = $1 AND (t.team_id = ANY($2) OR t.specialist_id = $3)
+		  AND ($4 = '' OR t.phase = $4) AND ($5 = '' OR t.specialist_id = $5) AND ($6 = '' OR t.team_id = $6)
+		  AND (NOT $7 OR t.phase <> 'closed')
+		GROUP BY t.specialist_id ORDER BY t.specialist_id`,
+		sub.OrgID, sub.Teams, sub.UserID, f.Phase, f.SpecialistID, f.TeamID, f.OpenOnly)
+	if err != nil {
+		return nil, fmt.Errorf("count caseloads: %w", err)
+	}
+	loads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Load, error) {
+		var l Load
+		err := r.Scan(&l.SpecialistID, &l.Clients)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count caseloads: %w", err)
+	}
+	return loads, nil
 }
 
 // Candidates lists, in enrolment order after the cursor, the clients a
-// caller may have some relation to: for MHA staff those of their teams or
-// assigned to them, for other organisations those that name the
-// organisation in the trajectory and have an active consent for it. The
-// policy then decides per client what is visible.
-func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor, phase string, limit int) ([]ClientRow, error) {
+// caller may be allowed to see that match f: for an MHA caller those of its
+// teams and its own, for another organisation those it is involved with
+// and has a consent from. The policy decides on each afterwards.
+func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor, f ListFilter, limit int) ([]ClientRow, error) {
 	var rows pgx.Rows
 	var err error
 	if after.ID == "" {
@@ -560,16 +607,16 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, t.enrolled_at
 			FROM (
 				(SELECT client_id, enrolled_at FROM clients.trajectories
-				 WHERE team_id = ANY($2) AND ($4 = '' OR phase = $4) AND (enrolled_at, client_id) > ($5, $6::uuid)
+				 WHERE team_id = ANY($2) AND `+trajectoryFilter+` AND (enrolled_at, client_id) > ($5, $6::uuid)
 				 ORDER BY enrolled_at, client_id LIMIT $7)
 				UNION
 				(SELECT client_id, enrolled_at FROM clients.trajectories
-				 WHERE specialist_id = $3 AND ($4 = '' OR phase = $4) AND (enrolled_at, client_id) > ($5, $6::uuid)
+				 WHERE specialist_id = $3 AND `+trajectoryFilter+` AND (enrolled_at, client_id) > ($5, $6::uuid)
 				 ORDER BY enrolled_at, client_id LIMIT $7)
 			) t JOIN clients.clients c ON c.id = t.client_id
 			WHERE c.mha_org_id = $1
 			ORDER BY t.enrolled_at, t.client_id LIMIT $7`,
-			sub.OrgID, sub.Teams, sub.UserID, phase, after.CreatedAt, after.ID, limit)
+			sub.OrgID, sub.Teams, sub.UserID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly)
 	default:
 		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
 			FROM clients.trajectory_organizations o
@@ -578,8 +625,9 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 			WHERE o.org_id = $1
 			  AND EXISTS (SELECT 1 FROM clients.consents k WHERE k.client_id = c.id AND k.org_id = $1 AND k.revoked_at IS NULL)
 			  AND ($2 = '' OR t.phase = $2) AND (c.created_at, c.id) > ($3, $4::uuid)
+			  AND ($6 = '' OR t.specialist_id = $6) AND ($7 = '' OR t.team_id = $7) AND (NOT $8 OR t.phase <> 'closed')
 			ORDER BY c.created_at, c.id LIMIT $5`,
-			sub.OrgID, phase, after.CreatedAt, after.ID, limit)
+			sub.OrgID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)

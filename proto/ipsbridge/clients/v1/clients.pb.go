@@ -1341,7 +1341,13 @@ type ListClientsRequest struct {
 	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only clients in this phase, when set.
-	Phase         Phase `protobuf:"varint,3,opt,name=phase,proto3,enum=ipsbridge.clients.v1.Phase" json:"phase,omitempty"`
+	Phase Phase `protobuf:"varint,3,opt,name=phase,proto3,enum=ipsbridge.clients.v1.Phase" json:"phase,omitempty"`
+	// Only clients of this employment specialist, when set (a caseload).
+	EmploymentSpecialistId string `protobuf:"bytes,4,opt,name=employment_specialist_id,json=employmentSpecialistId,proto3" json:"employment_specialist_id,omitempty"`
+	// Only clients of this team, when set (a team's caseload).
+	TeamId string `protobuf:"bytes,5,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// Leave out closed trajectories.
+	OpenOnly      bool `protobuf:"varint,6,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1397,10 +1403,35 @@ func (x *ListClientsRequest) GetPhase() Phase {
 	return Phase_PHASE_UNSPECIFIED
 }
 
+func (x *ListClientsRequest) GetEmploymentSpecialistId() string {
+	if x != nil {
+		return x.EmploymentSpecialistId
+	}
+	return ""
+}
+
+func (x *ListClientsRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *ListClientsRequest) GetOpenOnly() bool {
+	if x != nil {
+		return x.OpenOnly
+	}
+	return false
+}
+
 type ListClientsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Clients       []*Client              `protobuf:"bytes,1,rep,name=clients,proto3" json:"clients,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// With employment_specialist_id or team_id: the number of clients each
+	// specialist has among all that match the filter (not only this page),
+	// for caseload warnings. Counts, never client data.
+	Loads         []*SpecialistLoad `protobuf:"bytes,3,rep,name=loads,proto3" json:"loads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1449,6 +1480,66 @@ func (x *ListClientsResponse) GetNextPageToken() string {
 	return ""
 }
 
+func (x *ListClientsResponse) GetLoads() []*SpecialistLoad {
+	if x != nil {
+		return x.Loads
+	}
+	return nil
+}
+
+// SpecialistLoad is one specialist's number of matching clients.
+type SpecialistLoad struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	EmploymentSpecialistId string                 `protobuf:"bytes,1,opt,name=employment_specialist_id,json=employmentSpecialistId,proto3" json:"employment_specialist_id,omitempty"`
+	Clients                int32                  `protobuf:"varint,2,opt,name=clients,proto3" json:"clients,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *SpecialistLoad) Reset() {
+	*x = SpecialistLoad{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpecialistLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpecialistLoad) ProtoMessage() {}
+
+func (x *SpecialistLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpecialistLoad.ProtoReflect.Descriptor instead.
+func (*SpecialistLoad) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SpecialistLoad) GetEmploymentSpecialistId() string {
+	if x != nil {
+		return x.EmploymentSpecialistId
+	}
+	return ""
+}
+
+func (x *SpecialistLoad) GetClients() int32 {
+	if x != nil {
+		return x.Clients
+	}
+	return 0
+}
+
 type UpdateIdentityRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
@@ -1461,7 +1552,7 @@ type UpdateIdentityRequest struct {
 
 func (x *UpdateIdentityRequest) Reset() {
 	*x = UpdateIdentityRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1564,7 @@ func (x *UpdateIdentityRequest) String() string {
 func (*UpdateIdentityRequest) ProtoMessage() {}
 
 func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1577,7 @@ func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateIdentityRequest) GetClientId() string {
@@ -1519,7 +1610,7 @@ type UpdateIdentityResponse struct {
 
 func (x *UpdateIdentityResponse) Reset() {
 	*x = UpdateIdentityResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1622,7 @@ func (x *UpdateIdentityResponse) String() string {
 func (*UpdateIdentityResponse) ProtoMessage() {}
 
 func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1635,7 @@ func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateIdentityResponse) GetIdentity() *Identity {
@@ -1563,7 +1654,7 @@ type GetTrajectoryRequest struct {
 
 func (x *GetTrajectoryRequest) Reset() {
 	*x = GetTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1666,7 @@ func (x *GetTrajectoryRequest) String() string {
 func (*GetTrajectoryRequest) ProtoMessage() {}
 
 func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1679,7 @@ func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetTrajectoryRequest) GetClientId() string {
@@ -1607,7 +1698,7 @@ type GetTrajectoryResponse struct {
 
 func (x *GetTrajectoryResponse) Reset() {
 	*x = GetTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1710,7 @@ func (x *GetTrajectoryResponse) String() string {
 func (*GetTrajectoryResponse) ProtoMessage() {}
 
 func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1723,7 @@ func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1655,7 +1746,7 @@ type UpdateTrajectoryRequest struct {
 
 func (x *UpdateTrajectoryRequest) Reset() {
 	*x = UpdateTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1758,7 @@ func (x *UpdateTrajectoryRequest) String() string {
 func (*UpdateTrajectoryRequest) ProtoMessage() {}
 
 func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1771,7 @@ func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateTrajectoryRequest) GetClientId() string {
@@ -1713,7 +1804,7 @@ type UpdateTrajectoryResponse struct {
 
 func (x *UpdateTrajectoryResponse) Reset() {
 	*x = UpdateTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1816,7 @@ func (x *UpdateTrajectoryResponse) String() string {
 func (*UpdateTrajectoryResponse) ProtoMessage() {}
 
 func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1829,7 @@ func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1762,7 +1853,7 @@ type TransitionPhaseRequest struct {
 
 func (x *TransitionPhaseRequest) Reset() {
 	*x = TransitionPhaseRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +1865,7 @@ func (x *TransitionPhaseRequest) String() string {
 func (*TransitionPhaseRequest) ProtoMessage() {}
 
 func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +1878,7 @@ func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseRequest.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TransitionPhaseRequest) GetClientId() string {
@@ -1827,7 +1918,7 @@ type TransitionPhaseResponse struct {
 
 func (x *TransitionPhaseResponse) Reset() {
 	*x = TransitionPhaseResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1930,7 @@ func (x *TransitionPhaseResponse) String() string {
 func (*TransitionPhaseResponse) ProtoMessage() {}
 
 func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1943,7 @@ func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseResponse.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TransitionPhaseResponse) GetTrajectory() *Trajectory {
@@ -1871,7 +1962,7 @@ type GetWorkGoalsRequest struct {
 
 func (x *GetWorkGoalsRequest) Reset() {
 	*x = GetWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +1974,7 @@ func (x *GetWorkGoalsRequest) String() string {
 func (*GetWorkGoalsRequest) ProtoMessage() {}
 
 func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +1987,7 @@ func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetWorkGoalsRequest) GetClientId() string {
@@ -1915,7 +2006,7 @@ type GetWorkGoalsResponse struct {
 
 func (x *GetWorkGoalsResponse) Reset() {
 	*x = GetWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2018,7 @@ func (x *GetWorkGoalsResponse) String() string {
 func (*GetWorkGoalsResponse) ProtoMessage() {}
 
 func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2031,7 @@ func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetWorkGoalsResponse) GetWorkGoals() *WorkGoals {
@@ -1961,7 +2052,7 @@ type UpdateWorkGoalsRequest struct {
 
 func (x *UpdateWorkGoalsRequest) Reset() {
 	*x = UpdateWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2064,7 @@ func (x *UpdateWorkGoalsRequest) String() string {
 func (*UpdateWorkGoalsRequest) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2077,7 @@ func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *UpdateWorkGoalsRequest) GetClientId() string {
@@ -2019,7 +2110,7 @@ type UpdateWorkGoalsResponse struct {
 
 func (x *UpdateWorkGoalsResponse) Reset() {
 	*x = UpdateWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2122,7 @@ func (x *UpdateWorkGoalsResponse) String() string {
 func (*UpdateWorkGoalsResponse) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,7 +2135,7 @@ func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateWorkGoalsResponse) GetWorkGoals() *WorkGoals {
@@ -2063,7 +2154,7 @@ type GetClinicalInputRequest struct {
 
 func (x *GetClinicalInputRequest) Reset() {
 	*x = GetClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2166,7 @@ func (x *GetClinicalInputRequest) String() string {
 func (*GetClinicalInputRequest) ProtoMessage() {}
 
 func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2179,7 @@ func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetClinicalInputRequest) GetClientId() string {
@@ -2107,7 +2198,7 @@ type GetClinicalInputResponse struct {
 
 func (x *GetClinicalInputResponse) Reset() {
 	*x = GetClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2210,7 @@ func (x *GetClinicalInputResponse) String() string {
 func (*GetClinicalInputResponse) ProtoMessage() {}
 
 func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2223,7 @@ func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2153,7 +2244,7 @@ type UpdateClinicalInputRequest struct {
 
 func (x *UpdateClinicalInputRequest) Reset() {
 	*x = UpdateClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2256,7 @@ func (x *UpdateClinicalInputRequest) String() string {
 func (*UpdateClinicalInputRequest) ProtoMessage() {}
 
 func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2269,7 @@ func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *UpdateClinicalInputRequest) GetClientId() string {
@@ -2211,7 +2302,7 @@ type UpdateClinicalInputResponse struct {
 
 func (x *UpdateClinicalInputResponse) Reset() {
 	*x = UpdateClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2314,7 @@ func (x *UpdateClinicalInputResponse) String() string {
 func (*UpdateClinicalInputResponse) ProtoMessage() {}
 
 func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2327,7 @@ func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *UpdateClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2255,7 +2346,7 @@ type ListConsentsRequest struct {
 
 func (x *ListConsentsRequest) Reset() {
 	*x = ListConsentsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2358,7 @@ func (x *ListConsentsRequest) String() string {
 func (*ListConsentsRequest) ProtoMessage() {}
 
 func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2371,7 @@ func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsRequest.ProtoReflect.Descriptor instead.
 func (*ListConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListConsentsRequest) GetClientId() string {
@@ -2299,7 +2390,7 @@ type ListConsentsResponse struct {
 
 func (x *ListConsentsResponse) Reset() {
 	*x = ListConsentsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2402,7 @@ func (x *ListConsentsResponse) String() string {
 func (*ListConsentsResponse) ProtoMessage() {}
 
 func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2415,7 @@ func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsResponse.ProtoReflect.Descriptor instead.
 func (*ListConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListConsentsResponse) GetConsents() []*Consent {
@@ -2347,7 +2438,7 @@ type RecordConsentRequest struct {
 
 func (x *RecordConsentRequest) Reset() {
 	*x = RecordConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2450,7 @@ func (x *RecordConsentRequest) String() string {
 func (*RecordConsentRequest) ProtoMessage() {}
 
 func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2463,7 @@ func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *RecordConsentRequest) GetClientId() string {
@@ -2412,7 +2503,7 @@ type RecordConsentResponse struct {
 
 func (x *RecordConsentResponse) Reset() {
 	*x = RecordConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +2515,7 @@ func (x *RecordConsentResponse) String() string {
 func (*RecordConsentResponse) ProtoMessage() {}
 
 func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +2528,7 @@ func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentResponse.ProtoReflect.Descriptor instead.
 func (*RecordConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *RecordConsentResponse) GetConsents() []*Consent {
@@ -2457,7 +2548,7 @@ type RevokeConsentRequest struct {
 
 func (x *RevokeConsentRequest) Reset() {
 	*x = RevokeConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2560,7 @@ func (x *RevokeConsentRequest) String() string {
 func (*RevokeConsentRequest) ProtoMessage() {}
 
 func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2573,7 @@ func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RevokeConsentRequest) GetClientId() string {
@@ -2508,7 +2599,7 @@ type RevokeConsentResponse struct {
 
 func (x *RevokeConsentResponse) Reset() {
 	*x = RevokeConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2611,7 @@ func (x *RevokeConsentResponse) String() string {
 func (*RevokeConsentResponse) ProtoMessage() {}
 
 func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2624,7 @@ func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RevokeConsentResponse) GetConsent() *Consent {
@@ -2554,7 +2645,7 @@ type ListAccessEventsRequest struct {
 
 func (x *ListAccessEventsRequest) Reset() {
 	*x = ListAccessEventsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2657,7 @@ func (x *ListAccessEventsRequest) String() string {
 func (*ListAccessEventsRequest) ProtoMessage() {}
 
 func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2670,7 @@ func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAccessEventsRequest) GetClientId() string {
@@ -2613,7 +2704,7 @@ type ListAccessEventsResponse struct {
 
 func (x *ListAccessEventsResponse) Reset() {
 	*x = ListAccessEventsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2716,7 @@ func (x *ListAccessEventsResponse) String() string {
 func (*ListAccessEventsResponse) ProtoMessage() {}
 
 func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2729,7 @@ func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListAccessEventsResponse) GetAccessEvents() []*AccessEvent {
@@ -2664,7 +2755,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +2767,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +2780,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CheckAccessRequest) GetClientId() string {
@@ -2720,7 +2811,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2823,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2836,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CheckAccessResponse) GetMhaOrganizationId() string {
@@ -2812,7 +2903,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +2915,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +2928,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
 }
 
 type GetCallerResponse struct {
@@ -2855,7 +2946,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +2958,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +2971,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetCallerResponse) GetUserId() string {
@@ -2935,7 +3026,7 @@ type GetRegionStatisticsRequest struct {
 
 func (x *GetRegionStatisticsRequest) Reset() {
 	*x = GetRegionStatisticsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3038,7 @@ func (x *GetRegionStatisticsRequest) String() string {
 func (*GetRegionStatisticsRequest) ProtoMessage() {}
 
 func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3051,7 @@ func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetRegionStatisticsRequest) GetRegionId() string {
@@ -2986,7 +3077,7 @@ type GroupCount struct {
 
 func (x *GroupCount) Reset() {
 	*x = GroupCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3089,7 @@ func (x *GroupCount) String() string {
 func (*GroupCount) ProtoMessage() {}
 
 func (x *GroupCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3102,7 @@ func (x *GroupCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCount.ProtoReflect.Descriptor instead.
 func (*GroupCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GroupCount) GetCount() int32 {
@@ -3039,7 +3130,7 @@ type PhaseCount struct {
 
 func (x *PhaseCount) Reset() {
 	*x = PhaseCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3142,7 @@ func (x *PhaseCount) String() string {
 func (*PhaseCount) ProtoMessage() {}
 
 func (x *PhaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3155,7 @@ func (x *PhaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseCount.ProtoReflect.Descriptor instead.
 func (*PhaseCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PhaseCount) GetPhase() Phase {
@@ -3097,7 +3188,7 @@ type GetRegionStatisticsResponse struct {
 
 func (x *GetRegionStatisticsResponse) Reset() {
 	*x = GetRegionStatisticsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3200,7 @@ func (x *GetRegionStatisticsResponse) String() string {
 func (*GetRegionStatisticsResponse) ProtoMessage() {}
 
 func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3213,7 @@ func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetRegionStatisticsResponse) GetRegionId() string {
@@ -3295,15 +3386,22 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10GetClientRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
 	"\x11GetClientResponse\x124\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xa2\x01\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xa6\x02\n" +
 	"\x12ListClientsRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12;\n" +
-	"\x05phase\x18\x03 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05phase\"u\n" +
+	"\x05phase\x18\x03 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05phase\x12B\n" +
+	"\x18employment_specialist_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x16employmentSpecialistId\x12!\n" +
+	"\ateam_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06teamId\x12\x1b\n" +
+	"\topen_only\x18\x06 \x01(\bR\bopenOnly\"\xb1\x01\n" +
 	"\x13ListClientsResponse\x126\n" +
 	"\aclients\x18\x01 \x03(\v2\x1c.ipsbridge.clients.v1.ClientR\aclients\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc7\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12:\n" +
+	"\x05loads\x18\x03 \x03(\v2$.ipsbridge.clients.v1.SpecialistLoadR\x05loads\"d\n" +
+	"\x0eSpecialistLoad\x128\n" +
+	"\x18employment_specialist_id\x18\x01 \x01(\tR\x16employmentSpecialistId\x12\x18\n" +
+	"\aclients\x18\x02 \x01(\x05R\aclients\"\xc7\x01\n" +
 	"\x15UpdateIdentityRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12B\n" +
 	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\x06\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
@@ -3479,7 +3577,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3498,40 +3596,41 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*GetClientResponse)(nil),           // 14: ipsbridge.clients.v1.GetClientResponse
 	(*ListClientsRequest)(nil),          // 15: ipsbridge.clients.v1.ListClientsRequest
 	(*ListClientsResponse)(nil),         // 16: ipsbridge.clients.v1.ListClientsResponse
-	(*UpdateIdentityRequest)(nil),       // 17: ipsbridge.clients.v1.UpdateIdentityRequest
-	(*UpdateIdentityResponse)(nil),      // 18: ipsbridge.clients.v1.UpdateIdentityResponse
-	(*GetTrajectoryRequest)(nil),        // 19: ipsbridge.clients.v1.GetTrajectoryRequest
-	(*GetTrajectoryResponse)(nil),       // 20: ipsbridge.clients.v1.GetTrajectoryResponse
-	(*UpdateTrajectoryRequest)(nil),     // 21: ipsbridge.clients.v1.UpdateTrajectoryRequest
-	(*UpdateTrajectoryResponse)(nil),    // 22: ipsbridge.clients.v1.UpdateTrajectoryResponse
-	(*TransitionPhaseRequest)(nil),      // 23: ipsbridge.clients.v1.TransitionPhaseRequest
-	(*TransitionPhaseResponse)(nil),     // 24: ipsbridge.clients.v1.TransitionPhaseResponse
-	(*GetWorkGoalsRequest)(nil),         // 25: ipsbridge.clients.v1.GetWorkGoalsRequest
-	(*GetWorkGoalsResponse)(nil),        // 26: ipsbridge.clients.v1.GetWorkGoalsResponse
-	(*UpdateWorkGoalsRequest)(nil),      // 27: ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	(*UpdateWorkGoalsResponse)(nil),     // 28: ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	(*GetClinicalInputRequest)(nil),     // 29: ipsbridge.clients.v1.GetClinicalInputRequest
-	(*GetClinicalInputResponse)(nil),    // 30: ipsbridge.clients.v1.GetClinicalInputResponse
-	(*UpdateClinicalInputRequest)(nil),  // 31: ipsbridge.clients.v1.UpdateClinicalInputRequest
-	(*UpdateClinicalInputResponse)(nil), // 32: ipsbridge.clients.v1.UpdateClinicalInputResponse
-	(*ListConsentsRequest)(nil),         // 33: ipsbridge.clients.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),        // 34: ipsbridge.clients.v1.ListConsentsResponse
-	(*RecordConsentRequest)(nil),        // 35: ipsbridge.clients.v1.RecordConsentRequest
-	(*RecordConsentResponse)(nil),       // 36: ipsbridge.clients.v1.RecordConsentResponse
-	(*RevokeConsentRequest)(nil),        // 37: ipsbridge.clients.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),       // 38: ipsbridge.clients.v1.RevokeConsentResponse
-	(*ListAccessEventsRequest)(nil),     // 39: ipsbridge.clients.v1.ListAccessEventsRequest
-	(*ListAccessEventsResponse)(nil),    // 40: ipsbridge.clients.v1.ListAccessEventsResponse
-	(*CheckAccessRequest)(nil),          // 41: ipsbridge.clients.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),         // 42: ipsbridge.clients.v1.CheckAccessResponse
-	(*GetCallerRequest)(nil),            // 43: ipsbridge.clients.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),           // 44: ipsbridge.clients.v1.GetCallerResponse
-	(*GetRegionStatisticsRequest)(nil),  // 45: ipsbridge.clients.v1.GetRegionStatisticsRequest
-	(*GroupCount)(nil),                  // 46: ipsbridge.clients.v1.GroupCount
-	(*PhaseCount)(nil),                  // 47: ipsbridge.clients.v1.PhaseCount
-	(*GetRegionStatisticsResponse)(nil), // 48: ipsbridge.clients.v1.GetRegionStatisticsResponse
-	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 50: google.protobuf.FieldMask
+	(*SpecialistLoad)(nil),              // 17: ipsbridge.clients.v1.SpecialistLoad
+	(*UpdateIdentityRequest)(nil),       // 18: ipsbridge.clients.v1.UpdateIdentityRequest
+	(*UpdateIdentityResponse)(nil),      // 19: ipsbridge.clients.v1.UpdateIdentityResponse
+	(*GetTrajectoryRequest)(nil),        // 20: ipsbridge.clients.v1.GetTrajectoryRequest
+	(*GetTrajectoryResponse)(nil),       // 21: ipsbridge.clients.v1.GetTrajectoryResponse
+	(*UpdateTrajectoryRequest)(nil),     // 22: ipsbridge.clients.v1.UpdateTrajectoryRequest
+	(*UpdateTrajectoryResponse)(nil),    // 23: ipsbridge.clients.v1.UpdateTrajectoryResponse
+	(*TransitionPhaseRequest)(nil),      // 24: ipsbridge.clients.v1.TransitionPhaseRequest
+	(*TransitionPhaseResponse)(nil),     // 25: ipsbridge.clients.v1.TransitionPhaseResponse
+	(*GetWorkGoalsRequest)(nil),         // 26: ipsbridge.clients.v1.GetWorkGoalsRequest
+	(*GetWorkGoalsResponse)(nil),        // 27: ipsbridge.clients.v1.GetWorkGoalsResponse
+	(*UpdateWorkGoalsRequest)(nil),      // 28: ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	(*UpdateWorkGoalsResponse)(nil),     // 29: ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	(*GetClinicalInputRequest)(nil),     // 30: ipsbridge.clients.v1.GetClinicalInputRequest
+	(*GetClinicalInputResponse)(nil),    // 31: ipsbridge.clients.v1.GetClinicalInputResponse
+	(*UpdateClinicalInputRequest)(nil),  // 32: ipsbridge.clients.v1.UpdateClinicalInputRequest
+	(*UpdateClinicalInputResponse)(nil), // 33: ipsbridge.clients.v1.UpdateClinicalInputResponse
+	(*ListConsentsRequest)(nil),         // 34: ipsbridge.clients.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),        // 35: ipsbridge.clients.v1.ListConsentsResponse
+	(*RecordConsentRequest)(nil),        // 36: ipsbridge.clients.v1.RecordConsentRequest
+	(*RecordConsentResponse)(nil),       // 37: ipsbridge.clients.v1.RecordConsentResponse
+	(*RevokeConsentRequest)(nil),        // 38: ipsbridge.clients.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),       // 39: ipsbridge.clients.v1.RevokeConsentResponse
+	(*ListAccessEventsRequest)(nil),     // 40: ipsbridge.clients.v1.ListAccessEventsRequest
+	(*ListAccessEventsResponse)(nil),    // 41: ipsbridge.clients.v1.ListAccessEventsResponse
+	(*CheckAccessRequest)(nil),          // 42: ipsbridge.clients.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),         // 43: ipsbridge.clients.v1.CheckAccessResponse
+	(*GetCallerRequest)(nil),            // 44: ipsbridge.clients.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),           // 45: ipsbridge.clients.v1.GetCallerResponse
+	(*GetRegionStatisticsRequest)(nil),  // 46: ipsbridge.clients.v1.GetRegionStatisticsRequest
+	(*GroupCount)(nil),                  // 47: ipsbridge.clients.v1.GroupCount
+	(*PhaseCount)(nil),                  // 48: ipsbridge.clients.v1.PhaseCount
+	(*GetRegionStatisticsResponse)(nil), // 49: ipsbridge.clients.v1.GetRegionStatisticsResponse
+	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 51: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3540,23 +3639,23 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	49, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	49, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	50, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	50, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	49, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	49, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	50, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	50, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	49, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
-	49, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
+	50, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	50, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 15: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	49, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	49, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	49, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	50, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	50, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	50, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 19: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	49, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	49, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	49, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	50, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	50, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	50, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
 	2,  // 23: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
 	11, // 24: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
 	0,  // 25: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
@@ -3564,77 +3663,78 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	2,  // 27: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
 	1,  // 28: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	2,  // 29: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
-	3,  // 30: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	50, // 31: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 32: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
-	4,  // 33: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	4,  // 34: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	50, // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 36: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	1,  // 37: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	4,  // 38: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	6,  // 39: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	6,  // 40: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	50, // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 42: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	7,  // 43: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	7,  // 44: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	50, // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 46: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	8,  // 47: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	0,  // 48: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
-	8,  // 49: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	8,  // 50: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
-	9,  // 51: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
-	0,  // 52: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 53: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 54: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
-	1,  // 55: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
-	46, // 56: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
-	47, // 57: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
-	46, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	49, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
-	10, // 60: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	13, // 61: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	15, // 62: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	17, // 63: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	19, // 64: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	21, // 65: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	23, // 66: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	25, // 67: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	27, // 68: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	29, // 69: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	31, // 70: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	33, // 71: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	35, // 72: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	37, // 73: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	39, // 74: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	41, // 75: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	43, // 76: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	45, // 77: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	12, // 78: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	14, // 79: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	16, // 80: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	18, // 81: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	20, // 82: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	22, // 83: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	24, // 84: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	26, // 85: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	28, // 86: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	30, // 87: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	32, // 88: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	34, // 89: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	36, // 90: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	38, // 91: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	40, // 92: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	42, // 93: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	44, // 94: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	48, // 95: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	78, // [78:96] is the sub-list for method output_type
-	60, // [60:78] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	17, // 30: ipsbridge.clients.v1.ListClientsResponse.loads:type_name -> ipsbridge.clients.v1.SpecialistLoad
+	3,  // 31: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
+	51, // 32: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 33: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
+	4,  // 34: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	4,  // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	51, // 36: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 37: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	1,  // 38: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	4,  // 39: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	6,  // 40: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	6,  // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	51, // 42: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 43: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	7,  // 44: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	7,  // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	51, // 46: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 47: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	8,  // 48: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	0,  // 49: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
+	8,  // 50: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	8,  // 51: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
+	9,  // 52: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
+	0,  // 53: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 54: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 55: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
+	1,  // 56: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
+	47, // 57: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
+	48, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
+	47, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
+	50, // 60: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	10, // 61: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	13, // 62: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	15, // 63: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	18, // 64: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	20, // 65: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	22, // 66: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	24, // 67: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	26, // 68: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	28, // 69: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	30, // 70: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	32, // 71: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	34, // 72: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	36, // 73: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	38, // 74: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	40, // 75: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	42, // 76: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	44, // 77: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	46, // 78: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	12, // 79: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	14, // 80: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	16, // 81: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	19, // 82: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	21, // 83: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	23, // 84: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	25, // 85: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	27, // 86: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	29, // 87: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	31, // 88: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	33, // 89: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	35, // 90: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	37, // 91: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	39, // 92: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	41, // 93: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	43, // 94: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	45, // 95: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	49, // 96: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	79, // [79:97] is the sub-list for method output_type
+	61, // [61:79] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -3648,7 +3748,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
