@@ -323,7 +323,14 @@ func TestBrowser(t *testing.T) {
 		p.run(chromedp.WaitReady(css("main")))
 		p.screenshot("caseload-supervisor")
 		p.open("/ui/clients/" + id + "/access")
-		p.wantText("access history", "Access history", "uwv-gijs", "gem-karin", "cl-carla", "UWV Noord")
+		// People by name, times labelled, one line per page view.
+		p.wantText("access history", "Access history", "Gijs de Boer", "Karin Vos", "Carla Bakker", "UWV Noord", "Time (Dutch time)")
+		p.wantNoText("access history", "uwv-gijs", "cl-carla", "action.")
+		// Filtered to other organisations, the MHA's own people drop out.
+		p.open("/ui/clients/" + id + "/access?others=1")
+		p.wantText("other organisations", "Gijs de Boer", "Karin Vos")
+		p.wantNoText("other organisations", "Carla Bakker")
+		p.open("/ui/clients/" + id + "/access")
 		// Printed, only the history remains.
 		p.run(media("print"))
 		headerShown := eval[bool](p, `getComputedStyle(document.querySelector("header.top")).display !== "none"`)

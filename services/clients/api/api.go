@@ -499,7 +499,8 @@ func (s *Server) RevokeConsent(ctx context.Context, req *clientsv1.RevokeConsent
 
 // ListAccessEvents implements ClientsService.
 func (s *Server) ListAccessEvents(ctx context.Context, req *clientsv1.ListAccessEventsRequest) (*clientsv1.ListAccessEventsResponse, error) {
-	evs, next, err := s.app.ListAccessEvents(ctx, req.GetClientId(), int(req.GetPageSize()), req.GetPageToken())
+	f := app.AccessFilter{RefusalsOnly: req.GetRefusalsOnly(), OtherOrganizations: req.GetOtherOrganizationsOnly()}
+	evs, next, err := s.app.ListAccessEvents(ctx, req.GetClientId(), f, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

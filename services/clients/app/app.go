@@ -637,20 +637,33 @@ func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string)
 	return out, err
 }
 
+// AccessFilter narrows a client's access history.
+type AccessFilter struct {
+	RefusalsOnly bool
+	// OtherOrganizations leaves out the client's own MHA's accesses.
+	OtherOrganizations bool
+}
+
 // ListAccessEvents lists the audit trail of one client, for its own MHA.
-func (s *Service) ListAccessEvents(ctx context.Context, clientID string, pageSize int, pageToken string) ([]audit.Event, string, error) {
-	type page struct {
-		events []audit.Event
-		next   string
-	}
-	pg, err := readSection(ctx, s, clientID, authz.Audit, func(authz.Decision) (page, error) {
-		ev, next, err := audit.List(ctx, s.st.Pool(), clientID, pageSize, pageToken)
-		if errors.Is(err, audit.ErrInvalidPageToken) {
-			return page{}, fmt.Errorf("%w: page_token is not a token this service issued", domain.ErrInvalid)
+func (s *Service) ListAccessEvents(ctx context.Context, clientID string, f AccessFilter, pageSize int, pageToken string) ([]audit.Event, string, error) {
+	var events []audit.Event
+	var next string
+	err := s.path.Read(ctx, clientID, access.Reading(authz.Audit), func(a *access.Access) error {
+		var af audit.Filter
+		if f.RefusalsOnly {
+			af.Outcome = audit.Denied
 		}
-		return page{ev, next}, err
+		if f.OtherOrganizations {
+			af.ExcludeOrg = a.Facts.MHAOrgID
+		}
+		var err error
+		events, next, err = audit.ListFiltered(ctx, s.st.Pool(), clientID, af, pageSize, pageToken)
+		if errors.Is(err, audit.ErrInvalidPageToken) {
+			return fmt.Errorf("%w: page_token is not a token issued for this client's history with these filters", domain.ErrInvalid)
+		}
+		return err
 	})
-	return pg.events, pg.next, err
+	return events, next, err
 }
 
 // CheckAccess tells a caller what it may do with a client. The client's

@@ -2635,12 +2635,16 @@ func (x *RevokeConsentResponse) GetConsent() *Consent {
 }
 
 type ListAccessEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClientId  string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	PageSize  int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only refused accesses.
+	RefusalsOnly bool `protobuf:"varint,4,opt,name=refusals_only,json=refusalsOnly,proto3" json:"refusals_only,omitempty"`
+	// Only accesses by organisations other than the client's own MHA.
+	OtherOrganizationsOnly bool `protobuf:"varint,5,opt,name=other_organizations_only,json=otherOrganizationsOnly,proto3" json:"other_organizations_only,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *ListAccessEventsRequest) Reset() {
@@ -2692,6 +2696,20 @@ func (x *ListAccessEventsRequest) GetPageToken() string {
 		return x.PageToken
 	}
 	return ""
+}
+
+func (x *ListAccessEventsRequest) GetRefusalsOnly() bool {
+	if x != nil {
+		return x.RefusalsOnly
+	}
+	return false
+}
+
+func (x *ListAccessEventsRequest) GetOtherOrganizationsOnly() bool {
+	if x != nil {
+		return x.OtherOrganizationsOnly
+	}
+	return false
 }
 
 type ListAccessEventsResponse struct {
@@ -3479,13 +3497,15 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\n" +
 	"consent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\"P\n" +
 	"\x15RevokeConsentResponse\x127\n" +
-	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\x92\x01\n" +
+	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\xf1\x01\n" +
 	"\x17ListAccessEventsRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8a\x01\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12#\n" +
+	"\rrefusals_only\x18\x04 \x01(\bR\frefusalsOnly\x128\n" +
+	"\x18other_organizations_only\x18\x05 \x01(\bR\x16otherOrganizationsOnly\"\x8a\x01\n" +
 	"\x18ListAccessEventsResponse\x12F\n" +
 	"\raccess_events\x18\x01 \x03(\v2!.ipsbridge.clients.v1.AccessEventR\faccessEvents\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
