@@ -401,6 +401,31 @@ func TestBrowser(t *testing.T) {
 		p.submit(`header form[action="/ui/signout"] button`)
 		p.wantText("signed out", "Aanmelden", "Lokale omgeving")
 	})
+	t.Run("enrolment with consents", func(t *testing.T) {
+		p := b.as(t, "es-anna")
+		p.open("/ui/clients")
+		p.submit(`a[href="/ui/clients/new"]`)
+		// The specialist's team is chosen; without the client present, the
+		// consents are refused next to the box and nobody is enrolled.
+		if team := eval[string](p, `document.querySelector("#enrol-team").value`); team != "noord-team-a" {
+			t.Errorf("team defaults to %q", team)
+		}
+		p.run(
+			chromedp.SetValue(css(`#enrol-given`), "Marloes"),
+			chromedp.SetValue(css(`#enrol-family`), "Wiersma"),
+			chromedp.SetValue(css(`#enrol-dob`), "1988-02-14"),
+			chromedp.Click(css(`input[name=organizations][value=uwv-noord]`)),
+		)
+		p.submit(`form[action="/ui/clients/new"] button[type=submit]`)
+		p.wantText("consent without the client", "Record (or revoke) consent only with the client present")
+		p.run(chromedp.Click(css(`input[name=present]`)))
+		p.submit(`form[action="/ui/clients/new"] button[type=submit]`)
+		p.wantText("enrolled", "The client was enrolled and the consents recorded.", "Marloes Wiersma", "UWV Noord")
+		// Found by name from the client list.
+		p.open("/ui/clients?q=wiers")
+		p.wantText("search", "Marloes Wiersma")
+		p.wantNoText("search", d.names[0])
+	})
 	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))
 }
 

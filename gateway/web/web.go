@@ -219,6 +219,8 @@ func (h *Handler) routes() http.Handler {
 	private("GET /ui/{$}", h.home)
 	private("GET /ui/caseload", h.caseloadPage)
 	private("GET /ui/clients", h.clientsPage)
+	private("GET /ui/clients/new", h.enrolPage)
+	private("POST /ui/clients/new", h.postEnrol)
 	private("GET /ui/clients/{id}", h.clientPage)
 	private("GET /ui/clients/{id}/access", h.accessPage)
 	private("GET /ui/clients/{id}/income", h.incomePage)

@@ -273,7 +273,7 @@ func (s *Server) ListClients(ctx context.Context, req *clientsv1.ListClientsRequ
 	if req.GetPhase() != clientsv1.Phase_PHASE_UNSPECIFIED {
 		phase = string(phaseFromProto(req.GetPhase()))
 	}
-	f := app.ListFilter{Phase: phase, SpecialistID: req.GetEmploymentSpecialistId(), TeamID: req.GetTeamId(), OpenOnly: req.GetOpenOnly()}
+	f := app.ListFilter{Phase: phase, SpecialistID: req.GetEmploymentSpecialistId(), TeamID: req.GetTeamId(), OpenOnly: req.GetOpenOnly(), Name: req.GetNameContains()}
 	views, next, loads, err := s.app.ListClients(ctx, int(req.GetPageSize()), req.GetPageToken(), f)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)

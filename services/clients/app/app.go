@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -322,7 +323,8 @@ func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken strin
 	if pageSize <= 0 {
 		pageSize = 25
 	}
-	query := pagetoken.Query{"clients.list", sub.OrgID, sub.UserID, f.Phase, f.SpecialistID, f.TeamID, strconv.FormatBool(f.OpenOnly)}
+	f.Name = strings.TrimSpace(f.Name)
+	query := pagetoken.Query{"clients.list", sub.OrgID, sub.UserID, f.Phase, f.SpecialistID, f.TeamID, strconv.FormatBool(f.OpenOnly), f.Name}
 	var cur store.Cursor
 	if err := pagetoken.Decode(query, pageToken, &cur); err != nil {
 		return nil, "", nil, err
@@ -358,7 +360,9 @@ func (s *Service) listClients(ctx context.Context, sub authz.Subject, pageSize i
 			var decisions []authz.Decision
 			for _, r := range batch {
 				cur = store.Cursor{CreatedAt: r.CreatedAt, ID: r.ID}
-				if a := allowed[r.ID]; a != nil {
+				// A name search shows only clients whose name the caller
+				// may read: a match must not reveal a name otherwise.
+				if a := allowed[r.ID]; a != nil && (f.Name == "" || a.Decision.Read[authz.Identity]) {
 					take, decisions = append(take, r), append(decisions, a.Decision)
 					if len(rows)+len(take) > pageSize {
 						break

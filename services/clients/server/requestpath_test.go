@@ -168,3 +168,38 @@ func TestPageTokenBoundToQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestClientSearchByName: a name search finds the caller's clients by any
+// part of the name in any case, treats % and _ as letters, and finds
+// nothing of another team's clients.
+func TestClientSearchByName(t *testing.T) {
+	f := newFixture(t)
+	anna := f.p.As(t, "es-anna")
+	for i, name := range [][2]string{{"Sanne", "Kuipers"}, {"Ruben", "de Wit"}, {"Fleur", "Mulder_100%"}} {
+		if _, err := f.cli.CreateClient(anna, &clientsv1.CreateClientRequest{RequestId: fmt.Sprintf("search-client-%d", i), Client: &clientsv1.Client{
+			Identity: &clientsv1.Identity{GivenName: name[0], FamilyName: name[1]}, Trajectory: &clientsv1.Trajectory{TeamId: "noord-team-a"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	search := func(ctx context.Context, q string) []string {
+		t.Helper()
+		r, err := f.cli.ListClients(ctx, &clientsv1.ListClientsRequest{NameContains: q})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		var out []string
+		for _, c := range r.GetClients() {
+			out = append(out, c.GetIdentity().GetGivenName())
+		}
+		return out
+	}
+	for q, want := range map[string]string{"kuip": "[Sanne]", "SANNE K": "[Sanne]", "e": "[Sanne Ruben Fleur]", "%": "[Fleur]", "_": "[Fleur]", "zz": "[]"} {
+		if got := fmt.Sprint(search(anna, q)); got != want {
+			t.Errorf("search %q: %s, want %s", q, got, want)
+		}
+	}
+	if got := search(f.p.As(t, "es-bram"), "Sanne"); len(got) != 0 {
+		t.Errorf("another team's specialist finds %v", got)
+	}
+}

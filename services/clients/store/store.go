@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -549,6 +550,24 @@ type ListFilter struct {
 	TeamID       string
 	// OpenOnly leaves out closed trajectories.
 	OpenOnly bool
+	// Name keeps clients whose given and family name contain it (any
+	// case); the caller must also be allowed to read their identity.
+	Name string
+}
+
+// namePattern is f.Name as an ILIKE pattern ("" for no name filter).
+func (f ListFilter) namePattern() string {
+	if f.Name == "" {
+		return ""
+	}
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(f.Name) + "%"
+}
+
+// nameMatches is the name filter on a client id column; $N is namePattern.
+func nameMatches(idColumn, param string) string {
+	return `(` + param + ` = '' OR EXISTS (SELECT 1 FROM clients.identities i WHERE i.client_id = ` + idColumn +
+		` AND i.given_name || ' ' || i.family_name ILIKE ` + param + `))`
 }
 
 // Load is one specialist's number of clients matching a filter.
@@ -558,8 +577,9 @@ type Load struct {
 }
 
 // trajectoryFilter is ListFilter in the MHA candidate query's parameters:
-// $4 phase, $8 specialist, $9 team, $10 open only.
-const trajectoryFilter = `($4 = '' OR phase = $4) AND ($8 = '' OR specialist_id = $8) AND ($9 = '' OR team_id = $9) AND (NOT $10 OR phase <> 'closed')`
+// $4 phase, $8 specialist, $9 team, $10 open only, $11 name pattern.
+var trajectoryFilter = `($4 = '' OR phase = $4) AND ($8 = '' OR specialist_id = $8) AND ($9 = '' OR team_id = $9) AND (NOT $10 OR phase <> 'closed') AND ` +
+	nameMatches("trajectories.client_id", "$11")
 
 // Loads counts, per specialist, the clients matching f among the caller's
 // candidates (an MHA caller's teams and own clients). It is one statement
@@ -616,7 +636,7 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 			) t JOIN clients.clients c ON c.id = t.client_id
 			WHERE c.mha_org_id = $1
 			ORDER BY t.enrolled_at, t.client_id LIMIT $7`,
-			sub.OrgID, sub.Teams, sub.UserID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly)
+			sub.OrgID, sub.Teams, sub.UserID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly, f.namePattern())
 	default:
 		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
 			FROM clients.trajectory_organizations o
@@ -626,8 +646,9 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 			  AND EXISTS (SELECT 1 FROM clients.consents k WHERE k.client_id = c.id AND k.org_id = $1 AND k.revoked_at IS NULL)
 			  AND ($2 = '' OR t.phase = $2) AND (c.created_at, c.id) > ($3, $4::uuid)
 			  AND ($6 = '' OR t.specialist_id = $6) AND ($7 = '' OR t.team_id = $7) AND (NOT $8 OR t.phase <> 'closed')
+			  AND `+nameMatches("c.id", "$9")+`
 			ORDER BY c.created_at, c.id LIMIT $5`,
-			sub.OrgID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly)
+			sub.OrgID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly, f.namePattern())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)

@@ -1347,7 +1347,10 @@ type ListClientsRequest struct {
 	// Only clients of this team, when set (a team's caseload).
 	TeamId string `protobuf:"bytes,5,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
 	// Leave out closed trajectories.
-	OpenOnly      bool `protobuf:"varint,6,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	OpenOnly bool `protobuf:"varint,6,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	// Only clients whose name contains this (any case), among those whose
+	// identity the caller may read.
+	NameContains  string `protobuf:"bytes,7,opt,name=name_contains,json=nameContains,proto3" json:"name_contains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1422,6 +1425,13 @@ func (x *ListClientsRequest) GetOpenOnly() bool {
 		return x.OpenOnly
 	}
 	return false
+}
+
+func (x *ListClientsRequest) GetNameContains() string {
+	if x != nil {
+		return x.NameContains
+	}
+	return ""
 }
 
 type ListClientsResponse struct {
@@ -3404,7 +3414,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10GetClientRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
 	"\x11GetClientResponse\x124\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xa6\x02\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xd4\x02\n" +
 	"\x12ListClientsRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -3412,7 +3422,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05phase\x18\x03 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05phase\x12B\n" +
 	"\x18employment_specialist_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x16employmentSpecialistId\x12!\n" +
 	"\ateam_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06teamId\x12\x1b\n" +
-	"\topen_only\x18\x06 \x01(\bR\bopenOnly\"\xb1\x01\n" +
+	"\topen_only\x18\x06 \x01(\bR\bopenOnly\x12,\n" +
+	"\rname_contains\x18\a \x01(\tB\a\xbaH\x04r\x02\x18dR\fnameContains\"\xb1\x01\n" +
 	"\x13ListClientsResponse\x126\n" +
 	"\aclients\x18\x01 \x03(\v2\x1c.ipsbridge.clients.v1.ClientR\aclients\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12:\n" +
