@@ -321,6 +321,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("supervisor access history", func(t *testing.T) {
 		p := b.as(t, "sup-eva")
 		p.run(chromedp.WaitReady(css("main")))
+		p.wantText("supervision", "Needs attention", "No contact in the last 30 days", "Specialists above the IPS maximum", "Team Stad", "Anna de Vries")
 		p.screenshot("caseload-supervisor")
 		p.open("/ui/clients/" + id + "/access")
 		// People by name, times labelled, one line per page view.
