@@ -279,9 +279,24 @@ func TestBrowser(t *testing.T) {
 		if p.exists("#consent-form") || p.exists("#workgoals-form") {
 			t.Errorf("a clinician gets the consent or work goals form")
 		}
-		p.run(chromedp.SetValue(css(`#ci-notes`), "Werkt het best in de ochtend."))
+		// Clinical input is kept as dated entries: a second one does not
+		// replace the first, and the newest comes first.
+		yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+		p.run(chromedp.Click(css(`#clinical-input summary`)),
+			chromedp.SetValue(css(`#ci-date`), yesterday),
+			chromedp.SetValue(css(`#ci-notes`), "Werkt het best in de ochtend."))
 		p.submit(`form[action$="/clinical"] button[type=submit]`)
-		p.wantText("clinical input saved", "The clinical input was saved.", "Werkt het best in de ochtend.")
+		p.wantText("clinical input added", "The clinical input was added.", "Werkt het best in de ochtend.", yesterday, "Carla Bakker")
+		p.run(chromedp.Click(css(`#clinical-input summary`)),
+			chromedp.SetValue(css(`#ci-work`), "Geen nachtdiensten."))
+		p.submit(`form[action$="/clinical"] button[type=submit]`)
+		p.wantText("second entry", "Werkt het best in de ochtend.", "Geen nachtdiensten.")
+		if n := eval[int](p, `document.querySelectorAll("#clinical-entries li").length`); n != 2 {
+			t.Errorf("%d clinical entries shown, want 2", n)
+		}
+		if first := eval[string](p, `document.querySelector("#clinical-entries li").innerText`); !strings.Contains(first, "Geen nachtdiensten.") {
+			t.Errorf("the newest entry is not first: %q", first)
+		}
 		p.screenshot("client-clinician")
 	})
 

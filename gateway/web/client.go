@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -52,8 +53,10 @@ type orgOption struct{ ID, Name string }
 // clientData is everything one client's page shows; each part only when
 // the services returned it to this person.
 type clientData struct {
-	ID         string
-	C          *clientsv1.Client
+	ID string
+	C  *clientsv1.Client
+	// Today is the date forms default to, in Dutch time.
+	Today      string
 	Name       string
 	Phase      string
 	Phases     []string
@@ -130,7 +133,7 @@ func (h *Handler) renderClient(w http.ResponseWriter, r *http.Request, s *sessio
 	ctx = access.CoveredCall(ctx)
 	c := resp.GetClient()
 	d := &clientData{
-		ID: c.GetClientId(), C: c, Name: displayName(c), Phase: phaseKey(c.GetTrajectory().GetPhase()), Phases: allPhases,
+		ID: c.GetClientId(), C: c, Name: displayName(c), Today: time.Now().In(amsterdam).Format(time.DateOnly), Phase: phaseKey(c.GetTrajectory().GetPhase()), Phases: allPhases,
 		Read: map[string]bool{}, Write: map[string]bool{}, Employment: h.employment != nil, Benefits: h.benefits != nil,
 		ConsentSections: consentableSections, failed: failedName, failedForm: failed,
 	}

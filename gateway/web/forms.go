@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -188,13 +189,20 @@ func (h *Handler) postWorkGoals(w http.ResponseWriter, r *http.Request, s *sessi
 	}, "workgoals", "work-goals")
 }
 
+// postClinical adds a dated entry to the clinical input; earlier entries
+// stay as they were.
 func (h *Handler) postClinical(w http.ResponseWriter, r *http.Request, s *session) error {
 	id := r.PathValue("id")
 	b := h.submission(r)
-	ci := &clientsv1.ClinicalInput{Notes: b.text("notes", false), WorkConsiderations: b.text("work_considerations", false), Version: b.version("version")}
+	e := &clientsv1.ClinicalEntry{EntryDate: b.date("entry_date", true), Notes: b.text("notes", false), WorkConsiderations: b.text("work_considerations", false)}
+	if e.Notes == "" && e.WorkConsiderations == "" {
+		b.fail("notes", "clinical.empty")
+	}
+	if e.EntryDate > time.Now().In(amsterdam).Format(time.DateOnly) {
+		b.fail("entry_date", "clinical.future")
+	}
 	return h.save(w, r, s, id, "clinical", b, true, func(ctx context.Context) error {
-		_, err := h.clients.UpdateClinicalInput(ctx, &clientsv1.UpdateClinicalInputRequest{ClientId: id, ClinicalInput: ci,
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notes", "work_considerations"}}})
+		_, err := h.clients.AddClinicalEntry(ctx, &clientsv1.AddClinicalEntryRequest{ClientId: id, Entry: e, RequestId: b.f.Key})
 		return err
 	}, "clinical", "clinical-input")
 }

@@ -44,6 +44,7 @@ var funcs = template.FuncMap{
 	"enumkey":    enumKey,
 	"phasekey":   phaseKey,
 	"orgname":    orgName,
+	"personname": func(id string) string { return personName("nl", id) },
 	"sectionkey": sectionName,
 	"contractkinds": func() []string {
 		return []string{"permanent", "temporary", "zero_hours", "on_call", "self_employed", "apprenticeship"}

@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
@@ -58,6 +60,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "GetWorkGoals":        {{Section: authz.WorkGoals, Action: authz.Read}},
 	svc + "UpdateWorkGoals":     {{Section: authz.WorkGoals, Action: authz.Write}},
 	svc + "GetClinicalInput":    {{Section: authz.ClinicalInput, Action: authz.Read}},
+	svc + "AddClinicalEntry":    {{Section: authz.ClinicalInput, Action: authz.Write}},
 	svc + "UpdateClinicalInput": {{Section: authz.ClinicalInput, Action: authz.Write}},
 	svc + "ListConsents":        {{Section: authz.Consent, Action: authz.Read}},
 	svc + "RecordConsent":       {{Section: authz.Consent, Action: authz.Write}},
@@ -168,10 +171,38 @@ func clinicalToProto(c *domain.ClinicalInput) *clientsv1.ClinicalInput {
 	if c == nil {
 		return nil
 	}
-	return &clientsv1.ClinicalInput{
+	out := &clientsv1.ClinicalInput{
 		Notes: c.Notes, WorkConsiderations: c.WorkConsiderations, Version: c.Version,
 		UpdateTime: timestamppb.New(c.UpdatedAt), UpdatedBy: c.UpdatedBy,
 	}
+	for _, e := range c.Entries {
+		out.Entries = append(out.Entries, clinicalEntryToProto(e))
+	}
+	return out
+}
+
+func clinicalEntryToProto(e domain.ClinicalEntry) *clientsv1.ClinicalEntry {
+	return &clientsv1.ClinicalEntry{ClinicalEntryId: e.ID, EntryDate: e.Date.Format(time.DateOnly), Notes: e.Notes,
+		WorkConsiderations: e.WorkConsiderations, AuthorId: e.AuthorID, CreateTime: timestamppb.New(e.CreatedAt)}
+}
+
+// AddClinicalEntry implements ClientsService.
+func (s *Server) AddClinicalEntry(ctx context.Context, req *clientsv1.AddClinicalEntryRequest) (*clientsv1.AddClinicalEntryResponse, error) {
+	in := req.GetEntry()
+	date, err := time.Parse(time.DateOnly, in.GetEntryDate())
+	if err != nil {
+		return nil, s.toStatus(ctx, &apperr.FieldError{Field: "entry.entry_date", Msg: "is not a date (YYYY-MM-DD)"})
+	}
+	// A day ahead of UTC covers the Dutch date around midnight.
+	if date.After(time.Now().UTC().AddDate(0, 0, 1)) {
+		return nil, s.toStatus(ctx, &apperr.FieldError{Field: "entry.entry_date", Msg: "is in the future; an entry is about a day that has been"})
+	}
+	e, err := s.app.AddClinicalEntry(ctx, req.GetClientId(), req.GetRequestId(), domain.ClinicalEntry{
+		Date: date, Notes: strings.TrimSpace(in.GetNotes()), WorkConsiderations: strings.TrimSpace(in.GetWorkConsiderations())})
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &clientsv1.AddClinicalEntryResponse{Entry: clinicalEntryToProto(e)}, nil
 }
 
 func viewToProto(v *app.View) *clientsv1.Client {

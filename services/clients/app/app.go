@@ -102,6 +102,15 @@ func (s *Service) loadViews(ctx context.Context, rows []store.ClientRow, decisio
 		if cins, err = s.st.ClinicalInputs(ctx, need[authz.ClinicalInput]); err != nil {
 			return nil, err
 		}
+		// One client's whole view carries the entries' history; a list
+		// never does.
+		if full && len(rows) == 1 {
+			if c := cins[rows[0].ID]; c != nil {
+				if c.Entries, err = s.st.ClinicalEntries(ctx, rows[0].ID); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	views := make([]View, len(rows))
 	for i, r := range rows {
@@ -550,9 +559,29 @@ func (s *Service) GetClinicalInput(ctx context.Context, clientID string) (*domai
 		if err != nil {
 			return nil, err
 		}
-		return m[clientID], nil
+		c := m[clientID]
+		if c != nil {
+			if c.Entries, err = s.st.ClinicalEntries(ctx, clientID); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
 	})
 	return c, err
+}
+
+// AddClinicalEntry adds a dated entry to a client's clinical input, by the
+// caller; a retry with the same request id adds nothing and returns the
+// first entry.
+func (s *Service) AddClinicalEntry(ctx context.Context, clientID, requestID string, e domain.ClinicalEntry) (domain.ClinicalEntry, error) {
+	var out domain.ClinicalEntry
+	err := writeSection(ctx, s, clientID, authz.ClinicalInput, "create", func(tx pgx.Tx, a *access.Access) error {
+		e.AuthorID = a.Sub.UserID
+		var err error
+		out, _, err = store.AddClinicalEntry(ctx, tx, clientID, requestID, e)
+		return err
+	})
+	return out, err
 }
 
 // UpdateClinicalInput changes the clinical input.

@@ -186,6 +186,18 @@ type ClinicalInput struct {
 	Version            int64
 	UpdatedAt          time.Time
 	UpdatedBy          string
+	// Entries are every dated entry, the most recent first.
+	Entries []ClinicalEntry
+}
+
+// ClinicalEntry is one dated note of the treatment team about work.
+type ClinicalEntry struct {
+	ID                 string
+	Date               time.Time
+	Notes              string
+	WorkConsiderations string
+	AuthorID           string
+	CreatedAt          time.Time
 }
 
 // Consent is the client's consent for one organisation and section.

@@ -446,6 +446,64 @@ func UpdateClinicalInput(ctx context.Context, tx pgx.Tx, clientID string, versio
 	return &cur, nil
 }
 
+const clinicalEntryColumns = `id, entry_date, notes, work_considerations, author_id, created_at`
+
+func scanClinicalEntry(row pgx.Row) (domain.ClinicalEntry, error) {
+	var e domain.ClinicalEntry
+	err := row.Scan(&e.ID, &e.Date, &e.Notes, &e.WorkConsiderations, &e.AuthorID, &e.CreatedAt)
+	return e, err
+}
+
+// ClinicalEntries returns a client's clinical entries, the most recent
+// first.
+func (s *Store) ClinicalEntries(ctx context.Context, clientID string) ([]domain.ClinicalEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+clinicalEntryColumns+` FROM clients.clinical_entries
+		WHERE client_id = $1 ORDER BY entry_date DESC, created_at DESC`, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("load clinical entries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.ClinicalEntry, error) { return scanClinicalEntry(r) })
+	if err != nil {
+		return nil, fmt.Errorf("scan clinical entries: %w", err)
+	}
+	return out, nil
+}
+
+// AddClinicalEntry adds e for the client under the request's key. A retry
+// with the same key returns the entry added first; the same key with other
+// content is ErrIdempotencyMismatch. The latest entry by date becomes the
+// clinical input's summary.
+func AddClinicalEntry(ctx context.Context, tx pgx.Tx, clientID, requestID string, e domain.ClinicalEntry) (domain.ClinicalEntry, bool, error) {
+	e.ID = uuid.NewString()
+	tag, err := tx.Exec(ctx, `INSERT INTO clients.clinical_entries (id, client_id, entry_date, notes, work_considerations, author_id, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (client_id, request_id) DO NOTHING`,
+		e.ID, clientID, e.Date, e.Notes, e.WorkConsiderations, e.AuthorID, requestID)
+	if err != nil {
+		return domain.ClinicalEntry{}, false, classify(err, "add clinical entry")
+	}
+	created := tag.RowsAffected() == 1
+	got, err := scanClinicalEntry(tx.QueryRow(ctx, `SELECT `+clinicalEntryColumns+` FROM clients.clinical_entries
+		WHERE client_id = $1 AND request_id = $2`, clientID, requestID))
+	if err != nil {
+		return domain.ClinicalEntry{}, false, fmt.Errorf("read clinical entry: %w", err)
+	}
+	if !created {
+		if !got.Date.Equal(e.Date) || got.Notes != e.Notes || got.WorkConsiderations != e.WorkConsiderations || got.AuthorID != e.AuthorID {
+			return domain.ClinicalEntry{}, false, domain.ErrIdempotencyReused
+		}
+		return got, false, nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE clients.clinical_inputs ci SET notes = l.notes, work_considerations = l.work_considerations,
+			updated_by = l.author_id, updated_at = now(), version = ci.version + 1
+		FROM (SELECT notes, work_considerations, author_id FROM clients.clinical_entries
+		       WHERE client_id = $1 ORDER BY entry_date DESC, created_at DESC LIMIT 1) l
+		WHERE ci.client_id = $1`, clientID)
+	if err != nil {
+		return domain.ClinicalEntry{}, false, classify(err, "update clinical summary")
+	}
+	return got, true, nil
+}
+
 const consentColumns = `id, client_id, org_id, section, granted_at, granted_by, revoked_at, revoked_by`
 
 func scanConsent(row pgx.Row) (domain.Consent, error) {

@@ -739,7 +739,9 @@ type ClinicalInput struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only.
-	UpdatedBy     string `protobuf:"bytes,5,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	UpdatedBy string `protobuf:"bytes,5,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// Output only: every entry, the most recent first.
+	Entries       []*ClinicalEntry `protobuf:"bytes,6,rep,name=entries,proto3" json:"entries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -809,6 +811,102 @@ func (x *ClinicalInput) GetUpdatedBy() string {
 	return ""
 }
 
+func (x *ClinicalInput) GetEntries() []*ClinicalEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// ClinicalEntry is one dated note of the treatment team about work.
+type ClinicalEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	ClinicalEntryId string `protobuf:"bytes,1,opt,name=clinical_entry_id,json=clinicalEntryId,proto3" json:"clinical_entry_id,omitempty"`
+	// The day the entry is about (YYYY-MM-DD), not after today.
+	EntryDate          string `protobuf:"bytes,2,opt,name=entry_date,json=entryDate,proto3" json:"entry_date,omitempty"`
+	Notes              string `protobuf:"bytes,3,opt,name=notes,proto3" json:"notes,omitempty"`
+	WorkConsiderations string `protobuf:"bytes,4,opt,name=work_considerations,json=workConsiderations,proto3" json:"work_considerations,omitempty"`
+	// Output only.
+	AuthorId string `protobuf:"bytes,5,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	// Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClinicalEntry) Reset() {
+	*x = ClinicalEntry{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClinicalEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClinicalEntry) ProtoMessage() {}
+
+func (x *ClinicalEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClinicalEntry.ProtoReflect.Descriptor instead.
+func (*ClinicalEntry) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ClinicalEntry) GetClinicalEntryId() string {
+	if x != nil {
+		return x.ClinicalEntryId
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetEntryDate() string {
+	if x != nil {
+		return x.EntryDate
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetWorkConsiderations() string {
+	if x != nil {
+		return x.WorkConsiderations
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 // Consent is the client's consent for one organisation to see one section.
 type Consent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -834,7 +932,7 @@ type Consent struct {
 
 func (x *Consent) Reset() {
 	*x = Consent{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +944,7 @@ func (x *Consent) String() string {
 func (*Consent) ProtoMessage() {}
 
 func (x *Consent) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +957,7 @@ func (x *Consent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consent.ProtoReflect.Descriptor instead.
 func (*Consent) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{6}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Consent) GetConsentId() string {
@@ -950,7 +1048,7 @@ type AccessEvent struct {
 
 func (x *AccessEvent) Reset() {
 	*x = AccessEvent{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1060,7 @@ func (x *AccessEvent) String() string {
 func (*AccessEvent) ProtoMessage() {}
 
 func (x *AccessEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1073,7 @@ func (x *AccessEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessEvent.ProtoReflect.Descriptor instead.
 func (*AccessEvent) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{7}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AccessEvent) GetSequence() int64 {
@@ -1101,7 +1199,7 @@ type CreateClientRequest struct {
 
 func (x *CreateClientRequest) Reset() {
 	*x = CreateClientRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1211,7 @@ func (x *CreateClientRequest) String() string {
 func (*CreateClientRequest) ProtoMessage() {}
 
 func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1224,7 @@ func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientRequest.ProtoReflect.Descriptor instead.
 func (*CreateClientRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{8}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateClientRequest) GetClient() *Client {
@@ -1161,7 +1259,7 @@ type ConsentGrant struct {
 
 func (x *ConsentGrant) Reset() {
 	*x = ConsentGrant{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1271,7 @@ func (x *ConsentGrant) String() string {
 func (*ConsentGrant) ProtoMessage() {}
 
 func (x *ConsentGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1284,7 @@ func (x *ConsentGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentGrant.ProtoReflect.Descriptor instead.
 func (*ConsentGrant) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{9}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConsentGrant) GetOrganizationId() string {
@@ -1212,7 +1310,7 @@ type CreateClientResponse struct {
 
 func (x *CreateClientResponse) Reset() {
 	*x = CreateClientResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1322,7 @@ func (x *CreateClientResponse) String() string {
 func (*CreateClientResponse) ProtoMessage() {}
 
 func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1335,7 @@ func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientResponse.ProtoReflect.Descriptor instead.
 func (*CreateClientResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{10}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateClientResponse) GetClient() *Client {
@@ -1256,7 +1354,7 @@ type GetClientRequest struct {
 
 func (x *GetClientRequest) Reset() {
 	*x = GetClientRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1366,7 @@ func (x *GetClientRequest) String() string {
 func (*GetClientRequest) ProtoMessage() {}
 
 func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1379,7 @@ func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientRequest.ProtoReflect.Descriptor instead.
 func (*GetClientRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{11}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetClientRequest) GetClientId() string {
@@ -1300,7 +1398,7 @@ type GetClientResponse struct {
 
 func (x *GetClientResponse) Reset() {
 	*x = GetClientResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1410,7 @@ func (x *GetClientResponse) String() string {
 func (*GetClientResponse) ProtoMessage() {}
 
 func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1423,7 @@ func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientResponse.ProtoReflect.Descriptor instead.
 func (*GetClientResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{12}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetClientResponse) GetClient() *Client {
@@ -1357,7 +1455,7 @@ type ListClientsRequest struct {
 
 func (x *ListClientsRequest) Reset() {
 	*x = ListClientsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1467,7 @@ func (x *ListClientsRequest) String() string {
 func (*ListClientsRequest) ProtoMessage() {}
 
 func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1480,7 @@ func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{13}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListClientsRequest) GetPageSize() int32 {
@@ -1448,7 +1546,7 @@ type ListClientsResponse struct {
 
 func (x *ListClientsResponse) Reset() {
 	*x = ListClientsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1558,7 @@ func (x *ListClientsResponse) String() string {
 func (*ListClientsResponse) ProtoMessage() {}
 
 func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1571,7 @@ func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{14}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListClientsResponse) GetClients() []*Client {
@@ -1508,7 +1606,7 @@ type SpecialistLoad struct {
 
 func (x *SpecialistLoad) Reset() {
 	*x = SpecialistLoad{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1520,7 +1618,7 @@ func (x *SpecialistLoad) String() string {
 func (*SpecialistLoad) ProtoMessage() {}
 
 func (x *SpecialistLoad) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1533,7 +1631,7 @@ func (x *SpecialistLoad) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SpecialistLoad.ProtoReflect.Descriptor instead.
 func (*SpecialistLoad) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SpecialistLoad) GetEmploymentSpecialistId() string {
@@ -1562,7 +1660,7 @@ type UpdateIdentityRequest struct {
 
 func (x *UpdateIdentityRequest) Reset() {
 	*x = UpdateIdentityRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1672,7 @@ func (x *UpdateIdentityRequest) String() string {
 func (*UpdateIdentityRequest) ProtoMessage() {}
 
 func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1685,7 @@ func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateIdentityRequest) GetClientId() string {
@@ -1620,7 +1718,7 @@ type UpdateIdentityResponse struct {
 
 func (x *UpdateIdentityResponse) Reset() {
 	*x = UpdateIdentityResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1730,7 @@ func (x *UpdateIdentityResponse) String() string {
 func (*UpdateIdentityResponse) ProtoMessage() {}
 
 func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1743,7 @@ func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateIdentityResponse) GetIdentity() *Identity {
@@ -1664,7 +1762,7 @@ type GetTrajectoryRequest struct {
 
 func (x *GetTrajectoryRequest) Reset() {
 	*x = GetTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1676,7 +1774,7 @@ func (x *GetTrajectoryRequest) String() string {
 func (*GetTrajectoryRequest) ProtoMessage() {}
 
 func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1689,7 +1787,7 @@ func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetTrajectoryRequest) GetClientId() string {
@@ -1708,7 +1806,7 @@ type GetTrajectoryResponse struct {
 
 func (x *GetTrajectoryResponse) Reset() {
 	*x = GetTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1818,7 @@ func (x *GetTrajectoryResponse) String() string {
 func (*GetTrajectoryResponse) ProtoMessage() {}
 
 func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +1831,7 @@ func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1756,7 +1854,7 @@ type UpdateTrajectoryRequest struct {
 
 func (x *UpdateTrajectoryRequest) Reset() {
 	*x = UpdateTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1866,7 @@ func (x *UpdateTrajectoryRequest) String() string {
 func (*UpdateTrajectoryRequest) ProtoMessage() {}
 
 func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1879,7 @@ func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateTrajectoryRequest) GetClientId() string {
@@ -1814,7 +1912,7 @@ type UpdateTrajectoryResponse struct {
 
 func (x *UpdateTrajectoryResponse) Reset() {
 	*x = UpdateTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1924,7 @@ func (x *UpdateTrajectoryResponse) String() string {
 func (*UpdateTrajectoryResponse) ProtoMessage() {}
 
 func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +1937,7 @@ func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1863,7 +1961,7 @@ type TransitionPhaseRequest struct {
 
 func (x *TransitionPhaseRequest) Reset() {
 	*x = TransitionPhaseRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1875,7 +1973,7 @@ func (x *TransitionPhaseRequest) String() string {
 func (*TransitionPhaseRequest) ProtoMessage() {}
 
 func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1888,7 +1986,7 @@ func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseRequest.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TransitionPhaseRequest) GetClientId() string {
@@ -1928,7 +2026,7 @@ type TransitionPhaseResponse struct {
 
 func (x *TransitionPhaseResponse) Reset() {
 	*x = TransitionPhaseResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2038,7 @@ func (x *TransitionPhaseResponse) String() string {
 func (*TransitionPhaseResponse) ProtoMessage() {}
 
 func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2051,7 @@ func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseResponse.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TransitionPhaseResponse) GetTrajectory() *Trajectory {
@@ -1972,7 +2070,7 @@ type GetWorkGoalsRequest struct {
 
 func (x *GetWorkGoalsRequest) Reset() {
 	*x = GetWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2082,7 @@ func (x *GetWorkGoalsRequest) String() string {
 func (*GetWorkGoalsRequest) ProtoMessage() {}
 
 func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2095,7 @@ func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetWorkGoalsRequest) GetClientId() string {
@@ -2016,7 +2114,7 @@ type GetWorkGoalsResponse struct {
 
 func (x *GetWorkGoalsResponse) Reset() {
 	*x = GetWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2126,7 @@ func (x *GetWorkGoalsResponse) String() string {
 func (*GetWorkGoalsResponse) ProtoMessage() {}
 
 func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2139,7 @@ func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetWorkGoalsResponse) GetWorkGoals() *WorkGoals {
@@ -2062,7 +2160,7 @@ type UpdateWorkGoalsRequest struct {
 
 func (x *UpdateWorkGoalsRequest) Reset() {
 	*x = UpdateWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2172,7 @@ func (x *UpdateWorkGoalsRequest) String() string {
 func (*UpdateWorkGoalsRequest) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2185,7 @@ func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateWorkGoalsRequest) GetClientId() string {
@@ -2120,7 +2218,7 @@ type UpdateWorkGoalsResponse struct {
 
 func (x *UpdateWorkGoalsResponse) Reset() {
 	*x = UpdateWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2230,7 @@ func (x *UpdateWorkGoalsResponse) String() string {
 func (*UpdateWorkGoalsResponse) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,12 +2243,117 @@ func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateWorkGoalsResponse) GetWorkGoals() *WorkGoals {
 	if x != nil {
 		return x.WorkGoals
+	}
+	return nil
+}
+
+type AddClinicalEntryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Entry    *ClinicalEntry         `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Idempotency key: a retry with the same key adds nothing.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddClinicalEntryRequest) Reset() {
+	*x = AddClinicalEntryRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddClinicalEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddClinicalEntryRequest) ProtoMessage() {}
+
+func (x *AddClinicalEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddClinicalEntryRequest.ProtoReflect.Descriptor instead.
+func (*AddClinicalEntryRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AddClinicalEntryRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *AddClinicalEntryRequest) GetEntry() *ClinicalEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *AddClinicalEntryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type AddClinicalEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *ClinicalEntry         `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddClinicalEntryResponse) Reset() {
+	*x = AddClinicalEntryResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddClinicalEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddClinicalEntryResponse) ProtoMessage() {}
+
+func (x *AddClinicalEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddClinicalEntryResponse.ProtoReflect.Descriptor instead.
+func (*AddClinicalEntryResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AddClinicalEntryResponse) GetEntry() *ClinicalEntry {
+	if x != nil {
+		return x.Entry
 	}
 	return nil
 }
@@ -2164,7 +2367,7 @@ type GetClinicalInputRequest struct {
 
 func (x *GetClinicalInputRequest) Reset() {
 	*x = GetClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2379,7 @@ func (x *GetClinicalInputRequest) String() string {
 func (*GetClinicalInputRequest) ProtoMessage() {}
 
 func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2392,7 @@ func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetClinicalInputRequest) GetClientId() string {
@@ -2208,7 +2411,7 @@ type GetClinicalInputResponse struct {
 
 func (x *GetClinicalInputResponse) Reset() {
 	*x = GetClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2423,7 @@ func (x *GetClinicalInputResponse) String() string {
 func (*GetClinicalInputResponse) ProtoMessage() {}
 
 func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2436,7 @@ func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2254,7 +2457,7 @@ type UpdateClinicalInputRequest struct {
 
 func (x *UpdateClinicalInputRequest) Reset() {
 	*x = UpdateClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2266,7 +2469,7 @@ func (x *UpdateClinicalInputRequest) String() string {
 func (*UpdateClinicalInputRequest) ProtoMessage() {}
 
 func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2279,7 +2482,7 @@ func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateClinicalInputRequest) GetClientId() string {
@@ -2312,7 +2515,7 @@ type UpdateClinicalInputResponse struct {
 
 func (x *UpdateClinicalInputResponse) Reset() {
 	*x = UpdateClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2324,7 +2527,7 @@ func (x *UpdateClinicalInputResponse) String() string {
 func (*UpdateClinicalInputResponse) ProtoMessage() {}
 
 func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2337,7 +2540,7 @@ func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2356,7 +2559,7 @@ type ListConsentsRequest struct {
 
 func (x *ListConsentsRequest) Reset() {
 	*x = ListConsentsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2368,7 +2571,7 @@ func (x *ListConsentsRequest) String() string {
 func (*ListConsentsRequest) ProtoMessage() {}
 
 func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2381,7 +2584,7 @@ func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsRequest.ProtoReflect.Descriptor instead.
 func (*ListConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListConsentsRequest) GetClientId() string {
@@ -2400,7 +2603,7 @@ type ListConsentsResponse struct {
 
 func (x *ListConsentsResponse) Reset() {
 	*x = ListConsentsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2615,7 @@ func (x *ListConsentsResponse) String() string {
 func (*ListConsentsResponse) ProtoMessage() {}
 
 func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2628,7 @@ func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsResponse.ProtoReflect.Descriptor instead.
 func (*ListConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListConsentsResponse) GetConsents() []*Consent {
@@ -2448,7 +2651,7 @@ type RecordConsentRequest struct {
 
 func (x *RecordConsentRequest) Reset() {
 	*x = RecordConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2663,7 @@ func (x *RecordConsentRequest) String() string {
 func (*RecordConsentRequest) ProtoMessage() {}
 
 func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2676,7 @@ func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RecordConsentRequest) GetClientId() string {
@@ -2513,7 +2716,7 @@ type RecordConsentResponse struct {
 
 func (x *RecordConsentResponse) Reset() {
 	*x = RecordConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2728,7 @@ func (x *RecordConsentResponse) String() string {
 func (*RecordConsentResponse) ProtoMessage() {}
 
 func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2741,7 @@ func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentResponse.ProtoReflect.Descriptor instead.
 func (*RecordConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RecordConsentResponse) GetConsents() []*Consent {
@@ -2558,7 +2761,7 @@ type RevokeConsentRequest struct {
 
 func (x *RevokeConsentRequest) Reset() {
 	*x = RevokeConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2773,7 @@ func (x *RevokeConsentRequest) String() string {
 func (*RevokeConsentRequest) ProtoMessage() {}
 
 func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2786,7 @@ func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RevokeConsentRequest) GetClientId() string {
@@ -2609,7 +2812,7 @@ type RevokeConsentResponse struct {
 
 func (x *RevokeConsentResponse) Reset() {
 	*x = RevokeConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2824,7 @@ func (x *RevokeConsentResponse) String() string {
 func (*RevokeConsentResponse) ProtoMessage() {}
 
 func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2837,7 @@ func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RevokeConsentResponse) GetConsent() *Consent {
@@ -2659,7 +2862,7 @@ type ListAccessEventsRequest struct {
 
 func (x *ListAccessEventsRequest) Reset() {
 	*x = ListAccessEventsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2671,7 +2874,7 @@ func (x *ListAccessEventsRequest) String() string {
 func (*ListAccessEventsRequest) ProtoMessage() {}
 
 func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2684,7 +2887,7 @@ func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAccessEventsRequest) GetClientId() string {
@@ -2732,7 +2935,7 @@ type ListAccessEventsResponse struct {
 
 func (x *ListAccessEventsResponse) Reset() {
 	*x = ListAccessEventsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2744,7 +2947,7 @@ func (x *ListAccessEventsResponse) String() string {
 func (*ListAccessEventsResponse) ProtoMessage() {}
 
 func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2757,7 +2960,7 @@ func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAccessEventsResponse) GetAccessEvents() []*AccessEvent {
@@ -2783,7 +2986,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2795,7 +2998,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2808,7 +3011,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CheckAccessRequest) GetClientId() string {
@@ -2839,7 +3042,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2851,7 +3054,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2864,7 +3067,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CheckAccessResponse) GetMhaOrganizationId() string {
@@ -2931,7 +3134,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3146,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3159,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
 }
 
 type GetCallerResponse struct {
@@ -2974,7 +3177,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2986,7 +3189,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2999,7 +3202,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetCallerResponse) GetUserId() string {
@@ -3054,7 +3257,7 @@ type GetRegionStatisticsRequest struct {
 
 func (x *GetRegionStatisticsRequest) Reset() {
 	*x = GetRegionStatisticsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3269,7 @@ func (x *GetRegionStatisticsRequest) String() string {
 func (*GetRegionStatisticsRequest) ProtoMessage() {}
 
 func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3282,7 @@ func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetRegionStatisticsRequest) GetRegionId() string {
@@ -3105,7 +3308,7 @@ type GroupCount struct {
 
 func (x *GroupCount) Reset() {
 	*x = GroupCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3117,7 +3320,7 @@ func (x *GroupCount) String() string {
 func (*GroupCount) ProtoMessage() {}
 
 func (x *GroupCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3130,7 +3333,7 @@ func (x *GroupCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCount.ProtoReflect.Descriptor instead.
 func (*GroupCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GroupCount) GetCount() int32 {
@@ -3158,7 +3361,7 @@ type PhaseCount struct {
 
 func (x *PhaseCount) Reset() {
 	*x = PhaseCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3373,7 @@ func (x *PhaseCount) String() string {
 func (*PhaseCount) ProtoMessage() {}
 
 func (x *PhaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3386,7 @@ func (x *PhaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseCount.ProtoReflect.Descriptor instead.
 func (*PhaseCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PhaseCount) GetPhase() Phase {
@@ -3216,7 +3419,7 @@ type GetRegionStatisticsResponse struct {
 
 func (x *GetRegionStatisticsResponse) Reset() {
 	*x = GetRegionStatisticsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3228,7 +3431,7 @@ func (x *GetRegionStatisticsResponse) String() string {
 func (*GetRegionStatisticsResponse) ProtoMessage() {}
 
 func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3241,7 +3444,7 @@ func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{47}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetRegionStatisticsResponse) GetRegionId() string {
@@ -3354,7 +3557,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\t \x01(\tR\tupdatedBy\"\xe9\x01\n" +
+	"updated_by\x18\t \x01(\tR\tupdatedBy\"\xa8\x02\n" +
 	"\rClinicalInput\x12\x1e\n" +
 	"\x05notes\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x129\n" +
 	"\x13work_considerations\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12!\n" +
@@ -3362,7 +3565,17 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x1d\n" +
 	"\n" +
-	"updated_by\x18\x05 \x01(\tR\tupdatedBy\"\xf5\x02\n" +
+	"updated_by\x18\x05 \x01(\tR\tupdatedBy\x12=\n" +
+	"\aentries\x18\x06 \x03(\v2#.ipsbridge.clients.v1.ClinicalEntryR\aentries\"\xb4\x02\n" +
+	"\rClinicalEntry\x12*\n" +
+	"\x11clinical_entry_id\x18\x01 \x01(\tR\x0fclinicalEntryId\x12B\n" +
+	"\n" +
+	"entry_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tentryDate\x12\x1e\n" +
+	"\x05notes\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x129\n" +
+	"\x13work_considerations\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12\x1b\n" +
+	"\tauthor_id\x18\x05 \x01(\tR\bauthorId\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xf5\x02\n" +
 	"\aConsent\x12\x1d\n" +
 	"\n" +
 	"consent_id\x18\x01 \x01(\tR\tconsentId\x12\x1b\n" +
@@ -3478,7 +3691,16 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"updateMask\"Y\n" +
 	"\x17UpdateWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"@\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xc5\x02\n" +
+	"\x17AddClinicalEntryRequest\x12%\n" +
+	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12A\n" +
+	"\x05entry\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalEntryB\x06\xbaH\x03\xc8\x01\x01R\x05entry\x12)\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId:\x94\x01\xbaH\x90\x01\x1a\x8d\x01\n" +
+	"\x13entry.text.required\x12(entry needs notes or work_considerations\x1aLthis.entry.notes.trim() != '' || this.entry.work_considerations.trim() != ''\"U\n" +
+	"\x18AddClinicalEntryResponse\x129\n" +
+	"\x05entry\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalEntryR\x05entry\"@\n" +
 	"\x17GetClinicalInputRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
 	"\x18GetClinicalInputResponse\x12J\n" +
@@ -3574,7 +3796,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10PHASE_JOB_SEARCH\x10\x03\x12\x12\n" +
 	"\x0ePHASE_EMPLOYED\x10\x04\x12\x16\n" +
 	"\x12PHASE_FOLLOW_ALONG\x10\x05\x12\x10\n" +
-	"\fPHASE_CLOSED\x10\x062\xa5\x0f\n" +
+	"\fPHASE_CLOSED\x10\x062\x98\x10\n" +
 	"\x0eClientsService\x12e\n" +
 	"\fCreateClient\x12).ipsbridge.clients.v1.CreateClientRequest\x1a*.ipsbridge.clients.v1.CreateClientResponse\x12\\\n" +
 	"\tGetClient\x12&.ipsbridge.clients.v1.GetClientRequest\x1a'.ipsbridge.clients.v1.GetClientResponse\x12b\n" +
@@ -3586,7 +3808,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\fGetWorkGoals\x12).ipsbridge.clients.v1.GetWorkGoalsRequest\x1a*.ipsbridge.clients.v1.GetWorkGoalsResponse\x12n\n" +
 	"\x0fUpdateWorkGoals\x12,.ipsbridge.clients.v1.UpdateWorkGoalsRequest\x1a-.ipsbridge.clients.v1.UpdateWorkGoalsResponse\x12q\n" +
 	"\x10GetClinicalInput\x12-.ipsbridge.clients.v1.GetClinicalInputRequest\x1a..ipsbridge.clients.v1.GetClinicalInputResponse\x12z\n" +
-	"\x13UpdateClinicalInput\x120.ipsbridge.clients.v1.UpdateClinicalInputRequest\x1a1.ipsbridge.clients.v1.UpdateClinicalInputResponse\x12e\n" +
+	"\x13UpdateClinicalInput\x120.ipsbridge.clients.v1.UpdateClinicalInputRequest\x1a1.ipsbridge.clients.v1.UpdateClinicalInputResponse\x12q\n" +
+	"\x10AddClinicalEntry\x12-.ipsbridge.clients.v1.AddClinicalEntryRequest\x1a..ipsbridge.clients.v1.AddClinicalEntryResponse\x12e\n" +
 	"\fListConsents\x12).ipsbridge.clients.v1.ListConsentsRequest\x1a*.ipsbridge.clients.v1.ListConsentsResponse\x12h\n" +
 	"\rRecordConsent\x12*.ipsbridge.clients.v1.RecordConsentRequest\x1a+.ipsbridge.clients.v1.RecordConsentResponse\x12h\n" +
 	"\rRevokeConsent\x12*.ipsbridge.clients.v1.RevokeConsentRequest\x1a+.ipsbridge.clients.v1.RevokeConsentResponse\x12q\n" +
@@ -3608,7 +3831,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3618,50 +3841,53 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*PhaseChange)(nil),                 // 5: ipsbridge.clients.v1.PhaseChange
 	(*WorkGoals)(nil),                   // 6: ipsbridge.clients.v1.WorkGoals
 	(*ClinicalInput)(nil),               // 7: ipsbridge.clients.v1.ClinicalInput
-	(*Consent)(nil),                     // 8: ipsbridge.clients.v1.Consent
-	(*AccessEvent)(nil),                 // 9: ipsbridge.clients.v1.AccessEvent
-	(*CreateClientRequest)(nil),         // 10: ipsbridge.clients.v1.CreateClientRequest
-	(*ConsentGrant)(nil),                // 11: ipsbridge.clients.v1.ConsentGrant
-	(*CreateClientResponse)(nil),        // 12: ipsbridge.clients.v1.CreateClientResponse
-	(*GetClientRequest)(nil),            // 13: ipsbridge.clients.v1.GetClientRequest
-	(*GetClientResponse)(nil),           // 14: ipsbridge.clients.v1.GetClientResponse
-	(*ListClientsRequest)(nil),          // 15: ipsbridge.clients.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),         // 16: ipsbridge.clients.v1.ListClientsResponse
-	(*SpecialistLoad)(nil),              // 17: ipsbridge.clients.v1.SpecialistLoad
-	(*UpdateIdentityRequest)(nil),       // 18: ipsbridge.clients.v1.UpdateIdentityRequest
-	(*UpdateIdentityResponse)(nil),      // 19: ipsbridge.clients.v1.UpdateIdentityResponse
-	(*GetTrajectoryRequest)(nil),        // 20: ipsbridge.clients.v1.GetTrajectoryRequest
-	(*GetTrajectoryResponse)(nil),       // 21: ipsbridge.clients.v1.GetTrajectoryResponse
-	(*UpdateTrajectoryRequest)(nil),     // 22: ipsbridge.clients.v1.UpdateTrajectoryRequest
-	(*UpdateTrajectoryResponse)(nil),    // 23: ipsbridge.clients.v1.UpdateTrajectoryResponse
-	(*TransitionPhaseRequest)(nil),      // 24: ipsbridge.clients.v1.TransitionPhaseRequest
-	(*TransitionPhaseResponse)(nil),     // 25: ipsbridge.clients.v1.TransitionPhaseResponse
-	(*GetWorkGoalsRequest)(nil),         // 26: ipsbridge.clients.v1.GetWorkGoalsRequest
-	(*GetWorkGoalsResponse)(nil),        // 27: ipsbridge.clients.v1.GetWorkGoalsResponse
-	(*UpdateWorkGoalsRequest)(nil),      // 28: ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	(*UpdateWorkGoalsResponse)(nil),     // 29: ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	(*GetClinicalInputRequest)(nil),     // 30: ipsbridge.clients.v1.GetClinicalInputRequest
-	(*GetClinicalInputResponse)(nil),    // 31: ipsbridge.clients.v1.GetClinicalInputResponse
-	(*UpdateClinicalInputRequest)(nil),  // 32: ipsbridge.clients.v1.UpdateClinicalInputRequest
-	(*UpdateClinicalInputResponse)(nil), // 33: ipsbridge.clients.v1.UpdateClinicalInputResponse
-	(*ListConsentsRequest)(nil),         // 34: ipsbridge.clients.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),        // 35: ipsbridge.clients.v1.ListConsentsResponse
-	(*RecordConsentRequest)(nil),        // 36: ipsbridge.clients.v1.RecordConsentRequest
-	(*RecordConsentResponse)(nil),       // 37: ipsbridge.clients.v1.RecordConsentResponse
-	(*RevokeConsentRequest)(nil),        // 38: ipsbridge.clients.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),       // 39: ipsbridge.clients.v1.RevokeConsentResponse
-	(*ListAccessEventsRequest)(nil),     // 40: ipsbridge.clients.v1.ListAccessEventsRequest
-	(*ListAccessEventsResponse)(nil),    // 41: ipsbridge.clients.v1.ListAccessEventsResponse
-	(*CheckAccessRequest)(nil),          // 42: ipsbridge.clients.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),         // 43: ipsbridge.clients.v1.CheckAccessResponse
-	(*GetCallerRequest)(nil),            // 44: ipsbridge.clients.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),           // 45: ipsbridge.clients.v1.GetCallerResponse
-	(*GetRegionStatisticsRequest)(nil),  // 46: ipsbridge.clients.v1.GetRegionStatisticsRequest
-	(*GroupCount)(nil),                  // 47: ipsbridge.clients.v1.GroupCount
-	(*PhaseCount)(nil),                  // 48: ipsbridge.clients.v1.PhaseCount
-	(*GetRegionStatisticsResponse)(nil), // 49: ipsbridge.clients.v1.GetRegionStatisticsResponse
-	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 51: google.protobuf.FieldMask
+	(*ClinicalEntry)(nil),               // 8: ipsbridge.clients.v1.ClinicalEntry
+	(*Consent)(nil),                     // 9: ipsbridge.clients.v1.Consent
+	(*AccessEvent)(nil),                 // 10: ipsbridge.clients.v1.AccessEvent
+	(*CreateClientRequest)(nil),         // 11: ipsbridge.clients.v1.CreateClientRequest
+	(*ConsentGrant)(nil),                // 12: ipsbridge.clients.v1.ConsentGrant
+	(*CreateClientResponse)(nil),        // 13: ipsbridge.clients.v1.CreateClientResponse
+	(*GetClientRequest)(nil),            // 14: ipsbridge.clients.v1.GetClientRequest
+	(*GetClientResponse)(nil),           // 15: ipsbridge.clients.v1.GetClientResponse
+	(*ListClientsRequest)(nil),          // 16: ipsbridge.clients.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),         // 17: ipsbridge.clients.v1.ListClientsResponse
+	(*SpecialistLoad)(nil),              // 18: ipsbridge.clients.v1.SpecialistLoad
+	(*UpdateIdentityRequest)(nil),       // 19: ipsbridge.clients.v1.UpdateIdentityRequest
+	(*UpdateIdentityResponse)(nil),      // 20: ipsbridge.clients.v1.UpdateIdentityResponse
+	(*GetTrajectoryRequest)(nil),        // 21: ipsbridge.clients.v1.GetTrajectoryRequest
+	(*GetTrajectoryResponse)(nil),       // 22: ipsbridge.clients.v1.GetTrajectoryResponse
+	(*UpdateTrajectoryRequest)(nil),     // 23: ipsbridge.clients.v1.UpdateTrajectoryRequest
+	(*UpdateTrajectoryResponse)(nil),    // 24: ipsbridge.clients.v1.UpdateTrajectoryResponse
+	(*TransitionPhaseRequest)(nil),      // 25: ipsbridge.clients.v1.TransitionPhaseRequest
+	(*TransitionPhaseResponse)(nil),     // 26: ipsbridge.clients.v1.TransitionPhaseResponse
+	(*GetWorkGoalsRequest)(nil),         // 27: ipsbridge.clients.v1.GetWorkGoalsRequest
+	(*GetWorkGoalsResponse)(nil),        // 28: ipsbridge.clients.v1.GetWorkGoalsResponse
+	(*UpdateWorkGoalsRequest)(nil),      // 29: ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	(*UpdateWorkGoalsResponse)(nil),     // 30: ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	(*AddClinicalEntryRequest)(nil),     // 31: ipsbridge.clients.v1.AddClinicalEntryRequest
+	(*AddClinicalEntryResponse)(nil),    // 32: ipsbridge.clients.v1.AddClinicalEntryResponse
+	(*GetClinicalInputRequest)(nil),     // 33: ipsbridge.clients.v1.GetClinicalInputRequest
+	(*GetClinicalInputResponse)(nil),    // 34: ipsbridge.clients.v1.GetClinicalInputResponse
+	(*UpdateClinicalInputRequest)(nil),  // 35: ipsbridge.clients.v1.UpdateClinicalInputRequest
+	(*UpdateClinicalInputResponse)(nil), // 36: ipsbridge.clients.v1.UpdateClinicalInputResponse
+	(*ListConsentsRequest)(nil),         // 37: ipsbridge.clients.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),        // 38: ipsbridge.clients.v1.ListConsentsResponse
+	(*RecordConsentRequest)(nil),        // 39: ipsbridge.clients.v1.RecordConsentRequest
+	(*RecordConsentResponse)(nil),       // 40: ipsbridge.clients.v1.RecordConsentResponse
+	(*RevokeConsentRequest)(nil),        // 41: ipsbridge.clients.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),       // 42: ipsbridge.clients.v1.RevokeConsentResponse
+	(*ListAccessEventsRequest)(nil),     // 43: ipsbridge.clients.v1.ListAccessEventsRequest
+	(*ListAccessEventsResponse)(nil),    // 44: ipsbridge.clients.v1.ListAccessEventsResponse
+	(*CheckAccessRequest)(nil),          // 45: ipsbridge.clients.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),         // 46: ipsbridge.clients.v1.CheckAccessResponse
+	(*GetCallerRequest)(nil),            // 47: ipsbridge.clients.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),           // 48: ipsbridge.clients.v1.GetCallerResponse
+	(*GetRegionStatisticsRequest)(nil),  // 49: ipsbridge.clients.v1.GetRegionStatisticsRequest
+	(*GroupCount)(nil),                  // 50: ipsbridge.clients.v1.GroupCount
+	(*PhaseCount)(nil),                  // 51: ipsbridge.clients.v1.PhaseCount
+	(*GetRegionStatisticsResponse)(nil), // 52: ipsbridge.clients.v1.GetRegionStatisticsResponse
+	(*timestamppb.Timestamp)(nil),       // 53: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 54: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3670,102 +3896,108 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	50, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	50, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	53, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	53, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	50, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	50, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	53, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	53, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	50, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
-	50, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
+	53, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	53, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 15: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	50, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	50, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	50, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 19: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	50, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	50, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	50, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
-	2,  // 23: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
-	11, // 24: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
-	0,  // 25: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
-	2,  // 26: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
-	2,  // 27: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
-	1,  // 28: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	2,  // 29: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
-	17, // 30: ipsbridge.clients.v1.ListClientsResponse.loads:type_name -> ipsbridge.clients.v1.SpecialistLoad
-	3,  // 31: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	51, // 32: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 33: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
-	4,  // 34: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	4,  // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	51, // 36: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 37: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	1,  // 38: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	4,  // 39: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	6,  // 40: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	6,  // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	51, // 42: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 43: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	7,  // 44: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	7,  // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	51, // 46: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 47: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	8,  // 48: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	0,  // 49: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
-	8,  // 50: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	8,  // 51: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
-	9,  // 52: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
-	0,  // 53: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 54: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 55: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
-	1,  // 56: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
-	47, // 57: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
-	48, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
-	47, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	50, // 60: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
-	10, // 61: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	13, // 62: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	15, // 63: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	18, // 64: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	20, // 65: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	22, // 66: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	24, // 67: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	26, // 68: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	28, // 69: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	30, // 70: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	32, // 71: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	34, // 72: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	36, // 73: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	38, // 74: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	40, // 75: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	42, // 76: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	44, // 77: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	46, // 78: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	12, // 79: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	14, // 80: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	16, // 81: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	19, // 82: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	21, // 83: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	23, // 84: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	25, // 85: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	27, // 86: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	29, // 87: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	31, // 88: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	33, // 89: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	35, // 90: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	37, // 91: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	39, // 92: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	41, // 93: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	43, // 94: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	45, // 95: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	49, // 96: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	79, // [79:97] is the sub-list for method output_type
-	61, // [61:79] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	53, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	53, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	53, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 19: ipsbridge.clients.v1.ClinicalInput.entries:type_name -> ipsbridge.clients.v1.ClinicalEntry
+	53, // 20: ipsbridge.clients.v1.ClinicalEntry.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 21: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
+	53, // 22: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	53, // 23: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	53, // 24: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	2,  // 25: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
+	12, // 26: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
+	0,  // 27: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
+	2,  // 28: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
+	2,  // 29: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
+	1,  // 30: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	2,  // 31: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
+	18, // 32: ipsbridge.clients.v1.ListClientsResponse.loads:type_name -> ipsbridge.clients.v1.SpecialistLoad
+	3,  // 33: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
+	54, // 34: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 35: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
+	4,  // 36: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	4,  // 37: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	54, // 38: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 39: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	1,  // 40: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	4,  // 41: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	6,  // 42: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	6,  // 43: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	54, // 44: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 45: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	8,  // 46: ipsbridge.clients.v1.AddClinicalEntryRequest.entry:type_name -> ipsbridge.clients.v1.ClinicalEntry
+	8,  // 47: ipsbridge.clients.v1.AddClinicalEntryResponse.entry:type_name -> ipsbridge.clients.v1.ClinicalEntry
+	7,  // 48: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	7,  // 49: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	54, // 50: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 51: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	9,  // 52: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	0,  // 53: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
+	9,  // 54: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	9,  // 55: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
+	10, // 56: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
+	0,  // 57: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 58: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 59: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
+	1,  // 60: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
+	50, // 61: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
+	51, // 62: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
+	50, // 63: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
+	53, // 64: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	11, // 65: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	14, // 66: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	16, // 67: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	19, // 68: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	21, // 69: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	23, // 70: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	25, // 71: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	27, // 72: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	29, // 73: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	33, // 74: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	35, // 75: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	31, // 76: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:input_type -> ipsbridge.clients.v1.AddClinicalEntryRequest
+	37, // 77: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	39, // 78: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	41, // 79: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	43, // 80: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	45, // 81: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	47, // 82: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	49, // 83: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	13, // 84: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	15, // 85: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	17, // 86: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	20, // 87: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	22, // 88: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	24, // 89: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	26, // 90: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	28, // 91: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	30, // 92: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	34, // 93: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	36, // 94: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	32, // 95: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:output_type -> ipsbridge.clients.v1.AddClinicalEntryResponse
+	38, // 96: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	40, // 97: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	42, // 98: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	44, // 99: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	46, // 100: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	48, // 101: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	52, // 102: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	84, // [84:103] is the sub-list for method output_type
+	65, // [65:84] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -3779,7 +4011,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   48,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
