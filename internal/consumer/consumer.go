@@ -297,7 +297,8 @@ func (c *Consumer) read(ctx context.Context, after int64) ([]Event, error) {
 }
 
 // handle applies one event in a transaction that locks the cursor, checks
-// it is still where this reader left it, and moves it to the event. moved
+// it is still where this reader left it, records the event's id (an event
+// applied before is passed over) and moves the cursor to the event. moved
 // is false when another replica got there first (nothing was done).
 func (c *Consumer) handle(ctx context.Context, from int64, e Event) (moved bool, err error) {
 	err = database.InTx(ctx, c.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
@@ -309,8 +310,15 @@ func (c *Consumer) handle(ctx context.Context, from int64, e Event) (moved bool,
 		if pos != from {
 			return nil
 		}
-		if err := c.cfg.Handle(ctx, tx, e); err != nil {
-			return err
+		tag, err := tx.Exec(ctx, `INSERT INTO consumer.handled (name, event_id, position) VALUES ($1, $2, $3)
+			ON CONFLICT DO NOTHING`, c.cfg.Name, e.EventID, e.Position)
+		if err != nil {
+			return fmt.Errorf("record event id: %w", err)
+		}
+		if tag.RowsAffected() == 1 { // not applied before
+			if err := c.cfg.Handle(ctx, tx, e); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE consumer.cursors SET position = $2, handled = handled + 1, updated_at = now(),
 				last_error = '', failing_since = NULL WHERE name = $1`, c.cfg.Name, e.Position); err != nil {

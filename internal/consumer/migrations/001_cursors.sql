@@ -11,8 +11,8 @@
 -- event that commits late, as a cursor over outbox ids could.
 --
 -- Privileges: a consuming service's role needs USAGE on schemas consumer
--- and events, SELECT, INSERT, UPDATE on consumer.cursors and SELECT on
--- events.log.
+-- and events, SELECT, INSERT, UPDATE on consumer.cursors, INSERT on
+-- consumer.handled and SELECT on events.log.
 
 CREATE TABLE consumer.cursors (
     name          text        PRIMARY KEY CHECK (btrim(name) <> ''),
@@ -27,6 +27,20 @@ CREATE TABLE consumer.cursors (
     failing_since timestamptz
 );
 
+-- The events each consumer has applied, by event id, written in the
+-- handler's transaction: an event seen again (the cursor set back by an
+-- operator, a log rebuilt) is passed over, never applied twice. Events
+-- carry the state after their change, so applying an old one again would
+-- undo what came after it.
+CREATE TABLE consumer.handled (
+    name       text        NOT NULL REFERENCES consumer.cursors (name) ON DELETE CASCADE,
+    event_id   uuid        NOT NULL,
+    position   bigint      NOT NULL,
+    handled_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, event_id)
+);
+
 ---- create above / drop below ----
 
+DROP TABLE consumer.handled;
 DROP TABLE consumer.cursors;
