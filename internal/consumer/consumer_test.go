@@ -294,3 +294,42 @@ func TestReplayAppliesNothingTwice(t *testing.T) {
 		t.Fatalf("handled %s", got)
 	}
 }
+
+// BenchmarkDrain measures how many events a consumer applies per second,
+// one transaction per event (cursor lock, event id, handler's write,
+// cursor update).
+func BenchmarkDrain(b *testing.B) {
+	pool, _ := dbtest.New(b, outbox.Migrations, eventsstore.Migrations, consumer.Migrations)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `CREATE TABLE public.handled (event_id text NOT NULL, position bigint NOT NULL, client_id text NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	c := consumer.New(pool, cfg("bench", record), testplatform.Logger())
+	if _, err := c.Drain(ctx); err != nil {
+		b.Fatal(err)
+	}
+	st := eventsstore.New(pool)
+	const per = 500
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			evs := make([]outbox.Event, per)
+			for i := range evs {
+				evs[i] = outbox.Event{Type: outbox.JobStarted, ClientID: fmt.Sprintf("c%d", i), RegionID: "noord"}
+			}
+			return outbox.Add(ctx, tx, "employment", evs...)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Relay(ctx, per); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if n, err := c.Drain(ctx); err != nil || n != per {
+			b.Fatalf("drained %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
+}
