@@ -61,7 +61,9 @@ func TestJobChangesReachCounsellorAndPayers(t *testing.T) {
 		return func() bool { return len(tasks()) == n && len(notices("uwv-gijs")) == n && len(notices("gem-jet")) == n }
 	}
 	text := func(m map[string]any) string { s, _ := m["description"].(string); return s }
-	showsTerms := func(m map[string]any) bool { return strings.Contains(text(m), "h/week") || strings.Contains(text(m), "€") }
+	showsTerms := func(m map[string]any) bool {
+		return strings.Contains(text(m), "h/week") || strings.Contains(text(m), "€")
+	}
 
 	// The job starts. Nobody calls ReportJobChange.
 	today := time.Now().UTC()
@@ -117,10 +119,9 @@ func TestJobChangesReachCounsellorAndPayers(t *testing.T) {
 		"terms": map[string]any{"effective_date": day(today), "hours_per_week": 20, "hourly_wage_cents": 1450}, "version": version,
 	}), 200, "change hours again")
 	pollUntil(t, 5*time.Second, "a third task and notice each", everyone(3))
-	grant := e.want(e.do("POST", "/v1/clients/"+id+"/consents", "es-anna", map[string]any{
+	e.want(e.do("POST", "/v1/clients/"+id+"/consents", "es-anna", map[string]any{
 		"organization_id": "uwv-noord", "request_id": "e2e-jobnotices-consent-again", "sections": []string{"SECTION_PLACEMENTS"},
 	}), 200, "consent again")
-	_ = grant
 	ns := notices("uwv-gijs")
 	if showsTerms(ns[0]) {
 		t.Errorf("a notice made while UWV could not read placements shows %q after a new consent", text(ns[0]))
