@@ -228,7 +228,7 @@ func (c *Consumer) Drain(ctx context.Context) (int, error) {
 // Step handles one batch of events after the cursor. more reports whether
 // the batch was full (there may be more to read).
 func (c *Consumer) Step(ctx context.Context) (handled int, more bool, err error) {
-	if err := c.register(ctx); err != nil {
+	if err := c.Register(ctx); err != nil {
 		return 0, false, err
 	}
 	var pos int64
@@ -254,10 +254,12 @@ func (c *Consumer) Step(ctx context.Context) (handled int, more bool, err error)
 	return handled, len(events) == c.cfg.Batch, nil
 }
 
-// register creates the cursor at the log's current end, once: a consumer
-// added to a running platform starts with what happens from now on, not
-// with a replay of history its service has already acted on.
-func (c *Consumer) register(ctx context.Context) error {
+// Register creates the cursor at the log's current end unless it exists: a
+// consumer added to a running platform starts with what happens from now
+// on, not with a replay of history its service has already acted on. Step
+// registers by itself; a caller that must not miss what happens next (a
+// test's first write) registers first.
+func (c *Consumer) Register(ctx context.Context) error {
 	if c.ready {
 		return nil
 	}

@@ -146,8 +146,27 @@ func (p *Platform) FollowEvents(tb testing.TB, extra ...consumer.Config) {
 	for i := range cfgs {
 		cfgs[i].Poll, cfgs[i].BackoffBase, cfgs[i].BackoffCap = 200*time.Millisecond, 20*time.Millisecond, 200*time.Millisecond
 	}
+	// Registered before the test's first write, so that none is missed.
+	var cs []*consumer.Consumer
+	for _, cfg := range cfgs {
+		c := consumer.New(p.Pool, cfg, Logger())
+		if err := c.Register(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
 	done := make(chan error, 2)
-	go func() { done <- consumer.Task(p.Pool, Logger(), cfgs...)(ctx) }()
+	go func() {
+		errs := make(chan error, len(cs))
+		for _, c := range cs {
+			go func() { errs <- c.Run(ctx) }()
+		}
+		var all []error
+		for range cs {
+			all = append(all, <-errs)
+		}
+		done <- errors.Join(all...)
+	}()
 	go func() {
 		st := eventsstore.New(p.Pool)
 		t := time.NewTicker(20 * time.Millisecond)
