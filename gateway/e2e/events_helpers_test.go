@@ -62,6 +62,10 @@ func startWithEventSources(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	empAddr, benAddr := testplatform.Serve(t, emp), testplatform.Serve(t, ben)
+	// The services' event consumers (the trajectory follows the jobs;
+	// job changes reach the benefits counsellor and the payers), with a
+	// relay of their own until runDispatcher starts the real one.
+	p.FollowEvents(t, benefitsserver.Consumers(benefitsserver.Deps{Pool: p.Pool, Authz: az, Logger: testplatform.Logger()})...)
 	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr })
 }
 

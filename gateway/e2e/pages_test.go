@@ -48,6 +48,7 @@ func startAll(tb testing.TB) *env {
 		tb.Fatal(err)
 	}
 	empAddr, benAddr := testplatform.Serve(tb, emp), testplatform.Serve(tb, ben)
+	p.FollowEvents(tb, benefitsserver.Consumers(benefitsserver.Deps{Pool: p.Pool, Authz: az, Logger: testplatform.Logger()})...)
 	with := func(c *gwserver.Config) {
 		c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr
 		c.Web.DevLogin, c.Web.DevKeyDir = true, p.KeyDir
@@ -110,6 +111,11 @@ func seedDemo(tb testing.TB, e *env, n, jobs int) demo {
 					"contract_kind": "CONTRACT_KIND_TEMPORARY", "hours_per_week": 16, "hourly_wage_cents": 1450},
 			}), 200, "start job")
 		}
+	}
+	// The trajectories follow the job starts (the clients service's
+	// event consumer).
+	for _, id := range d.ids[:min(jobs, n)] {
+		pollUntil(tb, 10*time.Second, "employed after the job start", func() bool { return e.phase(id) == "PHASE_EMPLOYED" })
 	}
 	id := d.ids[0]
 	wg := e.want(e.do("GET", "/v1/clients/"+id+"/workGoals", "es-anna", nil), 200, "work goals")

@@ -301,18 +301,8 @@ func (h *Handler) postStartPlacement(w http.ResponseWriter, r *http.Request, s *
 		HoursPerWeek: b.number("hours_per_week", true, 0.5, 60), HourlyWageCents: b.cents("hourly_wage", true)}
 	return h.save(w, r, s, id, "placement", b, h.employment != nil, func(ctx context.Context) error {
 		_, err := h.employment.StartPlacement(ctx, &employmentv1.StartPlacementRequest{ClientId: id, Placement: p, RequestId: b.f.Key})
-		if isPhaseSync(err) {
-			return nil
-		}
 		return err
 	}, "placement", "placements")
-}
-
-// isPhaseSync: the job was recorded but the trajectory's phase could not be
-// brought in line yet; the employment service repairs it on the next
-// change, so the page reports the job as recorded.
-func isPhaseSync(err error) bool {
-	return status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "retry the same request")
 }
 
 func (h *Handler) postPlacementTerms(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -336,9 +326,6 @@ func (h *Handler) postEndPlacement(w http.ResponseWriter, r *http.Request, s *se
 	name := "end-" + pid
 	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
 		_, err := h.employment.EndPlacement(ctx, req)
-		if isPhaseSync(err) {
-			return nil
-		}
 		return err
 	}, "ended", "placements")
 }

@@ -501,3 +501,69 @@ func (p *Path) Aggregate(ctx context.Context, regionID string, sections []authz.
 	}
 	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, "region figures of "+regionID))
 }
+
+// SystemOrg and SystemRole name the platform itself in audit records: a
+// service acting on a domain event, on nobody's request.
+const (
+	SystemOrg  = "ipsbridge"
+	SystemRole = "system"
+)
+
+// System is the caller a service acts as when it reacts to a domain event
+// (internal/consumer): actor "system:<name>" of SystemOrg with SystemRole,
+// the event's id as the request id, and why it acts as the purpose. The
+// policy gives it nothing; its writes are decided by the service's own
+// rules and recorded with WriteAsSystem.
+func System(name, eventID, purpose string) Caller {
+	id := "system:" + name
+	return Caller{
+		Sub:  authz.Subject{UserID: id, OrgID: SystemOrg, Role: SystemRole},
+		P:    authn.Principal{Subject: id, Name: name, OrgID: SystemOrg, Role: SystemRole},
+		Info: rpc.Info{RequestID: eventID, Purpose: purpose},
+	}
+}
+
+// ErrNoClient: WriteAsSystem was asked about a client that does not exist
+// (any more); nothing was written or recorded.
+var ErrNoClient = errors.New("no such client")
+
+// WriteAsSystem runs a system write about one client in tx, a transaction
+// the caller owns (an event consumer's, which also moves its cursor): it
+// locks the client's trajectory as this service's writes do, hands write
+// the client's facts and, when write reports that it changed something,
+// records c's access in tx, so that the change, its audit record and the
+// cursor commit together. write returns the reason to record (op.Reason
+// when empty), or changed false when there was nothing to do. A client
+// that does not exist is ErrNoClient.
+func (p *Path) WriteAsSystem(ctx context.Context, tx pgx.Tx, c Caller, clientID string, op Op,
+	write func(ctx context.Context, tx pgx.Tx, facts authz.ClientFacts) (changed bool, reason string, err error)) error {
+	facts, err := p.facts(ctx, tx, c.Sub.OrgID, []string{clientID}, true)
+	if err != nil {
+		return err
+	}
+	f, ok := facts[clientID]
+	if !ok {
+		return fmt.Errorf("client %s: %w", clientID, ErrNoClient)
+	}
+	changed, reason, err := write(ctx, tx, f)
+	if err != nil || !changed {
+		return err
+	}
+	if reason == "" {
+		reason = op.Reason
+	}
+	return RecordIn(ctx, tx, c.Event(p.service, clientID, op.Sections, op.Action, audit.Allowed, reason))
+}
+
+// FactsFor returns the access facts of one client for an organisation
+// (consents as they stand now), or ok false when the client does not
+// exist: for a system actor deciding on an organisation's behalf what it
+// may be told (a notice's content).
+func (p *Path) FactsFor(ctx context.Context, q Querier, orgID, clientID string) (authz.ClientFacts, bool, error) {
+	facts, err := p.facts(ctx, q, orgID, []string{clientID}, false)
+	if err != nil {
+		return authz.ClientFacts{}, false, err
+	}
+	f, ok := facts[clientID]
+	return f, ok, nil
+}

@@ -114,6 +114,14 @@ type Subject struct {
 	Teams    []string
 }
 
+// PartnerSystem is an organisation as a whole, with no person: its partner
+// system, which may read what the policy gives partner systems. What an
+// organisation is told unasked (an event, a notice) is what this subject
+// may read.
+func PartnerSystem(orgID, orgKind, regionID string) Subject {
+	return Subject{OrgID: orgID, OrgKind: orgKind, RegionID: regionID, Role: "partner_system"}
+}
+
 // ClientFacts are what the policy needs to know of one client, looked up per
 // request by the service that asks.
 type ClientFacts struct {

@@ -27,6 +27,11 @@ var migrationFiles embed.FS
 // applies it (tern makes concurrent appliers wait for each other).
 var Migrations = database.Embedded("outbox", migrationFiles)
 
+// LogChannel is the PostgreSQL notification channel the dispatcher's relay
+// notifies, at commit, whenever it appended events to the event log
+// (events.log); event consumers (internal/consumer) listen on it.
+const LogChannel = "ipsbridge_log"
+
 // Type is a CloudEvents type. The suffix is the payload's version: a
 // breaking change of a payload gets a new type, so subscribers choose when
 // to move.

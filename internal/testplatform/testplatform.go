@@ -21,9 +21,12 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/consumer"
+	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
+	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
 )
 
 // Platform is a running set of services for one test.
@@ -122,4 +125,86 @@ func Dial(tb testing.TB, addr string) *grpc.ClientConn {
 // As returns a context carrying userID's bearer token.
 func (p *Platform) As(tb testing.TB, userID string) context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+p.Token(tb, userID))
+}
+
+// FollowEvents runs what carries domain events between the services until
+// the test ends, as the dispatcher and the services' background tasks do
+// in production: it migrates the events schema, relays the outbox into
+// the event log (without delivering to partners) and runs the clients
+// service's event consumers and the extra ones given.
+func (p *Platform) FollowEvents(tb testing.TB, extra ...consumer.Config) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := database.Migrate(ctx, p.Pool, eventsstore.Migrations); err != nil {
+		tb.Fatalf("events migrations: %v", err)
+	}
+	az, err := authz.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfgs := append(clientsserver.Consumers(clientsserver.Deps{Pool: p.Pool, Authz: az, Logger: Logger()}), extra...)
+	for i := range cfgs {
+		cfgs[i].Poll, cfgs[i].BackoffBase, cfgs[i].BackoffCap = 200*time.Millisecond, 20*time.Millisecond, 200*time.Millisecond
+	}
+	// Registered before the test's first write, so that none is missed.
+	var cs []*consumer.Consumer
+	for _, cfg := range cfgs {
+		c := consumer.New(p.Pool, cfg, Logger())
+		if err := c.Register(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	done := make(chan error, 2)
+	go func() {
+		errs := make(chan error, len(cs))
+		for _, c := range cs {
+			go func() { errs <- c.Run(ctx) }()
+		}
+		var all []error
+		for range cs {
+			all = append(all, <-errs)
+		}
+		done <- errors.Join(all...)
+	}()
+	go func() {
+		st := eventsstore.New(p.Pool)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- nil
+				return
+			case <-t.C:
+				if _, err := st.Relay(ctx, 500); err != nil && ctx.Err() == nil {
+					Logger().Error("relay", "err", err)
+				}
+			}
+		}
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		for range 2 {
+			if err := <-done; err != nil {
+				tb.Errorf("events: %v", err)
+			}
+		}
+	})
+}
+
+// Eventually waits until cond holds, checking every few milliseconds, and
+// fails the test when it does not within limit: for effects that follow a
+// write asynchronously (an event consumer's), where limit is the promise
+// being tested, not a guess at timing.
+func Eventually(tb testing.TB, limit time.Duration, what string, cond func() bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > limit {
+			tb.Fatalf("%s: not within %s", what, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
 }

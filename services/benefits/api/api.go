@@ -356,7 +356,7 @@ func (s *Server) ReportJobChange(ctx context.Context, req *benefitsv1.ReportJobC
 	body := proto.Clone(req).(*benefitsv1.ReportJobChangeRequest)
 	body.RequestId = ""
 	r, err := s.app.ReportJobChange(ctx, app.JobChange{ClientID: req.GetClientId(), Kind: jobKinds[req.GetKind()], Effective: eff,
-		HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents()}, rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		HoursPerWeek: float64(req.GetHoursPerWeek()), HourlyWageCents: req.GetHourlyWageCents()}, rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

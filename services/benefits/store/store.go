@@ -326,42 +326,73 @@ func ClientCounsellor(ctx context.Context, q Querier, clientID string) (string, 
 	return id, err
 }
 
-// JobChange is a reported change of a client's work.
+// JobChange is a change of a client's work: from an employment event, or
+// reported by hand.
 type JobChange struct {
 	ID, ClientID, Kind string
 	Effective          time.Time
-	HoursPerWeek       int32
+	HoursPerWeek       float64
 	HourlyWageCents    int64
 	ReportedBy         string
+	// EventID is the employment event the change came from; "" for a
+	// manual report.
+	EventID     string
+	PlacementID string
 }
 
-// InsertJobChange records a job change and returns its id.
-func InsertJobChange(ctx context.Context, tx pgx.Tx, c JobChange) (string, error) {
-	id := uuid.NewString()
-	if _, err := tx.Exec(ctx, `INSERT INTO benefits.job_changes (id, client_id, kind, effective_date, hours_per_week, hourly_wage_cents, reported_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, id, c.ClientID, c.Kind, c.Effective, c.HoursPerWeek, c.HourlyWageCents, c.ReportedBy); err != nil {
-		return "", classify(err, "record job change")
+// InsertJobChange records a job change and returns its id. A change from
+// an event already recorded is not recorded again: fresh is false and id
+// empty.
+func InsertJobChange(ctx context.Context, tx pgx.Tx, c JobChange) (id string, fresh bool, err error) {
+	id = uuid.NewString()
+	var eventID *string
+	if c.EventID != "" {
+		eventID = &c.EventID
 	}
-	return id, nil
+	tag, err := tx.Exec(ctx, `INSERT INTO benefits.job_changes (id, client_id, kind, effective_date, hours_per_week, hourly_wage_cents,
+			reported_by, event_id, placement_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING`,
+		id, c.ClientID, c.Kind, c.Effective, c.HoursPerWeek, c.HourlyWageCents, c.ReportedBy, eventID, c.PlacementID)
+	if err != nil {
+		return "", false, classify(err, "record job change")
+	}
+	if tag.RowsAffected() == 0 {
+		return "", false, nil
+	}
+	return id, true, nil
 }
 
-// Task is a counsellor task.
+// Task is a counsellor task, with the job change it is about. Description
+// is made for its reader (app), never stored.
 type Task struct {
-	ID, ClientID, CounsellorID, JobChangeID, Description string
-	CreatedAt                                            time.Time
+	ID, ClientID, CounsellorID, JobChangeID string
+	// Contact is whom to ask about the change: the client's MHA.
+	Contact     string
+	Change      JobChange
+	Description string
+	CreatedAt   time.Time
 }
 
-// Notice is a notice for a paying organisation.
+// Notice is a notice for a paying organisation, with the job change it is
+// about. Description is made for its reader (app), never stored.
 type Notice struct {
-	ID, ClientID, OrgID, BenefitID, JobChangeID, Description string
-	CreatedAt                                                time.Time
+	ID, ClientID, OrgID, BenefitID, JobChangeID string
+	BenefitKind                                 domain.Kind
+	// WithDetails: the organisation could read the client's placements
+	// when the notice was made; without it the notice never shows the
+	// change.
+	WithDetails bool
+	Contact     string
+	Change      JobChange
+	Description string
+	CreatedAt   time.Time
 }
 
 // InsertTask writes a task.
 func InsertTask(ctx context.Context, tx pgx.Tx, t Task) (Task, error) {
 	t.ID = uuid.NewString()
-	err := tx.QueryRow(ctx, `INSERT INTO benefits.counsellor_tasks (id, client_id, counsellor_id, job_change_id, description)
-		VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, t.ID, t.ClientID, t.CounsellorID, t.JobChangeID, t.Description).Scan(&t.CreatedAt)
+	err := tx.QueryRow(ctx, `INSERT INTO benefits.counsellor_tasks (id, client_id, counsellor_id, job_change_id, contact)
+		VALUES ($1, $2, $3, $4, $5) RETURNING created_at`, t.ID, t.ClientID, t.CounsellorID, t.JobChangeID, t.Contact).Scan(&t.CreatedAt)
 	if err != nil {
 		return Task{}, classify(err, "create task")
 	}
@@ -371,38 +402,51 @@ func InsertTask(ctx context.Context, tx pgx.Tx, t Task) (Task, error) {
 // InsertNotice writes a notice.
 func InsertNotice(ctx context.Context, tx pgx.Tx, n Notice) (Notice, error) {
 	n.ID = uuid.NewString()
-	err := tx.QueryRow(ctx, `INSERT INTO benefits.payer_notices (id, client_id, org_id, benefit_id, job_change_id, description)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`, n.ID, n.ClientID, n.OrgID, n.BenefitID, n.JobChangeID, n.Description).Scan(&n.CreatedAt)
+	err := tx.QueryRow(ctx, `INSERT INTO benefits.payer_notices (id, client_id, org_id, benefit_id, job_change_id, with_details, contact)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`, n.ID, n.ClientID, n.OrgID, n.BenefitID, n.JobChangeID,
+		n.WithDetails, n.Contact).Scan(&n.CreatedAt)
 	if err != nil {
 		return Notice{}, classify(err, "create notice")
 	}
 	return n, nil
 }
 
+const changeColumns = `j.id, j.client_id, j.kind, j.effective_date, j.hours_per_week::float8, j.hourly_wage_cents, j.reported_by,
+	coalesce(j.event_id::text, ''), j.placement_id`
+
+func changeDest(c *JobChange) []any {
+	return []any{&c.ID, &c.ClientID, &c.Kind, &c.Effective, &c.HoursPerWeek, &c.HourlyWageCents, &c.ReportedBy, &c.EventID, &c.PlacementID}
+}
+
 // Tasks returns a counsellor's tasks, newest first.
 func (s *Store) Tasks(ctx context.Context, counsellorID string) ([]Task, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, client_id, counsellor_id, job_change_id, description, created_at
-		FROM benefits.counsellor_tasks WHERE counsellor_id = $1 ORDER BY created_at DESC, id LIMIT 500`, counsellorID)
+	rows, err := s.pool.Query(ctx, `SELECT t.id, t.client_id, t.counsellor_id, t.job_change_id, t.contact, t.created_at, `+changeColumns+`
+		FROM benefits.counsellor_tasks t JOIN benefits.job_changes j ON j.id = t.job_change_id
+		WHERE t.counsellor_id = $1 ORDER BY t.created_at DESC, t.id LIMIT 500`, counsellorID)
 	if err != nil {
 		return nil, fmt.Errorf("load tasks: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Task, error) {
 		var t Task
-		err := r.Scan(&t.ID, &t.ClientID, &t.CounsellorID, &t.JobChangeID, &t.Description, &t.CreatedAt)
+		err := r.Scan(append([]any{&t.ID, &t.ClientID, &t.CounsellorID, &t.JobChangeID, &t.Contact, &t.CreatedAt}, changeDest(&t.Change)...)...)
 		return t, err
 	})
 }
 
 // Notices returns an organisation's notices, newest first.
 func (s *Store) Notices(ctx context.Context, orgID string) ([]Notice, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, client_id, org_id, benefit_id, job_change_id, description, created_at
-		FROM benefits.payer_notices WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 500`, orgID)
+	rows, err := s.pool.Query(ctx, `SELECT n.id, n.client_id, n.org_id, n.benefit_id, b.kind, n.job_change_id, n.with_details, n.contact,
+			n.created_at, `+changeColumns+`
+		FROM benefits.payer_notices n JOIN benefits.job_changes j ON j.id = n.job_change_id
+			JOIN benefits.benefits b ON b.id = n.benefit_id
+		WHERE n.org_id = $1 ORDER BY n.created_at DESC, n.id LIMIT 500`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("load notices: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Notice, error) {
 		var n Notice
-		err := r.Scan(&n.ID, &n.ClientID, &n.OrgID, &n.BenefitID, &n.JobChangeID, &n.Description, &n.CreatedAt)
+		err := r.Scan(append([]any{&n.ID, &n.ClientID, &n.OrgID, &n.BenefitID, &n.BenefitKind, &n.JobChangeID, &n.WithDetails, &n.Contact,
+			&n.CreatedAt}, changeDest(&n.Change)...)...)
 		return n, err
 	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/consumer"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
@@ -49,8 +50,9 @@ func (c Config) Verify() error {
 }
 
 // Migrations are the schemas this service applies at start-up: the shared
-// audit log, the shared event outbox and its own.
-var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, store.Migrations}
+// audit log, the shared event outbox, the event consumers' cursors and its
+// own.
+var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, consumer.Migrations, store.Migrations}
 
 // Deps are what Build needs.
 type Deps struct {
@@ -63,11 +65,21 @@ type Deps struct {
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
-	st := store.New(d.Pool)
-	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true})
-	a := app.New(st, path, d.Logger)
+	a, path := newApp(d)
 	return rpc.NewServer(d.Logger, d.Verifier, &clientsv1.ClientsService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))
+}
+
+func newApp(d Deps) (*app.Service, *access.Path) {
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true})
+	return app.New(store.New(d.Pool), path, d.Logger), path
+}
+
+// Consumers are the event consumers the service runs beside serving: the
+// trajectory phase follows the client's jobs.
+func Consumers(d Deps) []consumer.Config {
+	a, _ := newApp(d)
+	return []consumer.Config{a.PhaseConsumer()}
 }
 
 // Migrate applies the service's migrations and, when asked, the demo seed.
@@ -90,6 +102,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return Migrate(ctx, pool, cfg.SeedDemo) },
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Logger: d.Logger})
+		},
+		Background: []func(context.Context, service.Deps) error{
+			func(ctx context.Context, d service.Deps) error {
+				return consumer.Task(d.Pool, d.Logger, Consumers(Deps{Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})...)(ctx)
+			},
 		},
 	}, logger, migrateOnly)
 }

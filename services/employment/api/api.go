@@ -60,9 +60,6 @@ var Rules = map[string][]authz.Requirement{
 // causes are logged, never sent.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	switch {
-	case errors.Is(err, domain.ErrPhaseSync):
-		s.log.WarnContext(ctx, "trajectory phase not synced", "err", err)
-		return rpc.Error(codes.Unavailable, "PHASE_SYNC_FAILED", err.Error()+"; retry the same request to update the trajectory", nil)
 	case errors.Is(err, domain.ErrClientsUnavailable):
 		s.log.ErrorContext(ctx, "clients service unavailable", "err", err)
 		return rpc.Error(codes.Unavailable, "CLIENTS_UNAVAILABLE", "access cannot be decided now; nothing was read or changed", nil)

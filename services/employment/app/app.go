@@ -222,10 +222,11 @@ func (s *Service) ListApplications(ctx context.Context, clientID string) ([]doma
 	})
 }
 
-// StartPlacement records a job start, then brings the trajectory phase in
-// line (see syncPhase). A retry with the same request id returns the
-// placement the first request created and syncs the phase again, so a
-// failed clients call is repaired by retrying.
+// StartPlacement records a job start. The trajectory phase follows by
+// itself: the clients service consumes the JobStarted event this write
+// commits (see clients' PhaseConsumer), so nothing depends on this caller
+// staying to ask. A retry with the same request id returns the placement
+// the first request created.
 func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key) (domain.Placement, error) {
 	if err := p.Check(); err != nil {
 		return p, err
@@ -247,7 +248,11 @@ func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key)
 		if err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, jobStartedEvent(facts.RegionID, ps[0])); err != nil {
+		active, err := store.ActivePlacementsTx(ctx, tx, p.ClientID)
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, jobStartedEvent(facts.RegionID, ps[0], active)); err != nil {
 			return err
 		}
 		_, err = announcePlacementMilestones(ctx, tx, p.ClientID, facts.RegionID, s.now())
@@ -256,11 +261,7 @@ func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key)
 	if err != nil {
 		return p, err
 	}
-	out, err := s.st.Placement(ctx, p.ClientID, id)
-	if err != nil {
-		return out, err
-	}
-	return out, s.syncPhase(ctx, p.ClientID, out.ID)
+	return s.st.Placement(ctx, p.ClientID, id)
 }
 
 // GetPlacement returns one placement with its terms history.
@@ -302,10 +303,10 @@ func (s *Service) ChangePlacementTerms(ctx context.Context, clientID, id string,
 	return out, err
 }
 
-// EndPlacement records a job end, then brings the trajectory phase in line.
-// A retry of an end that was saved (same date and reason) returns the
-// ended placement and syncs the phase again instead of failing on the
-// version.
+// EndPlacement records a job end; the trajectory phase follows through
+// the JobEnded event, as for a start. A retry of an end that was saved
+// (same date and reason) returns the ended placement instead of failing on
+// the version.
 func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end domain.Date, reason string, version int64) (domain.Placement, error) {
 	var out domain.Placement
 	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
@@ -324,7 +325,11 @@ func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end dom
 		if _, err := announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now()); err != nil {
 			return err
 		}
-		return emit(ctx, tx, jobEndedEvent(facts.RegionID, out))
+		active, err := store.ActivePlacementsTx(ctx, tx, clientID)
+		if err != nil {
+			return err
+		}
+		return emit(ctx, tx, jobEndedEvent(facts.RegionID, out, active))
 	})
 	if errors.Is(err, domain.ErrVersionConflict) {
 		cur, lerr := s.st.Placement(ctx, clientID, id)
@@ -332,62 +337,7 @@ func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end dom
 			out, err = cur, nil // the same end, saved before: a retry
 		}
 	}
-	if err != nil {
-		return out, err
-	}
-	return out, s.syncPhase(ctx, clientID, id)
-}
-
-// syncPhase brings the trajectory in line with the placements: a client
-// with an active job is employed (from job_search or follow_along), a
-// client whose last job ended goes back to job_search (from employed or
-// follow_along). Any other phase (referral, intake, closed) is left alone:
-// the specialist moves those by hand.
-//
-// It runs after the placement's transaction has committed, with the
-// caller's own token, so the clients service authorises and audits the
-// transition itself. If the clients service cannot be reached or refuses,
-// the placement stays saved and the caller gets ErrPhaseSync (UNAVAILABLE);
-// syncPhase derives the target from the stored placements, not from the
-// request, so it is idempotent and a retry of the same request (or any
-// later placement write) repairs the phase. A version conflict (someone
-// else changed the trajectory meanwhile) is retried with a fresh read.
-func (s *Service) syncPhase(ctx context.Context, clientID, placementID string) error {
-	out := authn.OutgoingContext(ctx)
-	var lastErr error
-	for range 3 {
-		active, err := s.st.ActivePlacements(ctx, clientID)
-		if err != nil {
-			return err
-		}
-		tr, err := s.clients.GetTrajectory(out, &clientsv1.GetTrajectoryRequest{ClientId: clientID})
-		if err != nil {
-			return fmt.Errorf("%w: placement %s saved; reading the trajectory failed: %v", domain.ErrPhaseSync, placementID, status.Convert(err).Message())
-		}
-		phase := tr.GetTrajectory().GetPhase()
-		var to clientsv1.Phase
-		var reason string
-		switch {
-		case active > 0 && (phase == clientsv1.Phase_PHASE_JOB_SEARCH || phase == clientsv1.Phase_PHASE_FOLLOW_ALONG):
-			to, reason = clientsv1.Phase_PHASE_EMPLOYED, "job started"
-		case active == 0 && (phase == clientsv1.Phase_PHASE_EMPLOYED || phase == clientsv1.Phase_PHASE_FOLLOW_ALONG):
-			to, reason = clientsv1.Phase_PHASE_JOB_SEARCH, "last job ended"
-		default:
-			return nil
-		}
-		_, err = s.clients.TransitionPhase(out, &clientsv1.TransitionPhaseRequest{
-			ClientId: clientID, Phase: to, Reason: reason, Version: tr.GetTrajectory().GetVersion(),
-		})
-		if status.Code(err) == codes.Aborted {
-			lastErr = err
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w: placement %s saved; moving the trajectory to %s failed: %v", domain.ErrPhaseSync, placementID, to, status.Convert(err).Message())
-		}
-		return nil
-	}
-	return fmt.Errorf("%w: placement %s saved; the trajectory kept changing: %v", domain.ErrPhaseSync, placementID, lastErr)
+	return out, err
 }
 
 // CreateFollowAlongContact records follow-along support.

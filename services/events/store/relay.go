@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 )
 
 // relayLock is the advisory lock only one relay holds at a time, whatever
@@ -67,6 +69,12 @@ func (s *Store) Relay(ctx context.Context, limit int) (Relayed, error) {
 			SELECT (SELECT count(*) FROM logged), (SELECT count(*) FROM fanned)`, limit).Scan(&r.Moved, &r.Deliveries)
 		if err != nil {
 			return fmt.Errorf("move events from the outbox to the log: %w", err)
+		}
+		if r.Moved > 0 {
+			// Wakes the services that consume the log (internal/consumer).
+			if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, outbox.LogChannel); err != nil {
+				return fmt.Errorf("notify log consumers: %w", err)
+			}
 		}
 		if r.Deliveries > 0 {
 			// Wakes every dispatcher replica's delivery loop at commit.

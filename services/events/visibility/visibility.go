@@ -55,7 +55,7 @@ func New(pool *pgxpool.Pool, az *authz.Authorizer) *Judge { return &Judge{pool: 
 // PartnerSystem is the subject an organisation's subscription acts as: its
 // partner system, which may read what the policy gives partner systems.
 func PartnerSystem(orgID, orgKind, regionID string) authz.Subject {
-	return authz.Subject{OrgID: orgID, OrgKind: orgKind, RegionID: regionID, Role: "partner_system"}
+	return authz.PartnerSystem(orgID, orgKind, regionID)
 }
 
 // Judge returns one verdict per event for sub, looking up each client's
