@@ -275,7 +275,9 @@ func TestAdjustedFromMidPeriodNoDoubleDeduction(t *testing.T) {
 // 2026 (21 and older): €14.70 warns in 2026, €14.71 does not; €14.50 is
 // fine in December 2025 and below the minimum in January 2026.
 func TestMinimumWageBoundary(t *testing.T) {
-	job := func(wage int64, start string) Job { return Job{HoursPerWeek: 16, HourlyWageCents: wage, Start: day(start)} }
+	job := func(wage int64, start string) Job {
+		return Job{HoursPerWeek: 16, HourlyWageCents: wage, Start: day(start)}
+	}
 	check(t, calc(t, nil, job(1470, "2026-01-01"), "2026-01-01", 1), want{"2026-01", 0, 16 * 1470 * 52 / 12, []string{"below_minimum_wage"}, nil})
 	check(t, calc(t, nil, job(1471, "2026-01-01"), "2026-01-01", 1), want{"2026-01", 0, 16 * 1471 * 52 / 12, nil, []string{"below_minimum_wage"}})
 	check(t, calc(t, nil, job(1450, "2025-12-01"), "2025-12-01", 2),
