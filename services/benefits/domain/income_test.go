@@ -13,18 +13,18 @@ import (
 var testParams = func() Params {
 	p, err := ParseParams([]byte(`{
 	  "minimum_wage": [
-	    {"valid_from": "2025-07-01", "hourly_cents": 1440, "month_hours": 36, "source": "WML"},
-	    {"valid_from": "2026-01-01", "hourly_cents": 1471, "month_hours": 36, "source": "WML"}
+	    {"valid_from": "2025-07-01", "hourly_cents": 1440, "month_hours": 36, "source": {"nl": "WML", "en": "WML"}},
+	    {"valid_from": "2026-01-01", "hourly_cents": 1471, "month_hours": 36, "source": {"nl": "WML", "en": "WML"}}
 	  ],
-	  "net_assumption": [{"valid_from": "2024-01-01", "net_percent": "80", "source": "assumption"}],
-	  "participatiewet": [{"valid_from": "2026-01-01", "release_percent": "25", "release_cap_cents": 26917, "release_months": 6, "source": "PW 31.2.n"}],
-	  "ww": [{"valid_from": "2015-07-01", "first_months": 2, "first_percent": "75", "percent": "70", "end_percent": "87.5", "source": "WW"}],
+	  "net_assumption": [{"valid_from": "2024-01-01", "net_percent": "80", "source": {"nl": "assumption", "en": "assumption"}}],
+	  "participatiewet": [{"valid_from": "2026-01-01", "release_percent": "25", "release_cap_cents": 26917, "release_months": 6, "source": {"nl": "PW 31.2.n", "en": "PW 31.2.n"}}],
+	  "ww": [{"valid_from": "2015-07-01", "first_months": 2, "first_percent": "75", "percent": "70", "end_percent": "87.5", "source": {"nl": "WW", "en": "WW"}}],
 	  "wga": [{"valid_from": "2017-01-01", "first_months": 2, "first_percent": "75", "percent": "70", "supplement_percent": "70",
 	    "supplement_threshold_percent": "50", "end_percent": "65",
 	    "follow_up": [{"from_disability": 35, "percent": "28"}, {"from_disability": 45, "percent": "35"}, {"from_disability": 55, "percent": "42"},
-	      {"from_disability": 65, "percent": "50.75"}, {"from_disability": 80, "percent": "70"}], "source": "WIA"}],
-	  "iva": [{"valid_from": "2017-01-01", "percent": "75", "source": "WIA"}],
-	  "wajong": [{"valid_from": "2021-01-01", "percent": "70", "source": "Wajong"}]
+	      {"from_disability": 65, "percent": "50.75"}, {"from_disability": 80, "percent": "70"}], "source": {"nl": "WIA", "en": "WIA"}}],
+	  "iva": [{"valid_from": "2017-01-01", "percent": "75", "source": {"nl": "WIA", "en": "WIA"}}],
+	  "wajong": [{"valid_from": "2021-01-01", "percent": "70", "source": {"nl": "Wajong", "en": "Wajong"}}]
 	}`))
 	if err != nil {
 		panic(err)

@@ -59,9 +59,23 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 // figures come from, and whether they still need checking against that
 // source.
 type Row struct {
-	ValidFrom Date   `json:"valid_from"`
-	Source    string `json:"source"`
-	Verify    bool   `json:"verify"`
+	ValidFrom Date `json:"valid_from"`
+	Source    Text `json:"source"`
+	Verify    bool `json:"verify"`
+}
+
+// Text is a text in Dutch and English.
+type Text struct {
+	NL string `json:"nl"`
+	EN string `json:"en"`
+}
+
+// In returns the text in lang ("nl" or "en").
+func (t Text) In(lang string) string {
+	if lang == "nl" {
+		return t.NL
+	}
+	return t.EN
 }
 
 func (r Row) from() time.Time { return r.ValidFrom.Time }
@@ -178,8 +192,8 @@ func ParseParams(b []byte) (Params, error) {
 			errs = append(errs, rule+": no rows")
 		}
 		for i, r := range rows {
-			if r.ValidFrom.IsZero() || strings.TrimSpace(r.Source) == "" {
-				errs = append(errs, fmt.Sprintf("%s row %d: valid_from and source are required", rule, i))
+			if r.ValidFrom.IsZero() || strings.TrimSpace(r.Source.NL) == "" || strings.TrimSpace(r.Source.EN) == "" {
+				errs = append(errs, fmt.Sprintf("%s row %d: valid_from and source (nl and en) are required", rule, i))
 			}
 			if i > 0 && !r.ValidFrom.After(rows[i-1].ValidFrom.Time) {
 				errs = append(errs, fmt.Sprintf("%s row %d: dates must increase", rule, i))
