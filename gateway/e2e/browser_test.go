@@ -3,9 +3,11 @@ package e2e_test
 import (
 	"context"
 	"flag"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -310,12 +312,46 @@ func TestBrowser(t *testing.T) {
 		p.open("/ui/clients/" + id + "/income")
 		p.run(chromedp.SetValue(css(`#income-hours`), "16"), chromedp.SetValue(css(`#income-wage`), "14,50"))
 		p.submit(`form[action$="/income"] button[type=submit]`)
-		p.wantText("income calculation", "Income without the job", "Income with the job", "Difference")
-		lines := eval[int](p, `document.querySelectorAll("#income-lines tbody tr").length`)
-		if lines < 2 {
+		p.wantText("income calculation", "Income without the job", "Income with the job", "Difference", "UWV Noord", "Gemeente Groningen")
+		lines := eval[int](p, `document.querySelectorAll(".income-month:first-of-type .income-lines:last-of-type tbody tr").length`)
+		if lines < 3 {
 			t.Errorf("%d explained lines, want the earnings and each benefit", lines)
 		}
 		p.screenshot("income")
+	})
+
+	// The same calculation in Dutch, over eight months: every word Dutch,
+	// every amount in euros with a decimal comma, organisations by name.
+	t.Run("income calculation in Dutch", func(t *testing.T) {
+		p := b.as(t, "gem-karin")
+		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id+"/income"))
+		p.run(chromedp.SetValue(css(`#income-hours`), "16"), chromedp.SetValue(css(`#income-wage`), "14,00"),
+			chromedp.SetValue(css(`#income-start`), "2026-01-01"), chromedp.SetValue(css(`#income-months`), "8"))
+		p.submit(`form[action$="/income"] button[type=submit]`)
+		months := eval[int](p, `document.querySelectorAll("#income-months tbody tr").length`)
+		if months != 8 {
+			t.Fatalf("%d months shown, want 8", months)
+		}
+		// With the WGA (1,200.00 gross, 70% offset) and the assistance (300.00
+		// net), month 7 has no release: the job brings nothing extra.
+		p.wantText("Dutch calculation", "Inkomen zonder baan", "Inkomen met baan", "juli 2026", "UWV Noord", "Gemeente Groningen",
+			"minimumloon", "niets extra", "Vrijlating", "netto", "€ 14,00")
+		main := eval[string](p, `document.querySelector("main").innerText`)
+		for _, bad := range []*regexp.Regexp{
+			regexp.MustCompile(`(?i)(the|and|wage|earnings|benefit|month|months|gross|net|deducted|release|paid|from|with|without|income|difference|source|amount|line|assumption|note)`),
+			regexp.MustCompile(`ct|(?i)cents?`),                 // cents
+			regexp.MustCompile(`€\d|\d\.\d{2}(\D|$)`),              // English money
+			regexp.MustCompile(`uwv-noord|gem-groningen|/20\d\d-`), // ids and rule versions
+		} {
+			if m := bad.FindString(main); m != "" {
+				i := strings.Index(main, m)
+				t.Errorf("the Dutch page shows %q in %q", m, main[max(0, i-80):min(len(main), i+80)])
+			}
+		}
+		if os.Getenv("SHOW_INCOME") != "" {
+			t.Log(main)
+		}
+		p.screenshot("income-nl")
 	})
 
 	t.Run("supervisor access history", func(t *testing.T) {
