@@ -272,8 +272,8 @@ func Note(lang string, n domain.Note, names Names) string {
 		return pick(lang, "Per kalendermaand gelden de bedragen en regels van de eerste dag van de maand, of van de eerste werkdag als de baan in die maand begint; het loon telt steeds als een hele maand.",
 			"Each calendar month uses the amounts and rules of its first day, or of the first working day when the job starts in that month; the wage always counts as a whole month.")
 	case "assume_rounding":
-		return pick(lang, "Maandloon = uren per week × uurloon × 52 / 12; elk bedrag is naar beneden afgerond op de cent.",
-			"Monthly wage = hours a week × hourly wage × 52 / 12; every amount is rounded down to the cent.")
+		return pick(lang, "Maandloon = uren per week × uurloon × 52 / 12; elk bedrag is naar beneden afgerond op twee cijfers achter de komma.",
+			"Monthly wage = hours a week × hourly wage × 52 / 12; every amount is rounded down to two decimals.")
 	case "assume_gross_earnings":
 		return pick(lang, "Vakantiegeld en andere toeslagen van de werkgever zijn niet meegeteld.", "Holiday pay and other employer allowances are not included.")
 	case "assume_net":

@@ -45,7 +45,7 @@ func TestEveryCodeHasWords(t *testing.T) {
 }
 
 // english are words that give an English text away on a Dutch page.
-var english = regexp.MustCompile(`(?i)\b(the|and|wage|earnings|benefit|month|gross|net|deducted|release|paid|from|with|without|ct|cents)\b`)
+var english = regexp.MustCompile(`(?i)\b(the|and|wage|earnings|benefit|month|gross|net|deducted|release|paid|from|with|without|ct|cents?)\b`)
 
 // A calculation with every kind of benefit, in Dutch: no English word, no
 // cents, amounts in euros, organisations by name.

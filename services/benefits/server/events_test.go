@@ -97,7 +97,6 @@ func TestEventsOfBenefitChanges(t *testing.T) {
 		e.Data["previous_monthly_wage_cents"] != float64(250000) || !slices.Equal(e.Change["changed_fields"].([]any), []any{"previous_monthly_wage_cents"}) {
 		t.Errorf("benefit changed: %+v", e)
 	}
-	evs = evs[3:]
 
 	cr, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "job offer"}})
