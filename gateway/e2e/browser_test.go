@@ -323,8 +323,19 @@ func TestBrowser(t *testing.T) {
 	// The same calculation in Dutch, over eight months: every word Dutch,
 	// every amount in euros with a decimal comma, organisations by name.
 	t.Run("income calculation in Dutch", func(t *testing.T) {
+		// UWV reports that from March it pays 520.54 of the WGA, having
+		// offset 679.46 of the job's earnings (70% of 16 × 14.00 × 52 /
+		// 12): the calculation must not deduct those earnings again.
+		r := e.want(e.do("GET", "/v1/clients/"+id+"/benefits", "uwv-gijs", nil), 200, "UWV's benefits")
+		wga, _ := list(r.body, "benefits")[0]["benefit_id"].(string)
+		e.want(e.do("POST", "/v1/benefitDecisions", "uwv-system", map[string]any{
+			"client_id": id, "benefit_id": wga, "kind": "DECISION_KIND_ADJUSTED", "effective_date": "2026-03-01",
+			"monthly_amount_cents": 52054, "earnings_offset_cents": 67946,
+		}, "Idempotency-Key", "browser-wga-offset"), 200, "UWV's decision")
 		p := b.as(t, "gem-karin")
-		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id+"/income"))
+		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id))
+		p.wantText("amount history", "Bedragen door de tijd")
+		p.open("/ui/clients/" + id + "/income")
 		p.run(chromedp.SetValue(css(`#income-hours`), "16"), chromedp.SetValue(css(`#income-wage`), "14,00"),
 			chromedp.SetValue(css(`#income-start`), "2026-01-01"), chromedp.SetValue(css(`#income-months`), "8"))
 		p.submit(`form[action$="/income"] button[type=submit]`)
@@ -333,9 +344,21 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("%d months shown, want 8", months)
 		}
 		// With the WGA (1,200.00 gross, 70% offset) and the assistance (300.00
-		// net), month 7 has no release: the job brings nothing extra.
+		// net), month 7 has no release: the job brings nothing extra. Every
+		// month, March too, has the same figures: without the job
+		// 960.00 + 300.00 = 1,260.00 net.
 		p.wantText("Dutch calculation", "Inkomen zonder baan", "Inkomen met baan", "juli 2026", "UWV Noord", "Gemeente Groningen",
 			"minimumloon", "niets extra", "Vrijlating", "netto", "€ 14,00")
+		without := eval[[]string](p, `[...document.querySelectorAll("#income-months tbody tr td:nth-child(3)")].map(td => td.innerText)`)
+		for i, w := range without {
+			if w != "€ 1.260,00" {
+				t.Errorf("month %d: income without the job %s, want € 1.260,00", i+1, w)
+			}
+		}
+		with := eval[[]string](p, `[...document.querySelectorAll("#income-months tbody tr td:nth-child(4)")].map(td => td.innerText)`)
+		if len(with) != 8 || with[1] != with[2] || with[2] != "€ 1.454,13" || with[6] != "€ 1.260,00" {
+			t.Errorf("income with the job per month: %v; want € 1.454,13 in months 1–6 (March too), € 1.260,00 from month 7", with)
+		}
 		main := eval[string](p, `document.querySelector("main").innerText`)
 		for _, bad := range []*regexp.Regexp{
 			regexp.MustCompile(`(?i)\b(the|and|wage|earnings|benefit|month|months|gross|net|deducted|release|paid|from|with|without|income|difference|source|amount|line|assumption|note)\b`),

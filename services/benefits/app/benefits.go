@@ -134,7 +134,7 @@ func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, err
 	var out Summary
 	for _, b := range all {
 		if c.Decision.Summary || sees(c, b) {
-			b.MonthlyAmountCents = 0
+			b.MonthlyAmountCents, b.Amounts = 0, nil
 			out.Benefits = append(out.Benefits, b)
 		}
 	}

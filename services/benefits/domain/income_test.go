@@ -362,3 +362,60 @@ func TestBenefitChecks(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestDecisionsOnTheHistory(t *testing.T) {
+	b := benefit(WW, 150000, "2026-01-01")
+	for name, d := range map[string]Decision{
+		"offset on a suspension":   {Kind: SuspendedFrom, Effective: day("2026-02-01"), EarningsOffsetCents: 1},
+		"negative offset":          {Kind: Adjusted, Effective: day("2026-02-01"), MonthlyAmountCents: 1, EarningsOffsetCents: -1},
+		"over the maximum":         {Kind: Adjusted, Effective: day("2026-02-01"), MonthlyAmountCents: MaxMonthlyCents, EarningsOffsetCents: 1},
+		"before the benefit":       {Kind: Adjusted, Effective: day("2025-12-01"), MonthlyAmountCents: 1},
+		"amount with an end":       {Kind: EndedOn, Effective: day("2026-02-01"), MonthlyAmountCents: 1},
+		"unknown kind of decision": {Kind: "paused", Effective: day("2026-02-01")},
+	} {
+		x := b
+		x.Amounts = slices.Clone(b.Amounts)
+		if err := d.Apply(&x); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// Decisions reported out of order keep the history in date order; a
+	// second report for a date replaces the first.
+	x := b
+	x.Amounts = slices.Clone(b.Amounts)
+	for _, d := range []Decision{
+		{Kind: Adjusted, Effective: day("2026-05-01"), MonthlyAmountCents: 120000},
+		{Kind: Adjusted, Effective: day("2026-03-01"), MonthlyAmountCents: 130000},
+		{Kind: Adjusted, Effective: day("2026-03-01"), MonthlyAmountCents: 131000},
+	} {
+		if err := d.Apply(&x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int64
+	for _, a := range x.Amounts {
+		got = append(got, a.Cents)
+	}
+	if !slices.Equal(got, []int64{150000, 131000, 120000}) || x.MonthlyAmountCents != 120000 || x.Check() != nil {
+		t.Errorf("history %v, amount %d, check %v", got, x.MonthlyAmountCents, x.Check())
+	}
+	if a, _ := x.AmountOn(day("2026-04-30")); a.Cents != 131000 {
+		t.Errorf("amount on 30 April: %d", a.Cents)
+	}
+}
+
+// BenchmarkCalculate36Months: the longest period with a Participatiewet
+// benefit next to a WGA (each month looks ahead to the month after the
+// release as well).
+func BenchmarkCalculate36Months(b *testing.B) {
+	end := day("2027-01-01")
+	wga := benefit(WIAWGA, 185000, "2025-01-01")
+	wga.Basis = Basis{PreviousWageCents: 300000, ResidualCapacityCents: 125000, DisabilityPercent: 50, WageRelatedEnd: &end}
+	bs := []Benefit{wga, benefit(Participatiewet, 40000, "2025-01-01")}
+	q := Query{Job: Job{HoursPerWeek: 16, HourlyWageCents: 1400, Start: day("2026-01-01")}, From: day("2026-01-01"), Months: MaxMonths}
+	for b.Loop() {
+		if _, err := Rules.Calculate(bs, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
