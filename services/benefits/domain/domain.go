@@ -163,7 +163,8 @@ func (b *Benefit) CorrectAmount(cents int64) {
 		b.SetInitialAmount()
 	}
 	last := b.Amounts[len(b.Amounts)-1]
-	last.Cents, last.Source, last.Suspended = cents+last.EarningsOffsetCents, FromCorrection, false
+	// A suspended row stays suspended: a correction is no decision to pay.
+	last.Cents, last.Source = cents+last.EarningsOffsetCents, FromCorrection
 	b.setAmount(last)
 }
 

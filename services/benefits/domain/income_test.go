@@ -402,6 +402,16 @@ func TestDecisionsOnTheHistory(t *testing.T) {
 	if a, _ := x.AmountOn(day("2026-04-30")); a.Cents != 131000 {
 		t.Errorf("amount on 30 April: %d", a.Cents)
 	}
+	// A correction changes the latest row only, and leaves a suspension
+	// suspended.
+	if err := (Decision{Kind: SuspendedFrom, Effective: day("2026-07-01")}).Apply(&x); err != nil {
+		t.Fatal(err)
+	}
+	x.CorrectAmount(125000)
+	last := x.Amounts[len(x.Amounts)-1]
+	if len(x.Amounts) != 4 || !last.Suspended || last.Cents != 125000 || last.Source != FromCorrection || x.Amounts[2].Cents != 120000 {
+		t.Errorf("after the correction: %+v", x.Amounts)
+	}
 }
 
 // BenchmarkCalculate36Months: the longest period with a Participatiewet

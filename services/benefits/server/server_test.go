@@ -437,4 +437,24 @@ func TestIncomeEffectAfterAdjustment(t *testing.T) {
 		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01", Months: 37}); code(err) != codes.InvalidArgument {
 		t.Errorf("37 months: %v", err)
 	}
+	// A net wage above the gross wage is refused.
+	net := int64(100000)
+	if _, err := f.ben.CalculateIncomeEffect(f.p.As(t, "gem-karin"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
+		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01", NetMonthlyEarningsCents: &net}); code(err) != codes.InvalidArgument {
+		t.Errorf("net above gross: %v", err)
+	}
+	// With the municipality's assistance recorded too, UWV's officer
+	// calculates from the WGA alone, in English by default, and is told so.
+	f.addBenefit(t, "gem-system", id, benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET, 30000)
+	own, err := f.ben.CalculateIncomeEffect(f.p.As(t, "uwv-gijs"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
+		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.GetMonths()) != 1 || own.GetIncomeWithoutJobCents() != 185000 || own.GetMonths()[0].GetLabel() != "January 2026" ||
+		!slices.ContainsFunc(own.GetAssumptions(), func(n *benefitsv1.IncomeNote) bool {
+			return n.GetCode() == "visible_only" && strings.Contains(n.GetText(), "your organisation pays")
+		}) {
+		t.Errorf("UWV's calculation: %v", own)
+	}
 }
