@@ -107,6 +107,10 @@ func TestPartnerEventsOverREST(t *testing.T) {
 	if wgaID == "" || pwID == "" {
 		t.Fatalf("benefit ids %q, %q", wgaID, pwID)
 	}
+	// UWV adds the wage the WGA is based on: a changed benefit.
+	e.want(e.do("PATCH", "/v1/clients/"+id+"/benefits/"+wgaID+"?update_mask=previous_monthly_wage_cents", "uwv-gijs", map[string]any{
+		"previous_monthly_wage_cents": 268000, "version": 1,
+	}), 200, "UWV corrects the WGA's basis")
 	e.want(e.do("POST", "/v1/benefitDecisions", "uwv-system", map[string]any{
 		"client_id": id, "benefit_id": wgaID, "kind": "DECISION_KIND_ADJUSTED",
 		"effective_date": "2026-02-01", "monthly_amount_cents": wgaDecisionCents, "reason": "earnings from the job",

@@ -38,6 +38,7 @@ var funcs = template.FuncMap{
 	"datetime":   formatDateTime,
 	"join":       strings.Join,
 	"inc":        func(i int) int { return i + 1 },
+	"list":       func(v ...any) []any { return v },
 	"field":      newField,
 	"euros":      func(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) },
 	"hours":      func(h float64) string { return strconv.FormatFloat(h, 'f', -1, 64) },

@@ -20,6 +20,8 @@ import (
 type Organization struct {
 	ID, Kind, RegionID string
 	TeamIDs            []string
+	// Name is how people know the organisation, e.g. "UWV Noord".
+	Name string
 }
 
 // ErrUnknownOrganization: the directory has no such organisation; a caller
@@ -83,8 +85,8 @@ func (d *Directory) Organization(ctx context.Context, id string) (Organization, 
 
 func (d *Directory) lookup(ctx context.Context, id string) (Organization, error) {
 	var o Organization
-	err := d.pool.QueryRow(ctx, `SELECT id, kind, region_id, team_ids FROM clients.organization_of($1)`, id).
-		Scan(&o.ID, &o.Kind, &o.RegionID, &o.TeamIDs)
+	err := d.pool.QueryRow(ctx, `SELECT id, kind, region_id, team_ids, name FROM clients.organization_of($1)`, id).
+		Scan(&o.ID, &o.Kind, &o.RegionID, &o.TeamIDs, &o.Name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Organization{}, fmt.Errorf("%w: %s", ErrUnknownOrganization, id)
 	}
@@ -92,6 +94,16 @@ func (d *Directory) lookup(ctx context.Context, id string) (Organization, error)
 		return Organization{}, fmt.Errorf("load organisation %s: %w", id, err)
 	}
 	return o, nil
+}
+
+// Name returns an organisation's name for people to read: the id when the
+// directory does not know it or cannot be asked now (a name is never worth
+// failing a request for).
+func (d *Directory) Name(ctx context.Context, id string) string {
+	if o, err := d.Organization(ctx, id); err == nil && o.Name != "" {
+		return o.Name
+	}
+	return id
 }
 
 // Subject turns a verified principal into a policy subject: the

@@ -50,6 +50,10 @@ const (
 	MilestoneReached        Type = "nl.ipsbridge.milestone.reached.v1"
 	CounsellingRequested    Type = "nl.ipsbridge.counselling.requested.v1"
 	BenefitDecisionReceived Type = "nl.ipsbridge.benefit.decision_received.v1"
+	// BenefitRecorded: a paying organisation recorded a benefit;
+	// BenefitChanged: it corrected one (amount, end date or basis).
+	BenefitRecorded Type = "nl.ipsbridge.benefit.recorded.v1"
+	BenefitChanged  Type = "nl.ipsbridge.benefit.changed.v1"
 )
 
 // Sections maps every type to the section a subscriber must be allowed to
@@ -67,11 +71,13 @@ var Sections = map[Type]authz.Section{
 	MilestoneReached:        authz.Milestones,
 	CounsellingRequested:    authz.Benefits,
 	BenefitDecisionReceived: authz.Benefits,
+	BenefitRecorded:         authz.Benefits,
+	BenefitChanged:          authz.Benefits,
 }
 
 // Types lists every type, in a stable order.
 var Types = []Type{ClientEnrolled, ConsentGiven, ConsentRevoked, PhaseChanged, JobStarted, HoursChanged,
-	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived}
+	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived, BenefitRecorded, BenefitChanged}
 
 // Event is one domain change as a service reports it.
 type Event struct {

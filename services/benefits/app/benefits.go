@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
@@ -45,6 +46,9 @@ func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID
 		if out, err = store.InsertBenefit(ctx, tx, b, c.Sub.UserID); err != nil {
 			return err
 		}
+		if err := emit(ctx, tx, benefitEvent(outbox.BenefitRecorded, c.Facts.RegionID, out, nil)); err != nil {
+			return err
+		}
 		if requestID == "" {
 			return nil
 		}
@@ -74,8 +78,9 @@ func (s *Service) ListBenefits(ctx context.Context, clientID string) ([]domain.B
 }
 
 // UpdateBenefit changes a benefit the caller's organisation pays, if it is
-// still at version.
-func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string, version int64, apply func(*domain.Benefit) error) (domain.Benefit, error) {
+// still at version, and reports it (BenefitChanged) in the same
+// transaction; fields names what changed.
+func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string, version int64, fields []string, apply func(*domain.Benefit) error) (domain.Benefit, error) {
 	c, err := s.allow(ctx, clientID, "write", mayWrite)
 	if err != nil {
 		return domain.Benefit{}, err
@@ -95,7 +100,10 @@ func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string,
 			}
 			return b.Check()
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		return emit(ctx, tx, benefitEvent(outbox.BenefitChanged, c.Facts.RegionID, out, fields))
 	})
 	return out, err
 }
@@ -126,7 +134,7 @@ func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, err
 	var out Summary
 	for _, b := range all {
 		if c.Decision.Summary || sees(c, b) {
-			b.MonthlyAmountCents = 0
+			b.MonthlyAmountCents, b.Amounts = 0, nil
 			out.Benefits = append(out.Benefits, b)
 		}
 	}
@@ -139,35 +147,54 @@ func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, err
 // Calculation is an income-effect question.
 type Calculation struct {
 	ClientID string
-	Job      domain.Job
-	On       time.Time
+	Query    domain.Query
+}
+
+// IncomeEffect is a calculation's result with the names of the paying
+// organisations it mentions.
+type IncomeEffect struct {
+	domain.Result
+	Names map[string]string
+}
+
+// Name returns an organisation's name (its id when unknown).
+func (e IncomeEffect) Name(id string) string {
+	if n, ok := e.Names[id]; ok {
+		return n
+	}
+	return id
 }
 
 // CalculateIncomeEffect computes the effect of a job on the client's
-// monthly income, from the benefits the caller may see.
-func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (domain.IncomeEffect, error) {
+// income for each month of the period, from the benefits the caller may
+// see.
+func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (IncomeEffect, error) {
 	c, err := s.allow(ctx, q.ClientID, "calculate", mayRead)
 	if err != nil {
-		return domain.IncomeEffect{}, err
+		return IncomeEffect{}, err
 	}
 	all, err := store.Benefits(ctx, s.st.Pool(), q.ClientID)
 	if err != nil {
-		return domain.IncomeEffect{}, err
+		return IncomeEffect{}, err
 	}
 	var visible []domain.Benefit
+	names := map[string]string{}
 	for _, b := range all {
 		if sees(c, b) {
 			visible = append(visible, b)
+			if _, ok := names[b.PayerOrgID]; !ok {
+				names[b.PayerOrgID] = s.path.Directory().Name(ctx, b.PayerOrgID)
+			}
 		}
 	}
-	e, err := domain.CalculateIncomeEffect(visible, q.Job, q.On)
+	r, err := domain.Rules.Calculate(visible, q.Query)
 	if err != nil {
-		return domain.IncomeEffect{}, err
+		return IncomeEffect{}, err
 	}
 	if len(visible) < len(all) {
-		e.Caveats = append(e.Caveats, "only the benefits your organisation pays are included")
+		r.Assumptions = append(r.Assumptions, domain.Note{Code: "visible_only", Warning: true})
 	}
-	return e, s.readDone(ctx, c, "income-effect calculation")
+	return IncomeEffect{Result: r, Names: names}, s.readDone(ctx, c, "income-effect calculation")
 }
 
 // DecisionResult is the answer to a reported decision, stored with its

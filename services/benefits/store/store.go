@@ -99,45 +99,106 @@ func Complete(ctx context.Context, tx pgx.Tx, k Key, response []byte) error {
 	return nil
 }
 
-const benefitColumns = `id, client_id, kind, payer_org_id, monthly_amount_cents, start_date, end_date, status, version, updated_at`
+const benefitColumns = `id, client_id, kind, payer_org_id, monthly_amount_cents, start_date, end_date, status, version, updated_at,
+	previous_wage_cents, residual_capacity_cents, disability_percent, wage_related_end`
 
 func scanBenefit(row pgx.Row) (domain.Benefit, error) {
 	var b domain.Benefit
 	var kind, status string
-	err := row.Scan(&b.ID, &b.ClientID, &kind, &b.PayerOrgID, &b.MonthlyAmountCents, &b.Start, &b.End, &status, &b.Version, &b.UpdatedAt)
+	err := row.Scan(&b.ID, &b.ClientID, &kind, &b.PayerOrgID, &b.MonthlyAmountCents, &b.Start, &b.End, &status, &b.Version, &b.UpdatedAt,
+		&b.Basis.PreviousWageCents, &b.Basis.ResidualCapacityCents, &b.Basis.DisabilityPercent, &b.Basis.WageRelatedEnd)
 	b.Kind, b.Status = domain.Kind(kind), domain.Status(status)
 	return b, err
 }
 
-// InsertBenefit writes a new benefit and returns it.
+// loadAmounts reads the amount histories of bs in one query.
+func loadAmounts(ctx context.Context, q Querier, bs []domain.Benefit) error {
+	if len(bs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(bs))
+	idx := map[string]int{}
+	for i, b := range bs {
+		ids[i], idx[b.ID] = b.ID, i
+		bs[i].Amounts = nil
+	}
+	rows, err := q.Query(ctx, `SELECT benefit_id, effective_date, amount_cents, earnings_offset_cents, suspended, source
+		FROM benefits.benefit_amounts WHERE benefit_id = ANY($1::uuid[]) ORDER BY benefit_id, effective_date`, ids)
+	if err != nil {
+		return fmt.Errorf("load benefit amounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, source string
+		var a domain.Amount
+		if err := rows.Scan(&id, &a.From, &a.Cents, &a.EarningsOffsetCents, &a.Suspended, &source); err != nil {
+			return fmt.Errorf("scan benefit amount: %w", err)
+		}
+		a.Source = domain.AmountSource(source)
+		bs[idx[id]].Amounts = append(bs[idx[id]].Amounts, a)
+	}
+	return rows.Err()
+}
+
+// writeAmounts replaces the amount history of b with b.Amounts; the
+// benefit's row is locked (or new) in tx.
+func writeAmounts(ctx context.Context, tx pgx.Tx, b domain.Benefit) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM benefits.benefit_amounts WHERE benefit_id = $1`, b.ID); err != nil {
+		return fmt.Errorf("replace benefit amounts: %w", err)
+	}
+	batch := &pgx.Batch{}
+	for _, a := range b.Amounts {
+		batch.Queue(`INSERT INTO benefits.benefit_amounts (benefit_id, effective_date, amount_cents, earnings_offset_cents, suspended, source)
+			VALUES ($1, $2, $3, $4, $5, $6)`, b.ID, a.From, a.Cents, a.EarningsOffsetCents, a.Suspended, string(a.Source))
+	}
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return classify(err, "write benefit amounts")
+	}
+	return nil
+}
+
+// InsertBenefit writes a new benefit with its amount history and returns
+// it.
 func InsertBenefit(ctx context.Context, tx pgx.Tx, b domain.Benefit, by string) (domain.Benefit, error) {
 	b.ID = uuid.NewString()
+	if len(b.Amounts) == 0 {
+		b.SetInitialAmount()
+	}
+	x := b.Basis
 	out, err := scanBenefit(tx.QueryRow(ctx, `INSERT INTO benefits.benefits
-		(id, client_id, kind, payer_org_id, monthly_amount_cents, start_date, end_date, created_by, updated_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING `+benefitColumns,
-		b.ID, b.ClientID, string(b.Kind), b.PayerOrgID, b.MonthlyAmountCents, b.Start, b.End, by))
+		(id, client_id, kind, payer_org_id, monthly_amount_cents, start_date, end_date, created_by, updated_by,
+		 previous_wage_cents, residual_capacity_cents, disability_percent, wage_related_end)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING `+benefitColumns,
+		b.ID, b.ClientID, string(b.Kind), b.PayerOrgID, b.MonthlyAmountCents, b.Start, b.End, by,
+		x.PreviousWageCents, x.ResidualCapacityCents, x.DisabilityPercent, x.WageRelatedEnd))
 	if err != nil {
 		return domain.Benefit{}, classify(err, "create benefit")
 	}
-	return out, nil
+	out.Amounts = b.Amounts
+	return out, writeAmounts(ctx, tx, out)
 }
 
-// Benefits returns a client's benefits, oldest first.
+// Benefits returns a client's benefits with their amount histories, oldest
+// first.
 func Benefits(ctx context.Context, q Querier, clientID string) ([]domain.Benefit, error) {
 	rows, err := q.Query(ctx, `SELECT `+benefitColumns+` FROM benefits.benefits WHERE client_id = $1 ORDER BY created_at, id`, clientID)
 	if err != nil {
 		return nil, fmt.Errorf("load benefits: %w", err)
 	}
-	defer rows.Close()
 	var out []domain.Benefit
 	for rows.Next() {
 		b, err := scanBenefit(rows)
 		if err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("scan benefit: %w", err)
 		}
 		out = append(out, b)
 	}
-	return out, rows.Err()
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load benefits: %w", err)
+	}
+	return out, loadAmounts(ctx, q, out)
 }
 
 // UpdateBenefit locks a benefit of the client, lets fn change it and writes
@@ -151,25 +212,34 @@ func UpdateBenefit(ctx context.Context, tx pgx.Tx, clientID, benefitID, by strin
 	if err != nil {
 		return domain.Benefit{}, fmt.Errorf("lock benefit: %w", err)
 	}
+	one := []domain.Benefit{b}
+	if err := loadAmounts(ctx, tx, one); err != nil {
+		return domain.Benefit{}, err
+	}
+	b = one[0]
 	if err := fn(&b); err != nil {
 		return domain.Benefit{}, err
 	}
+	x := b.Basis
 	out, err := scanBenefit(tx.QueryRow(ctx, `UPDATE benefits.benefits SET monthly_amount_cents = $2, end_date = $3, status = $4,
-			version = version + 1, updated_at = now(), updated_by = $5
-		WHERE id = $1 RETURNING `+benefitColumns, benefitID, b.MonthlyAmountCents, b.End, string(b.Status), by))
+			version = version + 1, updated_at = now(), updated_by = $5,
+			previous_wage_cents = $6, residual_capacity_cents = $7, disability_percent = $8, wage_related_end = $9
+		WHERE id = $1 RETURNING `+benefitColumns, benefitID, b.MonthlyAmountCents, b.End, string(b.Status), by,
+		x.PreviousWageCents, x.ResidualCapacityCents, x.DisabilityPercent, x.WageRelatedEnd))
 	if err != nil {
 		return domain.Benefit{}, classify(err, "update benefit")
 	}
-	return out, nil
+	out.Amounts = b.Amounts
+	return out, writeAmounts(ctx, tx, out)
 }
 
 // InsertDecision records a reported decision.
 func InsertDecision(ctx context.Context, tx pgx.Tx, d domain.Decision, orgID string) (domain.Decision, error) {
 	d.ID = uuid.NewString()
 	err := tx.QueryRow(ctx, `INSERT INTO benefits.decisions
-		(id, benefit_id, client_id, org_id, kind, effective_date, monthly_amount_cents, reason, reported_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING received_at`,
-		d.ID, d.BenefitID, d.ClientID, orgID, string(d.Kind), d.Effective, d.MonthlyAmountCents, d.Reason, d.ReportedBy).Scan(&d.ReceivedAt)
+		(id, benefit_id, client_id, org_id, kind, effective_date, monthly_amount_cents, reason, reported_by, earnings_offset_cents)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING received_at`,
+		d.ID, d.BenefitID, d.ClientID, orgID, string(d.Kind), d.Effective, d.MonthlyAmountCents, d.Reason, d.ReportedBy, d.EarningsOffsetCents).Scan(&d.ReceivedAt)
 	if err != nil {
 		return domain.Decision{}, classify(err, "record decision")
 	}
