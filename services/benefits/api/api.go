@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -150,8 +149,11 @@ func (s *Server) CreateBenefit(ctx context.Context, req *benefitsv1.CreateBenefi
 		}
 		b.End = &e
 	}
-	fp := rpc.Fingerprint(&benefitsv1.CreateBenefitRequest{ClientId: req.GetClientId(), Benefit: in})
-	out, err := s.app.CreateBenefit(ctx, b, rpc.RequestID(ctx, req.GetRequestId()), fp)
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.app.CreateBenefit(ctx, b, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -187,6 +189,10 @@ func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefi
 	if in.GetVersion() <= 0 {
 		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "benefit.version", Description: "is required: send the version you read"})
 	}
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	out, err := s.app.UpdateBenefit(ctx, req.GetClientId(), req.GetBenefitId(), in.GetVersion(), func(b *domain.Benefit) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -204,7 +210,7 @@ func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefi
 			}
 		}
 		return nil
-	})
+	}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -227,7 +233,11 @@ func (s *Server) GetBenefitSummary(ctx context.Context, req *benefitsv1.GetBenef
 // CreateCounsellingRequest implements BenefitsService.
 func (s *Server) CreateCounsellingRequest(ctx context.Context, req *benefitsv1.CreateCounsellingRequestRequest) (*benefitsv1.CreateCounsellingRequestResponse, error) {
 	in := req.GetCounsellingRequest()
-	r, err := s.app.CreateCounsellingRequest(ctx, req.GetClientId(), strings.TrimSpace(in.GetReason()), in.GetCounsellorId())
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.app.CreateCounsellingRequest(ctx, req.GetClientId(), in.GetReason(), in.GetCounsellorId(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -249,7 +259,11 @@ func (s *Server) ListCounsellingRequests(ctx context.Context, req *benefitsv1.Li
 
 // AssignCounsellingRequest implements BenefitsService.
 func (s *Server) AssignCounsellingRequest(ctx context.Context, req *benefitsv1.AssignCounsellingRequestRequest) (*benefitsv1.AssignCounsellingRequestResponse, error) {
-	r, err := s.app.AssignCounsellingRequest(ctx, req.GetClientId(), req.GetCounsellingRequestId(), req.GetCounsellorId())
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.app.AssignCounsellingRequest(ctx, req.GetClientId(), req.GetCounsellingRequestId(), req.GetCounsellorId(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -259,12 +273,16 @@ func (s *Server) AssignCounsellingRequest(ctx context.Context, req *benefitsv1.A
 // RecordCounsellingSession implements BenefitsService.
 func (s *Server) RecordCounsellingSession(ctx context.Context, req *benefitsv1.RecordCounsellingSessionRequest) (*benefitsv1.RecordCounsellingSessionResponse, error) {
 	in := req.GetSession()
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	d, err := parseDate("session.session_date", in.GetSessionDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	r, err := s.app.RecordSession(ctx, req.GetClientId(), req.GetCounsellingRequestId(),
-		store.Session{Date: d, Notes: in.GetNotes(), Outcome: in.GetOutcome()}, req.GetCloseRequest())
+		store.Session{Date: d, Notes: in.GetNotes(), Outcome: in.GetOutcome()}, req.GetCloseRequest(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -321,11 +339,12 @@ func (s *Server) ReportBenefitDecision(ctx context.Context, req *benefitsv1.Repo
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	body := proto.Clone(req).(*benefitsv1.ReportBenefitDecisionRequest)
-	body.RequestId = ""
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.app.ReportDecision(ctx, domain.Decision{ClientID: req.GetClientId(), BenefitID: req.GetBenefitId(), Kind: decisionKinds[req.GetKind()],
-		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), Reason: strings.TrimSpace(req.GetReason())},
-		rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), Reason: strings.TrimSpace(req.GetReason())}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -353,10 +372,12 @@ func (s *Server) ReportJobChange(ctx context.Context, req *benefitsv1.ReportJobC
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	body := proto.Clone(req).(*benefitsv1.ReportJobChangeRequest)
-	body.RequestId = ""
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.app.ReportJobChange(ctx, app.JobChange{ClientID: req.GetClientId(), Kind: jobKinds[req.GetKind()], Effective: eff,
-		HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents()}, rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents()}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

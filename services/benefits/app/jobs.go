@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
 )
@@ -82,55 +82,45 @@ type JobChangeResult struct {
 }
 
 // ReportJobChange records a job change and notifies counsellor and payers,
-// all in one transaction. Idempotent by request id when one is given.
-func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, requestID string, fingerprint []byte) (JobChangeResult, error) {
+// all in one transaction. A retry with the same idempotency key records
+// and notifies nothing and gets the first answer.
+func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, k idempotency.Request) (JobChangeResult, error) {
 	c, err := s.allow(ctx, jc.ClientID, "job_change", mayReportJob)
 	if err != nil {
 		return JobChangeResult{}, err
 	}
 	var out JobChangeResult
 	err = s.write(ctx, c, "job change "+jc.Kind, func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.Sub.OrgID, Method: "ReportJobChange", Key: requestID, Request: fingerprint}
-		if requestID != "" {
-			prev, replay, err := store.Claim(ctx, tx, key)
+		var err error
+		out, _, err = once(ctx, tx, c, "ReportJobChange", k, func() (JobChangeResult, error) {
+			jc.ReportedBy = c.Sub.UserID
+			id, err := store.InsertJobChange(ctx, tx, store.JobChange{ClientID: jc.ClientID, Kind: jc.Kind, Effective: jc.Effective,
+				HoursPerWeek: jc.HoursPerWeek, HourlyWageCents: jc.HourlyWageCents, ReportedBy: jc.ReportedBy})
 			if err != nil {
-				return err
+				return JobChangeResult{}, err
 			}
-			if replay {
-				return json.Unmarshal(prev, &out)
+			jc.ID = id
+			counsellor, err := store.ClientCounsellor(ctx, tx, jc.ClientID)
+			if err != nil {
+				return JobChangeResult{}, err
 			}
-		}
-		jc.ReportedBy = c.Sub.UserID
-		id, err := store.InsertJobChange(ctx, tx, store.JobChange{ClientID: jc.ClientID, Kind: jc.Kind, Effective: jc.Effective,
-			HoursPerWeek: jc.HoursPerWeek, HourlyWageCents: jc.HourlyWageCents, ReportedBy: jc.ReportedBy})
-		if err != nil {
-			return err
-		}
-		jc.ID = id
-		counsellor, err := store.ClientCounsellor(ctx, tx, jc.ClientID)
-		if err != nil {
-			return err
-		}
-		all, err := store.Benefits(ctx, tx, jc.ClientID)
-		if err != nil {
-			return err
-		}
-		var paid []domain.Benefit
-		for _, b := range all {
-			if b.Status != domain.Ended {
-				paid = append(paid, b)
+			all, err := store.Benefits(ctx, tx, jc.ClientID)
+			if err != nil {
+				return JobChangeResult{}, err
 			}
-		}
-		n, err := s.notifier.JobChanged(ctx, tx, jc, counsellor, paid)
-		if err != nil {
-			return err
-		}
-		out = JobChangeResult{JobChangeID: id, Notified: n}
-		if requestID == "" {
-			return nil
-		}
-		resp, _ := json.Marshal(out)
-		return store.Complete(ctx, tx, key, resp)
+			var paid []domain.Benefit
+			for _, b := range all {
+				if b.Status != domain.Ended {
+					paid = append(paid, b)
+				}
+			}
+			n, err := s.notifier.JobChanged(ctx, tx, jc, counsellor, paid)
+			if err != nil {
+				return JobChangeResult{}, err
+			}
+			return JobChangeResult{JobChangeID: id, Notified: n}, nil
+		})
+		return err
 	})
 	return out, err
 }
