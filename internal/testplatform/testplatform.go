@@ -15,13 +15,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 )
@@ -111,7 +111,7 @@ func (p *Platform) Token(tb testing.TB, userID string) string {
 // Dial returns a client connection to addr.
 func Dial(tb testing.TB, addr string) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := rpc.Dial(addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
