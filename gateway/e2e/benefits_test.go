@@ -158,7 +158,7 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 	}
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests/"+crID+"/sessions", "gem-karin", map[string]any{
 		"request_id": "session-1",
-		"session": map[string]any{"session_date": "2026-01-02", "notes": "explained the part-time release", "outcome": "client considers the offer"},
+		"session":    map[string]any{"session_date": "2026-01-02", "notes": "explained the part-time release", "outcome": "client considers the offer"},
 	}), 200, "record session")
 	if s, _ := get(r.body, "counselling_request", "sessions").([]any); len(s) != 1 {
 		t.Errorf("sessions after recording one: %s", r.raw)
