@@ -136,7 +136,7 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 	// es-anna asks for counselling; she sees the summary, not the amounts.
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests", "es-anna", map[string]any{
 		"reason": "job offer: 20 h a week in a bakery",
-	}), 200, "request counselling")
+	}, "Idempotency-Key", "counsel-"+id), 200, "request counselling")
 	crID, _ := get(r.body, "counselling_request", "counselling_request_id").(string)
 	if crID == "" {
 		t.Fatalf("no counselling request id in %s", r.raw)
@@ -157,7 +157,8 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 		t.Errorf("assigned to %v: %s", c, r.raw)
 	}
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests/"+crID+"/sessions", "gem-karin", map[string]any{
-		"session": map[string]any{"session_date": "2026-01-02", "notes": "explained the part-time release", "outcome": "client considers the offer"},
+		"request_id": "session-1",
+		"session":    map[string]any{"session_date": "2026-01-02", "notes": "explained the part-time release", "outcome": "client considers the offer"},
 	}), 200, "record session")
 	if s, _ := get(r.body, "counselling_request", "sessions").([]any); len(s) != 1 {
 		t.Errorf("sessions after recording one: %s", r.raw)
@@ -376,9 +377,9 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 		{"negative amount", "uwv-gijs", "/v1/clients/" + id + "/benefits",
 			benefit(map[string]any{"kind": "BENEFIT_KIND_WW", "monthly_amount_cents": -5, "start_date": "2025-01-01"}), nil, 400, "monthly_amount_cents"},
 		{"end before start", "uwv-gijs", "/v1/clients/" + id + "/benefits",
-			benefit(map[string]any{"kind": "BENEFIT_KIND_WW", "monthly_amount_cents": 500, "start_date": "2025-01-01", "end_date": "2024-12-31"}), nil, 400, "end_date"},
+			benefit(map[string]any{"kind": "BENEFIT_KIND_WW", "monthly_amount_cents": 500, "start_date": "2025-01-01", "end_date": "2024-12-31"}), []string{"Idempotency-Key", "uwv-bad-end-1"}, 400, "end_date"},
 		{"UWV paying social assistance", "uwv-gijs", "/v1/clients/" + id + "/benefits",
-			benefit(map[string]any{"kind": "BENEFIT_KIND_PARTICIPATIEWET", "monthly_amount_cents": 500, "start_date": "2025-01-01"}), nil, 400, "municipality"},
+			benefit(map[string]any{"kind": "BENEFIT_KIND_PARTICIPATIEWET", "monthly_amount_cents": 500, "start_date": "2025-01-01"}), []string{"Idempotency-Key", "uwv-bad-payer-1"}, 400, "municipality"},
 		{"decision on a benefit UWV pays", "gem-system", "/v1/benefitDecisions",
 			map[string]any{"client_id": id, "benefit_id": wgaID, "kind": "DECISION_KIND_ENDED", "effective_date": "2026-03-01"},
 			[]string{"Idempotency-Key", "gem-wrong-1"}, 404, "not found"},

@@ -92,7 +92,7 @@ func TestPartnerEventsOverREST(t *testing.T) {
 	// the payer's own system.
 	e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests", "es-anna", map[string]any{
 		"reason": "job offer: more hours at the bakery",
-	}), 200, "request counselling")
+	}, "Idempotency-Key", "counsel-"+id), 200, "request counselling")
 	const wgaCents, wgaDecisionCents, pwCents, pwDecisionCents = 187650, 176540, 123450, 65430
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/benefits", "uwv-gijs", map[string]any{
 		"request_id": "e2e-events-wga-1",

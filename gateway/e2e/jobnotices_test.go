@@ -47,7 +47,7 @@ func TestJobChangesReachCounsellorAndPayers(t *testing.T) {
 	}), 200, "municipality records Participatiewet")
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests", "es-anna", map[string]any{
 		"reason": "job offer at the bakery",
-	}), 200, "request counselling")
+	}, "Idempotency-Key", "e2e-jobnotices-counselling-1"), 200, "request counselling")
 	crID, _ := get(r.body, "counselling_request", "counselling_request_id").(string)
 	e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests/"+crID+":assign", "gem-karin", map[string]any{}), 200, "assign")
 

@@ -132,7 +132,7 @@ func seedDemo(tb testing.TB, e *env, n, jobs int) demo {
 	}), 200, "municipality records Participatiewet")
 	e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests", "es-anna", map[string]any{
 		"reason": "baanaanbod: 16 uur als kok",
-	}), 200, "request counselling")
+	}, "Idempotency-Key", "counsel-"+id), 200, "request counselling")
 	return d
 }
 

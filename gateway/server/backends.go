@@ -7,8 +7,8 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
@@ -54,12 +54,7 @@ func dialBackends(services []service) ([]*backend, error) {
 		if s.addr == "" {
 			continue
 		}
-		// Plain gRPC inside the cluster network; the services verify the
-		// forwarded bearer token themselves.
-		conn, err := grpc.NewClient(s.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithUserAgent("ipsbridge-gateway"),
-		)
+		conn, err := rpc.Dial(s.addr, grpc.WithUserAgent("ipsbridge-gateway"))
 		if err != nil {
 			closeBackends(out)
 			return nil, fmt.Errorf("backend %s at %s: %w", s.name, s.addr, err)

@@ -183,7 +183,7 @@ func (h *Handler) postWorkGoals(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 	}
 	return h.save(w, r, s, id, "workgoals", b, true, func(ctx context.Context) error {
-		_, err := h.clients.UpdateWorkGoals(ctx, &clientsv1.UpdateWorkGoalsRequest{ClientId: id, WorkGoals: wg,
+		_, err := h.clients.UpdateWorkGoals(ctx, &clientsv1.UpdateWorkGoalsRequest{ClientId: id, WorkGoals: wg, RequestId: b.f.Key,
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"preferences", "goals", "strengths", "support_wishes", "preferred_occupations", "desired_hours_per_week"}}})
 		return err
 	}, "workgoals", "work-goals")
@@ -214,7 +214,7 @@ func (h *Handler) postPhase(w http.ResponseWriter, r *http.Request, s *session) 
 	if ph == clientsv1.Phase_PHASE_UNSPECIFIED {
 		b.fail("phase", "form.required")
 	}
-	req := &clientsv1.TransitionPhaseRequest{ClientId: id, Phase: ph, Reason: b.text("reason", false), Version: b.version("version")}
+	req := &clientsv1.TransitionPhaseRequest{ClientId: id, Phase: ph, Reason: b.text("reason", false), Version: b.version("version"), RequestId: b.f.Key}
 	if !b.ok() {
 		return h.formFailed(w, r, s, id, "phase", b, nil)
 	}
@@ -265,7 +265,7 @@ func (h *Handler) postRevokeConsent(w http.ResponseWriter, r *http.Request, s *s
 	}
 	ctx, cancel := h.callContext(r, s)
 	defer cancel()
-	_, err := h.clients.RevokeConsent(ctx, &clientsv1.RevokeConsentRequest{ClientId: id, ConsentId: cid})
+	_, err := h.clients.RevokeConsent(ctx, &clientsv1.RevokeConsentRequest{ClientId: id, ConsentId: cid, RequestId: b.f.Key})
 	if err != nil {
 		if st := status.Code(err); st == codes.FailedPrecondition || st == codes.AlreadyExists {
 			// Revoked already (a double submit): that is what was asked.
@@ -313,7 +313,7 @@ func (h *Handler) postPlacementTerms(w http.ResponseWriter, r *http.Request, s *
 	v := b.version("version")
 	name := "terms-" + pid
 	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
-		_, err := h.employment.ChangePlacementTerms(ctx, &employmentv1.ChangePlacementTermsRequest{ClientId: id, PlacementId: pid, Terms: t, Version: v})
+		_, err := h.employment.ChangePlacementTerms(ctx, &employmentv1.ChangePlacementTermsRequest{ClientId: id, PlacementId: pid, Terms: t, Version: v, RequestId: b.f.Key})
 		return err
 	}, "terms", "placement-"+pid)
 }
@@ -322,7 +322,7 @@ func (h *Handler) postEndPlacement(w http.ResponseWriter, r *http.Request, s *se
 	id, pid := r.PathValue("id"), r.PathValue("pid")
 	b := h.submission(r)
 	req := &employmentv1.EndPlacementRequest{ClientId: id, PlacementId: pid, EndDate: b.date("end_date", true),
-		EndReason: b.text("end_reason", true), Version: b.version("version")}
+		EndReason: b.text("end_reason", true), Version: b.version("version"), RequestId: b.f.Key}
 	name := "end-" + pid
 	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
 		_, err := h.employment.EndPlacement(ctx, req)

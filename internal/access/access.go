@@ -31,6 +31,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 )
 
@@ -101,6 +102,12 @@ func CallerFrom(ctx context.Context) (Caller, error) {
 		return Caller{}, fmt.Errorf("%w: no verified caller", apperr.ErrPermissionDenied)
 	}
 	return Caller{Sub: sub, P: pr, Info: rpc.InfoFromContext(ctx)}, nil
+}
+
+// Key is r as this caller's idempotency key for method: keys are scoped to
+// the caller's identity (see internal/idempotency).
+func (c Caller) Key(method string, r idempotency.Request) idempotency.Key {
+	return idempotency.For(c.P.Subject, method, r)
 }
 
 // Event is an audit event of this caller's request.

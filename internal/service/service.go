@@ -132,6 +132,7 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 		return nil
 	})
 	g.Go(func() error { return rpc.Serve(gctx, srv, lis, s.Common.ShutdownGrace, logger) })
+	g.Go(func() error { return WatchDatabase(gctx, pool, hs, DatabaseCheckInterval, logger) })
 	for i, task := range s.Background {
 		g.Go(func() error {
 			err := task(gctx, deps)

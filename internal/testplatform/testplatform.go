@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/ipsbridge/ipsbridge/internal/authn"
@@ -24,6 +23,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/consumer"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
@@ -114,7 +114,7 @@ func (p *Platform) Token(tb testing.TB, userID string) string {
 // Dial returns a client connection to addr.
 func Dial(tb testing.TB, addr string) *grpc.ClientConn {
 	tb.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := rpc.Dial(addr)
 	if err != nil {
 		tb.Fatal(err)
 	}

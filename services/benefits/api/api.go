@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -187,8 +186,11 @@ func (s *Server) CreateBenefit(ctx context.Context, req *benefitsv1.CreateBenefi
 	if err := basis(in, &b.Basis, nil); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	fp := rpc.Fingerprint(&benefitsv1.CreateBenefitRequest{ClientId: req.GetClientId(), Benefit: in})
-	out, err := s.app.CreateBenefit(ctx, b, rpc.RequestID(ctx, req.GetRequestId()), fp)
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.app.CreateBenefit(ctx, b, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -225,6 +227,10 @@ func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefi
 	if in.GetVersion() <= 0 {
 		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "benefit.version", Description: "is required: send the version you read"})
 	}
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	paths := req.GetUpdateMask().GetPaths()
 	out, err := s.app.UpdateBenefit(ctx, req.GetClientId(), req.GetBenefitId(), in.GetVersion(), paths, func(b *domain.Benefit) error {
 		if err := basis(in, &b.Basis, paths); err != nil {
@@ -246,7 +252,7 @@ func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefi
 			}
 		}
 		return nil
-	})
+	}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -269,7 +275,11 @@ func (s *Server) GetBenefitSummary(ctx context.Context, req *benefitsv1.GetBenef
 // CreateCounsellingRequest implements BenefitsService.
 func (s *Server) CreateCounsellingRequest(ctx context.Context, req *benefitsv1.CreateCounsellingRequestRequest) (*benefitsv1.CreateCounsellingRequestResponse, error) {
 	in := req.GetCounsellingRequest()
-	r, err := s.app.CreateCounsellingRequest(ctx, req.GetClientId(), strings.TrimSpace(in.GetReason()), in.GetCounsellorId())
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.app.CreateCounsellingRequest(ctx, req.GetClientId(), in.GetReason(), in.GetCounsellorId(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -291,7 +301,11 @@ func (s *Server) ListCounsellingRequests(ctx context.Context, req *benefitsv1.Li
 
 // AssignCounsellingRequest implements BenefitsService.
 func (s *Server) AssignCounsellingRequest(ctx context.Context, req *benefitsv1.AssignCounsellingRequestRequest) (*benefitsv1.AssignCounsellingRequestResponse, error) {
-	r, err := s.app.AssignCounsellingRequest(ctx, req.GetClientId(), req.GetCounsellingRequestId(), req.GetCounsellorId())
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.app.AssignCounsellingRequest(ctx, req.GetClientId(), req.GetCounsellingRequestId(), req.GetCounsellorId(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -301,12 +315,16 @@ func (s *Server) AssignCounsellingRequest(ctx context.Context, req *benefitsv1.A
 // RecordCounsellingSession implements BenefitsService.
 func (s *Server) RecordCounsellingSession(ctx context.Context, req *benefitsv1.RecordCounsellingSessionRequest) (*benefitsv1.RecordCounsellingSessionResponse, error) {
 	in := req.GetSession()
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	d, err := parseDate("session.session_date", in.GetSessionDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	r, err := s.app.RecordSession(ctx, req.GetClientId(), req.GetCounsellingRequestId(),
-		store.Session{Date: d, Notes: in.GetNotes(), Outcome: in.GetOutcome()}, req.GetCloseRequest())
+		store.Session{Date: d, Notes: in.GetNotes(), Outcome: in.GetOutcome()}, req.GetCloseRequest(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -408,11 +426,12 @@ func (s *Server) ReportBenefitDecision(ctx context.Context, req *benefitsv1.Repo
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	body := proto.Clone(req).(*benefitsv1.ReportBenefitDecisionRequest)
-	body.RequestId = ""
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.app.ReportDecision(ctx, domain.Decision{ClientID: req.GetClientId(), BenefitID: req.GetBenefitId(), Kind: decisionKinds[req.GetKind()],
-		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), EarningsOffsetCents: req.GetEarningsOffsetCents(), Reason: strings.TrimSpace(req.GetReason())},
-		rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), EarningsOffsetCents: req.GetEarningsOffsetCents(), Reason: strings.TrimSpace(req.GetReason())}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -440,10 +459,12 @@ func (s *Server) ReportJobChange(ctx context.Context, req *benefitsv1.ReportJobC
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	body := proto.Clone(req).(*benefitsv1.ReportJobChangeRequest)
-	body.RequestId = ""
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.app.ReportJobChange(ctx, app.JobChange{ClientID: req.GetClientId(), Kind: jobKinds[req.GetKind()], Effective: eff,
-		HoursPerWeek: float64(req.GetHoursPerWeek()), HourlyWageCents: req.GetHourlyWageCents()}, rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		HoursPerWeek: float64(req.GetHoursPerWeek()), HourlyWageCents: req.GetHourlyWageCents()}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
 )
@@ -162,35 +162,25 @@ type JobChangeResult struct {
 // ReportJobChange records a job change by hand and notifies counsellor
 // and payers, all in one transaction. Nothing depends on it: the job
 // events of the employment service do the same by themselves
-// (JobConsumer). Idempotent by request id when one is given.
-func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, requestID string, fingerprint []byte) (JobChangeResult, error) {
+// (JobConsumer). A retry with the same idempotency key records and
+// notifies nothing and gets the first answer.
+func (s *Service) ReportJobChange(ctx context.Context, jc JobChange, k idempotency.Request) (JobChangeResult, error) {
 	c, err := s.allow(ctx, jc.ClientID, "job_change", mayReportJob)
 	if err != nil {
 		return JobChangeResult{}, err
 	}
 	var out JobChangeResult
 	err = s.write(ctx, c, "job change "+jc.Kind, func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.Sub.OrgID, Method: "ReportJobChange", Key: requestID, Request: fingerprint}
-		if requestID != "" {
-			prev, replay, err := store.Claim(ctx, tx, key)
+		var err error
+		out, _, err = once(ctx, tx, c, "ReportJobChange", k, func() (JobChangeResult, error) {
+			jc.ReportedBy, jc.EventID = c.Sub.UserID, ""
+			id, n, _, err := s.recordJobChange(ctx, tx, jc, c.Facts)
 			if err != nil {
-				return err
+				return JobChangeResult{}, err
 			}
-			if replay {
-				return json.Unmarshal(prev, &out)
-			}
-		}
-		jc.ReportedBy, jc.EventID = c.Sub.UserID, ""
-		id, n, _, err := s.recordJobChange(ctx, tx, jc, c.Facts)
-		if err != nil {
-			return err
-		}
-		out = JobChangeResult{JobChangeID: id, Notified: n}
-		if requestID == "" {
-			return nil
-		}
-		resp, _ := json.Marshal(out)
-		return store.Complete(ctx, tx, key, resp)
+			return JobChangeResult{JobChangeID: id, Notified: n}, nil
+		})
+		return err
 	})
 	if err != nil {
 		return out, err

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -98,13 +100,13 @@ func TestEventsOfBenefitChanges(t *testing.T) {
 		t.Errorf("benefit changed: %+v", e)
 	}
 
-	cr, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
+	cr, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "job offer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	crID := cr.GetCounsellingRequest().GetCounsellingRequestId()
-	if _, err := f.ben.CreateCounsellingRequest(f.p.As(t, "cl-carla"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
+	if _, err := f.ben.CreateCounsellingRequest(f.p.As(t, "cl-carla"), &benefitsv1.CreateCounsellingRequestRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "clinician asks"}}); err == nil {
 		t.Fatal("clinician asked for counselling")
 	}

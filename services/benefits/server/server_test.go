@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"slices"
 	"strings"
@@ -83,7 +85,7 @@ func (f *fixture) consent(t *testing.T, id string) {
 
 func (f *fixture) addBenefit(t *testing.T, as, id string, kind benefitsv1.BenefitKind, cents int64) *benefitsv1.Benefit {
 	t.Helper()
-	r, err := f.ben.CreateBenefit(f.p.As(t, as), &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: &benefitsv1.Benefit{
+	r, err := f.ben.CreateBenefit(f.p.As(t, as), &benefitsv1.CreateBenefitRequest{RequestId: uuid.NewString(), ClientId: id, Benefit: &benefitsv1.Benefit{
 		Kind: kind, MonthlyAmountCents: cents, StartDate: "2024-01-01"}})
 	if err != nil {
 		t.Fatalf("create benefit as %s: %v", as, err)
@@ -108,7 +110,7 @@ func TestCounsellingToDecisionFlow(t *testing.T) {
 	pw := f.addBenefit(t, "gem-system", id, benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET, 120000)
 
 	// The employment specialist asks for counselling, naming no counsellor.
-	req, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
+	req, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "job offer: 12 h a week in a bakery"}})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ func TestCounsellingToDecisionFlow(t *testing.T) {
 	if err != nil || len(open.GetCounsellingRequests()) != 1 {
 		t.Fatalf("open requests: %v %v", open, err)
 	}
-	if _, err := f.ben.RecordCounsellingSession(f.p.As(t, "gem-karin"), &benefitsv1.RecordCounsellingSessionRequest{ClientId: id,
+	if _, err := f.ben.RecordCounsellingSession(f.p.As(t, "gem-karin"), &benefitsv1.RecordCounsellingSessionRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequestId: crID, Session: &benefitsv1.CounsellingSession{SessionDate: "2026-01-02", Notes: "explained the release", Outcome: "client accepts"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +249,7 @@ func TestPayersSeeOnlyTheirOwnBenefits(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM benefits.decisions`); n != 0 {
 		t.Errorf("%d decisions written", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM benefits.idempotency_keys`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM benefits.idempotency_keys WHERE method = 'ReportBenefitDecision'`); n != 0 {
 		t.Errorf("refused decision claimed its key")
 	}
 }
@@ -258,7 +260,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	wga := f.addBenefit(t, "uwv-gijs", id, benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, 150000)
 	uwv := f.p.As(t, "uwv-gijs")
 	create := func(b *benefitsv1.Benefit) error {
-		_, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: b})
+		_, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{RequestId: uuid.NewString(), ClientId: id, Benefit: b})
 		return err
 	}
 	cases := []struct {
@@ -308,7 +310,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM benefits.benefits`); n != 1 {
 		t.Errorf("%d benefits, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM benefits.decisions`) + f.count(t, `SELECT count(*) FROM benefits.idempotency_keys`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM benefits.decisions`) + f.count(t, `SELECT count(*) FROM benefits.idempotency_keys WHERE method = 'ReportBenefitDecision'`); n != 0 {
 		t.Errorf("bad decisions wrote %d rows", n)
 	}
 	if n := f.count(t, `SELECT version FROM benefits.benefits`); n != 1 {
@@ -371,7 +373,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if org.Kind == "municipality" {
 					kind = benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET
 				}
-				_, err = f.ben.CreateBenefit(ctx, &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: &benefitsv1.Benefit{
+				_, err = f.ben.CreateBenefit(ctx, &benefitsv1.CreateBenefitRequest{RequestId: uuid.NewString(), ClientId: id, Benefit: &benefitsv1.Benefit{
 					Kind: kind, MonthlyAmountCents: 1000, StartDate: "2025-01-01"}})
 				check("write", want(authz.Write), err)
 			}
@@ -390,7 +392,7 @@ func TestIncomeEffectAfterAdjustment(t *testing.T) {
 	f := newFixture(t)
 	id := f.enrol(t, "adjust-key-1", true)
 	uwv := f.p.As(t, "uwv-system")
-	r, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: &benefitsv1.Benefit{
+	r, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{ClientId: id, RequestId: "adjust-wga-1", Benefit: &benefitsv1.Benefit{
 		Kind: benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, MonthlyAmountCents: 185000, StartDate: "2025-01-01", WageRelatedEndDate: "2027-01-01"}})
 	if err != nil {
 		t.Fatal(err)

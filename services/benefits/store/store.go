@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 )
 
@@ -58,46 +58,8 @@ func classify(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// Key is an idempotency key of one organisation and method.
-type Key struct {
-	OrgID, Method, Key string
-	// Request identifies the request's content.
-	Request []byte
-}
-
-// Claim records k in tx. When the key was used before it returns the first
-// request's stored response (replay true), or ErrIdempotencyReused when
-// the request differed. A concurrent retry waits on the key's row until the
-// first transaction commits, then sees its response.
-func Claim(ctx context.Context, tx pgx.Tx, k Key) (response []byte, replay bool, err error) {
-	hash := sha256.Sum256(k.Request)
-	tag, err := tx.Exec(ctx, `INSERT INTO benefits.idempotency_keys (org_id, method, key, request_hash)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, k.OrgID, k.Method, k.Key, hash[:])
-	if err != nil {
-		return nil, false, fmt.Errorf("claim idempotency key: %w", err)
-	}
-	if tag.RowsAffected() == 1 {
-		return nil, false, nil
-	}
-	var prev []byte
-	if err := tx.QueryRow(ctx, `SELECT request_hash, response FROM benefits.idempotency_keys
-		WHERE org_id = $1 AND method = $2 AND key = $3`, k.OrgID, k.Method, k.Key).Scan(&prev, &response); err != nil {
-		return nil, false, fmt.Errorf("read idempotency key: %w", err)
-	}
-	if string(prev) != string(hash[:]) {
-		return nil, false, domain.ErrIdempotencyReused
-	}
-	return response, true, nil
-}
-
-// Complete stores the response a claimed key produced.
-func Complete(ctx context.Context, tx pgx.Tx, k Key, response []byte) error {
-	if _, err := tx.Exec(ctx, `UPDATE benefits.idempotency_keys SET response = $4
-		WHERE org_id = $1 AND method = $2 AND key = $3`, k.OrgID, k.Method, k.Key, response); err != nil {
-		return fmt.Errorf("complete idempotency key: %w", err)
-	}
-	return nil
-}
+// Keys are the benefits schema's idempotency keys (internal/idempotency).
+var Keys = idempotency.In("benefits")
 
 const benefitColumns = `id, client_id, kind, payer_org_id, monthly_amount_cents, start_date, end_date, status, version, updated_at,
 	previous_wage_cents, residual_capacity_cents, disability_percent, wage_related_end`

@@ -197,8 +197,12 @@ func (s *Server) AddClinicalEntry(ctx context.Context, req *clientsv1.AddClinica
 	if date.After(time.Now().UTC().AddDate(0, 0, 1)) {
 		return nil, s.toStatus(ctx, &apperr.FieldError{Field: "entry.entry_date", Msg: "is in the future; an entry is about a day that has been"})
 	}
-	e, err := s.app.AddClinicalEntry(ctx, req.GetClientId(), req.GetRequestId(), domain.ClinicalEntry{
-		Date: date, Notes: strings.TrimSpace(in.GetNotes()), WorkConsiderations: strings.TrimSpace(in.GetWorkConsiderations())})
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.app.AddClinicalEntry(ctx, req.GetClientId(), domain.ClinicalEntry{
+		Date: date, Notes: strings.TrimSpace(in.GetNotes()), WorkConsiderations: strings.TrimSpace(in.GetWorkConsiderations())}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -258,9 +262,9 @@ func requireVersion(v int64, resource string) error {
 func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRequest) (*clientsv1.CreateClientResponse, error) {
 	id := req.GetClient().GetIdentity()
 	tr := req.GetClient().GetTrajectory()
-	rid := rpc.RequestID(ctx, req.GetRequestId())
-	if rid == "" {
-		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never enrols twice"})
+	key, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
 	}
 	var consents []app.ConsentGrant
 	for i, g := range req.GetConsents() {
@@ -280,8 +284,7 @@ func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRe
 			DateOfBirth: id.GetDateOfBirth(), Email: id.GetEmail(), Phone: id.GetPhone(), Address: id.GetAddress(), BSN: id.GetBsn(),
 		},
 		TeamID: tr.GetTeamId(), SpecialistID: tr.GetEmploymentSpecialistId(), InvolvedOrgIDs: tr.GetInvolvedOrganizationIds(),
-		Consents:  consents,
-		RequestID: rid, Fingerprint: rpc.Fingerprint(&clientsv1.CreateClientRequest{Client: req.GetClient(), Consents: req.GetConsents()}),
+		Consents: consents, Key: key,
 	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -328,6 +331,10 @@ func (s *Server) UpdateIdentity(ctx context.Context, req *clientsv1.UpdateIdenti
 	if err := requireVersion(in.GetVersion(), "identity"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	i, masked, err := s.app.UpdateIdentity(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.Identity) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -348,7 +355,7 @@ func (s *Server) UpdateIdentity(ctx context.Context, req *clientsv1.UpdateIdenti
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -373,6 +380,10 @@ func (s *Server) UpdateTrajectory(ctx context.Context, req *clientsv1.UpdateTraj
 	if err := requireVersion(in.GetVersion(), "trajectory"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	t, err := s.app.UpdateTrajectory(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.Trajectory) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -390,7 +401,7 @@ func (s *Server) UpdateTrajectory(ctx context.Context, req *clientsv1.UpdateTraj
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -399,7 +410,11 @@ func (s *Server) UpdateTrajectory(ctx context.Context, req *clientsv1.UpdateTraj
 
 // TransitionPhase implements ClientsService.
 func (s *Server) TransitionPhase(ctx context.Context, req *clientsv1.TransitionPhaseRequest) (*clientsv1.TransitionPhaseResponse, error) {
-	t, err := s.app.TransitionPhase(ctx, req.GetClientId(), phaseFromProto(req.GetPhase()), strings.TrimSpace(req.GetReason()), req.GetVersion())
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.app.TransitionPhase(ctx, req.GetClientId(), phaseFromProto(req.GetPhase()), strings.TrimSpace(req.GetReason()), req.GetVersion(), key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -424,6 +439,10 @@ func (s *Server) UpdateWorkGoals(ctx context.Context, req *clientsv1.UpdateWorkG
 	if err := requireVersion(in.GetVersion(), "work_goals"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	w, err := s.app.UpdateWorkGoals(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.WorkGoals) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -442,7 +461,7 @@ func (s *Server) UpdateWorkGoals(ctx context.Context, req *clientsv1.UpdateWorkG
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -467,6 +486,10 @@ func (s *Server) UpdateClinicalInput(ctx context.Context, req *clientsv1.UpdateC
 	if err := requireVersion(in.GetVersion(), "clinical_input"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	c, err := s.app.UpdateClinicalInput(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.ClinicalInput) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -477,7 +500,7 @@ func (s *Server) UpdateClinicalInput(ctx context.Context, req *clientsv1.UpdateC
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -507,8 +530,11 @@ func (s *Server) RecordConsent(ctx context.Context, req *clientsv1.RecordConsent
 		}
 		secs = append(secs, sec)
 	}
-	fp := rpc.Fingerprint(&clientsv1.RecordConsentRequest{ClientId: req.GetClientId(), OrganizationId: req.GetOrganizationId(), Sections: req.GetSections()})
-	cs, err := s.app.RecordConsent(ctx, req.GetClientId(), req.GetOrganizationId(), secs, rpc.RequestID(ctx, req.GetRequestId()), fp)
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.app.RecordConsent(ctx, req.GetClientId(), req.GetOrganizationId(), secs, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -521,7 +547,11 @@ func (s *Server) RecordConsent(ctx context.Context, req *clientsv1.RecordConsent
 
 // RevokeConsent implements ClientsService.
 func (s *Server) RevokeConsent(ctx context.Context, req *clientsv1.RevokeConsentRequest) (*clientsv1.RevokeConsentResponse, error) {
-	c, err := s.app.RevokeConsent(ctx, req.GetClientId(), req.GetConsentId())
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.app.RevokeConsent(ctx, req.GetClientId(), req.GetConsentId(), key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

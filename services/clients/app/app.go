@@ -193,6 +193,20 @@ func writeSection(ctx context.Context, s *Service, clientID string, sec authz.Se
 	})
 }
 
+// writeOnce is writeSection under the caller's idempotency key k for
+// method: a retry of a write done before (replay true) runs nothing, and
+// the use case answers with the resource as it is.
+func writeOnce(ctx context.Context, s *Service, clientID string, sec authz.Section, method string, k idempotency.Request, fn func(tx pgx.Tx, a *access.Access) error) (replay bool, err error) {
+	err = writeSection(ctx, s, clientID, sec, "write", func(tx pgx.Tx, a *access.Access) error {
+		var err error
+		_, replay, err = store.Keys.Once(ctx, tx, a.Key(method, k), func() (idempotency.Result, error) {
+			return idempotency.Result{ResourceID: clientID}, fn(tx, a)
+		})
+		return err
+	})
+	return replay, err
+}
+
 // NewClient is an enrolment request.
 type NewClient struct {
 	Identity       domain.Identity
@@ -200,10 +214,9 @@ type NewClient struct {
 	SpecialistID   string
 	InvolvedOrgIDs []string
 	// Consents given at intake, recorded with the enrolment.
-	Consents  []ConsentGrant
-	RequestID string
-	// Fingerprint identifies the request's content for the idempotency key.
-	Fingerprint []byte
+	Consents []ConsentGrant
+	// Key is the enrolment's idempotency key.
+	Key idempotency.Request
 }
 
 // ConsentGrant is one organisation's consented sections.
@@ -259,16 +272,16 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			return nil, err
 		}
 	}
-	key := idempotency.Key{ActorID: sub.UserID, Method: "CreateClient", Key: n.RequestID, Request: n.Fingerprint}
 	var id string
 	op := access.Op{Action: "create", Sections: secs, Reason: "enrolled"}
-	err = s.path.WriteUnchecked(ctx, op, func(ctx context.Context, tx pgx.Tx, _ access.Caller) (string, error) {
-		prev, err := store.Keys.Claim(ctx, tx, key)
+	err = s.path.WriteUnchecked(ctx, op, func(ctx context.Context, tx pgx.Tx, c access.Caller) (string, error) {
+		key := c.Key("CreateClient", n.Key)
+		prev, replay, err := store.Keys.Claim(ctx, tx, key)
 		if err != nil {
 			return "", err
 		}
-		if prev != "" {
-			id = prev
+		if replay {
+			id = prev.ResourceID
 			return id, nil
 		}
 		id, err = store.CreateClient(ctx, tx, store.NewClient{
@@ -278,7 +291,7 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 		if err != nil {
 			return "", err
 		}
-		if err := store.Keys.Complete(ctx, tx, key, id); err != nil {
+		if err := store.Keys.Complete(ctx, tx, key, idempotency.Result{ResourceID: id}); err != nil {
 			return "", err
 		}
 		tr, err := store.Trajectory(ctx, tx, id)
@@ -429,9 +442,10 @@ func (s *Service) GetIdentity(ctx context.Context, clientID string) (*domain.Ide
 }
 
 // UpdateIdentity applies a change to the identity section.
-func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version int64, apply func(*domain.Identity) error) (*domain.Identity, bool, error) {
+func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version int64, apply func(*domain.Identity) error, k idempotency.Request) (*domain.Identity, bool, error) {
 	var out *domain.Identity
 	var readBSN bool
+	var replay bool
 	err := writeSection(ctx, s, clientID, authz.Identity, "write", func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var err error
@@ -439,14 +453,23 @@ func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version i
 		if err != nil {
 			return err
 		}
-		out, err = store.UpdateIdentity(ctx, tx, clientID, version, func(i *domain.Identity) error {
-			if err := apply(i); err != nil {
-				return err
-			}
-			return i.Check()
+		_, replay, err = store.Keys.Once(ctx, tx, a.Key("UpdateIdentity", k), func() (idempotency.Result, error) {
+			var err error
+			out, err = store.UpdateIdentity(ctx, tx, clientID, version, func(i *domain.Identity) error {
+				if err := apply(i); err != nil {
+					return err
+				}
+				return i.Check()
+			})
+			return idempotency.Result{ResourceID: clientID}, err
 		})
 		return err
 	})
+	if err == nil && replay {
+		var m map[string]*domain.Identity
+		m, err = s.st.Identities(ctx, []string{clientID})
+		out = m[clientID]
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -467,9 +490,9 @@ func (s *Service) GetTrajectory(ctx context.Context, clientID string) (*domain.T
 }
 
 // UpdateTrajectory changes team, specialist or involved organisations.
-func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version int64, apply func(*domain.Trajectory) error) (*domain.Trajectory, error) {
+func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version int64, apply func(*domain.Trajectory) error, k idempotency.Request) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, a *access.Access) error {
+	_, err := writeOnce(ctx, s, clientID, authz.Trajectory, "UpdateTrajectory", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
@@ -503,9 +526,9 @@ func (s *Service) reloadTrajectory(ctx context.Context, clientID string, written
 }
 
 // TransitionPhase moves the trajectory to another phase if IPS allows it.
-func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domain.Phase, reason string, version int64) (*domain.Trajectory, error) {
+func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domain.Phase, reason string, version int64, k idempotency.Request) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, a *access.Access) error {
+	_, err := writeOnce(ctx, s, clientID, authz.Trajectory, "TransitionPhase", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
@@ -541,14 +564,18 @@ func (s *Service) GetWorkGoals(ctx context.Context, clientID string) (*domain.Wo
 }
 
 // UpdateWorkGoals changes the vocational profile.
-func (s *Service) UpdateWorkGoals(ctx context.Context, clientID string, version int64, apply func(*domain.WorkGoals) error) (*domain.WorkGoals, error) {
+func (s *Service) UpdateWorkGoals(ctx context.Context, clientID string, version int64, apply func(*domain.WorkGoals) error, k idempotency.Request) (*domain.WorkGoals, error) {
 	var out *domain.WorkGoals
-	err := writeSection(ctx, s, clientID, authz.WorkGoals, "write", func(tx pgx.Tx, a *access.Access) error {
-		sub := a.Sub
+	replay, err := writeOnce(ctx, s, clientID, authz.WorkGoals, "UpdateWorkGoals", k, func(tx pgx.Tx, a *access.Access) error {
 		var err error
-		out, err = store.UpdateWorkGoals(ctx, tx, clientID, version, sub.UserID, apply)
+		out, err = store.UpdateWorkGoals(ctx, tx, clientID, version, a.Sub.UserID, apply)
 		return err
 	})
+	if err == nil && replay {
+		var m map[string]*domain.WorkGoals
+		m, err = s.st.WorkGoals(ctx, []string{clientID})
+		out = m[clientID]
+	}
 	return out, err
 }
 
@@ -571,28 +598,36 @@ func (s *Service) GetClinicalInput(ctx context.Context, clientID string) (*domai
 }
 
 // AddClinicalEntry adds a dated entry to a client's clinical input, by the
-// caller; a retry with the same request id adds nothing and returns the
-// first entry.
-func (s *Service) AddClinicalEntry(ctx context.Context, clientID, requestID string, e domain.ClinicalEntry) (domain.ClinicalEntry, error) {
+// caller. A retry with the same key adds nothing and returns the first
+// entry; the key with other content is refused (the shared idempotency
+// store), and the entry's own key column guards the same.
+func (s *Service) AddClinicalEntry(ctx context.Context, clientID string, e domain.ClinicalEntry, k idempotency.Request) (domain.ClinicalEntry, error) {
 	var out domain.ClinicalEntry
-	err := writeSection(ctx, s, clientID, authz.ClinicalInput, "create", func(tx pgx.Tx, a *access.Access) error {
+	replay, err := writeOnce(ctx, s, clientID, authz.ClinicalInput, "AddClinicalEntry", k, func(tx pgx.Tx, a *access.Access) error {
 		e.AuthorID = a.Sub.UserID
 		var err error
-		out, _, err = store.AddClinicalEntry(ctx, tx, clientID, requestID, e)
+		out, _, err = store.AddClinicalEntry(ctx, tx, clientID, k.Key, e)
 		return err
 	})
+	if err == nil && replay {
+		return s.st.ClinicalEntry(ctx, clientID, k.Key)
+	}
 	return out, err
 }
 
 // UpdateClinicalInput changes the clinical input.
-func (s *Service) UpdateClinicalInput(ctx context.Context, clientID string, version int64, apply func(*domain.ClinicalInput) error) (*domain.ClinicalInput, error) {
+func (s *Service) UpdateClinicalInput(ctx context.Context, clientID string, version int64, apply func(*domain.ClinicalInput) error, k idempotency.Request) (*domain.ClinicalInput, error) {
 	var out *domain.ClinicalInput
-	err := writeSection(ctx, s, clientID, authz.ClinicalInput, "write", func(tx pgx.Tx, a *access.Access) error {
-		sub := a.Sub
+	replay, err := writeOnce(ctx, s, clientID, authz.ClinicalInput, "UpdateClinicalInput", k, func(tx pgx.Tx, a *access.Access) error {
 		var err error
-		out, err = store.UpdateClinicalInput(ctx, tx, clientID, version, sub.UserID, apply)
+		out, err = store.UpdateClinicalInput(ctx, tx, clientID, version, a.Sub.UserID, apply)
 		return err
 	})
+	if err == nil && replay {
+		var m map[string]*domain.ClinicalInput
+		m, err = s.st.ClinicalInputs(ctx, []string{clientID})
+		out = m[clientID]
+	}
 	return out, err
 }
 
@@ -606,18 +641,14 @@ func (s *Service) ListConsents(ctx context.Context, clientID string) ([]domain.C
 
 // RecordConsent records the client's consent for an organisation involved in
 // the trajectory to see the given sections.
-func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sections []authz.Section, requestID string, fingerprint []byte) ([]domain.Consent, error) {
+// RecordConsents already makes a repeated grant change nothing; with a key
+// a retry returns the consents without writing or reporting anything.
+func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sections []authz.Section, k idempotency.Request) ([]domain.Consent, error) {
 	var out []domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, a *access.Access) error {
+	replay, err := writeOnce(ctx, s, clientID, authz.Consent, "RecordConsent", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		if err := checkConsentGrant(orgID, facts.MHAOrgID, facts.InvolvedOrgIDs, sections); err != nil {
 			return err
-		}
-		key := idempotency.Key{ActorID: sub.UserID, Method: "RecordConsent", Key: requestID, Request: fingerprint}
-		if requestID != "" {
-			if _, err := store.Keys.Claim(ctx, tx, key); err != nil {
-				return err
-			}
 		}
 		var created []bool
 		var err error
@@ -636,6 +667,16 @@ func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sec
 		}
 		return nil
 	})
+	if err == nil && replay {
+		// The consents this request recorded, as they are now.
+		var cs []domain.Consent
+		cs, err = s.st.Consents(ctx, clientID)
+		for _, c := range cs {
+			if c.OrgID == orgID && c.RevokedAt == nil && slices.Contains(sections, authz.Section(c.Section)) {
+				out = append(out, c)
+			}
+		}
+	}
 	return out, err
 }
 
@@ -655,9 +696,9 @@ func checkConsentGrant(orgID, mhaOrgID string, involved []string, sections []aut
 }
 
 // RevokeConsent revokes a consent; it takes effect on the next request.
-func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string) (domain.Consent, error) {
+func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string, k idempotency.Request) (domain.Consent, error) {
 	var out domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, a *access.Access) error {
+	replay, err := writeOnce(ctx, s, clientID, authz.Consent, "RevokeConsent", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var revoked bool
 		var err error
@@ -667,6 +708,15 @@ func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string)
 		}
 		return emit(ctx, tx, consentRevokedEvent(facts.RegionID, out))
 	})
+	if err == nil && replay {
+		var cs []domain.Consent
+		cs, err = s.st.Consents(ctx, clientID)
+		for _, c := range cs {
+			if c.ID == consentID {
+				out = c
+			}
+		}
+	}
 	return out, err
 }
 

@@ -469,6 +469,19 @@ func (s *Store) ClinicalEntries(ctx context.Context, clientID string) ([]domain.
 	return out, nil
 }
 
+// ClinicalEntry returns the entry a request added.
+func (s *Store) ClinicalEntry(ctx context.Context, clientID, requestID string) (domain.ClinicalEntry, error) {
+	e, err := scanClinicalEntry(s.pool.QueryRow(ctx, `SELECT `+clinicalEntryColumns+` FROM clients.clinical_entries
+		WHERE client_id = $1 AND request_id = $2`, clientID, requestID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, domain.ErrNotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("read clinical entry: %w", err)
+	}
+	return e, nil
+}
+
 // AddClinicalEntry adds e for the client under the request's key. A retry
 // with the same key returns the entry added first; the same key with other
 // content is ErrIdempotencyMismatch. The latest entry by date becomes the

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -65,16 +64,6 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		return rpc.Error(codes.Unavailable, "CLIENTS_UNAVAILABLE", "access cannot be decided now; nothing was read or changed", nil)
 	}
 	return rpc.Status(ctx, s.log, err)
-}
-
-func key(ctx context.Context, rid string, req proto.Message) (app.Key, error) {
-	if rid == "" {
-		rid = rpc.InfoFromContext(ctx).IdempotencyKey
-	}
-	if rid == "" {
-		return app.Key{}, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never records twice"})
-	}
-	return app.Key{RequestID: rid, Fingerprint: rpc.Fingerprint(req)}, nil
 }
 
 func contactToProto(c domain.EmployerContact) *employmentv1.EmployerContact {
@@ -177,7 +166,7 @@ func milestoneToProto(m domain.Milestone) *employmentv1.Milestone {
 // CreateEmployerContact implements EmploymentService.
 func (s *Server) CreateEmployerContact(ctx context.Context, req *employmentv1.CreateEmployerContactRequest) (*employmentv1.CreateEmployerContactResponse, error) {
 	in := req.GetEmployerContact()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.CreateEmployerContactRequest{ClientId: req.GetClientId(), EmployerContact: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +200,7 @@ func (s *Server) ListEmployerContacts(ctx context.Context, req *employmentv1.Lis
 // CreateApplication implements EmploymentService.
 func (s *Server) CreateApplication(ctx context.Context, req *employmentv1.CreateApplicationRequest) (*employmentv1.CreateApplicationResponse, error) {
 	in := req.GetApplication()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.CreateApplicationRequest{ClientId: req.GetClientId(), Application: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +224,11 @@ func (s *Server) CreateApplication(ctx context.Context, req *employmentv1.Create
 
 // UpdateApplicationStatus implements EmploymentService.
 func (s *Server) UpdateApplicationStatus(ctx context.Context, req *employmentv1.UpdateApplicationStatusRequest) (*employmentv1.UpdateApplicationStatusResponse, error) {
-	a, err := s.app.UpdateApplicationStatus(ctx, req.GetClientId(), req.GetApplicationId(), appStatusFromProto(req.GetStatus()), req.GetVersion())
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.app.UpdateApplicationStatus(ctx, req.GetClientId(), req.GetApplicationId(), appStatusFromProto(req.GetStatus()), req.GetVersion(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -258,7 +251,7 @@ func (s *Server) ListApplications(ctx context.Context, req *employmentv1.ListApp
 // StartPlacement implements EmploymentService.
 func (s *Server) StartPlacement(ctx context.Context, req *employmentv1.StartPlacementRequest) (*employmentv1.StartPlacementResponse, error) {
 	in := req.GetPlacement()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.StartPlacementRequest{ClientId: req.GetClientId(), Placement: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -303,12 +296,16 @@ func (s *Server) ListPlacements(ctx context.Context, req *employmentv1.ListPlace
 // ChangePlacementTerms implements EmploymentService.
 func (s *Server) ChangePlacementTerms(ctx context.Context, req *employmentv1.ChangePlacementTermsRequest) (*employmentv1.ChangePlacementTermsResponse, error) {
 	in := req.GetTerms()
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	eff, err := domain.ParseDate("terms.effective_date", in.GetEffectiveDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	p, err := s.app.ChangePlacementTerms(ctx, req.GetClientId(), req.GetPlacementId(),
-		domain.Terms{Effective: eff, HoursPerWeek: in.GetHoursPerWeek(), HourlyWageCents: in.GetHourlyWageCents()}, req.GetVersion())
+		domain.Terms{Effective: eff, HoursPerWeek: in.GetHoursPerWeek(), HourlyWageCents: in.GetHourlyWageCents()}, req.GetVersion(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -317,11 +314,15 @@ func (s *Server) ChangePlacementTerms(ctx context.Context, req *employmentv1.Cha
 
 // EndPlacement implements EmploymentService.
 func (s *Server) EndPlacement(ctx context.Context, req *employmentv1.EndPlacementRequest) (*employmentv1.EndPlacementResponse, error) {
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	end, err := domain.ParseDate("end_date", req.GetEndDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	p, err := s.app.EndPlacement(ctx, req.GetClientId(), req.GetPlacementId(), end, strings.TrimSpace(req.GetEndReason()), req.GetVersion())
+	p, err := s.app.EndPlacement(ctx, req.GetClientId(), req.GetPlacementId(), end, strings.TrimSpace(req.GetEndReason()), req.GetVersion(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -331,7 +332,7 @@ func (s *Server) EndPlacement(ctx context.Context, req *employmentv1.EndPlacemen
 // CreateFollowAlongContact implements EmploymentService.
 func (s *Server) CreateFollowAlongContact(ctx context.Context, req *employmentv1.CreateFollowAlongContactRequest) (*employmentv1.CreateFollowAlongContactResponse, error) {
 	in := req.GetFollowAlongContact()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.CreateFollowAlongContactRequest{ClientId: req.GetClientId(), FollowAlongContact: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}

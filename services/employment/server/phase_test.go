@@ -97,7 +97,11 @@ func TestCommittedJobStartMovesThePhaseWithoutTheCaller(t *testing.T) {
 			string(outbox.JobStarted), string(outbox.JobEnded)).Scan(&behind)
 		return err == nil && !behind
 	})
+	// The consumer's PhaseChanged reaches the log when the relay moves it.
 	want := "[intake job_search employed job_search]"
+	testplatform.Eventually(t, 5*time.Second, "phase changes "+want, func() bool {
+		return fmtList(f.phaseEvents(t, id)) == want
+	})
 	if got := f.phaseEvents(t, id); fmtList(got) != want {
 		t.Fatalf("phase changes %v, want %s", got, want)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 )
 
@@ -75,26 +76,35 @@ func (s *Service) ListDeliveryAttempts(ctx context.Context, deliveryID int64) (s
 }
 
 // RedeliverDeadLetters queues dead letters of a subscription again: the ids
-// given, or all.
-func (s *Service) RedeliverDeadLetters(ctx context.Context, subscriptionID string, ids []int64, all bool) (int, error) {
+// given, or all. A retry with the same idempotency key queues nothing and
+// answers the first count.
+func (s *Service) RedeliverDeadLetters(ctx context.Context, subscriptionID string, ids []int64, all bool, k idempotency.Request) (int, error) {
 	c, err := s.ownSubscription(ctx, authz.Write, subscriptionID)
 	if err != nil {
 		return 0, err
 	}
-	var n int
+	var r idempotency.Result
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if n, err = store.RedeliverDeadLetters(ctx, tx, subscriptionID, ids, all); err != nil {
-			return err
-		}
-		what := fmt.Sprintf("%d of %d named", n, len(ids))
-		if all {
-			what = fmt.Sprintf("all %d", n)
-		}
-		return access.RecordIn(ctx, tx, event(ctx, c.sub, c.p, "", subscriptionsSection, "redeliver",
-			fmt.Sprintf("dead letters of subscription %s: %s queued again", subscriptionID, what)))
+		r, _, err = store.Keys.Once(ctx, tx, idempotency.For(c.p.Subject, "RedeliverDeadLetters", k), func() (idempotency.Result, error) {
+			n, err := store.RedeliverDeadLetters(ctx, tx, subscriptionID, ids, all)
+			if err != nil {
+				return idempotency.Result{}, err
+			}
+			what := fmt.Sprintf("%d of %d named", n, len(ids))
+			if all {
+				what = fmt.Sprintf("all %d", n)
+			}
+			return idempotency.Result{ResourceID: subscriptionID, Response: []byte(strconv.Itoa(n))},
+				access.RecordIn(ctx, tx, event(ctx, c.sub, c.p, "", subscriptionsSection, "redeliver",
+					fmt.Sprintf("dead letters of subscription %s: %s queued again", subscriptionID, what)))
+		})
+		return err
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(r.Response))
 }
 
 // GetDeliveryStats counts a subscription's deliveries per state.

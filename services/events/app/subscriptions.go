@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ const createMethod = "CreateSubscription"
 // CreateSubscription verifies the endpoint and stores the subscription for
 // the caller's organisation. With a request id, a retry returns the first
 // request's subscription and key without a new handshake.
-func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, requestID string, fingerprint []byte) (Created, error) {
+func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, k idempotency.Request) (Created, error) {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return Created{}, err
@@ -118,14 +119,14 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	if err := checkTypes("subscription.event_types", n.EventTypes); err != nil {
 		return Created{}, err
 	}
-	key := idempotency.Key{ActorID: sub.UserID, Method: createMethod, Key: requestID, Request: fingerprint}
-	if requestID != "" {
-		prev, err := s.st.IdempotencyResult(ctx, key)
+	key := idempotency.For(p.Subject, createMethod, k)
+	if k.Key != "" {
+		prev, found, err := store.Keys.Lookup(ctx, s.st.Pool(), key)
 		if err != nil {
 			return Created{}, err
 		}
-		if prev != "" {
-			return s.replayCreate(ctx, sub.OrgID, prev)
+		if found {
+			return s.replayCreate(ctx, sub.OrgID, prev.ResourceID)
 		}
 	}
 	endpoint, err := s.verify.check(ctx, n.URL)
@@ -146,10 +147,10 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	var out store.Subscription
 	var replay string
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if requestID != "" {
-			prev, err := store.Keys.Claim(ctx, tx, key)
-			if err != nil || prev != "" {
-				replay = prev
+		if k.Key != "" {
+			prev, found, err := store.Keys.Claim(ctx, tx, key)
+			if err != nil || found {
+				replay = prev.ResourceID
 				return err
 			}
 		}
@@ -160,8 +161,8 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 		if err != nil {
 			return err
 		}
-		if requestID != "" {
-			if err := store.Keys.Complete(ctx, tx, key, out.ID); err != nil {
+		if k.Key != "" {
+			if err := store.Keys.Complete(ctx, tx, key, idempotency.Result{ResourceID: out.ID}); err != nil {
 				return err
 			}
 		}
@@ -282,7 +283,10 @@ var UpdatablePaths = []string{"url", "event_types", "include_data", "active", "d
 // UpdateSubscription changes the fields of c.Paths of a subscription at
 // version. A changed url passes the handshake, signed with the current
 // keys, before anything is written.
-func (s *Service) UpdateSubscription(ctx context.Context, id string, version int64, c Change) (store.Subscription, error) {
+//
+// A retry with the same idempotency key (even with the version read again)
+// changes nothing and returns the subscription.
+func (s *Service) UpdateSubscription(ctx context.Context, id string, version int64, c Change, k idempotency.Request) (store.Subscription, error) {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return store.Subscription{}, err
@@ -302,6 +306,15 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 	if slices.Contains(c.Paths, "event_types") {
 		if err := checkTypes("subscription.event_types", c.EventTypes); err != nil {
 			return store.Subscription{}, err
+		}
+	}
+	key := idempotency.For(p.Subject, "UpdateSubscription", k)
+	if k.Key != "" {
+		if _, found, err := store.Keys.Lookup(ctx, s.st.Pool(), key); err != nil || found {
+			if err != nil {
+				return store.Subscription{}, err
+			}
+			return s.st.Subscription(ctx, sub.OrgID, id)
 		}
 	}
 	cur, err := s.st.Subscription(ctx, sub.OrgID, id)
@@ -329,50 +342,68 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 		}
 	}
 	var out store.Subscription
+	var replay bool
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = store.UpdateSubscription(ctx, tx, sub.OrgID, id, version, func(x *store.Subscription) error {
-			for _, path := range c.Paths {
-				switch path {
-				case "url":
-					x.URL = newURL
-				case "event_types":
-					x.EventTypes = c.EventTypes
-				case "include_data":
-					x.IncludeData = c.IncludeData
-				case "active":
-					x.Active = c.Active
-					if c.Active {
-						x.DisabledReason = ""
-					}
-				case "description":
-					x.Description = strings.TrimSpace(c.Description)
-				}
-			}
-			x.VerifiedAt = verifiedAt
-			return nil
+		_, replay, err = store.Keys.Once(ctx, tx, key, func() (idempotency.Result, error) {
+			return idempotency.Result{ResourceID: id}, s.updateSubscription(ctx, tx, call{sub, p}, id, version, c, newURL, verifiedAt, &out)
 		})
-		if err != nil {
-			return err
-		}
-		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
-			fmt.Sprintf("subscription %s: %s", id, strings.Join(c.Paths, ", "))))
+		return err
 	})
+	if err == nil && replay {
+		return s.st.Subscription(ctx, sub.OrgID, id)
+	}
 	return out, err
 }
 
+// updateSubscription writes an update and its audit record in tx.
+func (s *Service) updateSubscription(ctx context.Context, tx pgx.Tx, cl call, id string, version int64, c Change, newURL string, verifiedAt time.Time, out *store.Subscription) error {
+	sub, p := cl.sub, cl.p
+	var err error
+	*out, err = store.UpdateSubscription(ctx, tx, sub.OrgID, id, version, func(x *store.Subscription) error {
+		for _, path := range c.Paths {
+			switch path {
+			case "url":
+				x.URL = newURL
+			case "event_types":
+				x.EventTypes = c.EventTypes
+			case "include_data":
+				x.IncludeData = c.IncludeData
+			case "active":
+				x.Active = c.Active
+				if c.Active {
+					x.DisabledReason = ""
+				}
+			case "description":
+				x.Description = strings.TrimSpace(c.Description)
+			}
+		}
+		x.VerifiedAt = verifiedAt
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
+		fmt.Sprintf("subscription %s: %s", id, strings.Join(c.Paths, ", "))))
+}
+
 // DeleteSubscription removes a subscription of the caller's organisation;
-// version 0 skips the version check.
-func (s *Service) DeleteSubscription(ctx context.Context, id string, version int64) error {
+// version 0 skips the version check. A retry with the same idempotency key
+// succeeds again and deletes nothing.
+func (s *Service) DeleteSubscription(ctx context.Context, id string, version int64, k idempotency.Request) error {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return err
 	}
 	return s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.DeleteSubscription(ctx, tx, sub.OrgID, id, version); err != nil {
-			return err
-		}
-		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
+		_, _, err := store.Keys.Once(ctx, tx, idempotency.For(p.Subject, "DeleteSubscription", k), func() (idempotency.Result, error) {
+			if err := store.DeleteSubscription(ctx, tx, sub.OrgID, id, version); err != nil {
+				return idempotency.Result{}, err
+			}
+			return idempotency.Result{ResourceID: id}, access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
+		})
+		return err
 	})
 }
 
@@ -390,8 +421,9 @@ type Rotated struct {
 }
 
 // RotateSigningKey adds a key of the subscription's scheme; the current keys
-// expire after overlap (nil: DefaultOverlap).
-func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time.Duration) (Rotated, error) {
+// expire after overlap (nil: DefaultOverlap). A retry with the same
+// idempotency key adds no key and returns the one the first request added.
+func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time.Duration, k idempotency.Request) (Rotated, error) {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return Rotated{}, err
@@ -403,6 +435,13 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 	if d < 0 || d > MaxOverlap {
 		return Rotated{}, &apperr.FieldError{Field: "overlap", Msg: fmt.Sprintf("must be between 0 and %s", MaxOverlap)}
 	}
+	key := idempotency.For(p.Subject, "RotateSigningKey", k)
+	if prev, found, err := store.Keys.Lookup(ctx, s.st.Pool(), key); err != nil || found {
+		if err != nil {
+			return Rotated{}, err
+		}
+		return s.replayRotation(ctx, sub.OrgID, id, prev)
+	}
 	cur, err := s.st.Subscription(ctx, sub.OrgID, id)
 	if err != nil {
 		return Rotated{}, err
@@ -412,13 +451,36 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 		return Rotated{}, err
 	}
 	var out Rotated
+	var prev idempotency.Result
+	var replay bool
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
-			return err
-		}
-		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
-			fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
+		prev, replay, err = store.Keys.Once(ctx, tx, key, func() (idempotency.Result, error) {
+			var err error
+			if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
+				return idempotency.Result{}, err
+			}
+			return idempotency.Result{ResourceID: strconv.Itoa(int(out.Key.KeyID))}, access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
+				fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
+		})
+		return err
 	})
+	if err == nil && replay {
+		return s.replayRotation(ctx, sub.OrgID, id, prev)
+	}
+	return out, err
+}
+
+// replayRotation answers a retried rotation with the key it added.
+func (s *Service) replayRotation(ctx context.Context, orgID, id string, prev idempotency.Result) (Rotated, error) {
+	keyID, err := strconv.Atoi(prev.ResourceID)
+	if err != nil {
+		return Rotated{}, fmt.Errorf("rotation result %q: %w", prev.ResourceID, err)
+	}
+	var out Rotated
+	if out.Subscription, err = s.st.Subscription(ctx, orgID, id); err != nil {
+		return Rotated{}, err
+	}
+	out.Key, err = s.st.SigningKeyByID(ctx, id, int32(keyID))
 	return out, err
 }

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"github.com/google/uuid"
+
 	"net/http"
 	"strings"
 	"testing"
@@ -131,7 +133,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	}
 
 	// Rotate: a new key, returned once; the old one signs for the overlap.
-	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: id, Overlap: durationpb.New(time.Hour)})
+	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: id, Overlap: durationpb.New(time.Hour)})
 	if err != nil || rot.GetSigningKey().GetKeyId() != 2 || !strings.HasPrefix(rot.GetSigningKey().GetSecret(), webhook.SecretPrefix) ||
 		rot.GetSigningKey().GetSecret() == key.GetSecret() || len(rot.GetSubscription().GetSigningKeys()) != 2 {
 		t.Fatalf("rotate: %v %v", rot, err)
@@ -141,7 +143,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 				OR key_id = 2 AND expires_at IS NULL)`, id); n != 2 {
 		t.Errorf("stored keys after rotation: %d as expected", n)
 	}
-	if _, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: id, Overlap: durationpb.New(8 * 24 * time.Hour)}); code(err) != codes.InvalidArgument {
+	if _, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: id, Overlap: durationpb.New(8 * 24 * time.Hour)}); code(err) != codes.InvalidArgument {
 		t.Errorf("overlap of 8 days: %v", err)
 	}
 
@@ -203,7 +205,7 @@ func TestCreateIsIdempotentAndEd25519(t *testing.T) {
 		t.Errorf("key reused: %v", err)
 	}
 	// Rotation keeps the scheme.
-	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: first.GetSubscription().GetSubscriptionId()})
+	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: first.GetSubscription().GetSubscriptionId()})
 	if err != nil || rot.GetSigningKey().GetSecret() != "" || !strings.HasPrefix(rot.GetSigningKey().GetPublicKey(), webhook.PublicKeyPrefix) {
 		t.Errorf("rotate ed25519: %v %v", rot, err)
 	}
@@ -319,7 +321,7 @@ func TestOnlyOrgAdminsAndOwnOrganisation(t *testing.T) {
 			return err
 		},
 		"rotate": func() error {
-			_, err := f.ev.RotateSigningKey(gem, &eventsv1.RotateSigningKeyRequest{SubscriptionId: uwvSub})
+			_, err := f.ev.RotateSigningKey(gem, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: uwvSub})
 			return err
 		},
 		"dead letters": func() error {

@@ -6,9 +6,7 @@ package store
 // another organisation's subscription reads as not found.
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,29 +22,6 @@ import (
 
 // Keys are the events schema's idempotency keys.
 var Keys = idempotency.In("events")
-
-// IdempotencyResult looks a used key up without claiming it: the id of the
-// resource its first request made ("" when the key is new), or
-// apperr.ErrIdempotencyReused when that request differed. A create checks it
-// before the slow part (the endpoint handshake); the claim in the create's
-// transaction still decides between concurrent retries.
-func (s *Store) IdempotencyResult(ctx context.Context, k idempotency.Key) (string, error) {
-	hash := sha256.Sum256(k.Request)
-	var prev []byte
-	var id string
-	err := s.pool.QueryRow(ctx, `SELECT request_hash, resource_id FROM events.idempotency_keys
-		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key).Scan(&prev, &id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read idempotency key: %w", err)
-	}
-	if !bytes.Equal(prev, hash[:]) {
-		return "", apperr.ErrIdempotencyReused
-	}
-	return id, nil
-}
 
 // Querier is satisfied by the pool and by a transaction.
 type Querier interface {

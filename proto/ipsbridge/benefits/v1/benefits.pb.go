@@ -1026,7 +1026,11 @@ type UpdateBenefitRequest struct {
 	// Fields to change: monthly_amount_cents, end_date,
 	// previous_monthly_wage_cents, residual_earning_capacity_cents,
 	// disability_percent, wage_related_end_date.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1087,6 +1091,13 @@ func (x *UpdateBenefitRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateBenefitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateBenefitResponse struct {
@@ -1234,8 +1245,12 @@ type CreateCounsellingRequestRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ClientId           string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	CounsellingRequest *CounsellingRequest    `protobuf:"bytes,2,opt,name=counselling_request,json=counsellingRequest,proto3" json:"counselling_request,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Idempotency key, required (or the Idempotency-Key header): a retry
+	// with the same key and request returns the first answer and records
+	// nothing again; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateCounsellingRequestRequest) Reset() {
@@ -1280,6 +1295,13 @@ func (x *CreateCounsellingRequestRequest) GetCounsellingRequest() *CounsellingRe
 		return x.CounsellingRequest
 	}
 	return nil
+}
+
+func (x *CreateCounsellingRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type CreateCounsellingRequestResponse struct {
@@ -1419,7 +1441,11 @@ type AssignCounsellingRequestRequest struct {
 	ClientId             string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	CounsellingRequestId string                 `protobuf:"bytes,2,opt,name=counselling_request_id,json=counsellingRequestId,proto3" json:"counselling_request_id,omitempty"`
 	// The counsellor to assign; the caller when empty.
-	CounsellorId  string `protobuf:"bytes,3,opt,name=counsellor_id,json=counsellorId,proto3" json:"counsellor_id,omitempty"`
+	CounsellorId string `protobuf:"bytes,3,opt,name=counsellor_id,json=counsellorId,proto3" json:"counsellor_id,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1475,6 +1501,13 @@ func (x *AssignCounsellingRequestRequest) GetCounsellorId() string {
 	return ""
 }
 
+func (x *AssignCounsellingRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type AssignCounsellingRequestResponse struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	CounsellingRequest *CounsellingRequest    `protobuf:"bytes,1,opt,name=counselling_request,json=counsellingRequest,proto3" json:"counselling_request,omitempty"`
@@ -1525,7 +1558,11 @@ type RecordCounsellingSessionRequest struct {
 	CounsellingRequestId string                 `protobuf:"bytes,2,opt,name=counselling_request_id,json=counsellingRequestId,proto3" json:"counselling_request_id,omitempty"`
 	Session              *CounsellingSession    `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
 	// Close the request after this session.
-	CloseRequest  bool `protobuf:"varint,4,opt,name=close_request,json=closeRequest,proto3" json:"close_request,omitempty"`
+	CloseRequest bool `protobuf:"varint,4,opt,name=close_request,json=closeRequest,proto3" json:"close_request,omitempty"`
+	// Idempotency key, required (or the Idempotency-Key header): a retry
+	// with the same key and request returns the first answer and records
+	// nothing again; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1586,6 +1623,13 @@ func (x *RecordCounsellingSessionRequest) GetCloseRequest() bool {
 		return x.CloseRequest
 	}
 	return false
+}
+
+func (x *RecordCounsellingSessionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type RecordCounsellingSessionResponse struct {
@@ -3084,41 +3128,49 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x13ListBenefitsRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"R\n" +
 	"\x14ListBenefitsResponse\x12:\n" +
-	"\bbenefits\x18\x01 \x03(\v2\x1e.ipsbridge.benefits.v1.BenefitR\bbenefits\"\xed\x01\n" +
+	"\bbenefits\x18\x01 \x03(\v2\x1e.ipsbridge.benefits.v1.BenefitR\bbenefits\"\x96\x02\n" +
 	"\x14UpdateBenefitRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
 	"\n" +
 	"benefit_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12@\n" +
 	"\abenefit\x18\x03 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\x06\xbaH\x03\xc8\x01\x01R\abenefit\x12C\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"Q\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Q\n" +
 	"\x15UpdateBenefitResponse\x128\n" +
 	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"A\n" +
 	"\x18GetBenefitSummaryRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x8d\x01\n" +
 	"\x19GetBenefitSummaryResponse\x12E\n" +
 	"\bbenefits\x18\x01 \x03(\v2).ipsbridge.benefits.v1.BenefitSummaryItemR\bbenefits\x12)\n" +
-	"\x10counselling_open\x18\x02 \x01(\bR\x0fcounsellingOpen\"\xac\x01\n" +
+	"\x10counselling_open\x18\x02 \x01(\bR\x0fcounsellingOpen\"\xd5\x01\n" +
 	"\x1fCreateCounsellingRequestRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12b\n" +
-	"\x13counselling_request\x18\x02 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestB\x06\xbaH\x03\xc8\x01\x01R\x12counsellingRequest\"~\n" +
+	"\x13counselling_request\x18\x02 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestB\x06\xbaH\x03\xc8\x01\x01R\x12counsellingRequest\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" CreateCounsellingRequestResponse\x12Z\n" +
 	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"G\n" +
 	"\x1eListCounsellingRequestsRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x7f\n" +
 	"\x1fListCounsellingRequestsResponse\x12\\\n" +
-	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xb6\x01\n" +
+	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xdf\x01\n" +
 	"\x1fAssignCounsellingRequestRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12>\n" +
 	"\x16counselling_request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12,\n" +
-	"\rcounsellor_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\"~\n" +
+	"\rcounsellor_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" AssignCounsellingRequestResponse\x12Z\n" +
-	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"\xfa\x01\n" +
+	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"\xa3\x02\n" +
 	"\x1fRecordCounsellingSessionRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12>\n" +
 	"\x16counselling_request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12K\n" +
 	"\asession\x18\x03 \x01(\v2).ipsbridge.benefits.v1.CounsellingSessionB\x06\xbaH\x03\xc8\x01\x01R\asession\x12#\n" +
-	"\rclose_request\x18\x04 \x01(\bR\fcloseRequest\"~\n" +
+	"\rclose_request\x18\x04 \x01(\bR\fcloseRequest\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" RecordCounsellingSessionResponse\x12Z\n" +
 	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"S\n" +
 	"\"ListOpenCounsellingRequestsRequest\x12-\n" +

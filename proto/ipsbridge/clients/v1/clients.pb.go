@@ -1653,7 +1653,11 @@ type UpdateIdentityRequest struct {
 	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	Identity *Identity              `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
 	// Fields of identity to change; required.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1707,6 +1711,13 @@ func (x *UpdateIdentityRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateIdentityRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateIdentityResponse struct {
@@ -1847,7 +1858,11 @@ type UpdateTrajectoryRequest struct {
 	Trajectory *Trajectory            `protobuf:"bytes,2,opt,name=trajectory,proto3" json:"trajectory,omitempty"`
 	// Fields of trajectory to change: team_id, employment_specialist_id,
 	// involved_organization_ids.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1903,6 +1918,13 @@ func (x *UpdateTrajectoryRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateTrajectoryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateTrajectoryResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Trajectory    *Trajectory            `protobuf:"bytes,1,opt,name=trajectory,proto3" json:"trajectory,omitempty"`
@@ -1954,7 +1976,11 @@ type TransitionPhaseRequest struct {
 	// Required when closing; why the trajectory ends.
 	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The trajectory version this transition is based on.
-	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2015,6 +2041,13 @@ func (x *TransitionPhaseRequest) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *TransitionPhaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type TransitionPhaseResponse struct {
@@ -2150,10 +2183,14 @@ func (x *GetWorkGoalsResponse) GetWorkGoals() *WorkGoals {
 }
 
 type UpdateWorkGoalsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	WorkGoals     *WorkGoals             `protobuf:"bytes,2,opt,name=work_goals,json=workGoals,proto3" json:"work_goals,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ClientId   string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	WorkGoals  *WorkGoals             `protobuf:"bytes,2,opt,name=work_goals,json=workGoals,proto3" json:"work_goals,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2207,6 +2244,13 @@ func (x *UpdateWorkGoalsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateWorkGoalsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateWorkGoalsResponse struct {
@@ -2451,6 +2495,10 @@ type UpdateClinicalInputRequest struct {
 	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	ClinicalInput *ClinicalInput         `protobuf:"bytes,2,opt,name=clinical_input,json=clinicalInput,proto3" json:"clinical_input,omitempty"`
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2504,6 +2552,13 @@ func (x *UpdateClinicalInputRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateClinicalInputRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateClinicalInputResponse struct {
@@ -2752,9 +2807,13 @@ func (x *RecordConsentResponse) GetConsents() []*Consent {
 }
 
 type RevokeConsentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	ConsentId     string                 `protobuf:"bytes,2,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClientId  string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ConsentId string                 `protobuf:"bytes,2,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2799,6 +2858,13 @@ func (x *RevokeConsentRequest) GetClientId() string {
 func (x *RevokeConsentRequest) GetConsentId() string {
 	if x != nil {
 		return x.ConsentId
+	}
+	return ""
+}
+
+func (x *RevokeConsentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
 	}
 	return ""
 }
@@ -3643,12 +3709,14 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05loads\x18\x03 \x03(\v2$.ipsbridge.clients.v1.SpecialistLoadR\x05loads\"d\n" +
 	"\x0eSpecialistLoad\x128\n" +
 	"\x18employment_specialist_id\x18\x01 \x01(\tR\x16employmentSpecialistId\x12\x18\n" +
-	"\aclients\x18\x02 \x01(\x05R\aclients\"\xc7\x01\n" +
+	"\aclients\x18\x02 \x01(\x05R\aclients\"\xf0\x01\n" +
 	"\x15UpdateIdentityRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12B\n" +
 	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\x06\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"T\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"T\n" +
 	"\x16UpdateIdentityResponse\x12:\n" +
 	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"=\n" +
 	"\x14GetTrajectoryRequest\x12%\n" +
@@ -3656,24 +3724,28 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x15GetTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xcf\x01\n" +
+	"trajectory\"\xf8\x01\n" +
 	"\x17UpdateTrajectoryRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12H\n" +
 	"\n" +
 	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"trajectory\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"\\\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\\\n" +
 	"\x18UpdateTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xc3\x01\n" +
+	"trajectory\"\xec\x01\n" +
 	"\x16TransitionPhaseRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12=\n" +
 	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"[\n" +
+	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"[\n" +
 	"\x17TransitionPhaseResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
@@ -3682,13 +3754,15 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
 	"\x14GetWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xcc\x01\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xf5\x01\n" +
 	"\x16UpdateWorkGoalsRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12F\n" +
 	"\n" +
 	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\x06\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"Y\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Y\n" +
 	"\x17UpdateWorkGoalsResponse\x12>\n" +
 	"\n" +
 	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xc5\x02\n" +
@@ -3704,12 +3778,14 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x17GetClinicalInputRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
 	"\x18GetClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\xdc\x01\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\x85\x02\n" +
 	"\x1aUpdateClinicalInputRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12R\n" +
 	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\x06\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"i\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"i\n" +
 	"\x1bUpdateClinicalInputResponse\x12J\n" +
 	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"<\n" +
 	"\x13ListConsentsRequest\x12%\n" +
@@ -3724,11 +3800,13 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"request_id\x18\x04 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
 	"\x15RecordConsentResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"f\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\x8f\x01\n" +
 	"\x14RevokeConsentRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
 	"\n" +
-	"consent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\"P\n" +
+	"consent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"P\n" +
 	"\x15RevokeConsentResponse\x127\n" +
 	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\xf1\x01\n" +
 	"\x17ListAccessEventsRequest\x12%\n" +

@@ -1244,7 +1244,11 @@ type UpdateApplicationStatusRequest struct {
 	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	Status        ApplicationStatus      `protobuf:"varint,3,opt,name=status,proto3,enum=ipsbridge.employment.v1.ApplicationStatus" json:"status,omitempty"`
 	// The version this change is based on.
-	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the same
+	// key and request, even with the version read again, changes nothing and
+	// returns the placement or application as it is.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1305,6 +1309,13 @@ func (x *UpdateApplicationStatusRequest) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *UpdateApplicationStatusRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateApplicationStatusResponse struct {
@@ -1734,8 +1745,12 @@ type ChangePlacementTermsRequest struct {
 	ClientId    string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	PlacementId string                 `protobuf:"bytes,2,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
 	// effective_date, hours_per_week, hourly_wage_cents.
-	Terms         *Terms `protobuf:"bytes,3,opt,name=terms,proto3" json:"terms,omitempty"`
-	Version       int64  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	Terms   *Terms `protobuf:"bytes,3,opt,name=terms,proto3" json:"terms,omitempty"`
+	Version int64  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the same
+	// key and request, even with the version read again, changes nothing and
+	// returns the placement or application as it is.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1798,6 +1813,13 @@ func (x *ChangePlacementTermsRequest) GetVersion() int64 {
 	return 0
 }
 
+func (x *ChangePlacementTermsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type ChangePlacementTermsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Placement     *Placement             `protobuf:"bytes,1,opt,name=placement,proto3" json:"placement,omitempty"`
@@ -1847,9 +1869,13 @@ type EndPlacementRequest struct {
 	ClientId    string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	PlacementId string                 `protobuf:"bytes,2,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
 	// The last day worked.
-	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
-	EndReason     string `protobuf:"bytes,4,opt,name=end_reason,json=endReason,proto3" json:"end_reason,omitempty"`
-	Version       int64  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	EndDate   string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndReason string `protobuf:"bytes,4,opt,name=end_reason,json=endReason,proto3" json:"end_reason,omitempty"`
+	Version   int64  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the same
+	// key and request, even with the version read again, changes nothing and
+	// returns the placement or application as it is.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1917,6 +1943,13 @@ func (x *EndPlacementRequest) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *EndPlacementRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type EndPlacementResponse struct {
@@ -3054,13 +3087,15 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"request_id\x18\x03 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
 	"\x19CreateApplicationResponse\x12F\n" +
-	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\xeb\x01\n" +
+	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\x94\x02\n" +
 	"\x1eUpdateApplicationStatusRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
 	"\x0eapplication_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\rapplicationId\x12N\n" +
 	"\x06status\x18\x03 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"i\n" +
+	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"i\n" +
 	"\x1fUpdateApplicationStatusResponse\x12F\n" +
 	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"@\n" +
 	"\x17ListApplicationsRequest\x12%\n" +
@@ -3085,14 +3120,16 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x16ListPlacementsResponse\x12B\n" +
 	"\n" +
 	"placements\x18\x01 \x03(\v2\".ipsbridge.employment.v1.PlacementR\n" +
-	"placements\"\xd2\x01\n" +
+	"placements\"\xfb\x01\n" +
 	"\x1bChangePlacementTermsRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
 	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12<\n" +
 	"\x05terms\x18\x03 \x01(\v2\x1e.ipsbridge.employment.v1.TermsB\x06\xbaH\x03\xc8\x01\x01R\x05terms\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"`\n" +
+	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"`\n" +
 	"\x1cChangePlacementTermsResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xd2\x01\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xfb\x01\n" +
 	"\x13EndPlacementRequest\x12%\n" +
 	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
 	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12\x19\n" +
@@ -3100,7 +3137,9 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\n" +
 	"end_reason\x18\x04 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\tendReason\x12!\n" +
-	"\aversion\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"X\n" +
+	"\aversion\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"X\n" +
 	"\x14EndPlacementResponse\x12@\n" +
 	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xda\x01\n" +
 	"\x1fCreateFollowAlongContactRequest\x12%\n" +

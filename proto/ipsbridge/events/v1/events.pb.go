@@ -718,7 +718,11 @@ type UpdateSubscriptionRequest struct {
 	// The new values of the fields in update_mask, and the version read.
 	Subscription *Subscription `protobuf:"bytes,2,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// Of url, event_types, include_data, active, description; required.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -774,6 +778,13 @@ func (x *UpdateSubscriptionRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateSubscriptionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateSubscriptionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Subscription  *Subscription          `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
@@ -823,7 +834,11 @@ type DeleteSubscriptionRequest struct {
 	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	// When set, the version read: a subscription changed since is not
 	// deleted (ABORTED).
-	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -872,6 +887,13 @@ func (x *DeleteSubscriptionRequest) GetVersion() int64 {
 	return 0
 }
 
+func (x *DeleteSubscriptionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteSubscriptionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -913,7 +935,11 @@ type RotateSigningKeyRequest struct {
 	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	// How long the current keys keep signing next to the new one; absent
 	// means 24 hours, at most 7 days. Zero retires them at once.
-	Overlap       *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	Overlap *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	// Idempotency key, required (or the Idempotency-Key header): a retry
+	// with the same key and request returns the first answer and records
+	// nothing again; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -960,6 +986,13 @@ func (x *RotateSigningKeyRequest) GetOverlap() *durationpb.Duration {
 		return x.Overlap
 	}
 	return nil
+}
+
+func (x *RotateSigningKeyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type RotateSigningKeyResponse struct {
@@ -1470,7 +1503,11 @@ type RedeliverDeadLettersRequest struct {
 	// The dead letters to send again.
 	DeliveryIds []int64 `protobuf:"varint,2,rep,packed,name=delivery_ids,json=deliveryIds,proto3" json:"delivery_ids,omitempty"`
 	// Every dead letter of the subscription.
-	All           bool `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
+	All bool `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1524,6 +1561,13 @@ func (x *RedeliverDeadLettersRequest) GetAll() bool {
 		return x.All
 	}
 	return false
+}
+
+func (x *RedeliverDeadLettersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type RedeliverDeadLettersResponse struct {
@@ -2025,21 +2069,27 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8c\x01\n" +
 	"\x19ListSubscriptionsResponse\x12G\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2!.ipsbridge.events.v1.SubscriptionR\rsubscriptions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8b\x02\n" +
 	"\x19UpdateSubscriptionRequest\x121\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12M\n" +
 	"\fsubscription\x18\x02 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"c\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"c\n" +
 	"\x1aUpdateSubscriptionResponse\x12E\n" +
-	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\"q\n" +
+	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\"\x9a\x01\n" +
 	"\x19DeleteSubscriptionRequest\x121\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12!\n" +
-	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\"\x1c\n" +
-	"\x1aDeleteSubscriptionResponse\"\x91\x01\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\x1c\n" +
+	"\x1aDeleteSubscriptionResponse\"\xba\x01\n" +
 	"\x17RotateSigningKeyRequest\x121\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12C\n" +
-	"\aoverlap\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xf5$2\x00R\aoverlap\"\xa3\x01\n" +
+	"\aoverlap\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xf5$2\x00R\aoverlap\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xa3\x01\n" +
 	"\x18RotateSigningKeyResponse\x12@\n" +
 	"\vsigning_key\x18\x01 \x01(\v2\x1f.ipsbridge.events.v1.SigningKeyR\n" +
 	"signingKey\x12E\n" +
@@ -2087,11 +2137,13 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"deliveryId\"\x9b\x01\n" +
 	"\x1cListDeliveryAttemptsResponse\x129\n" +
 	"\bdelivery\x18\x01 \x01(\v2\x1d.ipsbridge.events.v1.DeliveryR\bdelivery\x12@\n" +
-	"\battempts\x18\x02 \x03(\v2$.ipsbridge.events.v1.DeliveryAttemptR\battempts\"\x85\x02\n" +
+	"\battempts\x18\x02 \x03(\v2$.ipsbridge.events.v1.DeliveryAttemptR\battempts\"\xae\x02\n" +
 	"\x1bRedeliverDeadLettersRequest\x121\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x122\n" +
 	"\fdelivery_ids\x18\x02 \x03(\x03B\x0f\xbaH\f\x92\x01\t\x10\xe8\a\"\x04\"\x02 \x00R\vdeliveryIds\x12\x10\n" +
-	"\x03all\x18\x03 \x01(\bR\x03all:m\xbaHj\x1ah\n" +
+	"\x03all\x18\x03 \x01(\bR\x03all\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId:m\xbaHj\x1ah\n" +
 	"\x13redeliver.selection\x12&name delivery_ids or set all, not both\x1a)(size(this.delivery_ids) > 0) != this.all\"K\n" +
 	"\x1cRedeliverDeadLettersResponse\x12+\n" +
 	"\x11redelivered_count\x18\x01 \x01(\x05R\x10redeliveredCount\"L\n" +
