@@ -46,6 +46,9 @@ type Path struct {
 	// exclusive: writes lock the clients' trajectories for update (the
 	// clients service, which writes them); others share the lock.
 	exclusive bool
+	// funding: decisions see the clients' funding parties (relation
+	// funded).
+	funding bool
 }
 
 // Config says which service a Path serves.
@@ -58,12 +61,16 @@ type Config struct {
 	// OwnsTrajectories is set by the clients service only: its writes lock
 	// the trajectory for update rather than share.
 	OwnsTrajectories bool
+	// FundingFacts: decisions see each client's funding parties (the
+	// funded relation) from the funding schema's published function
+	// funding.parties, which must exist in the database.
+	FundingFacts bool
 }
 
 // New returns the request path of one service.
 func New(c Config) *Path {
 	return &Path{
-		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories,
+		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories, funding: c.FundingFacts,
 		audit: audit.NewAppender(c.Pool, c.Logger),
 		dir:   NewDirectory(c.Pool),
 	}
