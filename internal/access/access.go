@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,8 +48,10 @@ type Path struct {
 	// clients service, which writes them); others share the lock.
 	exclusive bool
 	// funding: decisions see the clients' funding parties (relation
-	// funded).
-	funding bool
+	// funded), once the funding schema publishes them (fundingFound).
+	funding      bool
+	fundingFound atomic.Bool
+	fundingAsked atomic.Int64 // unix nanoseconds of the last look
 }
 
 // Config says which service a Path serves.
@@ -306,6 +309,70 @@ func (p *Path) Write(ctx context.Context, clientID string, op Op, write func(ctx
 	})
 	if refused != nil {
 		return p.refuse(ctx, c, clientID, op, refused.sees, refused.reason)
+	}
+	return err
+}
+
+// WriteMany is Write for a change that concerns several clients at once
+// (a funding claim's lines): it decides every client inside one
+// transaction (their trajectories locked, in id order), refuses the whole
+// change (each refusal audited) unless op's rule allows every one of them,
+// runs write and records one audit record per client in the same
+// transaction. Retried on serialization failures, like Write.
+func (p *Path) WriteMany(ctx context.Context, clientIDs []string, op Op, write func(ctx context.Context, tx pgx.Tx, allowed map[string]*Access) error) error {
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return err
+	}
+	ids := slices.Clone(clientIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var refused map[string]refusal
+	err = database.InTx(ctx, p.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		refused = map[string]refusal{}
+		facts, err := p.facts(ctx, tx, c.Sub.OrgID, ids, true)
+		if err != nil {
+			return err
+		}
+		allowed := make(map[string]*Access, len(ids))
+		for _, id := range ids {
+			a, err := p.decide(c, id, facts)
+			if err != nil {
+				return err
+			}
+			switch {
+			case a == nil || !a.Decision.SeesAnything():
+				refused[id] = refusal{reason: "no access to this client"}
+			case op.check(a) != "":
+				refused[id] = refusal{sees: true, reason: op.check(a)}
+			default:
+				allowed[id] = a
+			}
+		}
+		if len(refused) > 0 {
+			return errRefused
+		}
+		if err := write(ctx, tx, allowed); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := RecordIn(ctx, tx, allowed[id].record(p.service, op)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if len(refused) > 0 {
+		var events []audit.Event
+		for _, id := range ids {
+			if r, ok := refused[id]; ok {
+				events = append(events, c.Event(p.service, id, op.Sections, op.Action, audit.Denied, r.reason))
+			}
+		}
+		if rerr := p.Record(ctx, events...); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("%w: %d of %d clients are not yours to %s", apperr.ErrPermissionDenied, len(refused), len(ids), op.Action)
 	}
 	return err
 }

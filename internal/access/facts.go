@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -19,7 +20,45 @@ type Querier interface {
 // of orgID, in one statement; lock takes the trajectories' lock for a
 // write (its transaction is q). An id that is not a UUID names no client.
 func (p *Path) facts(ctx context.Context, q Querier, orgID string, clientIDs []string, lock bool) (map[string]authz.ClientFacts, error) {
-	return FactsOf(ctx, q, orgID, clientIDs, FactsOptions{Lock: lock, Exclusive: p.exclusive, Funding: p.funding})
+	funding, err := p.fundingPublished(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return FactsOf(ctx, q, orgID, clientIDs, FactsOptions{Lock: lock, Exclusive: p.exclusive, Funding: funding})
+}
+
+// fundingRecheck is how often a path that wants funding facts looks again
+// for the funding schema while it is not there.
+const fundingRecheck = 10 * time.Second
+
+// fundingPublished reports whether the path wants funding facts and the
+// funding schema publishes them. Until the funding service has migrated
+// the database, nobody stands in the funded relation: the relation only
+// ever adds access, so its absence fails closed, and the path looks again
+// now and then instead of failing every request.
+func (p *Path) fundingPublished(ctx context.Context, q Querier) (bool, error) {
+	if !p.funding || p.fundingFound.Load() {
+		return p.funding, nil
+	}
+	now := time.Now().UnixNano()
+	if last := p.fundingAsked.Load(); last != 0 && time.Duration(now-last) < fundingRecheck {
+		return false, nil
+	}
+	p.fundingAsked.Store(now)
+	rows, err := q.Query(ctx, `SELECT to_regprocedure('funding.parties(text[])') IS NOT NULL`)
+	if err != nil {
+		return false, fmt.Errorf("look for the funding schema: %w", err)
+	}
+	found, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+	if err != nil {
+		return false, fmt.Errorf("look for the funding schema: %w", err)
+	}
+	if found {
+		p.fundingFound.Store(true)
+	} else if p.log != nil {
+		p.log.WarnContext(ctx, "funding schema not migrated yet: no caller stands in the funded relation")
+	}
+	return found, nil
 }
 
 // FactsOptions say how Facts loads.

@@ -44,8 +44,8 @@ const (
 	// notice, end report, final determination and the claim lines earned
 	// on the client (the funding service).
 	Funding Section = "funding"
-	Consent       Section = "consent"
-	Audit         Section = "audit"
+	Consent Section = "consent"
+	Audit   Section = "audit"
 	// Subscriptions: managing the organisation's own webhook subscriptions
 	// and their dead letters (org_admin).
 	Subscriptions Section = "subscriptions"

@@ -45,6 +45,14 @@ const (
 	MilestoneReached        Type = "nl.ipsbridge.milestone.reached.v1"
 	CounsellingRequested    Type = "nl.ipsbridge.counselling.requested.v1"
 	BenefitDecisionReceived Type = "nl.ipsbridge.benefit.decision_received.v1"
+	// Funding: a trajectory application decided, a trajectory stopped
+	// early or ended, a claim submitted or decided (one event per client
+	// of the claim).
+	ApplicationDecided Type = "nl.ipsbridge.funding.application_decided.v1"
+	TrajectoryStopped  Type = "nl.ipsbridge.funding.trajectory_stopped.v1"
+	TrajectoryEnded    Type = "nl.ipsbridge.funding.trajectory_ended.v1"
+	ClaimSubmitted     Type = "nl.ipsbridge.funding.claim_submitted.v1"
+	ClaimDecided       Type = "nl.ipsbridge.funding.claim_decided.v1"
 )
 
 // Sections maps every type to the section a subscriber must be allowed to
@@ -62,11 +70,17 @@ var Sections = map[Type]authz.Section{
 	MilestoneReached:        authz.Milestones,
 	CounsellingRequested:    authz.Benefits,
 	BenefitDecisionReceived: authz.Benefits,
+	ApplicationDecided:      authz.Funding,
+	TrajectoryStopped:       authz.Funding,
+	TrajectoryEnded:         authz.Funding,
+	ClaimSubmitted:          authz.Funding,
+	ClaimDecided:            authz.Funding,
 }
 
 // Types lists every type, in a stable order.
 var Types = []Type{ClientEnrolled, ConsentGiven, ConsentRevoked, PhaseChanged, JobStarted, HoursChanged,
-	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived}
+	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived,
+	ApplicationDecided, TrajectoryStopped, TrajectoryEnded, ClaimSubmitted, ClaimDecided}
 
 // Event is one domain change as a service reports it.
 type Event struct {
