@@ -23,7 +23,9 @@ import (
 const page = 200
 
 // Employment asks the employment service for work histories.
-type Employment struct{ C employmentv1.EmploymentServiceClient }
+type Employment struct {
+	C employmentv1.EmploymentServiceClient
+}
 
 // WorkHistories returns the work histories of the clients the caller may
 // read the milestones of, a page of clients per call.
@@ -64,7 +66,9 @@ func (e Employment) WorkHistories(ctx context.Context, clientIDs []string) (map[
 }
 
 // Benefits asks the benefits service for a client's benefits.
-type Benefits struct{ C benefitsv1.BenefitsServiceClient }
+type Benefits struct {
+	C benefitsv1.BenefitsServiceClient
+}
 
 // ActiveBenefits returns the client's active benefits (kind and payer),
 // from the summary the client's specialist may read.
