@@ -58,7 +58,7 @@ func (s *Service) derive(ctx context.Context, ag domain.Agreement, apps []domain
 	if len(apps) == 0 {
 		return nil, nil
 	}
-	earned, work, err := s.earnedBy(ctx, ag, apps, asOf)
+	earned, _, err := s.earnedBy(ctx, ag, apps, asOf)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (s *Service) derive(ctx context.Context, ag domain.Agreement, apps []domain
 	}
 	var out []domain.Line
 	for _, a := range apps {
-		out = append(out, domain.Derive(a, earned[a.ID], work[a.ClientID], byApp[a.ID], asOf)...)
+		out = append(out, domain.Derive(a, earned[a.ID], byApp[a.ID], asOf)...)
 	}
 	return out, nil
 }
@@ -234,14 +234,35 @@ func claimVisible(c access.Caller, ag domain.Agreement, cl store.Claim) bool {
 }
 
 // show decides the claims' clients in one go and records the read: lines
-// of a client the caller may not read the funding of are left out; job
-// details need the placements read.
+// of a client the caller may not read the funding of are left out. The
+// job's details are never taken from the claim: they are asked of the
+// employment service, with the caller's token, for the clients whose
+// placements the caller may read (a funder with the placements consent),
+// and left empty for the others.
 func (s *Service) show(ctx context.Context, cls []store.Claim) ([]store.Claim, error) {
 	var clients []string
 	for _, cl := range cls {
 		clients = append(clients, cl.ClientIDs()...)
 	}
 	err := s.path.ReadMany(ctx, clients, access.Reading(authz.Funding), func(allowed map[string]*access.Access) error {
+		var withJobs []string
+		for id, a := range allowed {
+			if a.Decision.Read[authz.Placements] {
+				withJobs = append(withJobs, id)
+			}
+		}
+		jobs := map[string]domain.Work{}
+		if len(withJobs) > 0 {
+			hs, err := s.work.WorkHistories(ctx, withJobs)
+			if err != nil {
+				return err
+			}
+			for _, ws := range hs {
+				for _, w := range ws {
+					jobs[w.PlacementID] = w
+				}
+			}
+		}
 		for i := range cls {
 			var kept []domain.Line
 			for _, l := range cls[i].Lines {
@@ -250,10 +271,12 @@ func (s *Service) show(ctx context.Context, cls []store.Claim) ([]store.Claim, e
 					continue
 				}
 				a.Touch(authz.Funding)
+				l.Employer, l.JobTitle = "", ""
 				if a.Decision.Read[authz.Placements] {
 					a.Touch(authz.Placements)
-				} else {
-					l.Employer, l.JobTitle = "", ""
+					if w, ok := jobs[l.PlacementID]; ok {
+						l.Employer, l.JobTitle = w.Employer, w.JobTitle
+					}
 				}
 				kept = append(kept, l)
 			}
@@ -368,10 +391,20 @@ func (s *Service) SubmitClaim(ctx context.Context, id string, version int64, k K
 			if _, err := tx.Exec(ctx, `SELECT 1 FROM funding.agreements WHERE id = $1 FOR UPDATE`, ag.ID); err != nil {
 				return fmt.Errorf("lock agreement: %w", err)
 			}
-			if err := store.SetClaimState(ctx, tx, cl.ID, store.ClaimSubmitted, today, domain.Date{}, by); err != nil {
+			// A claim of credits only awaits no decision: it is decided as
+			// it is submitted.
+			next := store.ClaimSubmitted
+			if !slices.ContainsFunc(cl.Lines, func(l domain.Line) bool { return l.State == domain.Pending }) {
+				next = store.ClaimDecided
+			}
+			if err := store.SetClaimState(ctx, tx, cl.ID, next, today, domain.Date{}, by); err != nil {
 				return err
 			}
-			return outbox.Add(ctx, tx, ServiceName, claimEvents(outbox.ClaimSubmitted, ag, cl, store.ClaimSubmitted)...)
+			evs := claimEvents(outbox.ClaimSubmitted, ag, cl, store.ClaimSubmitted)
+			if next == store.ClaimDecided {
+				evs = append(evs, claimEvents(outbox.ClaimDecided, ag, cl, next)...)
+			}
+			return outbox.Add(ctx, tx, ServiceName, evs...)
 		})
 }
 

@@ -204,12 +204,14 @@ type Line struct {
 	DecidedBy    string
 }
 
-// Derive returns the new lines of one application for a claim up to asOf:
+// Derive returns the new lines of one application for a claim up to asOf
+// (without the job's details, which are shown only to whoever may read
+// them, when read):
 // a line for each part earned that no earlier line charges (a rejected
 // charge is final), and a credit for each earlier charge, not rejected and
 // not credited yet, whose part the history no longer earns. prior are the
 // application's lines in earlier claims; nothing in them is changed.
-func Derive(a Application, earned []Earned, work []Work, prior []Line, asOf Date) []Line {
+func Derive(a Application, earned []Earned, prior []Line, asOf Date) []Line {
 	credited := map[string]bool{}
 	for _, l := range prior {
 		if l.CreditsLineID != "" {
@@ -227,10 +229,6 @@ func Derive(a Application, earned []Earned, work []Work, prior []Line, asOf Date
 			open[l.PartID] = append(open[l.PartID], l)
 		}
 	}
-	details := map[string]Work{}
-	for _, w := range work {
-		details[w.PlacementID] = w
-	}
 	var out []Line
 	earnedParts := map[string]bool{}
 	for _, e := range earned {
@@ -238,10 +236,9 @@ func Derive(a Application, earned []Earned, work []Work, prior []Line, asOf Date
 		if len(open[e.Part.ID]) > 0 || rejected[e.Part.ID] {
 			continue
 		}
-		w := details[e.PlacementID]
 		out = append(out, Line{ApplicationID: a.ID, ClientID: a.ClientID, PartID: e.Part.ID, PartName: e.Part.Name,
 			Condition: e.Part.Condition, EarnedOn: e.On, AmountCents: e.Part.AmountCents, HoursBand: e.HoursBand,
-			PlacementID: e.PlacementID, Employer: w.Employer, JobTitle: w.JobTitle, State: Pending})
+			PlacementID: e.PlacementID, State: Pending})
 	}
 	for part, charges := range open {
 		if earnedParts[part] {
