@@ -98,7 +98,7 @@ const (
 	Region Relation = "region"
 	// Funded: the caller's organisation is a party to a funding agreement
 	// under which the client has a trajectory application (the MHA from
-	// the draft on, the funder from its submission on, refused excepted).
+	// the draft on, the funder from its submission on).
 	Funded Relation = "funded"
 )
 

@@ -130,22 +130,26 @@ func (f *fixture) enrol(t *testing.T, kind benefitsv1.BenefitKind, jobs bool) st
 func (f *fixture) uwvAgreement(t *testing.T, name string, minHours float64) *fundingv1.Agreement {
 	t.Helper()
 	r, err := f.fun.CreateAgreement(f.as(t, "fo-otto"), &fundingv1.CreateAgreementRequest{RequestId: f.rid("agreement"),
-		Agreement: &fundingv1.Agreement{
-			Name: name, MhaOrganizationId: "mha-noord", ValidFrom: "2027-01-01", ValidUntil: "2028-12-31",
-			BudgetTrajectories: 10, BudgetCents: 10 * 325000,
-			TargetGroups: []fundingv1.TargetGroup{fundingv1.TargetGroup_TARGET_GROUP_WIA, fundingv1.TargetGroup_TARGET_GROUP_WAJONG},
-			FundedMonths: 24, MaxExtensionMonths: 12, AdvancePercent: 0,
-			Schedules: []*fundingv1.Schedule{{ValidFrom: "2027-01-01", Parts: []*fundingv1.FeePart{
-				{PartId: "approval", Name: "Approval", Condition: fundingv1.PartCondition_PART_CONDITION_APPROVAL, AmountCents: 50000},
-				{PartId: "job-start", Name: "Job start", Condition: fundingv1.PartCondition_PART_CONDITION_JOB_START, AmountCents: 100000, MinHoursPerWeek: minHours},
-				{PartId: "6-months", Name: "6 months at hours", Condition: fundingv1.PartCondition_PART_CONDITION_CONTINUOUS_WORK, AmountCents: 150000, Months: 6, MinHoursPerWeek: minHours},
-				{PartId: "end-report", Name: "End report", Condition: fundingv1.PartCondition_PART_CONDITION_END_REPORT, AmountCents: 25000},
-			}}},
-		}})
+		Agreement: agreementProto(name, minHours)})
 	if err != nil {
 		t.Fatalf("agreement: %v", err)
 	}
 	return r.GetAgreement()
+}
+
+func agreementProto(name string, minHours float64) *fundingv1.Agreement {
+	return &fundingv1.Agreement{
+		Name: name, MhaOrganizationId: "mha-noord", ValidFrom: "2027-01-01", ValidUntil: "2028-12-31",
+		BudgetTrajectories: 10, BudgetCents: 10 * 325000,
+		TargetGroups: []fundingv1.TargetGroup{fundingv1.TargetGroup_TARGET_GROUP_WIA, fundingv1.TargetGroup_TARGET_GROUP_WAJONG},
+		FundedMonths: 24, MaxExtensionMonths: 12, AdvancePercent: 0,
+		Schedules: []*fundingv1.Schedule{{ValidFrom: "2027-01-01", Parts: []*fundingv1.FeePart{
+			{PartId: "approval", Name: "Approval", Condition: fundingv1.PartCondition_PART_CONDITION_APPROVAL, AmountCents: 50000},
+			{PartId: "job-start", Name: "Job start", Condition: fundingv1.PartCondition_PART_CONDITION_JOB_START, AmountCents: 100000, MinHoursPerWeek: minHours},
+			{PartId: "6-months", Name: "6 months at hours", Condition: fundingv1.PartCondition_PART_CONDITION_CONTINUOUS_WORK, AmountCents: 150000, Months: 6, MinHoursPerWeek: minHours},
+			{PartId: "end-report", Name: "End report", Condition: fundingv1.PartCondition_PART_CONDITION_END_REPORT, AmountCents: 25000},
+		}}},
+	}
 }
 
 // approved drafts, signs, submits, approves and starts an application.

@@ -118,8 +118,9 @@ CREATE TABLE funding.idempotency_keys (
 -- The funding parties of clients, for every service's shared request path
 -- (internal/access, the funded relation): the MHA of an agreement under
 -- which the client has an application, from the draft on; its funder from
--- the submission on, a refusal excepted. This schema's contract with the
--- other services; EXECUTE is all their roles need.
+-- the submission on (a refusal included: the funder keeps reading its own
+-- decision). This schema's contract with the other services; EXECUTE is all
+-- their roles need.
 CREATE FUNCTION funding.parties(p_client_ids text[])
 RETURNS TABLE (client_id text, org_ids text[])
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -135,7 +136,7 @@ BEGIN
         SELECT ap.client_id, ag.funder_org_id
         FROM funding.applications ap JOIN funding.agreements ag ON ag.id = ap.agreement_id
         WHERE ap.client_id = ANY (p_client_ids::uuid[])
-          AND ap.state NOT IN ('draft', 'signed', 'refused')
+          AND ap.state NOT IN ('draft', 'signed')
     ) p
     GROUP BY p.client_id;
 END
