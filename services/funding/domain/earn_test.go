@@ -128,14 +128,18 @@ func TestAgreementCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Agreement){
-		"budget short":      func(a *Agreement) { a.BudgetCents-- },
-		"30 months":         func(a *Agreement) { a.FundedMonths = 30 },
-		"extension 13":      func(a *Agreement) { a.MaxExtensionMonths = 13 },
-		"no target group":   func(a *Agreement) { a.TargetGroups = nil },
-		"unknown group":     func(a *Agreement) { a.TargetGroups = []TargetGroup{"pension"} },
-		"late schedule":     func(a *Agreement) { a.Schedules = []Schedule{{ValidFrom: d("2027-02-01"), Parts: schedule.Parts}} },
-		"duplicate part":    func(a *Agreement) { a.Schedules = []Schedule{{ValidFrom: d("2027-01-01"), Parts: append(schedule.Parts, schedule.Parts[0])}} },
-		"months on a fixed": func(a *Agreement) { a.Schedules = []Schedule{{ValidFrom: d("2027-01-01"), Parts: []FeePart{{ID: "x", Condition: OnApproval, AmountCents: 1, Months: 2}}}} },
+		"budget short":    func(a *Agreement) { a.BudgetCents-- },
+		"30 months":       func(a *Agreement) { a.FundedMonths = 30 },
+		"extension 13":    func(a *Agreement) { a.MaxExtensionMonths = 13 },
+		"no target group": func(a *Agreement) { a.TargetGroups = nil },
+		"unknown group":   func(a *Agreement) { a.TargetGroups = []TargetGroup{"pension"} },
+		"late schedule":   func(a *Agreement) { a.Schedules = []Schedule{{ValidFrom: d("2027-02-01"), Parts: schedule.Parts}} },
+		"duplicate part": func(a *Agreement) {
+			a.Schedules = []Schedule{{ValidFrom: d("2027-01-01"), Parts: append(schedule.Parts, schedule.Parts[0])}}
+		},
+		"months on a fixed": func(a *Agreement) {
+			a.Schedules = []Schedule{{ValidFrom: d("2027-01-01"), Parts: []FeePart{{ID: "x", Condition: OnApproval, AmountCents: 1, Months: 2}}}}
+		},
 		"ends before start": func(a *Agreement) { a.ValidUntil = a.ValidFrom },
 		"fidelity band":     func(a *Agreement) { a.MinFidelityBand = "perfect" },
 	} {
