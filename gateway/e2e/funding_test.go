@@ -53,6 +53,7 @@ func startWithFunding(t *testing.T, at time.Time) (*env, *clock) {
 	funAddr := testplatform.Serve(t, fsrv)
 	return startGateway(t, p, func(c *gwserver.Config) {
 		c.EmploymentAddr, c.BenefitsAddr, c.FundingAddr = empAddr, benAddr, funAddr
+		c.Web.DevLogin, c.Web.DevKeyDir = true, p.KeyDir
 	}), clk
 }
 
