@@ -303,6 +303,8 @@ func init() {
 		}
 		return false
 	}
-	funcs["claimis"] = func(c *fundingv1.Claim, name string) bool { return c.GetState().String() == "CLAIM_STATE_"+strings.ToUpper(name) }
+	funcs["claimis"] = func(c *fundingv1.Claim, name string) bool {
+		return c.GetState().String() == "CLAIM_STATE_"+strings.ToUpper(name)
+	}
 	funcs["pending"] = func(l *fundingv1.ClaimLine) bool { return l.GetState() == fundingv1.LineState_LINE_STATE_PENDING }
 }
