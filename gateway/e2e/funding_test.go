@@ -7,12 +7,15 @@ import (
 	"time"
 
 	gwserver "github.com/ipsbridge/ipsbridge/gateway/server"
+	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
 	benefitsapp "github.com/ipsbridge/ipsbridge/services/benefits/app"
 	benefitsserver "github.com/ipsbridge/ipsbridge/services/benefits/server"
 	empserver "github.com/ipsbridge/ipsbridge/services/employment/server"
+	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
 	fundingserver "github.com/ipsbridge/ipsbridge/services/funding/server"
 )
 
@@ -322,5 +325,57 @@ func TestFundingThirtyMonths(t *testing.T) {
 	// And every access to the client's funding is audited.
 	if n := e.count(`SELECT count(*) FROM audit.events WHERE service = 'funding' AND client_id = $1 AND outcome = 'allowed'`, id); n < 15 {
 		t.Errorf("%d funding audit records of the client", n)
+	}
+}
+
+// TestFundingEvents: the funding steps and the milestones reach the
+// funder's partner system, which the client consented to seeing them,
+// and not the other payer's, which the client consented to as well but
+// which funds nothing of this client.
+func TestFundingEvents(t *testing.T) {
+	e, clk := startWithFunding(t, mustDate("2027-01-04"))
+	if err := database.Migrate(context.Background(), e.p.Pool, audit.Migrations, outbox.Migrations, eventsstore.Migrations); err != nil {
+		t.Fatal(err)
+	}
+	uwv, gem := e.subscribePartner("uwv-noord", "uwv"), e.subscribePartner("gem-groningen", "municipality")
+	e.runDispatcher()
+	ag := e.want(e.do("POST", "/v1/fundingAgreements", "fo-otto", map[string]any{"request_id": "agreement-events-1",
+		"agreement": fundingAgreement("UWV Noord events", 12)}), 200, "agreement").body["agreement"].(map[string]any)
+	id := e.fundedClient("events")
+	for _, org := range []string{"uwv-noord", "gem-groningen"} {
+		e.want(e.do("POST", "/v1/clients/"+id+"/consents", "es-anna", map[string]any{"organization_id": org, "request_id": "consent-funding-" + org,
+			"sections": []string{"SECTION_MILESTONES", "SECTION_FUNDING", "SECTION_PLACEMENTS"}}), 200, "consent")
+	}
+	a := e.want(e.do("POST", "/v1/trajectoryApplications", "es-anna", map[string]any{"agreement_id": ag["agreement_id"], "client_id": id,
+		"request_id": "application-events-1"}), 200, "draft").body["application"].(map[string]any)
+	appID := a["application_id"].(string)
+	a = e.step("es-anna", appID, "sign", map[string]any{"signer": "SIGNER_CLIENT", "version": a["version"], "request_id": "events-sign-client"})
+	a = e.step("fo-nina", appID, "sign", map[string]any{"signer": "SIGNER_MHA", "version": a["version"], "request_id": "events-sign-mha"})
+	a = e.step("fo-nina", appID, "submit", map[string]any{"version": a["version"], "request_id": "events-submit"})
+	e.step("fo-otto", appID, "decide", map[string]any{"approve": true, "version": a["version"], "request_id": "events-decide"})
+	clk.set(mustDate("2027-02-01"))
+	e.want(e.do("POST", "/v1/clients/"+id+"/placements", "es-anna", map[string]any{"request_id": "job-events-0001",
+		"placement": map[string]any{"employer_name": "Bakkerij Bol", "job_title": "Baker", "start_date": "2027-02-01",
+			"contract_kind": "CONTRACT_KIND_PERMANENT", "hours_per_week": 20, "hourly_wage_cents": 1500}}), 200, "job")
+	pollUntil(t, 10*time.Second, "every delivery decided", e.settled)
+
+	types := func(p *partner) map[string]int {
+		out := map[string]int{}
+		for _, h := range p.received() {
+			if h.Data.ClientID == id {
+				out[h.Event.Type]++
+			}
+		}
+		return out
+	}
+	gotUWV, gotGem := types(uwv), types(gem)
+	if gotUWV[string(outbox.ApplicationDecided)] != 1 || gotUWV[string(outbox.MilestoneReached)] == 0 {
+		t.Errorf("UWV, the funder, received %v; want the decision and the milestones", gotUWV)
+	}
+	if gotGem[string(outbox.ApplicationDecided)] != 0 || gotGem[string(outbox.MilestoneReached)] != 0 {
+		t.Errorf("the municipality, which funds nothing of this client, received %v", gotGem)
+	}
+	if gotGem[string(outbox.JobStarted)] != 1 {
+		t.Errorf("the municipality did not receive the job start it may see: %v", gotGem)
 	}
 }

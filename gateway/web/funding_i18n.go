@@ -7,6 +7,7 @@ func init() {
 		"nav.funding":          {"Financiering", "Funding"},
 		"role.funding_officer": {"financieringsmedewerker", "funding officer"},
 		"done.funding":         {"Opgeslagen.", "Saved."},
+		"section.funding":      {"Financiering", "Funding"},
 
 		"funding.title":           {"Financiering", "Funding"},
 		"funding.agreements":      {"Financieringsafspraken", "Funding agreements"},

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,10 +47,9 @@ type Path struct {
 	// clients service, which writes them); others share the lock.
 	exclusive bool
 	// funding: decisions see the clients' funding parties (relation
-	// funded), once the funding schema publishes them (fundingFound).
-	funding      bool
-	fundingFound atomic.Bool
-	fundingAsked atomic.Int64 // unix nanoseconds of the last look
+	// funded), once the funding schema publishes them (probe).
+	funding bool
+	probe   *FundingProbe
 }
 
 // Config says which service a Path serves.
@@ -74,7 +72,7 @@ type Config struct {
 func New(c Config) *Path {
 	return &Path{
 		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories, funding: c.FundingFacts,
-		audit: audit.NewAppender(c.Pool, c.Logger),
+		audit: audit.NewAppender(c.Pool, c.Logger), probe: &FundingProbe{log: c.Logger},
 		dir:   NewDirectory(c.Pool),
 	}
 }

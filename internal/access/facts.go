@@ -3,6 +3,8 @@ package access
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -27,24 +29,33 @@ func (p *Path) facts(ctx context.Context, q Querier, orgID string, clientIDs []s
 	return FactsOf(ctx, q, orgID, clientIDs, FactsOptions{Lock: lock, Exclusive: p.exclusive, Funding: funding})
 }
 
-// fundingRecheck is how often a path that wants funding facts looks again
-// for the funding schema while it is not there.
+// fundingRecheck is how often a probe looks again for the funding schema
+// while it is not there.
 const fundingRecheck = 10 * time.Second
 
-// fundingPublished reports whether the path wants funding facts and the
-// funding schema publishes them. Until the funding service has migrated
-// the database, nobody stands in the funded relation: the relation only
-// ever adds access, so its absence fails closed, and the path looks again
-// now and then instead of failing every request.
-func (p *Path) fundingPublished(ctx context.Context, q Querier) (bool, error) {
-	if !p.funding || p.fundingFound.Load() {
-		return p.funding, nil
+// FundingProbe tells whether the funding schema publishes the funding
+// parties yet. Until the funding service has migrated the database nobody
+// stands in the funded relation: the relation only ever adds access, so its
+// absence fails closed, and the probe looks again now and then instead of
+// failing every request. The zero value is ready to use; safe for
+// concurrent use.
+type FundingProbe struct {
+	found atomic.Bool
+	asked atomic.Int64 // unix nanoseconds of the last look
+	log   *slog.Logger
+}
+
+// Published reports whether funding.parties exists, asking q at most every
+// fundingRecheck until it does.
+func (p *FundingProbe) Published(ctx context.Context, q Querier) (bool, error) {
+	if p.found.Load() {
+		return true, nil
 	}
 	now := time.Now().UnixNano()
-	if last := p.fundingAsked.Load(); last != 0 && time.Duration(now-last) < fundingRecheck {
+	if last := p.asked.Load(); last != 0 && time.Duration(now-last) < fundingRecheck {
 		return false, nil
 	}
-	p.fundingAsked.Store(now)
+	p.asked.Store(now)
 	rows, err := q.Query(ctx, `SELECT to_regprocedure('funding.parties(text[])') IS NOT NULL`)
 	if err != nil {
 		return false, fmt.Errorf("look for the funding schema: %w", err)
@@ -54,11 +65,20 @@ func (p *Path) fundingPublished(ctx context.Context, q Querier) (bool, error) {
 		return false, fmt.Errorf("look for the funding schema: %w", err)
 	}
 	if found {
-		p.fundingFound.Store(true)
+		p.found.Store(true)
 	} else if p.log != nil {
 		p.log.WarnContext(ctx, "funding schema not migrated yet: no caller stands in the funded relation")
 	}
 	return found, nil
+}
+
+// fundingPublished reports whether the path wants funding facts and the
+// funding schema publishes them.
+func (p *Path) fundingPublished(ctx context.Context, q Querier) (bool, error) {
+	if !p.funding {
+		return false, nil
+	}
+	return p.probe.Published(ctx, q)
 }
 
 // FactsOptions say how Facts loads.

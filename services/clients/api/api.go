@@ -89,6 +89,7 @@ var sectionToProto = map[authz.Section]clientsv1.Section{
 	authz.WorkGoals: clientsv1.Section_SECTION_WORK_GOALS, authz.ClinicalInput: clientsv1.Section_SECTION_CLINICAL_INPUT,
 	authz.JobSearch: clientsv1.Section_SECTION_JOB_SEARCH, authz.Placements: clientsv1.Section_SECTION_PLACEMENTS,
 	authz.Benefits: clientsv1.Section_SECTION_BENEFITS, authz.Milestones: clientsv1.Section_SECTION_MILESTONES,
+	authz.Funding: clientsv1.Section_SECTION_FUNDING,
 }
 
 func sectionFromProto(p clientsv1.Section) (authz.Section, bool) {
