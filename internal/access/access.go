@@ -73,7 +73,7 @@ func New(c Config) *Path {
 	return &Path{
 		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories, funding: c.FundingFacts,
 		audit: audit.NewAppender(c.Pool, c.Logger), probe: &FundingProbe{log: c.Logger},
-		dir:   NewDirectory(c.Pool),
+		dir: NewDirectory(c.Pool),
 	}
 }
 
