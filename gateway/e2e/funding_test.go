@@ -185,7 +185,9 @@ func TestFundingThirtyMonths(t *testing.T) {
 	if a["decision_date"] != "2027-01-04" || a["funded_until"] != "2029-01-03" {
 		t.Errorf("approval %v until %v", a["decision_date"], a["funded_until"])
 	}
-	a = e.step("fo-nina", appID, "start", map[string]any{"version": a["version"], "request_id": "start-0001"})
+	if a = e.step("fo-nina", appID, "start", map[string]any{"version": a["version"], "request_id": "start-0001"}); a["state"] != "APPLICATION_STATE_RUNNING" {
+		t.Errorf("after the start: %v", a["state"])
+	}
 
 	// A job from 2027-02-01 at 20 hours a week.
 	pl := e.want(e.do("POST", "/v1/clients/"+id+"/placements", "es-anna", map[string]any{"request_id": "job-0001",
