@@ -161,6 +161,14 @@ func TestFundingThirtyMonths(t *testing.T) {
 	}
 	// The funder does not see a draft.
 	e.want(e.do("GET", "/v1/trajectoryApplications/"+appID, "fo-otto", nil), 404, "funder reads a draft")
+	// The MHA's funding officer now reads the client's identity and
+	// trajectory (the client is under its agreement); the funder's does
+	// not, and the other MHA's clients stay out of reach.
+	if r := e.want(e.do("GET", "/v1/clients/"+id, "fo-nina", nil), 200, "MHA funding officer reads the client"); get(r.body, "client", "identity", "family_name") != "Kuipers" ||
+		get(r.body, "client", "work_goals") != nil {
+		t.Errorf("MHA funding officer's view of the client: %s", r.raw)
+	}
+	e.want(e.do("GET", "/v1/clients/"+id, "fo-otto", nil), 404, "funder's officer reads the client")
 	a = e.step("es-anna", appID, "sign", map[string]any{"signer": "SIGNER_CLIENT", "version": a["version"], "request_id": "sign-client-0001"})
 	// Signing for the MHA is the funding officer's, not the specialist's.
 	e.want(e.do("POST", "/v1/trajectoryApplications/"+appID+":sign", "es-anna", map[string]any{"signer": "SIGNER_MHA",
@@ -229,6 +237,10 @@ func TestFundingThirtyMonths(t *testing.T) {
 	// The funder sees no draft.
 	e.want(e.do("GET", "/v1/fundingClaims/"+claimID, "fo-otto", nil), 404, "funder reads a draft claim")
 	c1 = e.want(e.do("POST", "/v1/fundingClaims/"+claimID+":submit", "fo-nina", map[string]any{"version": c1["version"], "request_id": "submit-claim-0001"}), 200, "submit claim 1").body["claim"].(map[string]any)
+	// A retry of the claim after its submission still answers with it.
+	if again := e.want(e.do("POST", "/v1/fundingClaims", "fo-nina", claimBody), 200, "claim 1 retried after submission").body["claim"].(map[string]any); again["claim_id"] != claimID {
+		t.Errorf("a claim retried after submission answered %v", again["claim_id"])
+	}
 
 	// The funder reviews line by line: the job's details show (UWV has the
 	// placements consent); it rejects the job start and approves the rest.

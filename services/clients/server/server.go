@@ -64,7 +64,10 @@ type Deps struct {
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	st := store.New(d.Pool)
-	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true})
+	// Funding facts: the MHA's funding officer reads the identity and
+	// trajectory of the clients under its agreements (the funded relation).
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true,
+		FundingFacts: true})
 	a := app.New(st, path, d.Logger)
 	return rpc.NewServer(d.Logger, d.Verifier, &clientsv1.ClientsService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))

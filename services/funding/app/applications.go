@@ -71,11 +71,10 @@ func (s *Service) GetApplication(ctx context.Context, id string) (domain.Applica
 	if err != nil {
 		return domain.Application{}, err
 	}
-	app, ag, err := s.application(ctx, c, id)
+	app, _, err := s.application(ctx, c, id)
 	if err != nil {
 		return app, err
 	}
-	_ = ag
 	err = s.path.Read(ctx, app.ClientID, access.Reading(authz.Funding), func(*access.Access) error { return nil })
 	return app, err
 }

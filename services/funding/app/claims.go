@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/services/funding/domain"
 	"github.com/ipsbridge/ipsbridge/services/funding/store"
@@ -110,6 +111,13 @@ func (s *Service) CreateClaim(ctx context.Context, r ClaimRequest, k Key) (store
 	}
 	if r.PeriodEnd.After(s.Today()) {
 		return store.Claim{}, domain.Invalid("period_end", "is in the future")
+	}
+	prev, err := store.Replayed(ctx, s.st.Pool(), idempotency.Key{ActorID: c.P.Subject, Method: "CreateClaim", Key: k.RequestID, Request: k.Fingerprint})
+	if err != nil {
+		return store.Claim{}, err
+	}
+	if prev != "" {
+		return s.GetClaim(ctx, prev)
 	}
 	apps, err := store.Applications(ctx, s.st.Pool(), []string{ag.ID})
 	if err != nil {

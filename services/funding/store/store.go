@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/funding/domain"
@@ -69,6 +71,28 @@ func classify(err error, what string) error {
 		return fmt.Errorf("%w: %s", domain.ErrAlreadyExists, what)
 	}
 	return err
+}
+
+// Replayed returns the resource a completed idempotent request produced,
+// "" when the key is new or its request has not completed: for a use case
+// that must answer a retry before it re-derives anything (a claim derived
+// again after its submission would find nothing left to claim). The key is
+// still claimed in the write's transaction, which settles races.
+func Replayed(ctx context.Context, q Q, k idempotency.Key) (string, error) {
+	var hash []byte
+	var id string
+	err := q.QueryRow(ctx, `SELECT request_hash, resource_id FROM funding.idempotency_keys
+		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key).Scan(&hash, &id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read idempotency key: %w", err)
+	}
+	if want := sha256.Sum256(k.Request); string(hash) != string(want[:]) {
+		return "", apperr.ErrIdempotencyReused
+	}
+	return id, nil
 }
 
 // ---- agreements
