@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	fundingv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1"
 	"github.com/ipsbridge/ipsbridge/services/funding/app"
 	"github.com/ipsbridge/ipsbridge/services/funding/domain"
@@ -61,6 +62,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "DecideClaimLine":        write,
 	svc + "PayClaim":               write,
 	svc + "GetBudget":              read,
+	svc + "GetRegionFunding":       {{Section: authz.Funding, Action: authz.Aggregate}}, // region figures only
 	"/grpc.health.v1.Health/Check": authz.Public,
 	"/grpc.health.v1.Health/Watch": authz.Public,
 	"/grpc.health.v1.Health/List":  authz.Public,
@@ -592,4 +594,22 @@ func (s *Server) PayClaim(ctx context.Context, req *fundingv1.PayClaimRequest) (
 		return nil, err
 	}
 	return &fundingv1.PayClaimResponse{Claim: cl}, nil
+}
+
+// GetRegionFunding implements FundingService.
+func (s *Server) GetRegionFunding(ctx context.Context, _ *fundingv1.GetRegionFundingRequest) (*fundingv1.GetRegionFundingResponse, error) {
+	region, figs, err := s.app.RegionFunding(ctx)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &fundingv1.GetRegionFundingResponse{RegionId: region, MinimumGroupSize: smallgroups.Minimum}
+	for _, f := range figs {
+		ag := f.Agreement
+		out.Agreements = append(out.Agreements, &fundingv1.AgreementFigures{AgreementId: ag.ID, Name: ag.Name,
+			FunderOrganizationId: ag.FunderOrgID, MhaOrganizationId: ag.MHAOrgID, BudgetCents: ag.BudgetCents,
+			BudgetTrajectories: int32(ag.BudgetTrajectories),
+			Trajectories:       &fundingv1.TrajectoryCount{Count: int32(f.Trajectories.Count), Suppressed: f.Trajectories.Suppressed},
+			MoneySuppressed:    f.MoneySuppressed, CommittedCents: f.Committed, ApprovedCents: f.Approved, PaidCents: f.Paid})
+	}
+	return out, nil
 }

@@ -279,3 +279,41 @@ func TestFundingMatrix(t *testing.T) {
 	}
 	t.Logf("%d cells checked", n)
 }
+
+// TestRegionFundingForDecisionMakers: a decision maker sees an agreement's
+// figures, never one client's: with fewer than five trajectories the count
+// and the money are hidden; with five they show. A funding officer gets no
+// region figures.
+func TestRegionFundingForDecisionMakers(t *testing.T) {
+	f := newFixture(t)
+	ag := f.uwvAgreement(t, "UWV IPS", 12)
+	dm := f.as(t, "dm-lucas")
+	figures := func() *fundingv1.AgreementFigures {
+		t.Helper()
+		r, err := f.fun.GetRegionFunding(dm, &fundingv1.GetRegionFundingRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.GetRegionId() != "region-noord" || len(r.GetAgreements()) != 1 {
+			t.Fatalf("region figures %v", r)
+		}
+		return r.GetAgreements()[0]
+	}
+	f.approved(t, ag.GetAgreementId(), f.enrol(t, benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, false))
+	if g := figures(); !g.GetTrajectories().GetSuppressed() || !g.GetMoneySuppressed() || g.GetCommittedCents() != 0 {
+		t.Errorf("one trajectory shown: %v", g)
+	}
+	for range 4 {
+		f.approved(t, ag.GetAgreementId(), f.enrol(t, benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, false))
+	}
+	// Five trajectories at the schedule's 325000 each.
+	if g := figures(); g.GetTrajectories().GetCount() != 5 || g.GetMoneySuppressed() || g.GetCommittedCents() != 5*325000 {
+		t.Errorf("five trajectories: %v", g)
+	}
+	if _, err := f.fun.GetRegionFunding(f.as(t, "fo-otto"), &fundingv1.GetRegionFundingRequest{}); code(err) != codes.PermissionDenied {
+		t.Errorf("a funding officer reads region figures: %v", err)
+	}
+	if _, err := f.fun.ListApplications(dm, &fundingv1.ListApplicationsRequest{}); code(err) != codes.PermissionDenied {
+		t.Errorf("a decision maker lists applications: %v", err)
+	}
+}

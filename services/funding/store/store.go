@@ -449,3 +449,9 @@ func DecideLine(ctx context.Context, tx pgx.Tx, lineID string, state domain.Line
 	}
 	return nil
 }
+
+// AgreementsInRegion lists the agreements of a region.
+func AgreementsInRegion(ctx context.Context, q Q, region string) ([]domain.Agreement, error) {
+	return scanAgreements(q.Query(ctx, `SELECT `+agreementCols+` FROM funding.agreements
+		WHERE region_id = $1 ORDER BY valid_from DESC, id`, region))
+}

@@ -3609,6 +3609,286 @@ func (x *GetBudgetResponse) GetBudget() *Budget {
 	return nil
 }
 
+type GetRegionFundingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRegionFundingRequest) Reset() {
+	*x = GetRegionFundingRequest{}
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRegionFundingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRegionFundingRequest) ProtoMessage() {}
+
+func (x *GetRegionFundingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRegionFundingRequest.ProtoReflect.Descriptor instead.
+func (*GetRegionFundingRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_funding_v1_funding_proto_rawDescGZIP(), []int{49}
+}
+
+// TrajectoryCount is a number of trajectories as it may be shown.
+type TrajectoryCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0 when suppressed.
+	Count int32 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// True when one to four trajectories make it up.
+	Suppressed    bool `protobuf:"varint,2,opt,name=suppressed,proto3" json:"suppressed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrajectoryCount) Reset() {
+	*x = TrajectoryCount{}
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrajectoryCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrajectoryCount) ProtoMessage() {}
+
+func (x *TrajectoryCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrajectoryCount.ProtoReflect.Descriptor instead.
+func (*TrajectoryCount) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_funding_v1_funding_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *TrajectoryCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *TrajectoryCount) GetSuppressed() bool {
+	if x != nil {
+		return x.Suppressed
+	}
+	return false
+}
+
+// AgreementFigures are one agreement's figures for a region's decision
+// makers.
+type AgreementFigures struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	AgreementId          string                 `protobuf:"bytes,1,opt,name=agreement_id,json=agreementId,proto3" json:"agreement_id,omitempty"`
+	Name                 string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	FunderOrganizationId string                 `protobuf:"bytes,3,opt,name=funder_organization_id,json=funderOrganizationId,proto3" json:"funder_organization_id,omitempty"`
+	MhaOrganizationId    string                 `protobuf:"bytes,4,opt,name=mha_organization_id,json=mhaOrganizationId,proto3" json:"mha_organization_id,omitempty"`
+	BudgetCents          int64                  `protobuf:"varint,5,opt,name=budget_cents,json=budgetCents,proto3" json:"budget_cents,omitempty"`
+	BudgetTrajectories   int32                  `protobuf:"varint,6,opt,name=budget_trajectories,json=budgetTrajectories,proto3" json:"budget_trajectories,omitempty"`
+	// Approved trajectories.
+	Trajectories *TrajectoryCount `protobuf:"bytes,7,opt,name=trajectories,proto3" json:"trajectories,omitempty"`
+	// The money figures are 0 and money_suppressed is true when fewer than
+	// five trajectories make them up.
+	MoneySuppressed bool  `protobuf:"varint,8,opt,name=money_suppressed,json=moneySuppressed,proto3" json:"money_suppressed,omitempty"`
+	CommittedCents  int64 `protobuf:"varint,9,opt,name=committed_cents,json=committedCents,proto3" json:"committed_cents,omitempty"`
+	ApprovedCents   int64 `protobuf:"varint,10,opt,name=approved_cents,json=approvedCents,proto3" json:"approved_cents,omitempty"`
+	PaidCents       int64 `protobuf:"varint,11,opt,name=paid_cents,json=paidCents,proto3" json:"paid_cents,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AgreementFigures) Reset() {
+	*x = AgreementFigures{}
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgreementFigures) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgreementFigures) ProtoMessage() {}
+
+func (x *AgreementFigures) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgreementFigures.ProtoReflect.Descriptor instead.
+func (*AgreementFigures) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_funding_v1_funding_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *AgreementFigures) GetAgreementId() string {
+	if x != nil {
+		return x.AgreementId
+	}
+	return ""
+}
+
+func (x *AgreementFigures) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AgreementFigures) GetFunderOrganizationId() string {
+	if x != nil {
+		return x.FunderOrganizationId
+	}
+	return ""
+}
+
+func (x *AgreementFigures) GetMhaOrganizationId() string {
+	if x != nil {
+		return x.MhaOrganizationId
+	}
+	return ""
+}
+
+func (x *AgreementFigures) GetBudgetCents() int64 {
+	if x != nil {
+		return x.BudgetCents
+	}
+	return 0
+}
+
+func (x *AgreementFigures) GetBudgetTrajectories() int32 {
+	if x != nil {
+		return x.BudgetTrajectories
+	}
+	return 0
+}
+
+func (x *AgreementFigures) GetTrajectories() *TrajectoryCount {
+	if x != nil {
+		return x.Trajectories
+	}
+	return nil
+}
+
+func (x *AgreementFigures) GetMoneySuppressed() bool {
+	if x != nil {
+		return x.MoneySuppressed
+	}
+	return false
+}
+
+func (x *AgreementFigures) GetCommittedCents() int64 {
+	if x != nil {
+		return x.CommittedCents
+	}
+	return 0
+}
+
+func (x *AgreementFigures) GetApprovedCents() int64 {
+	if x != nil {
+		return x.ApprovedCents
+	}
+	return 0
+}
+
+func (x *AgreementFigures) GetPaidCents() int64 {
+	if x != nil {
+		return x.PaidCents
+	}
+	return 0
+}
+
+type GetRegionFundingResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	RegionId         string                 `protobuf:"bytes,1,opt,name=region_id,json=regionId,proto3" json:"region_id,omitempty"`
+	Agreements       []*AgreementFigures    `protobuf:"bytes,2,rep,name=agreements,proto3" json:"agreements,omitempty"`
+	MinimumGroupSize int32                  `protobuf:"varint,3,opt,name=minimum_group_size,json=minimumGroupSize,proto3" json:"minimum_group_size,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetRegionFundingResponse) Reset() {
+	*x = GetRegionFundingResponse{}
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRegionFundingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRegionFundingResponse) ProtoMessage() {}
+
+func (x *GetRegionFundingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_funding_v1_funding_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRegionFundingResponse.ProtoReflect.Descriptor instead.
+func (*GetRegionFundingResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_funding_v1_funding_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *GetRegionFundingResponse) GetRegionId() string {
+	if x != nil {
+		return x.RegionId
+	}
+	return ""
+}
+
+func (x *GetRegionFundingResponse) GetAgreements() []*AgreementFigures {
+	if x != nil {
+		return x.Agreements
+	}
+	return nil
+}
+
+func (x *GetRegionFundingResponse) GetMinimumGroupSize() int32 {
+	if x != nil {
+		return x.MinimumGroupSize
+	}
+	return 0
+}
+
 var File_ipsbridge_funding_v1_funding_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_funding_v1_funding_proto_rawDesc = "" +
@@ -3884,7 +4164,33 @@ const file_ipsbridge_funding_v1_funding_proto_rawDesc = "" +
 	"\x10GetBudgetRequest\x12+\n" +
 	"\fagreement_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vagreementId\"I\n" +
 	"\x11GetBudgetResponse\x124\n" +
-	"\x06budget\x18\x01 \x01(\v2\x1c.ipsbridge.funding.v1.BudgetR\x06budget*\xb0\x01\n" +
+	"\x06budget\x18\x01 \x01(\v2\x1c.ipsbridge.funding.v1.BudgetR\x06budget\"\x19\n" +
+	"\x17GetRegionFundingRequest\"G\n" +
+	"\x0fTrajectoryCount\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x05R\x05count\x12\x1e\n" +
+	"\n" +
+	"suppressed\x18\x02 \x01(\bR\n" +
+	"suppressed\"\xe8\x03\n" +
+	"\x10AgreementFigures\x12!\n" +
+	"\fagreement_id\x18\x01 \x01(\tR\vagreementId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x124\n" +
+	"\x16funder_organization_id\x18\x03 \x01(\tR\x14funderOrganizationId\x12.\n" +
+	"\x13mha_organization_id\x18\x04 \x01(\tR\x11mhaOrganizationId\x12!\n" +
+	"\fbudget_cents\x18\x05 \x01(\x03R\vbudgetCents\x12/\n" +
+	"\x13budget_trajectories\x18\x06 \x01(\x05R\x12budgetTrajectories\x12I\n" +
+	"\ftrajectories\x18\a \x01(\v2%.ipsbridge.funding.v1.TrajectoryCountR\ftrajectories\x12)\n" +
+	"\x10money_suppressed\x18\b \x01(\bR\x0fmoneySuppressed\x12'\n" +
+	"\x0fcommitted_cents\x18\t \x01(\x03R\x0ecommittedCents\x12%\n" +
+	"\x0eapproved_cents\x18\n" +
+	" \x01(\x03R\rapprovedCents\x12\x1d\n" +
+	"\n" +
+	"paid_cents\x18\v \x01(\x03R\tpaidCents\"\xad\x01\n" +
+	"\x18GetRegionFundingResponse\x12\x1b\n" +
+	"\tregion_id\x18\x01 \x01(\tR\bregionId\x12F\n" +
+	"\n" +
+	"agreements\x18\x02 \x03(\v2&.ipsbridge.funding.v1.AgreementFiguresR\n" +
+	"agreements\x12,\n" +
+	"\x12minimum_group_size\x18\x03 \x01(\x05R\x10minimumGroupSize*\xb0\x01\n" +
 	"\vTargetGroup\x12\x1c\n" +
 	"\x18TARGET_GROUP_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TARGET_GROUP_WIA\x10\x01\x12\x17\n" +
@@ -3926,7 +4232,7 @@ const file_ipsbridge_funding_v1_funding_proto_rawDesc = "" +
 	"\x11CLAIM_STATE_DRAFT\x10\x01\x12\x19\n" +
 	"\x15CLAIM_STATE_SUBMITTED\x10\x02\x12\x17\n" +
 	"\x13CLAIM_STATE_DECIDED\x10\x03\x12\x14\n" +
-	"\x10CLAIM_STATE_PAID\x10\x042\xdd\x11\n" +
+	"\x10CLAIM_STATE_PAID\x10\x042\xd0\x12\n" +
 	"\x0eFundingService\x12n\n" +
 	"\x0fCreateAgreement\x12,.ipsbridge.funding.v1.CreateAgreementRequest\x1a-.ipsbridge.funding.v1.CreateAgreementResponse\x12e\n" +
 	"\fGetAgreement\x12).ipsbridge.funding.v1.GetAgreementRequest\x1a*.ipsbridge.funding.v1.GetAgreementResponse\x12k\n" +
@@ -3949,7 +4255,8 @@ const file_ipsbridge_funding_v1_funding_proto_rawDesc = "" +
 	"\vSubmitClaim\x12(.ipsbridge.funding.v1.SubmitClaimRequest\x1a).ipsbridge.funding.v1.SubmitClaimResponse\x12n\n" +
 	"\x0fDecideClaimLine\x12,.ipsbridge.funding.v1.DecideClaimLineRequest\x1a-.ipsbridge.funding.v1.DecideClaimLineResponse\x12Y\n" +
 	"\bPayClaim\x12%.ipsbridge.funding.v1.PayClaimRequest\x1a&.ipsbridge.funding.v1.PayClaimResponse\x12\\\n" +
-	"\tGetBudget\x12&.ipsbridge.funding.v1.GetBudgetRequest\x1a'.ipsbridge.funding.v1.GetBudgetResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1;fundingv1b\x06proto3"
+	"\tGetBudget\x12&.ipsbridge.funding.v1.GetBudgetRequest\x1a'.ipsbridge.funding.v1.GetBudgetResponse\x12q\n" +
+	"\x10GetRegionFunding\x12-.ipsbridge.funding.v1.GetRegionFundingRequest\x1a..ipsbridge.funding.v1.GetRegionFundingResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1;fundingv1b\x06proto3"
 
 var (
 	file_ipsbridge_funding_v1_funding_proto_rawDescOnce sync.Once
@@ -3964,7 +4271,7 @@ func file_ipsbridge_funding_v1_funding_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_funding_v1_funding_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_ipsbridge_funding_v1_funding_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_ipsbridge_funding_v1_funding_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_ipsbridge_funding_v1_funding_proto_goTypes = []any{
 	(TargetGroup)(0),                     // 0: ipsbridge.funding.v1.TargetGroup
 	(PartCondition)(0),                   // 1: ipsbridge.funding.v1.PartCondition
@@ -4021,23 +4328,27 @@ var file_ipsbridge_funding_v1_funding_proto_goTypes = []any{
 	(*PayClaimResponse)(nil),             // 52: ipsbridge.funding.v1.PayClaimResponse
 	(*GetBudgetRequest)(nil),             // 53: ipsbridge.funding.v1.GetBudgetRequest
 	(*GetBudgetResponse)(nil),            // 54: ipsbridge.funding.v1.GetBudgetResponse
-	(*timestamppb.Timestamp)(nil),        // 55: google.protobuf.Timestamp
+	(*GetRegionFundingRequest)(nil),      // 55: ipsbridge.funding.v1.GetRegionFundingRequest
+	(*TrajectoryCount)(nil),              // 56: ipsbridge.funding.v1.TrajectoryCount
+	(*AgreementFigures)(nil),             // 57: ipsbridge.funding.v1.AgreementFigures
+	(*GetRegionFundingResponse)(nil),     // 58: ipsbridge.funding.v1.GetRegionFundingResponse
+	(*timestamppb.Timestamp)(nil),        // 59: google.protobuf.Timestamp
 }
 var file_ipsbridge_funding_v1_funding_proto_depIdxs = []int32{
 	1,  // 0: ipsbridge.funding.v1.FeePart.condition:type_name -> ipsbridge.funding.v1.PartCondition
 	6,  // 1: ipsbridge.funding.v1.Schedule.parts:type_name -> ipsbridge.funding.v1.FeePart
 	0,  // 2: ipsbridge.funding.v1.Agreement.target_groups:type_name -> ipsbridge.funding.v1.TargetGroup
 	7,  // 3: ipsbridge.funding.v1.Agreement.schedules:type_name -> ipsbridge.funding.v1.Schedule
-	55, // 4: ipsbridge.funding.v1.Agreement.update_time:type_name -> google.protobuf.Timestamp
+	59, // 4: ipsbridge.funding.v1.Agreement.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: ipsbridge.funding.v1.Application.state:type_name -> ipsbridge.funding.v1.ApplicationState
 	0,  // 6: ipsbridge.funding.v1.Application.target_group:type_name -> ipsbridge.funding.v1.TargetGroup
-	55, // 7: ipsbridge.funding.v1.Application.create_time:type_name -> google.protobuf.Timestamp
-	55, // 8: ipsbridge.funding.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	59, // 7: ipsbridge.funding.v1.Application.create_time:type_name -> google.protobuf.Timestamp
+	59, // 8: ipsbridge.funding.v1.Application.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 9: ipsbridge.funding.v1.ClaimLine.condition:type_name -> ipsbridge.funding.v1.PartCondition
 	4,  // 10: ipsbridge.funding.v1.ClaimLine.state:type_name -> ipsbridge.funding.v1.LineState
 	5,  // 11: ipsbridge.funding.v1.Claim.state:type_name -> ipsbridge.funding.v1.ClaimState
 	10, // 12: ipsbridge.funding.v1.Claim.lines:type_name -> ipsbridge.funding.v1.ClaimLine
-	55, // 13: ipsbridge.funding.v1.Claim.update_time:type_name -> google.protobuf.Timestamp
+	59, // 13: ipsbridge.funding.v1.Claim.update_time:type_name -> google.protobuf.Timestamp
 	8,  // 14: ipsbridge.funding.v1.CreateAgreementRequest.agreement:type_name -> ipsbridge.funding.v1.Agreement
 	8,  // 15: ipsbridge.funding.v1.CreateAgreementResponse.agreement:type_name -> ipsbridge.funding.v1.Agreement
 	8,  // 16: ipsbridge.funding.v1.GetAgreementResponse.agreement:type_name -> ipsbridge.funding.v1.Agreement
@@ -4063,53 +4374,57 @@ var file_ipsbridge_funding_v1_funding_proto_depIdxs = []int32{
 	11, // 36: ipsbridge.funding.v1.DecideClaimLineResponse.claim:type_name -> ipsbridge.funding.v1.Claim
 	11, // 37: ipsbridge.funding.v1.PayClaimResponse.claim:type_name -> ipsbridge.funding.v1.Claim
 	12, // 38: ipsbridge.funding.v1.GetBudgetResponse.budget:type_name -> ipsbridge.funding.v1.Budget
-	13, // 39: ipsbridge.funding.v1.FundingService.CreateAgreement:input_type -> ipsbridge.funding.v1.CreateAgreementRequest
-	15, // 40: ipsbridge.funding.v1.FundingService.GetAgreement:input_type -> ipsbridge.funding.v1.GetAgreementRequest
-	17, // 41: ipsbridge.funding.v1.FundingService.ListAgreements:input_type -> ipsbridge.funding.v1.ListAgreementsRequest
-	19, // 42: ipsbridge.funding.v1.FundingService.AddSchedule:input_type -> ipsbridge.funding.v1.AddScheduleRequest
-	21, // 43: ipsbridge.funding.v1.FundingService.CreateApplication:input_type -> ipsbridge.funding.v1.CreateApplicationRequest
-	23, // 44: ipsbridge.funding.v1.FundingService.GetApplication:input_type -> ipsbridge.funding.v1.GetApplicationRequest
-	25, // 45: ipsbridge.funding.v1.FundingService.ListApplications:input_type -> ipsbridge.funding.v1.ListApplicationsRequest
-	27, // 46: ipsbridge.funding.v1.FundingService.SignApplication:input_type -> ipsbridge.funding.v1.SignApplicationRequest
-	29, // 47: ipsbridge.funding.v1.FundingService.SubmitApplication:input_type -> ipsbridge.funding.v1.SubmitApplicationRequest
-	31, // 48: ipsbridge.funding.v1.FundingService.DecideApplication:input_type -> ipsbridge.funding.v1.DecideApplicationRequest
-	33, // 49: ipsbridge.funding.v1.FundingService.StartTrajectory:input_type -> ipsbridge.funding.v1.StartTrajectoryRequest
-	35, // 50: ipsbridge.funding.v1.FundingService.StopTrajectory:input_type -> ipsbridge.funding.v1.StopTrajectoryRequest
-	37, // 51: ipsbridge.funding.v1.FundingService.EndTrajectory:input_type -> ipsbridge.funding.v1.EndTrajectoryRequest
-	39, // 52: ipsbridge.funding.v1.FundingService.DetermineApplication:input_type -> ipsbridge.funding.v1.DetermineApplicationRequest
-	41, // 53: ipsbridge.funding.v1.FundingService.CreateClaim:input_type -> ipsbridge.funding.v1.CreateClaimRequest
-	43, // 54: ipsbridge.funding.v1.FundingService.GetClaim:input_type -> ipsbridge.funding.v1.GetClaimRequest
-	45, // 55: ipsbridge.funding.v1.FundingService.ListClaims:input_type -> ipsbridge.funding.v1.ListClaimsRequest
-	47, // 56: ipsbridge.funding.v1.FundingService.SubmitClaim:input_type -> ipsbridge.funding.v1.SubmitClaimRequest
-	49, // 57: ipsbridge.funding.v1.FundingService.DecideClaimLine:input_type -> ipsbridge.funding.v1.DecideClaimLineRequest
-	51, // 58: ipsbridge.funding.v1.FundingService.PayClaim:input_type -> ipsbridge.funding.v1.PayClaimRequest
-	53, // 59: ipsbridge.funding.v1.FundingService.GetBudget:input_type -> ipsbridge.funding.v1.GetBudgetRequest
-	14, // 60: ipsbridge.funding.v1.FundingService.CreateAgreement:output_type -> ipsbridge.funding.v1.CreateAgreementResponse
-	16, // 61: ipsbridge.funding.v1.FundingService.GetAgreement:output_type -> ipsbridge.funding.v1.GetAgreementResponse
-	18, // 62: ipsbridge.funding.v1.FundingService.ListAgreements:output_type -> ipsbridge.funding.v1.ListAgreementsResponse
-	20, // 63: ipsbridge.funding.v1.FundingService.AddSchedule:output_type -> ipsbridge.funding.v1.AddScheduleResponse
-	22, // 64: ipsbridge.funding.v1.FundingService.CreateApplication:output_type -> ipsbridge.funding.v1.CreateApplicationResponse
-	24, // 65: ipsbridge.funding.v1.FundingService.GetApplication:output_type -> ipsbridge.funding.v1.GetApplicationResponse
-	26, // 66: ipsbridge.funding.v1.FundingService.ListApplications:output_type -> ipsbridge.funding.v1.ListApplicationsResponse
-	28, // 67: ipsbridge.funding.v1.FundingService.SignApplication:output_type -> ipsbridge.funding.v1.SignApplicationResponse
-	30, // 68: ipsbridge.funding.v1.FundingService.SubmitApplication:output_type -> ipsbridge.funding.v1.SubmitApplicationResponse
-	32, // 69: ipsbridge.funding.v1.FundingService.DecideApplication:output_type -> ipsbridge.funding.v1.DecideApplicationResponse
-	34, // 70: ipsbridge.funding.v1.FundingService.StartTrajectory:output_type -> ipsbridge.funding.v1.StartTrajectoryResponse
-	36, // 71: ipsbridge.funding.v1.FundingService.StopTrajectory:output_type -> ipsbridge.funding.v1.StopTrajectoryResponse
-	38, // 72: ipsbridge.funding.v1.FundingService.EndTrajectory:output_type -> ipsbridge.funding.v1.EndTrajectoryResponse
-	40, // 73: ipsbridge.funding.v1.FundingService.DetermineApplication:output_type -> ipsbridge.funding.v1.DetermineApplicationResponse
-	42, // 74: ipsbridge.funding.v1.FundingService.CreateClaim:output_type -> ipsbridge.funding.v1.CreateClaimResponse
-	44, // 75: ipsbridge.funding.v1.FundingService.GetClaim:output_type -> ipsbridge.funding.v1.GetClaimResponse
-	46, // 76: ipsbridge.funding.v1.FundingService.ListClaims:output_type -> ipsbridge.funding.v1.ListClaimsResponse
-	48, // 77: ipsbridge.funding.v1.FundingService.SubmitClaim:output_type -> ipsbridge.funding.v1.SubmitClaimResponse
-	50, // 78: ipsbridge.funding.v1.FundingService.DecideClaimLine:output_type -> ipsbridge.funding.v1.DecideClaimLineResponse
-	52, // 79: ipsbridge.funding.v1.FundingService.PayClaim:output_type -> ipsbridge.funding.v1.PayClaimResponse
-	54, // 80: ipsbridge.funding.v1.FundingService.GetBudget:output_type -> ipsbridge.funding.v1.GetBudgetResponse
-	60, // [60:81] is the sub-list for method output_type
-	39, // [39:60] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	56, // 39: ipsbridge.funding.v1.AgreementFigures.trajectories:type_name -> ipsbridge.funding.v1.TrajectoryCount
+	57, // 40: ipsbridge.funding.v1.GetRegionFundingResponse.agreements:type_name -> ipsbridge.funding.v1.AgreementFigures
+	13, // 41: ipsbridge.funding.v1.FundingService.CreateAgreement:input_type -> ipsbridge.funding.v1.CreateAgreementRequest
+	15, // 42: ipsbridge.funding.v1.FundingService.GetAgreement:input_type -> ipsbridge.funding.v1.GetAgreementRequest
+	17, // 43: ipsbridge.funding.v1.FundingService.ListAgreements:input_type -> ipsbridge.funding.v1.ListAgreementsRequest
+	19, // 44: ipsbridge.funding.v1.FundingService.AddSchedule:input_type -> ipsbridge.funding.v1.AddScheduleRequest
+	21, // 45: ipsbridge.funding.v1.FundingService.CreateApplication:input_type -> ipsbridge.funding.v1.CreateApplicationRequest
+	23, // 46: ipsbridge.funding.v1.FundingService.GetApplication:input_type -> ipsbridge.funding.v1.GetApplicationRequest
+	25, // 47: ipsbridge.funding.v1.FundingService.ListApplications:input_type -> ipsbridge.funding.v1.ListApplicationsRequest
+	27, // 48: ipsbridge.funding.v1.FundingService.SignApplication:input_type -> ipsbridge.funding.v1.SignApplicationRequest
+	29, // 49: ipsbridge.funding.v1.FundingService.SubmitApplication:input_type -> ipsbridge.funding.v1.SubmitApplicationRequest
+	31, // 50: ipsbridge.funding.v1.FundingService.DecideApplication:input_type -> ipsbridge.funding.v1.DecideApplicationRequest
+	33, // 51: ipsbridge.funding.v1.FundingService.StartTrajectory:input_type -> ipsbridge.funding.v1.StartTrajectoryRequest
+	35, // 52: ipsbridge.funding.v1.FundingService.StopTrajectory:input_type -> ipsbridge.funding.v1.StopTrajectoryRequest
+	37, // 53: ipsbridge.funding.v1.FundingService.EndTrajectory:input_type -> ipsbridge.funding.v1.EndTrajectoryRequest
+	39, // 54: ipsbridge.funding.v1.FundingService.DetermineApplication:input_type -> ipsbridge.funding.v1.DetermineApplicationRequest
+	41, // 55: ipsbridge.funding.v1.FundingService.CreateClaim:input_type -> ipsbridge.funding.v1.CreateClaimRequest
+	43, // 56: ipsbridge.funding.v1.FundingService.GetClaim:input_type -> ipsbridge.funding.v1.GetClaimRequest
+	45, // 57: ipsbridge.funding.v1.FundingService.ListClaims:input_type -> ipsbridge.funding.v1.ListClaimsRequest
+	47, // 58: ipsbridge.funding.v1.FundingService.SubmitClaim:input_type -> ipsbridge.funding.v1.SubmitClaimRequest
+	49, // 59: ipsbridge.funding.v1.FundingService.DecideClaimLine:input_type -> ipsbridge.funding.v1.DecideClaimLineRequest
+	51, // 60: ipsbridge.funding.v1.FundingService.PayClaim:input_type -> ipsbridge.funding.v1.PayClaimRequest
+	53, // 61: ipsbridge.funding.v1.FundingService.GetBudget:input_type -> ipsbridge.funding.v1.GetBudgetRequest
+	55, // 62: ipsbridge.funding.v1.FundingService.GetRegionFunding:input_type -> ipsbridge.funding.v1.GetRegionFundingRequest
+	14, // 63: ipsbridge.funding.v1.FundingService.CreateAgreement:output_type -> ipsbridge.funding.v1.CreateAgreementResponse
+	16, // 64: ipsbridge.funding.v1.FundingService.GetAgreement:output_type -> ipsbridge.funding.v1.GetAgreementResponse
+	18, // 65: ipsbridge.funding.v1.FundingService.ListAgreements:output_type -> ipsbridge.funding.v1.ListAgreementsResponse
+	20, // 66: ipsbridge.funding.v1.FundingService.AddSchedule:output_type -> ipsbridge.funding.v1.AddScheduleResponse
+	22, // 67: ipsbridge.funding.v1.FundingService.CreateApplication:output_type -> ipsbridge.funding.v1.CreateApplicationResponse
+	24, // 68: ipsbridge.funding.v1.FundingService.GetApplication:output_type -> ipsbridge.funding.v1.GetApplicationResponse
+	26, // 69: ipsbridge.funding.v1.FundingService.ListApplications:output_type -> ipsbridge.funding.v1.ListApplicationsResponse
+	28, // 70: ipsbridge.funding.v1.FundingService.SignApplication:output_type -> ipsbridge.funding.v1.SignApplicationResponse
+	30, // 71: ipsbridge.funding.v1.FundingService.SubmitApplication:output_type -> ipsbridge.funding.v1.SubmitApplicationResponse
+	32, // 72: ipsbridge.funding.v1.FundingService.DecideApplication:output_type -> ipsbridge.funding.v1.DecideApplicationResponse
+	34, // 73: ipsbridge.funding.v1.FundingService.StartTrajectory:output_type -> ipsbridge.funding.v1.StartTrajectoryResponse
+	36, // 74: ipsbridge.funding.v1.FundingService.StopTrajectory:output_type -> ipsbridge.funding.v1.StopTrajectoryResponse
+	38, // 75: ipsbridge.funding.v1.FundingService.EndTrajectory:output_type -> ipsbridge.funding.v1.EndTrajectoryResponse
+	40, // 76: ipsbridge.funding.v1.FundingService.DetermineApplication:output_type -> ipsbridge.funding.v1.DetermineApplicationResponse
+	42, // 77: ipsbridge.funding.v1.FundingService.CreateClaim:output_type -> ipsbridge.funding.v1.CreateClaimResponse
+	44, // 78: ipsbridge.funding.v1.FundingService.GetClaim:output_type -> ipsbridge.funding.v1.GetClaimResponse
+	46, // 79: ipsbridge.funding.v1.FundingService.ListClaims:output_type -> ipsbridge.funding.v1.ListClaimsResponse
+	48, // 80: ipsbridge.funding.v1.FundingService.SubmitClaim:output_type -> ipsbridge.funding.v1.SubmitClaimResponse
+	50, // 81: ipsbridge.funding.v1.FundingService.DecideClaimLine:output_type -> ipsbridge.funding.v1.DecideClaimLineResponse
+	52, // 82: ipsbridge.funding.v1.FundingService.PayClaim:output_type -> ipsbridge.funding.v1.PayClaimResponse
+	54, // 83: ipsbridge.funding.v1.FundingService.GetBudget:output_type -> ipsbridge.funding.v1.GetBudgetResponse
+	58, // 84: ipsbridge.funding.v1.FundingService.GetRegionFunding:output_type -> ipsbridge.funding.v1.GetRegionFundingResponse
+	63, // [63:85] is the sub-list for method output_type
+	41, // [41:63] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_funding_v1_funding_proto_init() }
@@ -4124,7 +4439,7 @@ func file_ipsbridge_funding_v1_funding_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_funding_v1_funding_proto_rawDesc), len(file_ipsbridge_funding_v1_funding_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   49,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -874,6 +874,27 @@ func local_request_FundingService_GetBudget_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
+func request_FundingService_GetRegionFunding_0(ctx context.Context, marshaler runtime.Marshaler, client FundingServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetRegionFundingRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetRegionFunding(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_FundingService_GetRegionFunding_0(ctx context.Context, marshaler runtime.Marshaler, server FundingServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetRegionFundingRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetRegionFunding(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterFundingServiceHandlerServer registers the http handlers for service FundingService to "mux".
 // UnaryRPC     :call FundingServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1300,6 +1321,26 @@ func RegisterFundingServiceHandlerServer(ctx context.Context, mux *runtime.Serve
 		}
 		forward_FundingService_GetBudget_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_FundingService_GetRegionFunding_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/ipsbridge.funding.v1.FundingService/GetRegionFunding", runtime.WithHTTPPathPattern("/v1/regionFunding"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_FundingService_GetRegionFunding_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FundingService_GetRegionFunding_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1697,6 +1738,23 @@ func RegisterFundingServiceHandlerClient(ctx context.Context, mux *runtime.Serve
 		}
 		forward_FundingService_GetBudget_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_FundingService_GetRegionFunding_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/ipsbridge.funding.v1.FundingService/GetRegionFunding", runtime.WithHTTPPathPattern("/v1/regionFunding"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_FundingService_GetRegionFunding_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_FundingService_GetRegionFunding_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -1722,6 +1780,7 @@ var (
 	pattern_FundingService_DecideClaimLine_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3, 1, 0, 4, 1, 5, 4}, []string{"v1", "fundingClaims", "claim_id", "lines", "line_id"}, "decide"))
 	pattern_FundingService_PayClaim_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "fundingClaims", "claim_id"}, "pay"))
 	pattern_FundingService_GetBudget_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "fundingAgreements", "agreement_id", "budget"}, ""))
+	pattern_FundingService_GetRegionFunding_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "regionFunding"}, ""))
 )
 
 var (
@@ -1746,4 +1805,5 @@ var (
 	forward_FundingService_DecideClaimLine_0      = runtime.ForwardResponseMessage
 	forward_FundingService_PayClaim_0             = runtime.ForwardResponseMessage
 	forward_FundingService_GetBudget_0            = runtime.ForwardResponseMessage
+	forward_FundingService_GetRegionFunding_0     = runtime.ForwardResponseMessage
 )

@@ -40,6 +40,7 @@ const (
 	FundingService_DecideClaimLine_FullMethodName      = "/ipsbridge.funding.v1.FundingService/DecideClaimLine"
 	FundingService_PayClaim_FullMethodName             = "/ipsbridge.funding.v1.FundingService/PayClaim"
 	FundingService_GetBudget_FullMethodName            = "/ipsbridge.funding.v1.FundingService/GetBudget"
+	FundingService_GetRegionFunding_FullMethodName     = "/ipsbridge.funding.v1.FundingService/GetRegionFunding"
 )
 
 // FundingServiceClient is the client API for FundingService service.
@@ -125,6 +126,11 @@ type FundingServiceClient interface {
 	// approved, paid, remaining and a forecast from the running
 	// trajectories.
 	GetBudget(ctx context.Context, in *GetBudgetRequest, opts ...grpc.CallOption) (*GetBudgetResponse, error)
+	// GetRegionFunding returns, for decision makers (the aggregate action on
+	// funding), the figures of every agreement in the caller's region that
+	// name no client: trajectories and money, each hidden when fewer than
+	// five trajectories make it up.
+	GetRegionFunding(ctx context.Context, in *GetRegionFundingRequest, opts ...grpc.CallOption) (*GetRegionFundingResponse, error)
 }
 
 type fundingServiceClient struct {
@@ -345,6 +351,16 @@ func (c *fundingServiceClient) GetBudget(ctx context.Context, in *GetBudgetReque
 	return out, nil
 }
 
+func (c *fundingServiceClient) GetRegionFunding(ctx context.Context, in *GetRegionFundingRequest, opts ...grpc.CallOption) (*GetRegionFundingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRegionFundingResponse)
+	err := c.cc.Invoke(ctx, FundingService_GetRegionFunding_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FundingServiceServer is the server API for FundingService service.
 // All implementations must embed UnimplementedFundingServiceServer
 // for forward compatibility.
@@ -428,6 +444,11 @@ type FundingServiceServer interface {
 	// approved, paid, remaining and a forecast from the running
 	// trajectories.
 	GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error)
+	// GetRegionFunding returns, for decision makers (the aggregate action on
+	// funding), the figures of every agreement in the caller's region that
+	// name no client: trajectories and money, each hidden when fewer than
+	// five trajectories make it up.
+	GetRegionFunding(context.Context, *GetRegionFundingRequest) (*GetRegionFundingResponse, error)
 	mustEmbedUnimplementedFundingServiceServer()
 }
 
@@ -500,6 +521,9 @@ func (UnimplementedFundingServiceServer) PayClaim(context.Context, *PayClaimRequ
 }
 func (UnimplementedFundingServiceServer) GetBudget(context.Context, *GetBudgetRequest) (*GetBudgetResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBudget not implemented")
+}
+func (UnimplementedFundingServiceServer) GetRegionFunding(context.Context, *GetRegionFundingRequest) (*GetRegionFundingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRegionFunding not implemented")
 }
 func (UnimplementedFundingServiceServer) mustEmbedUnimplementedFundingServiceServer() {}
 func (UnimplementedFundingServiceServer) testEmbeddedByValue()                        {}
@@ -900,6 +924,24 @@ func _FundingService_GetBudget_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FundingService_GetRegionFunding_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRegionFundingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FundingServiceServer).GetRegionFunding(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FundingService_GetRegionFunding_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FundingServiceServer).GetRegionFunding(ctx, req.(*GetRegionFundingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FundingService_ServiceDesc is the grpc.ServiceDesc for FundingService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -990,6 +1032,10 @@ var FundingService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBudget",
 			Handler:    _FundingService_GetBudget_Handler,
+		},
+		{
+			MethodName: "GetRegionFunding",
+			Handler:    _FundingService_GetRegionFunding_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
