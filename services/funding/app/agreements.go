@@ -55,7 +55,7 @@ func (s *Service) GetAgreement(ctx context.Context, id string) (domain.Agreement
 	if err != nil {
 		return domain.Agreement{}, err
 	}
-	ag, err := s.agreementFor(ctx, s.st.Pool(), c, id)
+	ag, err := s.agreementFor(ctx, s.st.Pool(), c, id, "read")
 	if err != nil {
 		return ag, err
 	}
@@ -83,7 +83,7 @@ func (s *Service) AddSchedule(ctx context.Context, id string, sc domain.Schedule
 	if err != nil {
 		return domain.Agreement{}, err
 	}
-	ag, err := s.agreementFor(ctx, s.st.Pool(), c, id)
+	ag, err := s.agreementFor(ctx, s.st.Pool(), c, id, "write")
 	if err != nil {
 		return ag, err
 	}
@@ -120,5 +120,5 @@ func (s *Service) GetAgreementQuiet(ctx context.Context, id string) (domain.Agre
 	if err != nil {
 		return domain.Agreement{}, err
 	}
-	return s.agreementFor(ctx, s.st.Pool(), c, id)
+	return party(ctx, s.st.Pool(), c, id)
 }

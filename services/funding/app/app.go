@@ -18,6 +18,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -107,9 +108,9 @@ func denied(format string, args ...any) error {
 // officerOf reports whether the caller is org's funding officer.
 func officerOf(c access.Caller, org string) bool { return c.Sub.Role == Officer && c.Sub.OrgID == org }
 
-// agreementFor loads an agreement the caller's organisation is party to;
-// to anyone else it does not exist.
-func (s *Service) agreementFor(ctx context.Context, q store.Q, c access.Caller, id string) (domain.Agreement, error) {
+// party loads an agreement the caller's organisation is party to; to
+// anyone else it does not exist.
+func party(ctx context.Context, q store.Q, c access.Caller, id string) (domain.Agreement, error) {
 	ag, err := store.Agreement(ctx, q, id)
 	if err != nil {
 		return ag, err
@@ -118,6 +119,16 @@ func (s *Service) agreementFor(ctx context.Context, q store.Q, c access.Caller, 
 		return domain.Agreement{}, fmt.Errorf("agreement %s: %w", id, domain.ErrNotFound)
 	}
 	return ag, nil
+}
+
+// agreementFor is party for a use case: a refusal (an agreement that does
+// not exist for the caller) is audited.
+func (s *Service) agreementFor(ctx context.Context, q store.Q, c access.Caller, id, action string) (domain.Agreement, error) {
+	ag, err := party(ctx, q, c, id)
+	if errors.Is(err, domain.ErrNotFound) {
+		return ag, s.refuseOrg(ctx, c, action, err)
+	}
+	return ag, err
 }
 
 // visible reports whether the caller's organisation may know of an

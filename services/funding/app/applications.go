@@ -23,7 +23,7 @@ func (s *Service) CreateApplication(ctx context.Context, agreementID, clientID s
 	if err != nil {
 		return domain.Application{}, err
 	}
-	ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID)
+	ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID, "create")
 	if err != nil {
 		return domain.Application{}, err
 	}
@@ -71,7 +71,7 @@ func (s *Service) GetApplication(ctx context.Context, id string) (domain.Applica
 	if err != nil {
 		return domain.Application{}, err
 	}
-	app, _, err := s.application(ctx, c, id)
+	app, _, err := s.application(ctx, c, id, access.Reading(authz.Funding))
 	if err != nil {
 		return app, err
 	}
@@ -80,15 +80,22 @@ func (s *Service) GetApplication(ctx context.Context, id string) (domain.Applica
 }
 
 // application loads an application and its agreement when the caller's
-// organisation may know of it; NotFound otherwise.
-func (s *Service) application(ctx context.Context, c access.Caller, id string) (domain.Application, domain.Agreement, error) {
+// organisation may know of it; otherwise the refusal is audited (naming the
+// client, whom the caller does not learn of) and the answer is NotFound.
+func (s *Service) application(ctx context.Context, c access.Caller, id string, op access.Op) (domain.Application, domain.Agreement, error) {
 	app, err := store.Application(ctx, s.st.Pool(), id)
+	if errors.Is(err, domain.ErrNotFound) {
+		return app, domain.Agreement{}, s.path.RefuseCaller(ctx, c, "", op, err)
+	}
 	if err != nil {
 		return app, domain.Agreement{}, err
 	}
-	ag, err := s.agreementFor(ctx, s.st.Pool(), c, app.AgreementID)
-	if err != nil || !visible(c, ag, app) {
-		return domain.Application{}, domain.Agreement{}, notFound("application", id)
+	ag, err := party(ctx, s.st.Pool(), c, app.AgreementID)
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && !visible(c, ag, app)) {
+		return domain.Application{}, domain.Agreement{}, s.path.RefuseCaller(ctx, c, app.ClientID, op, notFound("application", id))
+	}
+	if err != nil {
+		return domain.Application{}, domain.Agreement{}, err
 	}
 	return app, ag, nil
 }
@@ -103,7 +110,7 @@ func (s *Service) ListApplications(ctx context.Context, agreementID string, stat
 	}
 	var ags []domain.Agreement
 	if agreementID != "" {
-		ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID)
+		ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID, "list")
 		if err != nil {
 			return nil, err
 		}
@@ -157,12 +164,12 @@ func (s *Service) take(ctx context.Context, id string, version int64, k Key, st 
 	if err != nil {
 		return domain.Application{}, err
 	}
-	app, ag, err := s.application(ctx, c, id)
+	op := access.Writing("write", authz.Funding)
+	op.Reason = st.method
+	app, ag, err := s.application(ctx, c, id, op)
 	if err != nil {
 		return app, err
 	}
-	op := access.Writing("write", authz.Funding)
-	op.Reason = st.method
 	var refusal error
 	err = s.path.Write(ctx, app.ClientID, op, func(ctx context.Context, tx pgx.Tx, a *access.Access) error {
 		if refusal = st.who(a.Caller, ag); refusal != nil {
@@ -298,7 +305,7 @@ func (s *Service) DetermineApplication(ctx context.Context, id string, version i
 	if err != nil {
 		return domain.Application{}, err
 	}
-	app, ag, err := s.application(ctx, c, id)
+	app, ag, err := s.application(ctx, c, id, access.Writing("write", authz.Funding))
 	if err != nil {
 		return app, err
 	}

@@ -33,7 +33,7 @@ func (s *Service) GetBudget(ctx context.Context, agreementID string) (Budget, er
 	if err != nil {
 		return Budget{}, err
 	}
-	ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID)
+	ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID, "read")
 	if err != nil {
 		return Budget{}, err
 	}

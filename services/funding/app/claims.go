@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -102,7 +103,7 @@ func (s *Service) CreateClaim(ctx context.Context, r ClaimRequest, k Key) (store
 	if err != nil {
 		return store.Claim{}, err
 	}
-	ag, err := s.agreementFor(ctx, s.st.Pool(), c, r.AgreementID)
+	ag, err := s.agreementFor(ctx, s.st.Pool(), c, r.AgreementID, "create")
 	if err != nil {
 		return store.Claim{}, err
 	}
@@ -212,7 +213,7 @@ func (s *Service) GetClaim(ctx context.Context, id string) (store.Claim, error) 
 	if err != nil {
 		return store.Claim{}, err
 	}
-	cl, _, err := s.claim(ctx, s.st.Pool(), c, id, false)
+	cl, _, err := s.claim(ctx, c, id, "read")
 	if err != nil {
 		return cl, err
 	}
@@ -224,15 +225,22 @@ func (s *Service) GetClaim(ctx context.Context, id string) (store.Claim, error) 
 }
 
 // claim loads a claim its organisation may see: the MHA's always, the
-// funder's from submission on.
-func (s *Service) claim(ctx context.Context, q store.Q, c access.Caller, id string, lock bool) (store.Claim, domain.Agreement, error) {
-	cl, err := store.OneClaim(ctx, q, id, lock)
+// funder's from submission on; otherwise the refusal is audited and the
+// answer is NotFound.
+func (s *Service) claim(ctx context.Context, c access.Caller, id, action string) (store.Claim, domain.Agreement, error) {
+	cl, err := store.OneClaim(ctx, s.st.Pool(), id, false)
+	if errors.Is(err, domain.ErrNotFound) {
+		return cl, domain.Agreement{}, s.refuseOrg(ctx, c, action, err)
+	}
 	if err != nil {
 		return cl, domain.Agreement{}, err
 	}
-	ag, err := s.agreementFor(ctx, q, c, cl.AgreementID)
-	if err != nil || !claimVisible(c, ag, cl) {
-		return store.Claim{}, domain.Agreement{}, notFound("claim", id)
+	ag, err := party(ctx, s.st.Pool(), c, cl.AgreementID)
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && !claimVisible(c, ag, cl)) {
+		return store.Claim{}, domain.Agreement{}, s.refuseOrg(ctx, c, action, notFound("claim", id))
+	}
+	if err != nil {
+		return store.Claim{}, domain.Agreement{}, err
 	}
 	return cl, ag, nil
 }
@@ -304,7 +312,7 @@ func (s *Service) ListClaims(ctx context.Context, agreementID string) ([]store.C
 	}
 	var ags []domain.Agreement
 	if agreementID != "" {
-		ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID)
+		ag, err := s.agreementFor(ctx, s.st.Pool(), c, agreementID, "list")
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +351,7 @@ func (s *Service) claimStep(ctx context.Context, id string, version int64, k Key
 	if err != nil {
 		return store.Claim{}, err
 	}
-	cl, ag, err := s.claim(ctx, s.st.Pool(), c, id, false)
+	cl, ag, err := s.claim(ctx, c, id, "write")
 	if err != nil {
 		return cl, err
 	}

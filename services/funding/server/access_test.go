@@ -317,3 +317,75 @@ func TestRegionFundingForDecisionMakers(t *testing.T) {
 		t.Errorf("a decision maker lists applications: %v", err)
 	}
 }
+
+// TestFundingWritesMatrix: on a draft application, every seeded user the
+// table does not let write the client's funding section is refused both
+// signatures, each refusal audited, and the application is unchanged; of
+// those the table lets write, only the owning role signs.
+func TestFundingWritesMatrix(t *testing.T) {
+	f := newFixture(t)
+	client := f.enrol(t, benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, true)
+	ag := f.uwvAgreement(t, "UWV IPS", 12)
+	r, err := f.fun.CreateApplication(f.as(t, "es-anna"), &fundingv1.CreateApplicationRequest{AgreementId: ag.GetAgreementId(), ClientId: client, RequestId: f.rid("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := r.GetApplication()
+	// A draft: only the MHA is a funding party.
+	facts := authz.ClientFacts{MHAOrgID: "mha-noord", RegionID: "region-noord", TeamID: "noord-team-a", SpecialistID: "es-anna",
+		InvolvedOrgIDs: []string{"gem-groningen", "uwv-noord"}, FundingOrgIDs: []string{"mha-noord"}}
+	denied := func() int {
+		var n int
+		if err := f.p.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit.events WHERE service = 'funding' AND outcome = 'denied'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before, refusals := denied(), 0
+	for _, u := range seed.Demo.Users {
+		org, _ := seed.FindOrganization(u.OrgID)
+		sub := authz.Subject{UserID: u.ID, OrgID: u.OrgID, OrgKind: org.Kind, RegionID: org.RegionID, Role: u.Role, Teams: u.Teams}
+		may := authztest.Expected(org.Kind, u.Role, authz.Relations(sub, facts), false, authz.Funding, authz.Write)
+		for _, signer := range []fundingv1.Signer{fundingv1.Signer_SIGNER_CLIENT, fundingv1.Signer_SIGNER_MHA} {
+			owner := (signer == fundingv1.Signer_SIGNER_CLIENT && u.ID == "es-anna") || (signer == fundingv1.Signer_SIGNER_MHA && u.ID == "fo-nina")
+			if owner {
+				continue // signed below
+			}
+			_, err := f.fun.SignApplication(f.as(t, u.ID), &fundingv1.SignApplicationRequest{ApplicationId: app.GetApplicationId(),
+				Signer: signer, Version: app.GetVersion(), RequestId: f.rid("sign")})
+			if err == nil {
+				t.Fatalf("%s (%s@%s) signed as %v; the table allows the write: %v", u.ID, u.Role, u.OrgID, signer, may)
+			}
+			want := []codes.Code{codes.NotFound, codes.PermissionDenied}
+			if code(err) != want[0] && code(err) != want[1] {
+				t.Errorf("%s signs as %v: %v", u.ID, signer, err)
+			}
+			if may && code(err) != codes.PermissionDenied {
+				t.Errorf("%s may write funding but is refused with %v, want PermissionDenied (the step is another role's)", u.ID, code(err))
+			}
+			refusals++
+		}
+	}
+	if got := denied() - before; got != refusals {
+		t.Errorf("%d refusals audited, %d refused calls", got, refusals)
+	}
+	if cur, err := f.fun.GetApplication(f.as(t, "es-anna"), &fundingv1.GetApplicationRequest{ApplicationId: app.GetApplicationId()}); err != nil ||
+		cur.GetApplication().GetVersion() != app.GetVersion() {
+		t.Fatalf("the application changed under refused writes: %v %v", cur, err)
+	}
+	for _, s := range []struct {
+		user   string
+		signer fundingv1.Signer
+	}{{"es-anna", fundingv1.Signer_SIGNER_CLIENT}, {"fo-nina", fundingv1.Signer_SIGNER_MHA}} {
+		r, err := f.fun.SignApplication(f.as(t, s.user), &fundingv1.SignApplicationRequest{ApplicationId: app.GetApplicationId(),
+			Signer: s.signer, Version: app.GetVersion(), RequestId: f.rid("sign")})
+		if err != nil {
+			t.Fatalf("%s signs: %v", s.user, err)
+		}
+		app = r.GetApplication()
+	}
+	if app.GetState() != fundingv1.ApplicationState_APPLICATION_STATE_SIGNED {
+		t.Errorf("after both signatures: %v", app.GetState())
+	}
+	t.Logf("%d refused writes", refusals)
+}
