@@ -942,6 +942,10 @@ func TestNetworkPolicies(t *testing.T) {
 			if from[labelComponent] == componentGateway {
 				return true
 			}
+			if from[labelComponent] == componentService && from[labelName] == "funding" &&
+				slices.Contains(fundingCallees, to[labelName]) {
+				return true
+			}
 			return to[labelName] == "clients" && from[labelComponent] == componentService &&
 				slices.Contains(clientsCallers, from[labelName])
 		}
@@ -1050,6 +1054,10 @@ func TestNetworkPolicies(t *testing.T) {
 
 // clientsCallers are the services that call the clients service.
 var clientsCallers = []string{"employment", "benefits", "events"}
+
+// fundingCallees are the services the funding service calls (work
+// histories, a client's benefits).
+var fundingCallees = []string{"employment", "benefits"}
 
 // internalRanges are what HTTPS out must never reach: the private ranges
 // (pods, Services, nodes), carrier-grade NAT, link-local (the cloud's

@@ -28,6 +28,9 @@ type Config struct {
 	// EventsAddr is the events service (subscriptions, dead letters, the
 	// pull feed); it listens on 127.0.0.1:9104 by default.
 	EventsAddr string `env:"IPSB_EVENTS_ADDR"`
+	// FundingAddr is the funding service (agreements, trajectory
+	// applications, claims); it listens on 127.0.0.1:9106 by default.
+	FundingAddr string `env:"IPSB_FUNDING_ADDR"`
 
 	// OIDC token verification; exactly one of JWKSFile and JWKSURL.
 	OIDCIssuer   string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`

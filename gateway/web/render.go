@@ -148,6 +148,11 @@ func (h *Handler) nav(s *session, path string) []navItem {
 	case "employment_specialist", "ips_supervisor":
 		add("/ui/caseload", "nav.caseload")
 		add("/ui/clients", "nav.clients")
+		if s.Role == "employment_specialist" && h.funding != nil {
+			add("/ui/funding", "nav.funding")
+		}
+	case "funding_officer":
+		add("/ui/funding", "nav.funding")
 	case "decision_maker":
 		add("/ui/region", "nav.region")
 	case "fidelity_reviewer", "org_admin", "partner_system":

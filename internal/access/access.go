@@ -47,6 +47,10 @@ type Path struct {
 	// exclusive: writes lock the clients' trajectories for update (the
 	// clients service, which writes them); others share the lock.
 	exclusive bool
+	// funding: decisions see the clients' funding parties (relation
+	// funded), once the funding schema publishes them (probe).
+	funding bool
+	probe   *FundingProbe
 }
 
 // Config says which service a Path serves.
@@ -59,14 +63,18 @@ type Config struct {
 	// OwnsTrajectories is set by the clients service only: its writes lock
 	// the trajectory for update rather than share.
 	OwnsTrajectories bool
+	// FundingFacts: decisions see each client's funding parties (the
+	// funded relation) from the funding schema's published function
+	// funding.parties, which must exist in the database.
+	FundingFacts bool
 }
 
 // New returns the request path of one service.
 func New(c Config) *Path {
 	return &Path{
-		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories,
-		audit: audit.NewAppender(c.Pool, c.Logger),
-		dir:   NewDirectory(c.Pool),
+		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories, funding: c.FundingFacts,
+		audit: audit.NewAppender(c.Pool, c.Logger), probe: &FundingProbe{log: c.Logger},
+		dir: NewDirectory(c.Pool),
 	}
 }
 
@@ -320,6 +328,70 @@ func (p *Path) Write(ctx context.Context, clientID string, op Op, write func(ctx
 	})
 	if refused != nil {
 		return p.refuse(ctx, c, clientID, op, refused.sees, refused.reason)
+	}
+	return err
+}
+
+// WriteMany is Write for a change that concerns several clients at once
+// (a funding claim's lines): it decides every client inside one
+// transaction (their trajectories locked, in id order), refuses the whole
+// change (each refusal audited) unless op's rule allows every one of them,
+// runs write and records one audit record per client in the same
+// transaction. Retried on serialization failures, like Write.
+func (p *Path) WriteMany(ctx context.Context, clientIDs []string, op Op, write func(ctx context.Context, tx pgx.Tx, allowed map[string]*Access) error) error {
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return err
+	}
+	ids := slices.Clone(clientIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var refused map[string]refusal
+	err = database.InTx(ctx, p.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		refused = map[string]refusal{}
+		facts, err := p.facts(ctx, tx, c.Sub.OrgID, ids, true)
+		if err != nil {
+			return err
+		}
+		allowed := make(map[string]*Access, len(ids))
+		for _, id := range ids {
+			a, err := p.decide(c, id, facts)
+			if err != nil {
+				return err
+			}
+			switch {
+			case a == nil || !a.Decision.SeesAnything():
+				refused[id] = refusal{reason: "no access to this client"}
+			case op.check(a) != "":
+				refused[id] = refusal{sees: true, reason: op.check(a)}
+			default:
+				allowed[id] = a
+			}
+		}
+		if len(refused) > 0 {
+			return errRefused
+		}
+		if err := write(ctx, tx, allowed); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := RecordIn(ctx, tx, allowed[id].record(p.service, op)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if len(refused) > 0 {
+		var events []audit.Event
+		for _, id := range ids {
+			if r, ok := refused[id]; ok {
+				events = append(events, c.Event(p.service, id, op.Sections, op.Action, audit.Denied, r.reason))
+			}
+		}
+		if rerr := p.Record(ctx, events...); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("%w: %d of %d clients are not yours to %s", apperr.ErrPermissionDenied, len(refused), len(ids), op.Action)
 	}
 	return err
 }

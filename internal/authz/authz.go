@@ -40,8 +40,12 @@ const (
 	Placements    Section = "placements"
 	Benefits      Section = "benefits"
 	Milestones    Section = "milestones"
-	Consent       Section = "consent"
-	Audit         Section = "audit"
+	// Funding: the client's trajectory application, its decision, stop
+	// notice, end report, final determination and the claim lines earned
+	// on the client (the funding service).
+	Funding Section = "funding"
+	Consent Section = "consent"
+	Audit   Section = "audit"
 	// Subscriptions: managing the organisation's own webhook subscriptions
 	// and their dead letters (org_admin).
 	Subscriptions Section = "subscriptions"
@@ -52,7 +56,7 @@ const (
 )
 
 // Sections are the record sections, in display order.
-var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSearch, Placements, Benefits, Milestones}
+var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSearch, Placements, Benefits, Milestones, Funding}
 
 // OrgSections are the organisation-level pseudo-sections: their policy lines
 // use relation "*" and consent "none", and OrgAllowed decides them without
@@ -92,13 +96,17 @@ const (
 	Involved Relation = "involved"
 	// Region: the caller's organisation is in the client's region.
 	Region Relation = "region"
+	// Funded: the caller's organisation is a party to a funding agreement
+	// under which the client has a trajectory application (the MHA from
+	// the draft on, the funder from its submission on).
+	Funded Relation = "funded"
 )
 
 // Roles the policy knows.
 var Roles = []string{
 	"employment_specialist", "clinician", "ips_supervisor", "labour_expert",
 	"benefits_officer", "client_manager", "benefits_counsellor", "decision_maker",
-	"fidelity_reviewer", "partner_system", "org_admin",
+	"fidelity_reviewer", "partner_system", "org_admin", "funding_officer",
 }
 
 // OrgKinds the policy knows.
@@ -133,6 +141,10 @@ type ClientFacts struct {
 	// ConsentedSections are the sections the client has consented to the
 	// caller's organisation seeing (active consents only).
 	ConsentedSections []Section
+	// FundingOrgIDs are the organisations party to a funding agreement
+	// under which the client has an application (see Funded); loaded only
+	// by request paths that ask for funding facts, empty elsewhere.
+	FundingOrgIDs []string
 }
 
 // Relations returns the caller's relations to the client.
@@ -151,6 +163,9 @@ func Relations(s Subject, c ClientFacts) []Relation {
 	}
 	if s.RegionID != "" && s.RegionID == c.RegionID {
 		rels = append(rels, Region)
+	}
+	if s.OrgID != "" && slices.Contains(c.FundingOrgIDs, s.OrgID) {
+		rels = append(rels, Funded)
 	}
 	return rels
 }
@@ -232,7 +247,7 @@ func checkRule(rule []string) error {
 	if !slices.Contains(Actions, Action(action)) {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	if rel != "*" && !slices.Contains([]Relation{Own, Team, Involved, Region}, Relation(rel)) {
+	if rel != "*" && !slices.Contains([]Relation{Own, Team, Involved, Region, Funded}, Relation(rel)) {
 		return fmt.Errorf("unknown relation %q", rel)
 	}
 	if consent != "none" && consent != "required" {
@@ -296,7 +311,7 @@ func (a *Authorizer) OrgAllowed(s Subject, section Section, action Action) (bool
 // on the section, given the most favourable relation and consent. Services'
 // interceptors use it to refuse a method outright before any lookup.
 func (a *Authorizer) RoleMay(s Subject, section Section, action Action) (bool, error) {
-	return a.allowed(s, []Relation{Own, Team, Involved, Region}, true, section, action)
+	return a.allowed(s, []Relation{Own, Team, Involved, Region, Funded}, true, section, action)
 }
 
 // Decision is what one subject may do with one client.

@@ -19,6 +19,9 @@ func TestMatrix(t *testing.T) {
 	client := authz.ClientFacts{
 		MHAOrgID: "mha-1", RegionID: "region-1", TeamID: "team-a", SpecialistID: "u-assigned",
 		InvolvedOrgIDs: []string{"uwv-1", "gem-1"},
+		// uwv-1 funds the client under an agreement with mha-1; gem-1 is
+		// involved without funding.
+		FundingOrgIDs: []string{"mha-1", "uwv-1"},
 	}
 	// Callers standing in every relation the policy distinguishes.
 	type caller struct {
@@ -49,6 +52,7 @@ func TestMatrix(t *testing.T) {
 				continue
 			}
 			add("involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-i", "uwv-1", "region-1" })
+			add("involved-unfunded", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-g", "gem-1", "region-1" })
 			add("not-involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-n", "uwv-9", "region-1" })
 			add("other-region", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-o", "uwv-8", "region-2" })
 		}

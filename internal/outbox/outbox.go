@@ -54,6 +54,14 @@ const (
 	// BenefitChanged: it corrected one (amount, end date or basis).
 	BenefitRecorded Type = "nl.ipsbridge.benefit.recorded.v1"
 	BenefitChanged  Type = "nl.ipsbridge.benefit.changed.v1"
+	// Funding: a trajectory application decided, a trajectory stopped
+	// early or ended, a claim submitted or decided (one event per client
+	// of the claim).
+	ApplicationDecided Type = "nl.ipsbridge.funding.application_decided.v1"
+	TrajectoryStopped  Type = "nl.ipsbridge.funding.trajectory_stopped.v1"
+	TrajectoryEnded    Type = "nl.ipsbridge.funding.trajectory_ended.v1"
+	ClaimSubmitted     Type = "nl.ipsbridge.funding.claim_submitted.v1"
+	ClaimDecided       Type = "nl.ipsbridge.funding.claim_decided.v1"
 )
 
 // Sections maps every type to the section a subscriber must be allowed to
@@ -73,11 +81,17 @@ var Sections = map[Type]authz.Section{
 	BenefitDecisionReceived: authz.Benefits,
 	BenefitRecorded:         authz.Benefits,
 	BenefitChanged:          authz.Benefits,
+	ApplicationDecided:      authz.Funding,
+	TrajectoryStopped:       authz.Funding,
+	TrajectoryEnded:         authz.Funding,
+	ClaimSubmitted:          authz.Funding,
+	ClaimDecided:            authz.Funding,
 }
 
 // Types lists every type, in a stable order.
 var Types = []Type{ClientEnrolled, ConsentGiven, ConsentRevoked, PhaseChanged, JobStarted, HoursChanged,
-	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived, BenefitRecorded, BenefitChanged}
+	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived, BenefitRecorded, BenefitChanged,
+	ApplicationDecided, TrajectoryStopped, TrajectoryEnded, ClaimSubmitted, ClaimDecided}
 
 // Event is one domain change as a service reports it.
 type Event struct {

@@ -40,6 +40,9 @@ const svc = "/ipsbridge.clients.v1.ClientsService/"
 func anyRead() []authz.Requirement {
 	var r []authz.Requirement
 	for _, s := range authz.Sections {
+		if s == authz.Funding {
+			continue // held by the funding service; nothing of it is here
+		}
 		r = append(r, authz.Requirement{Section: s, Action: authz.Read})
 	}
 	return append(r, authz.Requirement{Section: authz.Benefits, Action: authz.ReadSummary})
@@ -89,6 +92,7 @@ var sectionToProto = map[authz.Section]clientsv1.Section{
 	authz.WorkGoals: clientsv1.Section_SECTION_WORK_GOALS, authz.ClinicalInput: clientsv1.Section_SECTION_CLINICAL_INPUT,
 	authz.JobSearch: clientsv1.Section_SECTION_JOB_SEARCH, authz.Placements: clientsv1.Section_SECTION_PLACEMENTS,
 	authz.Benefits: clientsv1.Section_SECTION_BENEFITS, authz.Milestones: clientsv1.Section_SECTION_MILESTONES,
+	authz.Funding: clientsv1.Section_SECTION_FUNDING,
 }
 
 func sectionFromProto(p clientsv1.Section) (authz.Section, bool) {

@@ -71,7 +71,10 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 }
 
 func newApp(d Deps) (*app.Service, *access.Path) {
-	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true})
+	// Funding facts: the MHA's funding officer reads the identity and
+	// trajectory of the clients under its agreements (the funded relation).
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true,
+		FundingFacts: true})
 	return app.New(store.New(d.Pool), path, d.Logger), path
 }
 

@@ -47,6 +47,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "CreateFollowAlongContact": {{Section: authz.Placements, Action: authz.Write}},
 	svc + "ListFollowAlongContacts":  {{Section: authz.Placements, Action: authz.Read}},
 	svc + "ListMilestones":           {{Section: authz.Milestones, Action: authz.Read}},
+	svc + "ListWorkHistories":        {{Section: authz.Milestones, Action: authz.Read}},
 	svc + "GetRegionOutcomes":        {{Section: authz.Placements, Action: authz.Aggregate}}, // region figures only
 	// A caseload is the MHA's view: roles that read job search.
 	svc + "ListCaseload":           {{Section: authz.JobSearch, Action: authz.Read}},
@@ -377,6 +378,28 @@ func (s *Server) ListMilestones(ctx context.Context, req *employmentv1.ListMiles
 	out := &employmentv1.ListMilestonesResponse{MinimumHoursPerWeek: domain.MinHoursForMilestones}
 	for _, m := range ms {
 		out.Milestones = append(out.Milestones, milestoneToProto(m))
+	}
+	return out, nil
+}
+
+// ListWorkHistories implements EmploymentService.
+func (s *Server) ListWorkHistories(ctx context.Context, req *employmentv1.ListWorkHistoriesRequest) (*employmentv1.ListWorkHistoriesResponse, error) {
+	hs, err := s.app.ListWorkHistories(ctx, req.GetClientIds())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &employmentv1.ListWorkHistoriesResponse{}
+	for _, h := range hs {
+		ph := &employmentv1.WorkHistory{ClientId: h.ClientID, JobDetails: h.JobDetails}
+		for _, p := range h.Placements {
+			wp := &employmentv1.WorkPeriod{PlacementId: p.ID, StartDate: domain.FormatDate(p.Start), EndDate: domain.FormatDate(p.End),
+				EmployerName: p.EmployerName, JobTitle: p.JobTitle}
+			for _, t := range p.Terms {
+				wp.Hours = append(wp.Hours, &employmentv1.HoursFrom{EffectiveDate: domain.FormatDate(t.Effective), HoursPerWeek: t.HoursPerWeek})
+			}
+			ph.Periods = append(ph.Periods, wp)
+		}
+		out.Histories = append(out.Histories, ph)
 	}
 	return out, nil
 }

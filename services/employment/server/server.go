@@ -81,7 +81,9 @@ type Deps struct {
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	clients := clientsv1.NewClientsServiceClient(d.Clients)
-	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})
+	// Funding facts: milestones are read under funding agreements (the
+	// funded relation), from the funding schema's published parties.
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, FundingFacts: true})
 	a := app.New(store.New(d.Pool), path, clients, d.Logger, d.Now)
 	return rpc.NewServer(d.Logger, d.Verifier, &employmentv1.EmploymentService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))

@@ -44,12 +44,14 @@ type Verdict struct {
 
 // Judge looks up access facts and applies the policy.
 type Judge struct {
-	pool *pgxpool.Pool
-	az   *authz.Authorizer
+	pool  *pgxpool.Pool
+	az    *authz.Authorizer
+	probe access.FundingProbe
 }
 
 // New returns a judge reading facts from the clients schema's
-// access_facts function (the clients service's contract for this).
+// access_facts function (the clients service's contract for this) and,
+// once the funding schema exists, the funding parties.
 func New(pool *pgxpool.Pool, az *authz.Authorizer) *Judge { return &Judge{pool: pool, az: az} }
 
 // PartnerSystem is the subject an organisation's subscription acts as: its
@@ -119,7 +121,13 @@ func (j *Judge) verdict(sub authz.Subject, f authz.ClientFacts, found bool, e Ev
 func payerKind(kind string) bool { return kind == "uwv" || kind == "municipality" }
 
 func (j *Judge) facts(ctx context.Context, clientIDs []string, orgID string) (map[string]authz.ClientFacts, error) {
-	return access.Facts(ctx, j.pool, orgID, clientIDs, false, false)
+	// Funding facts: milestone and funding events follow the funded
+	// relation, as the API does.
+	funding, err := j.probe.Published(ctx, j.pool)
+	if err != nil {
+		return nil, err
+	}
+	return access.FactsOf(ctx, j.pool, orgID, clientIDs, access.FactsOptions{Funding: funding})
 }
 
 // Payload is the data of the CloudEvent for an allowed event: the client,

@@ -37,6 +37,9 @@ const (
 	Section_SECTION_PLACEMENTS     Section = 6
 	Section_SECTION_BENEFITS       Section = 7
 	Section_SECTION_MILESTONES     Section = 8
+	// The trajectory application, its decisions and the claim lines earned
+	// on the client (the funding service).
+	Section_SECTION_FUNDING Section = 9
 )
 
 // Enum value maps for Section.
@@ -51,6 +54,7 @@ var (
 		6: "SECTION_PLACEMENTS",
 		7: "SECTION_BENEFITS",
 		8: "SECTION_MILESTONES",
+		9: "SECTION_FUNDING",
 	}
 	Section_value = map[string]int32{
 		"SECTION_UNSPECIFIED":    0,
@@ -62,6 +66,7 @@ var (
 		"SECTION_PLACEMENTS":     6,
 		"SECTION_BENEFITS":       7,
 		"SECTION_MILESTONES":     8,
+		"SECTION_FUNDING":        9,
 	}
 )
 
@@ -3856,7 +3861,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x06phases\x18\x02 \x03(\v2 .ipsbridge.clients.v1.PhaseCountR\x06phases\x126\n" +
 	"\x05total\x18\x03 \x01(\v2 .ipsbridge.clients.v1.GroupCountR\x05total\x12,\n" +
 	"\x12minimum_group_size\x18\x04 \x01(\x05R\x10minimumGroupSize\x12=\n" +
-	"\fcompute_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime*\xe2\x01\n" +
+	"\fcompute_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime*\xf7\x01\n" +
 	"\aSection\x12\x17\n" +
 	"\x13SECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECTION_IDENTITY\x10\x01\x12\x16\n" +
@@ -3866,7 +3871,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x12SECTION_JOB_SEARCH\x10\x05\x12\x16\n" +
 	"\x12SECTION_PLACEMENTS\x10\x06\x12\x14\n" +
 	"\x10SECTION_BENEFITS\x10\a\x12\x16\n" +
-	"\x12SECTION_MILESTONES\x10\b*\x98\x01\n" +
+	"\x12SECTION_MILESTONES\x10\b\x12\x13\n" +
+	"\x0fSECTION_FUNDING\x10\t*\x98\x01\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePHASE_REFERRAL\x10\x01\x12\x10\n" +

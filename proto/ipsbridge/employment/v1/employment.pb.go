@@ -2995,6 +2995,297 @@ func (x *GetRegionOutcomesResponse) GetComputeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type ListWorkHistoriesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientIds     []string               `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkHistoriesRequest) Reset() {
+	*x = ListWorkHistoriesRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkHistoriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkHistoriesRequest) ProtoMessage() {}
+
+func (x *ListWorkHistoriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkHistoriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWorkHistoriesRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListWorkHistoriesRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+// HoursFrom is the hours a week of a placement from a date on.
+type HoursFrom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EffectiveDate string                 `protobuf:"bytes,1,opt,name=effective_date,json=effectiveDate,proto3" json:"effective_date,omitempty"`
+	HoursPerWeek  float64                `protobuf:"fixed64,2,opt,name=hours_per_week,json=hoursPerWeek,proto3" json:"hours_per_week,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoursFrom) Reset() {
+	*x = HoursFrom{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoursFrom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoursFrom) ProtoMessage() {}
+
+func (x *HoursFrom) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoursFrom.ProtoReflect.Descriptor instead.
+func (*HoursFrom) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *HoursFrom) GetEffectiveDate() string {
+	if x != nil {
+		return x.EffectiveDate
+	}
+	return ""
+}
+
+func (x *HoursFrom) GetHoursPerWeek() float64 {
+	if x != nil {
+		return x.HoursPerWeek
+	}
+	return 0
+}
+
+// WorkPeriod is one placement as funding evidence.
+type WorkPeriod struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PlacementId string                 `protobuf:"bytes,1,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
+	StartDate   string                 `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day worked; empty while the job lasts.
+	EndDate string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Every change of hours, oldest first.
+	Hours []*HoursFrom `protobuf:"bytes,4,rep,name=hours,proto3" json:"hours,omitempty"`
+	// Only for callers who may read the client's placements.
+	EmployerName  string `protobuf:"bytes,5,opt,name=employer_name,json=employerName,proto3" json:"employer_name,omitempty"`
+	JobTitle      string `protobuf:"bytes,6,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkPeriod) Reset() {
+	*x = WorkPeriod{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkPeriod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkPeriod) ProtoMessage() {}
+
+func (x *WorkPeriod) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkPeriod.ProtoReflect.Descriptor instead.
+func (*WorkPeriod) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *WorkPeriod) GetPlacementId() string {
+	if x != nil {
+		return x.PlacementId
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetHours() []*HoursFrom {
+	if x != nil {
+		return x.Hours
+	}
+	return nil
+}
+
+func (x *WorkPeriod) GetEmployerName() string {
+	if x != nil {
+		return x.EmployerName
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetJobTitle() string {
+	if x != nil {
+		return x.JobTitle
+	}
+	return ""
+}
+
+// WorkHistory is one client's placements as funding evidence.
+type WorkHistory struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Periods  []*WorkPeriod          `protobuf:"bytes,2,rep,name=periods,proto3" json:"periods,omitempty"`
+	// Whether employer_name and job_title are filled in.
+	JobDetails    bool `protobuf:"varint,3,opt,name=job_details,json=jobDetails,proto3" json:"job_details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkHistory) Reset() {
+	*x = WorkHistory{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkHistory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkHistory) ProtoMessage() {}
+
+func (x *WorkHistory) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkHistory.ProtoReflect.Descriptor instead.
+func (*WorkHistory) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *WorkHistory) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *WorkHistory) GetPeriods() []*WorkPeriod {
+	if x != nil {
+		return x.Periods
+	}
+	return nil
+}
+
+func (x *WorkHistory) GetJobDetails() bool {
+	if x != nil {
+		return x.JobDetails
+	}
+	return false
+}
+
+type ListWorkHistoriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Histories     []*WorkHistory         `protobuf:"bytes,1,rep,name=histories,proto3" json:"histories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkHistoriesResponse) Reset() {
+	*x = ListWorkHistoriesResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkHistoriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkHistoriesResponse) ProtoMessage() {}
+
+func (x *ListWorkHistoriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkHistoriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWorkHistoriesResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListWorkHistoriesResponse) GetHistories() []*WorkHistory {
+	if x != nil {
+		return x.Histories
+	}
+	return nil
+}
+
 var File_ipsbridge_employment_v1_employment_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
@@ -3220,7 +3511,29 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\tretention\x18\x06 \x03(\v2\".ipsbridge.employment.v1.RetentionR\tretention\x12,\n" +
 	"\x12minimum_group_size\x18\a \x01(\x05R\x10minimumGroupSize\x12=\n" +
 	"\fcompute_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTimeB\x1f\n" +
-	"\x1d_median_days_to_first_contact*\xfa\x01\n" +
+	"\x1d_median_days_to_first_contact\"M\n" +
+	"\x18ListWorkHistoriesRequest\x121\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\xc8\x01\"\x05r\x03\xb0\x01\x01R\tclientIds\"X\n" +
+	"\tHoursFrom\x12%\n" +
+	"\x0eeffective_date\x18\x01 \x01(\tR\reffectiveDate\x12$\n" +
+	"\x0ehours_per_week\x18\x02 \x01(\x01R\fhoursPerWeek\"\xe5\x01\n" +
+	"\n" +
+	"WorkPeriod\x12!\n" +
+	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\x128\n" +
+	"\x05hours\x18\x04 \x03(\v2\".ipsbridge.employment.v1.HoursFromR\x05hours\x12#\n" +
+	"\remployer_name\x18\x05 \x01(\tR\femployerName\x12\x1b\n" +
+	"\tjob_title\x18\x06 \x01(\tR\bjobTitle\"\x8a\x01\n" +
+	"\vWorkHistory\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12=\n" +
+	"\aperiods\x18\x02 \x03(\v2#.ipsbridge.employment.v1.WorkPeriodR\aperiods\x12\x1f\n" +
+	"\vjob_details\x18\x03 \x01(\bR\n" +
+	"jobDetails\"_\n" +
+	"\x19ListWorkHistoriesResponse\x12B\n" +
+	"\thistories\x18\x01 \x03(\v2$.ipsbridge.employment.v1.WorkHistoryR\thistories*\xfa\x01\n" +
 	"\x11ApplicationStatus\x12\"\n" +
 	"\x1eAPPLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aAPPLICATION_STATUS_APPLIED\x10\x01\x12 \n" +
@@ -3247,7 +3560,7 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MILESTONE_STATE_REACHED\x10\x01\x12\x1b\n" +
 	"\x17MILESTONE_STATE_PENDING\x10\x02\x12\x1a\n" +
-	"\x16MILESTONE_STATE_MISSED\x10\x032\xe9\x0e\n" +
+	"\x16MILESTONE_STATE_MISSED\x10\x032\xe5\x0f\n" +
 	"\x11EmploymentService\x12\x86\x01\n" +
 	"\x15CreateEmployerContact\x125.ipsbridge.employment.v1.CreateEmployerContactRequest\x1a6.ipsbridge.employment.v1.CreateEmployerContactResponse\x12\x83\x01\n" +
 	"\x14ListEmployerContacts\x124.ipsbridge.employment.v1.ListEmployerContactsRequest\x1a5.ipsbridge.employment.v1.ListEmployerContactsResponse\x12z\n" +
@@ -3261,7 +3574,8 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\fEndPlacement\x12,.ipsbridge.employment.v1.EndPlacementRequest\x1a-.ipsbridge.employment.v1.EndPlacementResponse\x12\x8f\x01\n" +
 	"\x18CreateFollowAlongContact\x128.ipsbridge.employment.v1.CreateFollowAlongContactRequest\x1a9.ipsbridge.employment.v1.CreateFollowAlongContactResponse\x12\x8c\x01\n" +
 	"\x17ListFollowAlongContacts\x127.ipsbridge.employment.v1.ListFollowAlongContactsRequest\x1a8.ipsbridge.employment.v1.ListFollowAlongContactsResponse\x12q\n" +
-	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12k\n" +
+	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12z\n" +
+	"\x11ListWorkHistories\x121.ipsbridge.employment.v1.ListWorkHistoriesRequest\x1a2.ipsbridge.employment.v1.ListWorkHistoriesResponse\x12k\n" +
 	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponse\x12z\n" +
 	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
 
@@ -3278,7 +3592,7 @@ func file_ipsbridge_employment_v1_employment_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_employment_v1_employment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(ApplicationStatus)(0),                   // 0: ipsbridge.employment.v1.ApplicationStatus
 	(ContractKind)(0),                        // 1: ipsbridge.employment.v1.ContractKind
@@ -3327,18 +3641,23 @@ var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(*DelayBucket)(nil),                      // 44: ipsbridge.employment.v1.DelayBucket
 	(*Retention)(nil),                        // 45: ipsbridge.employment.v1.Retention
 	(*GetRegionOutcomesResponse)(nil),        // 46: ipsbridge.employment.v1.GetRegionOutcomesResponse
-	(*timestamppb.Timestamp)(nil),            // 47: google.protobuf.Timestamp
+	(*ListWorkHistoriesRequest)(nil),         // 47: ipsbridge.employment.v1.ListWorkHistoriesRequest
+	(*HoursFrom)(nil),                        // 48: ipsbridge.employment.v1.HoursFrom
+	(*WorkPeriod)(nil),                       // 49: ipsbridge.employment.v1.WorkPeriod
+	(*WorkHistory)(nil),                      // 50: ipsbridge.employment.v1.WorkHistory
+	(*ListWorkHistoriesResponse)(nil),        // 51: ipsbridge.employment.v1.ListWorkHistoriesResponse
+	(*timestamppb.Timestamp)(nil),            // 52: google.protobuf.Timestamp
 }
 var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
-	47, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
+	52, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: ipsbridge.employment.v1.Application.status:type_name -> ipsbridge.employment.v1.ApplicationStatus
-	47, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
-	47, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
+	52, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	52, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ipsbridge.employment.v1.Placement.contract_kind:type_name -> ipsbridge.employment.v1.ContractKind
 	7,  // 5: ipsbridge.employment.v1.Placement.terms_history:type_name -> ipsbridge.employment.v1.Terms
-	47, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
+	52, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: ipsbridge.employment.v1.FollowAlongContact.with:type_name -> ipsbridge.employment.v1.FollowAlongContact.With
-	47, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
+	52, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: ipsbridge.employment.v1.Milestone.kind:type_name -> ipsbridge.employment.v1.MilestoneKind
 	3,  // 10: ipsbridge.employment.v1.Milestone.state:type_name -> ipsbridge.employment.v1.MilestoneState
 	5,  // 11: ipsbridge.employment.v1.CreateEmployerContactRequest.employer_contact:type_name -> ipsbridge.employment.v1.EmployerContact
@@ -3371,42 +3690,47 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	44, // 38: ipsbridge.employment.v1.GetRegionOutcomesResponse.intake_to_first_contact:type_name -> ipsbridge.employment.v1.DelayBucket
 	42, // 39: ipsbridge.employment.v1.GetRegionOutcomesResponse.no_contact_yet:type_name -> ipsbridge.employment.v1.GroupCount
 	45, // 40: ipsbridge.employment.v1.GetRegionOutcomesResponse.retention:type_name -> ipsbridge.employment.v1.Retention
-	47, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
-	11, // 42: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
-	13, // 43: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
-	15, // 44: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
-	17, // 45: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
-	19, // 46: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
-	21, // 47: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
-	23, // 48: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
-	25, // 49: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
-	27, // 50: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
-	29, // 51: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
-	31, // 52: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
-	33, // 53: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
-	35, // 54: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
-	37, // 55: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
-	41, // 56: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
-	12, // 57: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
-	14, // 58: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
-	16, // 59: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
-	18, // 60: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
-	20, // 61: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
-	22, // 62: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
-	24, // 63: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
-	26, // 64: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
-	28, // 65: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
-	30, // 66: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
-	32, // 67: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
-	34, // 68: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
-	36, // 69: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
-	40, // 70: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
-	46, // 71: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
-	57, // [57:72] is the sub-list for method output_type
-	42, // [42:57] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	52, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
+	48, // 42: ipsbridge.employment.v1.WorkPeriod.hours:type_name -> ipsbridge.employment.v1.HoursFrom
+	49, // 43: ipsbridge.employment.v1.WorkHistory.periods:type_name -> ipsbridge.employment.v1.WorkPeriod
+	50, // 44: ipsbridge.employment.v1.ListWorkHistoriesResponse.histories:type_name -> ipsbridge.employment.v1.WorkHistory
+	11, // 45: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
+	13, // 46: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
+	15, // 47: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
+	17, // 48: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
+	19, // 49: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
+	21, // 50: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
+	23, // 51: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
+	25, // 52: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
+	27, // 53: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
+	29, // 54: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
+	31, // 55: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
+	33, // 56: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
+	35, // 57: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
+	47, // 58: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:input_type -> ipsbridge.employment.v1.ListWorkHistoriesRequest
+	37, // 59: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
+	41, // 60: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
+	12, // 61: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
+	14, // 62: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
+	16, // 63: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
+	18, // 64: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
+	20, // 65: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
+	22, // 66: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
+	24, // 67: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
+	26, // 68: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
+	28, // 69: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
+	30, // 70: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
+	32, // 71: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
+	34, // 72: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
+	36, // 73: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
+	51, // 74: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:output_type -> ipsbridge.employment.v1.ListWorkHistoriesResponse
+	40, // 75: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
+	46, // 76: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
+	61, // [61:77] is the sub-list for method output_type
+	45, // [45:61] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_employment_v1_employment_proto_init() }
@@ -3424,7 +3748,7 @@ func file_ipsbridge_employment_v1_employment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_employment_v1_employment_proto_rawDesc), len(file_ipsbridge_employment_v1_employment_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   42,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
