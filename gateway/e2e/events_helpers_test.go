@@ -27,6 +27,7 @@ import (
 	benefitsserver "github.com/ipsbridge/ipsbridge/services/benefits/server"
 	empserver "github.com/ipsbridge/ipsbridge/services/employment/server"
 	"github.com/ipsbridge/ipsbridge/services/events/dispatch"
+	eventsserver "github.com/ipsbridge/ipsbridge/services/events/server"
 	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
 )
 
@@ -61,8 +62,14 @@ func startWithEventSources(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	empAddr, benAddr := testplatform.Serve(t, emp), testplatform.Serve(t, ben)
-	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr })
+	ev, _, err := eventsserver.Build(eventsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+		Egress: egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
+		Logger: testplatform.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empAddr, benAddr, evAddr := testplatform.Serve(t, emp), testplatform.Serve(t, ben), testplatform.Serve(t, ev)
+	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr, c.BenefitsAddr, c.EventsAddr = empAddr, benAddr, evAddr })
 }
 
 // runDispatcher runs a dispatcher in-process until the test ends, with

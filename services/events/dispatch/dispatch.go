@@ -178,7 +178,7 @@ func (d *Dispatcher) listenOnce(ctx context.Context) error {
 // replica holds the relay).
 func (d *Dispatcher) relayAll(ctx context.Context) error {
 	for {
-		r, err := d.st.Relay(ctx, d.cfg.RelayBatch)
+		r, err := d.st.Relay(ctx, d.cfg.RelayBatch, d.judge)
 		if err != nil {
 			return err
 		}

@@ -3,10 +3,13 @@ package server_test
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
@@ -227,7 +230,7 @@ func TestDeadLetters(t *testing.T) {
 	f := newFixture(t)
 	good := newReceiver(t, echo)
 	sub := f.create(t, "admin-uwv", good.URL, nil).GetSubscription().GetSubscriptionId()
-	client := uuid.NewString()
+	client := f.enrol(t, "dead-letters", clientsv1.Section_SECTION_PLACEMENTS)
 	pos := f.appendLog(t, logRow{client: client, region: "region-noord", typ: outbox.JobStarted},
 		logRow{client: client, region: "region-noord", typ: outbox.HoursChanged},
 		logRow{client: client, region: "region-noord", typ: outbox.JobEnded},
@@ -308,5 +311,47 @@ func TestDeadLetters(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM audit.events WHERE service = 'events' AND actor_id = 'admin-uwv'
 			AND action IN ('read', 'redeliver') AND sections = '{subscriptions}'`); n != 5 {
 		t.Errorf("%d audit records of dead-letter work, want 5", n)
+	}
+}
+
+// A dead letter of an event the organisation may not see now (the client's
+// consent was revoked since, or the client is gone) is not listed, not
+// redelivered, and its id answers as a random one.
+func TestDeadLettersOfInvisibleEventsLeaveNoTrace(t *testing.T) {
+	f := newFixture(t)
+	good := newReceiver(t, echo)
+	sub := f.create(t, "admin-uwv", good.URL, nil).GetSubscription().GetSubscriptionId()
+	seen := f.enrol(t, "dead-letter-seen", clientsv1.Section_SECTION_PLACEMENTS)
+	unseen := f.enrol(t, "dead-letter-unseen", clientsv1.Section_SECTION_TRAJECTORY)
+	pos := f.appendLog(t, logRow{client: seen, region: "region-noord", typ: outbox.JobStarted},
+		logRow{client: unseen, region: "region-noord", typ: outbox.JobStarted})
+	var ids []int64
+	for i, client := range []string{seen, unseen} {
+		var id int64
+		if err := f.p.Pool.QueryRow(context.Background(), `INSERT INTO events.deliveries (subscription_id, position, client_id, state,
+				attempts, first_attempt_at, reason, finished_at)
+			VALUES ($1, $2, $3, 'dead', 1, now(), 'gave up', now()) RETURNING id`, sub, pos[i], client).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	ctx := f.p.As(t, "admin-uwv")
+	dl, err := f.ev.ListDeadLetters(ctx, &eventsv1.ListDeadLettersRequest{SubscriptionId: sub})
+	if err != nil || len(dl.GetDeadLetters()) != 1 || dl.GetDeadLetters()[0].GetClientId() != seen {
+		t.Fatalf("dead letters: %v %v", dl, err)
+	}
+	_, errUnseen := f.ev.ListDeliveryAttempts(ctx, &eventsv1.ListDeliveryAttemptsRequest{DeliveryId: ids[1]})
+	_, errRandom := f.ev.ListDeliveryAttempts(ctx, &eventsv1.ListDeliveryAttemptsRequest{DeliveryId: 4242424242})
+	if code(errUnseen) != codes.NotFound || strings.ReplaceAll(status.Convert(errUnseen).Message(), strconv.FormatInt(ids[1], 10), "N") !=
+		strings.ReplaceAll(status.Convert(errRandom).Message(), "4242424242", "N") {
+		t.Errorf("attempts of the unseen client's delivery: %v; of a random id: %v", errUnseen, errRandom)
+	}
+	rd, err := f.ev.RedeliverDeadLetters(ctx, &eventsv1.RedeliverDeadLettersRequest{SubscriptionId: sub, All: true})
+	if err != nil || rd.GetRedeliveredCount() != 1 {
+		t.Fatalf("redeliver all: %v %v", rd, err)
+	}
+	rd, err = f.ev.RedeliverDeadLetters(ctx, &eventsv1.RedeliverDeadLettersRequest{SubscriptionId: sub, DeliveryIds: []int64{ids[1]}})
+	if err != nil || rd.GetRedeliveredCount() != 0 {
+		t.Fatalf("redeliver the unseen one: %v %v", rd, err)
 	}
 }

@@ -51,7 +51,7 @@ func (s *Store) Claim(ctx context.Context, worker string, lease time.Duration, l
 				AND NOT EXISTS (SELECT 1 FROM events.deliveries e
 					WHERE e.subscription_id = d.subscription_id AND e.client_id = d.client_id
 						AND e.state = 'pending' AND e.position < d.position)
-			ORDER BY d.id
+			ORDER BY d.next_attempt_at, d.position
 			LIMIT $3
 			FOR UPDATE OF d SKIP LOCKED
 		)
@@ -129,7 +129,9 @@ const (
 	Pending   = "pending"
 	Delivered = "delivered"
 	Dead      = "dead"
-	Withheld  = "withheld"
+	// Withheld is a result only: a withheld delivery is deleted, never
+	// kept in this state.
+	Withheld = "withheld"
 )
 
 // Attempt is one try at sending, as recorded.
@@ -179,6 +181,24 @@ func (s *Store) Finish(ctx context.Context, r Result) error {
 				truncate(a.Error, 1000), truncate(a.Response, 1000)); err != nil {
 				return fmt.Errorf("record attempt %d of delivery %d: %w", r.Attempt, r.DeliveryID, err)
 			}
+		}
+		if r.State == Withheld {
+			// The organisation may no longer see the event (a consent was
+			// revoked since it was relayed): the delivery and its attempts go,
+			// so nothing of it is listed, counted or looked up any more. The
+			// refusal stays in the audit log, which the organisation cannot
+			// read.
+			tag, err := tx.Exec(ctx, `DELETE FROM events.deliveries
+				WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND state = 'pending'`,
+				r.DeliveryID, r.Worker, r.Attempt)
+			if err != nil {
+				return fmt.Errorf("drop withheld delivery %d: %w", r.DeliveryID, err)
+			}
+			lost = tag.RowsAffected() == 0
+			if r.Audit != nil && !lost {
+				return audit.Record(ctx, tx, *r.Audit)
+			}
+			return nil
 		}
 		var finished *time.Time
 		next := r.NextAttempt

@@ -20,6 +20,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
 
 // Keys are the events schema's idempotency keys.
@@ -348,13 +349,13 @@ func scanDelivery(r pgx.Row) (Delivery, error) {
 }
 
 // DeadLetters returns up to limit dead deliveries of a subscription, newest
-// first, with ids below before when it is positive. The caller has checked
-// that the subscription is the organisation's.
+// event first, with positions below before when it is positive. The caller
+// has checked that the subscription is the organisation's.
 func (s *Store) DeadLetters(ctx context.Context, subscriptionID string, before int64, limit int) ([]Delivery, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM events.deliveries d
 		JOIN events.log l ON l.position = d.position
-		WHERE d.subscription_id = $1 AND d.state = 'dead' AND ($2 <= 0 OR d.id < $2)
-		ORDER BY d.id DESC LIMIT $3`, subscriptionID, before, limit)
+		WHERE d.subscription_id = $1 AND d.state = 'dead' AND ($2 <= 0 OR d.position < $2)
+		ORDER BY d.position DESC LIMIT $3`, subscriptionID, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -375,6 +376,13 @@ type DeliveryAttempt struct {
 	Response   string
 }
 
+// ErrNoDelivery is the one answer for a delivery id the caller may not
+// look up, whatever the reason: absent, another organisation's, or of an
+// event the organisation may not see.
+func ErrNoDelivery(id int64) error {
+	return fmt.Errorf("%w: no delivery %d of this organisation", apperr.ErrNotFound, id)
+}
+
 // DeliveryWithAttempts returns a delivery of one of the organisation's
 // subscriptions, with its attempts in order; not found for any other.
 func (s *Store) DeliveryWithAttempts(ctx context.Context, orgID string, deliveryID int64) (Delivery, []DeliveryAttempt, error) {
@@ -383,7 +391,7 @@ func (s *Store) DeliveryWithAttempts(ctx context.Context, orgID string, delivery
 		JOIN events.log l ON l.position = d.position
 		WHERE d.id = $1 AND s.org_id = $2`, deliveryID, orgID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Delivery{}, nil, fmt.Errorf("%w: no delivery %d of this organisation", apperr.ErrNotFound, deliveryID)
+		return Delivery{}, nil, ErrNoDelivery(deliveryID)
 	}
 	if err != nil {
 		return Delivery{}, nil, fmt.Errorf("load delivery: %w", err)
@@ -412,6 +420,9 @@ func RedeliverDeadLetters(ctx context.Context, tx pgx.Tx, subscriptionID string,
 	if ids == nil {
 		ids = []int64{}
 	}
+	if len(ids) == 0 && !all {
+		return 0, nil
+	}
 	rows, err := tx.Query(ctx, `UPDATE events.deliveries
 		SET state = 'pending', next_attempt_at = now(), first_attempt_at = NULL, reason = '',
 			finished_at = NULL, lease_owner = '', lease_until = NULL
@@ -425,6 +436,37 @@ func RedeliverDeadLetters(ctx context.Context, tx pgx.Tx, subscriptionID string,
 		return 0, fmt.Errorf("redeliver dead letters: %w", err)
 	}
 	return len(queued), nil
+}
+
+// DeadLetterEvents returns the dead deliveries of a subscription (the ids
+// given, or all) with their events, locked for a redelivery. The caller has
+// checked that the subscription is the organisation's.
+func DeadLetterEvents(ctx context.Context, tx pgx.Tx, subscriptionID string, ids []int64, all bool) (map[int64]visibility.Event, error) {
+	if ids == nil {
+		ids = []int64{}
+	}
+	rows, err := tx.Query(ctx, `SELECT d.id, `+logColumnsOf("l")+` FROM events.deliveries d
+		JOIN events.log l ON l.position = d.position
+		WHERE d.subscription_id = $1 AND d.state = 'dead' AND ($3 OR d.id = ANY ($2))
+		FOR UPDATE OF d`, subscriptionID, ids, all)
+	if err != nil {
+		return nil, fmt.Errorf("load dead letters: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]visibility.Event{}
+	for rows.Next() {
+		var id int64
+		var e visibility.Event
+		if err := rows.Scan(&id, &e.Position, &e.EventID, &e.Source, &e.Type, &e.ClientID, &e.RegionID, &e.Section,
+			&e.PayerOrgID, &e.Subject, &e.Change, &e.Data, &e.OccurredAt); err != nil {
+			return nil, fmt.Errorf("read dead letter: %w", err)
+		}
+		out[id] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load dead letters: %w", err)
+	}
+	return out, nil
 }
 
 // DeliveryStats are a subscription's deliveries counted per state.

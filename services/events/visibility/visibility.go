@@ -61,13 +61,19 @@ func PartnerSystem(orgID, orgKind, regionID string) authz.Subject {
 // Judge returns one verdict per event for sub, looking up each client's
 // facts once.
 func (j *Judge) Judge(ctx context.Context, sub authz.Subject, events []Event) ([]Verdict, error) {
+	return j.JudgeIn(ctx, j.pool, sub, events)
+}
+
+// JudgeIn is Judge reading the facts through q (e.g. the relay's
+// transaction).
+func (j *Judge) JudgeIn(ctx context.Context, q access.Querier, sub authz.Subject, events []Event) ([]Verdict, error) {
 	var ids []string
 	for _, e := range events {
 		if !slices.Contains(ids, e.ClientID) {
 			ids = append(ids, e.ClientID)
 		}
 	}
-	facts, err := j.facts(ctx, ids, sub.OrgID)
+	facts, err := access.Facts(ctx, q, sub.OrgID, ids, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -117,10 +123,6 @@ func (j *Judge) verdict(sub authz.Subject, f authz.ClientFacts, found bool, e Ev
 }
 
 func payerKind(kind string) bool { return kind == "uwv" || kind == "municipality" }
-
-func (j *Judge) facts(ctx context.Context, clientIDs []string, orgID string) (map[string]authz.ClientFacts, error) {
-	return access.Facts(ctx, j.pool, orgID, clientIDs, false, false)
-}
 
 // Payload is the data of the CloudEvent for an allowed event: the client,
 // the change, and the section's data when the subscriber asked for it.

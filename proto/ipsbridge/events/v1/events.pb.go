@@ -94,7 +94,8 @@ const (
 	DeliveryState_DELIVERY_STATE_DELIVERED DeliveryState = 2
 	// Given up on: a dead letter.
 	DeliveryState_DELIVERY_STATE_DEAD DeliveryState = 3
-	// Not sent because the organisation may not see it at delivery time.
+	// Not used any more: a delivery the organisation may not see is not kept
+	// (it would tell of an event the organisation may know nothing about).
 	DeliveryState_DELIVERY_STATE_WITHHELD DeliveryState = 4
 )
 
@@ -1620,7 +1621,8 @@ type GetDeliveryStatsResponse struct {
 	Pending   int64                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
 	Delivered int64                  `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	Dead      int64                  `protobuf:"varint,3,opt,name=dead,proto3" json:"dead,omitempty"`
-	Withheld  int64                  `protobuf:"varint,4,opt,name=withheld,proto3" json:"withheld,omitempty"`
+	// Always 0: withheld deliveries are not kept (see DELIVERY_STATE_WITHHELD).
+	Withheld int64 `protobuf:"varint,4,opt,name=withheld,proto3" json:"withheld,omitempty"`
 	// The event time of the oldest pending delivery; absent when none is.
 	OldestPendingEventTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=oldest_pending_event_time,json=oldestPendingEventTime,proto3" json:"oldest_pending_event_time,omitempty"`
 	// When the latest delivery was acknowledged; absent when none was.

@@ -47,7 +47,8 @@ const (
 // dead letter the org_admin can list and redeliver. Every event carries only
 // what the subscriber's organisation may see when it is delivered: an event
 // of a section the organisation may not read for that client (no consent,
-// not involved, consent revoked) is withheld, never sent.
+// not involved, consent revoked) is withheld, never sent, and leaves no
+// trace: no delivery, no count, no dead letter. Delivery ids are random.
 //
 // Pull feed: a partner_system that cannot receive webhooks pages through
 // ListEvents with a cursor; it gets the same events, filtered the same way.
@@ -246,7 +247,8 @@ func (c *eventsServiceClient) ListEvents(ctx context.Context, in *ListEventsRequ
 // dead letter the org_admin can list and redeliver. Every event carries only
 // what the subscriber's organisation may see when it is delivered: an event
 // of a section the organisation may not read for that client (no consent,
-// not involved, consent revoked) is withheld, never sent.
+// not involved, consent revoked) is withheld, never sent, and leaves no
+// trace: no delivery, no count, no dead letter. Delivery ids are random.
 //
 // Pull feed: a partner_system that cannot receive webhooks pages through
 // ListEvents with a cursor; it gets the same events, filtered the same way.
