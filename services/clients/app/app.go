@@ -263,11 +263,18 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			id = prev
 			return id, nil
 		}
+		hidden, err := s.matchBSN(ctx, tx, c, n.Identity.BSN, "")
+		if err != nil {
+			return "", err
+		}
 		id, err = store.CreateClient(ctx, tx, store.NewClient{
 			MHAOrgID: sub.OrgID, RegionID: sub.RegionID, CreatedBy: sub.UserID, Identity: n.Identity,
 			TeamID: n.TeamID, SpecialistID: n.SpecialistID, InvolvedOrgIDs: n.InvolvedOrgIDs,
 		})
 		if err != nil {
+			return "", err
+		}
+		if err := s.flagBSN(ctx, tx, c, id, hidden); err != nil {
 			return "", err
 		}
 		if err := store.Keys.Complete(ctx, tx, key, id); err != nil {
@@ -426,13 +433,33 @@ func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version i
 		if err != nil {
 			return err
 		}
+		var hidden []string
 		out, err = store.UpdateIdentity(ctx, tx, clientID, version, func(i *domain.Identity) error {
+			before := i.BSN
 			if err := apply(i); err != nil {
 				return err
 			}
-			return i.Check()
+			if err := i.Check(); err != nil {
+				return err
+			}
+			if i.BSN == before {
+				return nil
+			}
+			c, err := access.CallerFrom(ctx)
+			if err != nil {
+				return err
+			}
+			hidden, err = s.matchBSN(ctx, tx, c, i.BSN, clientID)
+			return err
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		c, err := access.CallerFrom(ctx)
+		if err != nil {
+			return err
+		}
+		return s.flagBSN(ctx, tx, c, clientID, hidden)
 	})
 	if err != nil {
 		return nil, false, err
@@ -672,4 +699,55 @@ func (s *Service) CheckAccess(ctx context.Context, clientID string) (authz.Decis
 		return nil
 	})
 	return d, facts, err
+}
+
+// matchBSN looks for other clients of the caller's MHA with this BSN. A
+// match the caller may see is refused as ALREADY_EXISTS, naming it; matches
+// it may not see are returned, and the change goes ahead exactly as without
+// them, so the answer tells the caller nothing about clients it may not see
+// (issue 14). Those matches are flagged by flagBSN.
+func (s *Service) matchBSN(ctx context.Context, tx pgx.Tx, c access.Caller, bsn, self string) ([]string, error) {
+	if bsn == "" {
+		return nil, nil
+	}
+	ids, err := store.ClientsWithBSN(ctx, tx, c.Sub.OrgID, bsn, self)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	facts, err := access.Facts(ctx, tx, c.Sub.OrgID, ids, false, false)
+	if err != nil {
+		return nil, err
+	}
+	var hidden []string
+	for _, id := range ids {
+		ok, err := s.az.Allowed(c.Sub, facts[id], authz.Identity, authz.Read)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, fmt.Errorf("%w: a client with this BSN is already enrolled with this MHA: %s", domain.ErrAlreadyExists, id)
+		}
+		hidden = append(hidden, id)
+	}
+	return hidden, nil
+}
+
+// flagBSN records client's BSN matches with clients the caller may not see
+// as possible duplicates, and tells each of those clients' access history
+// (which their own team reads) that a record of the same BSN was made, so
+// the team that owns the client can take it up with the MHA.
+func (s *Service) flagBSN(ctx context.Context, tx pgx.Tx, c access.Caller, clientID string, hidden []string) error {
+	if len(hidden) == 0 {
+		return nil
+	}
+	if err := store.FlagPossibleDuplicates(ctx, tx, clientID, hidden, c.Sub.UserID); err != nil {
+		return err
+	}
+	for _, other := range hidden {
+		if err := access.RecordIn(ctx, tx, c.Event(ServiceName, other, []authz.Section{authz.Identity}, "match_bsn", audit.Allowed,
+			"a record of another team was given this client's BSN (client "+clientID+"); flagged as a possible duplicate")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
