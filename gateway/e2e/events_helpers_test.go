@@ -52,17 +52,17 @@ func startWithEventSources(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emp, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	emp, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(t, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(t, p.ClientsAddr), Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(t, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: benefitsapp.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _, err := eventsserver.Build(eventsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ev, _, err := eventsserver.Build(eventsserver.Deps{Pool: p.RuntimePool(t, eventsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Egress: egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
 		Logger: testplatform.Logger()})
 	if err != nil {
@@ -87,7 +87,7 @@ func (e *env) runDispatcher() {
 		Egress:  egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := dispatch.New(cfg, e.p.Pool, az, testplatform.Logger())
+	d := dispatch.New(cfg, e.p.RuntimePool(e.t, dispatch.Runtime), az, testplatform.Logger())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	e.t.Cleanup(func() {

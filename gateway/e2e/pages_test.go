@@ -37,12 +37,12 @@ func startAll(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	emp, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	emp, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(tb, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(tb, p.ClientsAddr), Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(tb, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
@@ -28,6 +29,8 @@ import (
 
 // Platform is a running set of services for one test.
 type Platform struct {
+	// Pool is the owner's (the role that migrated): for the test's own
+	// checks. Servers get RuntimePool.
 	Pool        *pgxpool.Pool
 	DatabaseURL string
 	KeyDir      string
@@ -68,12 +71,21 @@ func Start(tb testing.TB) *Platform {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, _, err := clientsserver.Build(clientsserver.Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: Logger()})
+	// The service runs as its runtime role, as in production; the test
+	// keeps the owner's pool for its own checks.
+	runtime := dbtest.Runtime(tb, url, clientsserver.Runtime)
+	srv, _, err := clientsserver.Build(clientsserver.Deps{Pool: runtime, Verifier: verifier, Authz: az, Logger: Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	addr := Serve(tb, srv)
 	return &Platform{Pool: pool, DatabaseURL: url, KeyDir: keyDir, Verifier: verifier, ClientsAddr: addr}
+}
+
+// RuntimePool returns a pool on the platform's database as the runtime
+// role rt, for another service the test starts.
+func (p *Platform) RuntimePool(tb testing.TB, rt database.Runtime) *pgxpool.Pool {
+	return dbtest.Runtime(tb, p.DatabaseURL, rt)
 }
 
 // Serve runs a gRPC server on a loopback port until the test ends.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 )
@@ -52,6 +53,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return errors.New("-init takes no arguments")
 		}
 		if err := devkeys.Ensure(*keyDir); err != nil {
+			return err
+		}
+		// The key that signs the audit chain's checkpoints (the clients
+		// service's IPSB_AUDIT_CHECKPOINT_KEY in scripts/dev).
+		if err := audit.EnsureCheckpointKey(filepath.Join(*keyDir, "audit-checkpoint.pem")); err != nil {
 			return err
 		}
 		path, err := filepath.Abs(devkeys.JWKSPath(*keyDir))

@@ -24,10 +24,16 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/cloudevent"
+	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
+
+// Runtime is what the dispatcher's runtime database role may do: the events
+// schema, draining the outbox, the clients schema's access functions and the
+// audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("dispatcher"), Write: []string{"events", "outbox"}, Call: []string{"clients"}}
 
 // Config tunes a dispatcher.
 type Config struct {

@@ -96,6 +96,10 @@ type Deps struct {
 	Logger        *slog.Logger
 }
 
+// Runtime is what the events service's runtime role may do: its own schema,
+// the clients schema's access functions and the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("events"), Write: []string{"events"}, Call: []string{"clients"}}
+
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
@@ -113,7 +117,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 		return err
 	}
 	return service.Run(ctx, service.Spec{
-		Name: "events", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr,
+		Name: "events", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Runtime: Runtime,
 		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Egress: policy,
