@@ -263,6 +263,9 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			id = prev
 			return id, nil
 		}
+		if err := s.checkInvolved(ctx, tx, sub, sub.RegionID, n.InvolvedOrgIDs); err != nil {
+			return "", err
+		}
 		hidden, err := s.matchBSN(ctx, tx, c, n.Identity.BSN, "")
 		if err != nil {
 			return "", err
@@ -487,13 +490,20 @@ func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version
 		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
+			before := slices.Clone(t.InvolvedOrgIDs)
 			if err := apply(t); err != nil {
 				return "", err
 			}
 			if slices.Contains(t.InvolvedOrgIDs, facts.MHAOrgID) {
 				return "", fmt.Errorf("%w: trajectory.involved_organization_ids lists the client's own MHA", domain.ErrInvalid)
 			}
-			return "", nil
+			var added []string
+			for _, org := range t.InvolvedOrgIDs {
+				if !slices.Contains(before, org) {
+					added = append(added, org)
+				}
+			}
+			return "", s.checkInvolved(ctx, tx, sub, facts.RegionID, added)
 		})
 		return err
 	})
@@ -747,6 +757,37 @@ func (s *Service) flagBSN(ctx context.Context, tx pgx.Tx, c access.Caller, clien
 		if err := access.RecordIn(ctx, tx, c.Event(ServiceName, other, []authz.Section{authz.Identity}, "match_bsn", audit.Allowed,
 			"a record of another team was given this client's BSN (client "+clientID+"); flagged as a possible duplicate")); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkInvolved refuses naming an organisation of another region than the
+// client's as involved, unless the client region's policy allows it
+// (authz.CrossRegion): a region's agreement binds the organisations that
+// read its clients, and an organisation of another region would otherwise
+// be added by anyone (issue 14). Unknown organisations are left to the
+// store, which refuses them.
+func (s *Service) checkInvolved(ctx context.Context, tx pgx.Tx, sub authz.Subject, clientRegion string, orgs []string) error {
+	if len(orgs) == 0 {
+		return nil
+	}
+	regions, err := store.OrganizationRegions(ctx, tx, orgs)
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		region, ok := regions[org]
+		if !ok || region == clientRegion {
+			continue
+		}
+		allowed, err := s.az.InvolveAllowed(sub, clientRegion)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			return fmt.Errorf("%w: organisation %s belongs to %s; the policy of %s does not allow involving organisations of other regions",
+				domain.ErrPermissionDenied, org, region, clientRegion)
 		}
 	}
 	return nil

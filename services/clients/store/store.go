@@ -140,6 +140,21 @@ func CreateClient(ctx context.Context, tx pgx.Tx, n NewClient) (string, error) {
 	return id, nil
 }
 
+// OrganizationRegions returns the region of each known organisation among
+// ids.
+func OrganizationRegions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id, region_id FROM clients.organizations WHERE id = ANY ($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up organisations: %w", err)
+	}
+	out := map[string]string{}
+	var id, region string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &region}, func() error { out[id] = region; return nil }); err != nil {
+		return nil, fmt.Errorf("look up organisations: %w", err)
+	}
+	return out, nil
+}
+
 // ClientsWithBSN returns the other clients of the MHA with this BSN, after
 // taking a transaction lock on (MHA, BSN) so that two enrolments of one
 // BSN are checked one after the other.
