@@ -39,6 +39,9 @@ const (
 	databaseSecret = "ipsbridge-database"
 	// ownerSecret holds the owner role that runs migrations (Jobs only).
 	ownerSecret = "ipsbridge-database-owner"
+	// sealingSecret holds the operator keys that seal webhook signing
+	// secrets (events and the dispatcher only).
+	sealingSecret = "ipsbridge-webhook-sealing"
 
 	labelName      = "app.kubernetes.io/name"
 	labelComponent = "app.kubernetes.io/component"
@@ -573,6 +576,8 @@ func checkEnv(t *testing.T, where string, m *manifests, name string, env []corev
 			switch {
 			case e.Name == "IPSB_DATABASE_RUNTIME_URL" && ref.Name == databaseSecret && ref.Key == name:
 			case e.Name == "DATABASE_URL" && ref.Name == ownerSecret && ref.Key == "owner":
+			case e.Name == "IPSB_WEBHOOK_SEALING_KEYS" && ref.Name == sealingSecret && ref.Key == "keys" &&
+				(name == "events" || name == "dispatcher"):
 			default:
 				t.Errorf("%s: env %s from Secret %s key %s; want IPSB_DATABASE_RUNTIME_URL from %s key %s or DATABASE_URL from %s key owner",
 					where, e.Name, ref.Name, ref.Key, databaseSecret, name, ownerSecret)

@@ -23,6 +23,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/dispatch"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 )
@@ -55,6 +56,8 @@ type Config struct {
 	EgressDeny  string `env:"IPSB_EGRESS_DENY"`
 	// EgressAllowHTTP permits plain-http endpoints (development only).
 	EgressAllowHTTP bool `env:"IPSB_EGRESS_ALLOW_HTTP" envDefault:"false"`
+	// SealingKeys open the sealed signing secrets (the events service's).
+	SealingKeys string `env:"IPSB_WEBHOOK_SEALING_KEYS"`
 }
 
 func (c Config) common() config.Common {
@@ -75,7 +78,11 @@ func (c Config) dispatch() (dispatch.Config, error) {
 		host, _ := os.Hostname()
 		worker = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	return dispatch.Config{Worker: worker, Concurrency: c.Concurrency, Batch: c.Batch, Lease: c.Lease,
+	sealer, err := webhook.ParseSealer(c.SealingKeys)
+	if err != nil {
+		return dispatch.Config{}, fmt.Errorf("IPSB_WEBHOOK_SEALING_KEYS: %w", err)
+	}
+	return dispatch.Config{Worker: worker, Sealer: sealer, Concurrency: c.Concurrency, Batch: c.Batch, Lease: c.Lease,
 		Timeout: c.Timeout, Poll: c.Poll,
 		Backoff: dispatch.Backoff{Base: c.BackoffBase, Cap: c.BackoffCap, MaxAge: c.MaxAge, MaxRetryAfter: 24 * time.Hour},
 		Egress:  egress.Policy{Allow: allow, Deny: deny, AllowHTTP: c.EgressAllowHTTP}}, nil

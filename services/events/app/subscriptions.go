@@ -32,9 +32,10 @@ const (
 	Ed25519    Algorithm = "ed25519"
 )
 
-// AlgorithmOf tells a key's scheme from its serialisation.
+// AlgorithmOf tells a key's scheme: an ed25519 key has a public key (its
+// secret is sealed in storage and tells nothing).
 func AlgorithmOf(k store.SigningKey) Algorithm {
-	if strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
+	if k.PublicKey != "" || strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
 		return Ed25519
 	}
 	return HMACSHA256
@@ -64,10 +65,15 @@ func newKey(alg Algorithm) (store.SigningKey, webhook.SigningKey, error) {
 	return store.SigningKey{Secret: sec.String()}, sec, nil
 }
 
-func signingKeys(keys []store.SigningKey) ([]webhook.SigningKey, error) {
+// signingKeys opens a subscription's stored keys for signing.
+func (s *Service) signingKeys(subscriptionID string, keys []store.SigningKey) ([]webhook.SigningKey, error) {
 	out := make([]webhook.SigningKey, 0, len(keys))
 	for _, k := range keys {
-		sk, err := webhook.ParseSigningKey(k.Secret)
+		secret, err := s.sealer.Open(k.Secret, subscriptionID)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
+		}
+		sk, err := webhook.ParseSigningKey(secret)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
 		}
@@ -103,6 +109,9 @@ type NewSubscription struct {
 type Created struct {
 	Subscription store.Subscription
 	Key          store.SigningKey
+	// Replayed: the answer to a retried request. The key's secret was
+	// shown in the first answer and is not shown again.
+	Replayed bool
 }
 
 const createMethod = "CreateSubscription"
@@ -143,6 +152,10 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	if err := s.verify.handshake(ctx, id, endpoint, []webhook.SigningKey{signer}); err != nil {
 		return Created{}, err
 	}
+	stored := row
+	if stored.Secret, err = s.sealer.Seal(row.Secret, id); err != nil {
+		return Created{}, err
+	}
 	var out store.Subscription
 	var replay string
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
@@ -156,7 +169,7 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 		var err error
 		out, err = store.InsertSubscription(ctx, tx, store.Subscription{ID: id, OrgID: sub.OrgID, OrgKind: sub.OrgKind,
 			RegionID: sub.RegionID, URL: endpoint, EventTypes: n.EventTypes, IncludeData: n.IncludeData,
-			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, row)
+			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, stored)
 		if err != nil {
 			return err
 		}
@@ -178,8 +191,10 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	return Created{Subscription: out, Key: row}, nil
 }
 
-// replayCreate answers a retried create as the first time, with the first
-// key.
+// replayCreate answers a retried create with the subscription and its first
+// key's metadata (and public key), never its secret: a secret is shown once,
+// in the first answer, and a replayed request (by whoever got hold of the
+// request id) does not show it again (issue 14).
 func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, error) {
 	out, err := s.st.Subscription(ctx, orgID, id)
 	if errors.Is(err, apperr.ErrNotFound) {
@@ -192,7 +207,8 @@ func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, 
 	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		return Created{}, err
 	}
-	return Created{Subscription: out, Key: key}, nil
+	key.Secret = ""
+	return Created{Subscription: out, Key: key, Replayed: true}, nil
 }
 
 func hostOf(endpoint string) string {
@@ -318,7 +334,7 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 			return store.Subscription{}, err
 		}
 		if newURL != cur.URL {
-			keys, err := signingKeys(cur.Keys)
+			keys, err := s.signingKeys(id, cur.Keys)
 			if err != nil {
 				return store.Subscription{}, err
 			}
@@ -411,12 +427,17 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 	if err != nil {
 		return Rotated{}, err
 	}
+	stored := row
+	if stored.Secret, err = s.sealer.Seal(row.Secret, id); err != nil {
+		return Rotated{}, err
+	}
 	var out Rotated
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
+		if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, stored, d); err != nil {
 			return err
 		}
+		out.Key.Secret = row.Secret // the answer shows it, once; the store keeps it sealed
 		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
 			fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/cloudevent"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
@@ -55,6 +56,9 @@ type Config struct {
 	Poll    time.Duration
 	Backoff Backoff
 	Egress  egress.Policy
+	// Sealer opens the subscriptions' sealed signing secrets (nil: stored
+	// as they are; tests only).
+	Sealer *webhook.Sealer
 }
 
 // Defaults fills unset fields.
@@ -364,7 +368,14 @@ func ToCloudEvent(e visibility.Event, data []byte) cloudevent.Event {
 // send POSTs one signed event. The request goes to the subscription's URL
 // only (no redirects) through the egress policy.
 func (d *Dispatcher) send(ctx context.Context, c store.Claimed, body []byte, now time.Time) (int, http.Header, string, error) {
-	headers, err := signHeaders(c.Target.Secrets, c.Event.EventID, now, body)
+	secrets := make([]string, len(c.Target.Secrets))
+	for i, sealed := range c.Target.Secrets {
+		var err error
+		if secrets[i], err = d.cfg.Sealer.Open(sealed, c.Target.SubscriptionID); err != nil {
+			return 0, nil, "", fmt.Errorf("signing key of subscription %s: %w", c.Target.SubscriptionID, err)
+		}
+	}
+	headers, err := signHeaders(secrets, c.Event.EventID, now, body)
 	if err != nil {
 		return 0, nil, "", err
 	}

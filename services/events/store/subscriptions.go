@@ -16,10 +16,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
 
@@ -165,6 +167,50 @@ func signingKeys(ctx context.Context, q Querier, subscriptionID string, all bool
 		var k SigningKey
 		err := r.Scan(&k.KeyID, &k.Secret, &k.PublicKey, &k.CreatedAt, &k.ExpiresAt)
 		return k, err
+	})
+}
+
+// SealSigningKeys seals every stored signing secret that is not sealed with
+// sealer's current key: secrets from before sealing, and after the operator
+// rotated the key, those sealed with an older one (which sealer must still
+// hold).
+func SealSigningKeys(ctx context.Context, pool *pgxpool.Pool, sealer *webhook.Sealer) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT subscription_id::text, key_id, secret FROM events.signing_keys FOR UPDATE`)
+		if err != nil {
+			return fmt.Errorf("load signing keys to seal: %w", err)
+		}
+		type key struct {
+			sub    string
+			id     int32
+			secret string
+		}
+		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (key, error) {
+			var k key
+			err := r.Scan(&k.sub, &k.id, &k.secret)
+			return k, err
+		})
+		if err != nil {
+			return fmt.Errorf("load signing keys to seal: %w", err)
+		}
+		for _, k := range keys {
+			if sealer.Current(k.secret) {
+				continue
+			}
+			plain, err := sealer.Open(k.secret, k.sub)
+			if err != nil {
+				return fmt.Errorf("signing key %d of subscription %s: %w", k.id, k.sub, err)
+			}
+			sealed, err := sealer.Seal(plain, k.sub)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE events.signing_keys SET secret = $3 WHERE subscription_id = $1 AND key_id = $2`,
+				k.sub, k.id, sealed); err != nil {
+				return fmt.Errorf("seal signing key %d of subscription %s: %w", k.id, k.sub, err)
+			}
+		}
+		return nil
 	})
 }
 

@@ -470,7 +470,12 @@ type CreateSubscriptionResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Subscription *Subscription          `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// The first signing key, with its secret (HMAC) or public key (ED25519).
-	SigningKey    *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	// A replayed request gets the key without its secret (see note).
+	SigningKey *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	// Set when the request was answered before (same request_id): the secret
+	// is shown once, in the first answer, never again; rotate the key if it
+	// was lost.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -517,6 +522,13 @@ func (x *CreateSubscriptionResponse) GetSigningKey() *SigningKey {
 		return x.SigningKey
 	}
 	return nil
+}
+
+func (x *CreateSubscriptionResponse) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
 }
 
 type GetSubscriptionRequest struct {
@@ -2012,11 +2024,12 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"\x19CreateSubscriptionRequest\x12M\n" +
 	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\x12'\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xa5\x01\n" +
+	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xb9\x01\n" +
 	"\x1aCreateSubscriptionResponse\x12E\n" +
 	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\x12@\n" +
 	"\vsigning_key\x18\x02 \x01(\v2\x1f.ipsbridge.events.v1.SigningKeyR\n" +
-	"signingKey\"K\n" +
+	"signingKey\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"K\n" +
 	"\x16GetSubscriptionRequest\x121\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\"`\n" +
 	"\x17GetSubscriptionResponse\x12E\n" +

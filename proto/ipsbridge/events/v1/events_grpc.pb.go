@@ -68,7 +68,9 @@ type EventsServiceClient interface {
 	// without checking the signature (it carries no data). The response holds
 	// the signing secret (HMAC) or public key (ED25519); the secret is shown
 	// this once. Idempotent by request_id (or the Idempotency-Key header): a
-	// retry returns the first response, secret included. For org_admin.
+	// retry returns the subscription created first, without the secret (which
+	// is never shown twice; note says so). Signing secrets are stored
+	// encrypted with the operator's key. For org_admin.
 	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
 	// GetSubscription returns one of the caller's organisation's
 	// subscriptions, with its signing keys' metadata (never a secret).
@@ -268,7 +270,9 @@ type EventsServiceServer interface {
 	// without checking the signature (it carries no data). The response holds
 	// the signing secret (HMAC) or public key (ED25519); the secret is shown
 	// this once. Idempotent by request_id (or the Idempotency-Key header): a
-	// retry returns the first response, secret included. For org_admin.
+	// retry returns the subscription created first, without the secret (which
+	// is never shown twice; note says so). Signing secrets are stored
+	// encrypted with the operator's key. For org_admin.
 	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
 	// GetSubscription returns one of the caller's organisation's
 	// subscriptions, with its signing keys' metadata (never a secret).
