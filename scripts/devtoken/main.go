@@ -21,8 +21,8 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
-	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 )
 
 func main() {
