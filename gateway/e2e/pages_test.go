@@ -50,7 +50,8 @@ func startAll(tb testing.TB) *env {
 	empAddr, benAddr := testplatform.Serve(tb, emp), testplatform.Serve(tb, ben)
 	with := func(c *gwserver.Config) {
 		c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr
-		c.Web.DevLogin, c.Web.DevKeyDir = true, p.KeyDir
+		// Plain http on loopback: cookies without Secure, as scripts/dev.
+		c.Web.DevLogin, c.Web.DevKeyDir, c.Web.InsecureCookies = true, p.KeyDir, true
 	}
 	return startGateway(tb, p, with)
 }

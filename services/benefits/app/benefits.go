@@ -164,7 +164,10 @@ func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (dom
 	if err != nil {
 		return domain.IncomeEffect{}, err
 	}
-	if len(visible) < len(all) {
+	// A payer sees only what it pays; the caveat says so always, not only
+	// when the client has other benefits, which a payer must not learn
+	// (issue 14).
+	if c.Sub.Role != Counsellor {
 		e.Caveats = append(e.Caveats, "only the benefits your organisation pays are included")
 	}
 	return e, s.readDone(ctx, c, "income-effect calculation")
