@@ -163,3 +163,27 @@ func (p Policy) Client(timeout time.Duration) *http.Client {
 		},
 	}
 }
+
+// HostRegistered reports whether host (a URL's host name or address, no
+// port) is one of an organisation's registered hosts: an exact name or
+// address, or "*.example.org" for any subdomain of example.org. Names are
+// compared case-insensitively, without a trailing dot.
+func HostRegistered(host string, registered []string) bool {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return false
+	}
+	for _, r := range registered {
+		r = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(r)), ".")
+		if suffix, ok := strings.CutPrefix(r, "*."); ok {
+			if suffix != "" && strings.HasSuffix(host, "."+suffix) {
+				return true
+			}
+			continue
+		}
+		if r != "" && r == host {
+			return true
+		}
+	}
+	return false
+}

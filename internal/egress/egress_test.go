@@ -109,3 +109,19 @@ func TestClientRefusesAtDialTimeAndDoesNotFollowRedirects(t *testing.T) {
 		t.Fatalf("status %d, want the 307 itself", resp.StatusCode)
 	}
 }
+
+func TestHostRegistered(t *testing.T) {
+	reg := []string{"hooks.uwv.example", "*.gemeente.example", "127.0.0.1", "::1"}
+	for host, want := range map[string]bool{
+		"hooks.uwv.example": true, "HOOKS.uwv.example.": true, "evil.example": false, "uwv.example": false,
+		"a.gemeente.example": true, "a.b.gemeente.example": true, "gemeente.example": false, "xgemeente.example": false,
+		"127.0.0.1": true, "127.0.0.2": false, "[::1]": true, "::1": true, "": false,
+	} {
+		if got := egress.HostRegistered(host, reg); got != want {
+			t.Errorf("HostRegistered(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if egress.HostRegistered("anything.example", nil) {
+		t.Errorf("no registered hosts allows a host")
+	}
+}

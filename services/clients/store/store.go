@@ -64,9 +64,14 @@ func (s *Store) SeedDirectory(ctx context.Context) error {
 			}
 		}
 		for _, o := range seed.Demo.Organizations {
-			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id`,
-				o.ID, o.Name, o.Kind, o.RegionID); err != nil {
+			hosts := o.WebhookHosts
+			if hosts == nil {
+				hosts = seed.DemoWebhookHosts
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id, webhook_hosts) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id,
+					webhook_hosts = EXCLUDED.webhook_hosts`,
+				o.ID, o.Name, o.Kind, o.RegionID, hosts); err != nil {
 				return fmt.Errorf("seed organisation %s: %w", o.ID, err)
 			}
 		}

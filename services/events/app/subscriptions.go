@@ -17,6 +17,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/webhook"
@@ -139,6 +140,9 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	}
 	endpoint, err := s.verify.check(ctx, n.URL)
 	if err != nil {
+		return Created{}, err
+	}
+	if err := s.checkDataHost(ctx, sub.OrgID, endpoint, n.IncludeData); err != nil {
 		return Created{}, err
 	}
 	if n.Algorithm == "" {
@@ -329,6 +333,10 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 	}
 	verifiedAt := cur.VerifiedAt
 	newURL := cur.URL
+	includeData := cur.IncludeData
+	if slices.Contains(c.Paths, "include_data") {
+		includeData = c.IncludeData
+	}
 	if slices.Contains(c.Paths, "url") {
 		if newURL, err = s.verify.check(ctx, c.URL); err != nil {
 			return store.Subscription{}, err
@@ -343,6 +351,9 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 			}
 			verifiedAt = time.Now()
 		}
+	}
+	if err := s.checkDataHost(ctx, sub.OrgID, newURL, includeData); err != nil {
+		return store.Subscription{}, err
 	}
 	var out store.Subscription
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
@@ -442,4 +453,30 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 			fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
 	})
 	return out, err
+}
+
+// checkDataHost refuses a data-carrying subscription (include_data) whose
+// endpoint is not on one of the organisation's registered webhook hosts:
+// the data is what the organisation's partner system may read, and an
+// org_admin must not be able to send it anywhere (issue 14). Thin
+// subscriptions (ids and the change only) may point anywhere the egress
+// policy allows.
+func (s *Service) checkDataHost(ctx context.Context, orgID, endpoint string, includeData bool) error {
+	if !includeData {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return &apperr.FieldError{Field: "subscription.url", Msg: "is not a URL"}
+	}
+	hosts, err := s.st.WebhookHosts(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if !egress.HostRegistered(u.Hostname(), hosts) {
+		return fmt.Errorf("%w: subscription.include_data: %s is not a registered webhook host of %s (registered: %s); "+
+			"a subscription that carries data may only point at one of them, a thin one anywhere",
+			apperr.ErrFailedPrecondition, u.Hostname(), orgID, strings.Join(hosts, ", "))
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -286,9 +287,17 @@ func (d *Dispatcher) judgeAll(ctx context.Context, claimed []store.Claimed) (map
 func (d *Dispatcher) deliver(ctx context.Context, c store.Claimed, v visibility.Verdict) error {
 	sub := visibility.PartnerSystem(c.Target.OrgID, c.Target.OrgKind, c.Target.RegionID)
 	base := store.Result{DeliveryID: c.DeliveryID, Attempt: c.Attempt, Worker: d.cfg.Worker}
-	record := audit.Event{Service: "events", ActorID: "subscription:" + c.Target.SubscriptionID, OrgID: c.Target.OrgID,
-		Role: sub.Role, ClientID: c.Event.ClientID, Sections: []string{c.Event.Section}, Action: "deliver_event",
-		Purpose: c.Event.Type}
+	// Audited as the subscription, on behalf of the person who made it
+	// (issue 14): a delivery discloses what that person chose to send.
+	record := audit.Event{Service: "events", ActorID: "subscription:" + c.Target.SubscriptionID, OnBehalfOf: c.Target.CreatedBy,
+		OrgID: c.Target.OrgID, Role: sub.Role, ClientID: c.Event.ClientID, Sections: []string{c.Event.Section},
+		Action: "deliver_event", Purpose: c.Event.Type}
+	if c.Target.IncludeData && !dataHost(c.Target) {
+		// The endpoint is no longer on a registered host (the registration
+		// changed since the subscription was made): the event goes thin.
+		c.Target.IncludeData = false
+		record.Reason = "data withheld: the endpoint is not on a registered webhook host"
+	}
 	if !v.Deliver {
 		base.State, base.Reason = store.Withheld, v.Reason
 		record.Outcome, record.Reason = audit.Denied, v.Reason
@@ -396,4 +405,11 @@ func (d *Dispatcher) send(ctx context.Context, c store.Claimed, body []byte, now
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
 	return resp.StatusCode, resp.Header, string(snippet), nil
+}
+
+// dataHost reports whether the target's endpoint is on one of its
+// organisation's registered webhook hosts.
+func dataHost(t store.Target) bool {
+	u, err := url.Parse(t.URL)
+	return err == nil && egress.HostRegistered(u.Hostname(), t.Hosts)
 }

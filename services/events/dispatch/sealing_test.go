@@ -53,3 +53,30 @@ func TestSealedSecretsStillSign(t *testing.T) {
 		t.Fatalf("received %d", len(rc.all()))
 	}
 }
+
+// Issue 14, finding 9: a delivery is audited on behalf of the person who
+// made the subscription, and an endpoint that is no longer on a registered
+// host gets the event without its data.
+func TestDeliveriesAuditedForTheSubscriberAndDataOnlyToRegisteredHosts(t *testing.T) {
+	f := newFixture(t)
+	client := f.enrol(t)
+	subID, secret := f.subscribe(t, "uwv-noord", "uwv", "", true)
+	rc := newReceiver(t, secret)
+	f.setURL(t, rc.srv.URL)
+	if _, err := f.pool.Exec(context.Background(), `UPDATE events.subscriptions SET created_by = 'admin-uwv' WHERE id = $1`, subID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pool.Exec(context.Background(), `UPDATE clients.organizations SET webhook_hosts = '{hooks.uwv.example}' WHERE id = 'uwv-noord'`); err != nil {
+		t.Fatal(err)
+	}
+	f.emit(t, placementEvent(client, outbox.JobStarted, 1))
+	f.run(t, testConfig("w1"))
+	eventually(t, 5*time.Second, "the delivery", func() bool { return len(rc.all()) == 1 })
+	if d := rc.all()[0].Data.Data; len(d) != 0 {
+		t.Errorf("data went to an unregistered host: %s", d)
+	}
+	eventually(t, 5*time.Second, "the audit record", func() bool {
+		return f.one(t, `SELECT count(*)::text FROM audit.events WHERE action = 'deliver_event' AND client_id = $1
+			AND actor_id = $2 AND on_behalf_of = 'admin-uwv' AND reason LIKE 'data withheld%'`, client, "subscription:"+subID) == "1"
+	})
+}

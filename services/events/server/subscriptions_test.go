@@ -414,3 +414,35 @@ func TestSigningSecretsSealedAndShownOnce(t *testing.T) {
 		t.Errorf("handshake with the sealed keys: %v", err)
 	}
 }
+
+// Issue 14, finding 9: a subscription that carries data may only point at
+// one of the organisation's registered webhook hosts; a thin one anywhere
+// the egress policy allows.
+func TestDataCarryingEndpointsOnRegisteredHostsOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := f.p.As(t, "admin-uwv")
+	f.exec(t, `UPDATE clients.organizations SET webhook_hosts = '{hooks.uwv.example}' WHERE id = 'uwv-noord'`)
+	good := newReceiver(t, echo)
+	_, err := f.ev.CreateSubscription(ctx, &eventsv1.CreateSubscriptionRequest{Subscription: &eventsv1.Subscription{Url: good.URL, IncludeData: true}})
+	if code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "registered webhook host") {
+		t.Fatalf("data to an unregistered host: %v", err)
+	}
+	if len(good.requests()) != 0 {
+		t.Errorf("the unregistered endpoint was contacted")
+	}
+	thin, err := f.ev.CreateSubscription(ctx, &eventsv1.CreateSubscriptionRequest{Subscription: &eventsv1.Subscription{Url: good.URL}})
+	if err != nil {
+		t.Fatalf("thin subscription: %v", err)
+	}
+	s := thin.GetSubscription()
+	_, err = f.ev.UpdateSubscription(ctx, &eventsv1.UpdateSubscriptionRequest{SubscriptionId: s.GetSubscriptionId(), UpdateMask: mask("include_data"),
+		Subscription: &eventsv1.Subscription{IncludeData: true, Version: s.GetVersion()}})
+	if code(err) != codes.FailedPrecondition {
+		t.Fatalf("switching data on for an unregistered host: %v", err)
+	}
+	f.exec(t, `UPDATE clients.organizations SET webhook_hosts = '{hooks.uwv.example, 127.0.0.1}' WHERE id = 'uwv-noord'`)
+	if _, err := f.ev.UpdateSubscription(ctx, &eventsv1.UpdateSubscriptionRequest{SubscriptionId: s.GetSubscriptionId(), UpdateMask: mask("include_data"),
+		Subscription: &eventsv1.Subscription{IncludeData: true, Version: s.GetVersion()}}); err != nil {
+		t.Fatalf("data to a registered host: %v", err)
+	}
+}

@@ -21,6 +21,12 @@ type Target struct {
 	RegionID       string
 	URL            string
 	IncludeData    bool
+	// CreatedBy is the person who made the subscription: deliveries are
+	// audited on their behalf.
+	CreatedBy string
+	// Hosts are the organisation's registered webhook hosts: data goes
+	// only to an endpoint on one of them.
+	Hosts []string
 	// Secrets are the unexpired signing secrets (whsec_… or whsk_…),
 	// newest first.
 	Secrets []string
@@ -105,6 +111,7 @@ func (s *Store) targets(ctx context.Context, ids map[string]bool) (map[string]Ta
 		list = append(list, id)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT s.id::text, s.org_id, s.org_kind, s.region_id, s.url, s.include_data,
+			s.created_by, clients.webhook_hosts_of(s.org_id),
 			ARRAY(SELECT k.secret FROM events.signing_keys k
 				WHERE k.subscription_id = s.id AND (k.expires_at IS NULL OR k.expires_at > now())
 				ORDER BY k.key_id DESC)
@@ -116,7 +123,8 @@ func (s *Store) targets(ctx context.Context, ids map[string]bool) (map[string]Ta
 	out := map[string]Target{}
 	for rows.Next() {
 		var t Target
-		if err := rows.Scan(&t.SubscriptionID, &t.OrgID, &t.OrgKind, &t.RegionID, &t.URL, &t.IncludeData, &t.Secrets); err != nil {
+		if err := rows.Scan(&t.SubscriptionID, &t.OrgID, &t.OrgKind, &t.RegionID, &t.URL, &t.IncludeData,
+			&t.CreatedBy, &t.Hosts, &t.Secrets); err != nil {
 			return nil, fmt.Errorf("read subscription: %w", err)
 		}
 		out[t.SubscriptionID] = t

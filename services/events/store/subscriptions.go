@@ -170,6 +170,16 @@ func signingKeys(ctx context.Context, q Querier, subscriptionID string, all bool
 	})
 }
 
+// WebhookHosts returns the hosts an organisation registered for its
+// data-carrying webhook endpoints (the clients schema's webhook_hosts_of).
+func (s *Store) WebhookHosts(ctx context.Context, orgID string) ([]string, error) {
+	var hosts []string
+	if err := s.pool.QueryRow(ctx, `SELECT clients.webhook_hosts_of($1)`, orgID).Scan(&hosts); err != nil {
+		return nil, fmt.Errorf("look up the registered webhook hosts of %s: %w", orgID, err)
+	}
+	return hosts, nil
+}
+
 // SealSigningKeys seals every stored signing secret that is not sealed with
 // sealer's current key: secrets from before sealing, and after the operator
 // rotated the key, those sealed with an older one (which sealer must still
