@@ -64,13 +64,23 @@ func startWithEventSources(t *testing.T) *env {
 	}
 	ev, _, err := eventsserver.Build(eventsserver.Deps{Pool: p.RuntimePool(t, eventsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Egress: egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
-		Logger: testplatform.Logger()})
+		Sealer: e2eSealer, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	empAddr, benAddr, evAddr := testplatform.Serve(t, emp), testplatform.Serve(t, ben), testplatform.Serve(t, ev)
 	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr, c.BenefitsAddr, c.EventsAddr = empAddr, benAddr, evAddr })
 }
+
+// e2eSealer seals signing secrets and feed cursors as in production; the
+// events service and the dispatcher share it.
+var e2eSealer = func() *webhook.Sealer {
+	s, err := webhook.NewSealer([]byte("e2e-sealing-key-32-bytes-long!!!"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // runDispatcher runs a dispatcher in-process until the test ends, with
 // short polls and backoff and an egress policy that lets it reach the
@@ -85,6 +95,7 @@ func (e *env) runDispatcher() {
 		Worker: "e2e", Concurrency: 8, Batch: 32, Timeout: 2 * time.Second, Lease: 3 * time.Second, Poll: 50 * time.Millisecond,
 		Backoff: dispatch.Backoff{Base: 40 * time.Millisecond, Cap: 200 * time.Millisecond, MaxAge: time.Hour, MaxRetryAfter: time.Second},
 		Egress:  egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
+		Sealer:  e2eSealer,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	d := dispatch.New(cfg, e.p.RuntimePool(e.t, dispatch.Runtime), az, testplatform.Logger())

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 )
@@ -353,5 +354,56 @@ func TestDeadLettersOfInvisibleEventsLeaveNoTrace(t *testing.T) {
 	rd, err = f.ev.RedeliverDeadLetters(ctx, &eventsv1.RedeliverDeadLettersRequest{SubscriptionId: sub, DeliveryIds: []int64{ids[1]}})
 	if err != nil || rd.GetRedeliveredCount() != 0 {
 		t.Fatalf("redeliver the unseen one: %v %v", rd, err)
+	}
+}
+
+// Issue 14: the feed's cursor is opaque: sealed, different on every page
+// even when nothing happened (a cursor in the clear moves when the log is
+// read past an invisible client's event), and bound to the organisation.
+func TestFeedCursorIsOpaque(t *testing.T) {
+	f := newFixture(t)
+	key, err := webhook.NewSealingKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := webhook.ParseSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := f.serveSealed(t, loopback, sealer)
+	seen := f.enrol(t, "cursor-client", clientsv1.Section_SECTION_PLACEMENTS)
+	f.appendLog(t, logRow{client: seen, region: "region-noord", typ: outbox.JobStarted},
+		logRow{client: uuid.NewString(), region: "region-noord", typ: outbox.JobStarted},
+		logRow{client: seen, region: "region-noord", typ: outbox.JobEnded})
+	uwv := f.p.As(t, "uwv-system")
+	var got []int64
+	token := ""
+	for range 5 {
+		r, err := ev.ListEvents(uwv, &eventsv1.ListEventsRequest{PageSize: 1, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, positions(r.GetEvents())...)
+		if strings.Contains(r.GetNextPageToken(), "cDo") { // base64 of "p:"
+			t.Errorf("cursor in the clear: %s", r.GetNextPageToken())
+		}
+		token = r.GetNextPageToken()
+		if r.GetCaughtUp() {
+			break
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("paged through %v, want the two visible events", got)
+	}
+	a, err := ev.ListEvents(uwv, &eventsv1.ListEventsRequest{StartAtEnd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ev.ListEvents(uwv, &eventsv1.ListEventsRequest{StartAtEnd: true})
+	if err != nil || a.GetNextPageToken() == b.GetNextPageToken() {
+		t.Errorf("two cursors at the same place are equal: %v", err)
+	}
+	if _, err := ev.ListEvents(f.p.As(t, "gem-system"), &eventsv1.ListEventsRequest{PageToken: token}); code(err) != codes.InvalidArgument {
+		t.Errorf("another organisation's cursor: %v", err)
 	}
 }

@@ -1843,7 +1843,9 @@ type ListEventsRequest struct {
 	// follow: it reads a bounded stretch of the log.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty means from the start of
-	// the log (or from now, with start_at_end).
+	// the log (or from now, with start_at_end). Tokens are opaque, sealed,
+	// differ on every page and are valid only for the organisation that got
+	// them.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Without page_token: return no events, only a cursor at the end of the
 	// log, to receive only what happens from now on.
