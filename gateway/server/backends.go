@@ -7,8 +7,8 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
@@ -48,16 +48,21 @@ type backend struct {
 
 // dialBackends connects (lazily: grpc.NewClient does not block) to every
 // deployed service.
-func dialBackends(services []service) ([]*backend, error) {
+func dialBackends(services []service, identity mtls.Config) ([]*backend, error) {
+	// Mutual TLS when configured (the services refuse anyone without a
+	// certificate of the platform's CA); the services verify the forwarded
+	// bearer token themselves either way.
+	transport, err := identity.DialOption()
+	if err != nil {
+		return nil, err
+	}
 	var out []*backend
 	for _, s := range services {
 		if s.addr == "" {
 			continue
 		}
-		// Plain gRPC inside the cluster network; the services verify the
-		// forwarded bearer token themselves.
 		conn, err := grpc.NewClient(s.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			transport,
 			grpc.WithUserAgent("ipsbridge-gateway"),
 		)
 		if err != nil {

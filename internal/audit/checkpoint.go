@@ -67,11 +67,15 @@ func Head(ctx context.Context, q Querier) (int64, []byte, error) {
 // WriteCheckpoint signs the chain's head with key and writes it as a new,
 // read-only file in dir. Before it does, it checks the head against the
 // newest checkpoint already there: a log that lost rows since is reported
-// (ErrChainBehindCheckpoint) and no checkpoint is written over it.
+// (ErrChainBehindCheckpoint) and no checkpoint is written over it. When
+// the head has not moved since that checkpoint, it is returned and nothing
+// is written.
 func WriteCheckpoint(ctx context.Context, q Querier, dir string, key ed25519.PrivateKey, now time.Time) (Checkpoint, error) {
-	if last, ok, err := LatestCheckpoint(dir, key.Public().(ed25519.PublicKey)); err != nil {
+	last, ok, err := LatestCheckpoint(dir, key.Public().(ed25519.PublicKey))
+	if err != nil {
 		return Checkpoint{}, err
-	} else if ok {
+	}
+	if ok {
 		if err := checkAgainst(ctx, q, last); err != nil {
 			return Checkpoint{}, err
 		}
@@ -79,6 +83,9 @@ func WriteCheckpoint(ctx context.Context, q Querier, dir string, key ed25519.Pri
 	seq, hash, err := Head(ctx, q)
 	if err != nil {
 		return Checkpoint{}, err
+	}
+	if ok && last.Seq == seq && last.Hash == hex.EncodeToString(hash) {
+		return last, nil
 	}
 	c := Checkpoint{Seq: seq, Hash: hex.EncodeToString(hash), At: now.UTC()}
 	c.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, c.message()))

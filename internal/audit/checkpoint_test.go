@@ -113,9 +113,18 @@ func TestCheckpointDetectsRemovedNewestRows(t *testing.T) {
 	if _, _, err := audit.LatestCheckpoint(forged, pub); err == nil {
 		t.Fatalf("a checkpoint signed with another key was accepted")
 	}
-	// A checkpoint is never overwritten.
+	// A checkpoint is never overwritten, and an unmoved head adds none.
 	files, _ := os.ReadDir(dir)
 	if len(files) != 2 {
 		t.Fatalf("%d checkpoint files, want 2", len(files))
+	}
+	again := t.TempDir()
+	for range 3 {
+		if _, err := audit.WriteCheckpoint(ctx, pool, again, key, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, _ := os.ReadDir(again); len(files) != 1 {
+		t.Fatalf("%d checkpoints of an unmoved head, want 1", len(files))
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 )
 
 // Common is embedded in each service's configuration.
@@ -35,6 +36,9 @@ type Common struct {
 	// PolicyFiles are regional policy files (CSV, same format as the
 	// default policy) by which a region tightens the default agreement.
 	PolicyFiles []string `env:"IPSB_POLICY_FILES" envSeparator:","`
+	// TLS is the service's identity on the internal hops (mutual TLS);
+	// empty: plain gRPC.
+	TLS mtls.Config
 	// ShutdownGrace is how long in-flight requests get on SIGTERM.
 	ShutdownGrace time.Duration `env:"IPSB_SHUTDOWN_GRACE" envDefault:"15s"`
 }
@@ -52,6 +56,9 @@ func (c Common) Verify() error {
 	var errs []error
 	if c.DatabaseURL == "" && c.DatabaseRuntimeURL == "" {
 		errs = append(errs, errors.New("DATABASE_URL (the owner, for migrations) or IPSB_DATABASE_RUNTIME_URL is required"))
+	}
+	if err := c.TLS.Verify(); err != nil {
+		errs = append(errs, fmt.Errorf("mutual TLS (IPSB_TLS_*): %w", err))
 	}
 	if err := c.Authn().Verify(); err != nil {
 		errs = append(errs, fmt.Errorf("token verification (IPSB_OIDC_*): %w", err))

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -125,9 +124,11 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", s.GRPCAddr)
+	// With IPSB_TLS_* set, only clients with a certificate of the
+	// platform's CA get past the handshake.
+	lis, err := s.Common.TLS.Listen(s.GRPCAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.GRPCAddr, err)
+		return err
 	}
 	logger.InfoContext(ctx, s.Name+" service listening", "addr", lis.Addr().String())
 	// gctx ends at shutdown, when serving fails or when a background task

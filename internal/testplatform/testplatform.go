@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 )
@@ -90,8 +90,14 @@ func (p *Platform) RuntimePool(tb testing.TB, rt database.Runtime) *pgxpool.Pool
 
 // Serve runs a gRPC server on a loopback port until the test ends.
 func Serve(tb testing.TB, srv *grpc.Server) string {
+	return ServeTLS(tb, srv, mtls.Config{})
+}
+
+// ServeTLS runs a gRPC server on a loopback port until the test ends, with
+// mutual TLS when identity is configured (as service.Run does).
+func ServeTLS(tb testing.TB, srv *grpc.Server, identity mtls.Config) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := identity.Listen("127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	"github.com/ipsbridge/ipsbridge/internal/webhook"
 )
@@ -65,6 +66,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		// (IPSB_WEBHOOK_SEALING_KEYS of the events service and the
 		// dispatcher in scripts/dev).
 		if err := ensureSealingKey(filepath.Join(*keyDir, "webhook-sealing.key")); err != nil {
+			return err
+		}
+		// A local CA and a certificate per component for mutual TLS on
+		// the internal hops (IPSB_TLS_* in scripts/dev).
+		if err := mtls.DevCA(filepath.Join(*keyDir, "tls"), "gateway", "clients", "employment", "benefits", "events",
+			"dispatcher", "funding", "fidelity"); err != nil {
 			return err
 		}
 		path, err := filepath.Abs(devkeys.JWKSPath(*keyDir))

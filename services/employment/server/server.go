@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
@@ -129,7 +128,11 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
 	// The connection is lazy: the clients service may start after this one.
-	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	transport, err := cfg.TLS.DialOption()
+	if err != nil {
+		return err
+	}
+	conn, err := grpc.NewClient(cfg.ClientsAddr, transport)
 	if err != nil {
 		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
 	}
