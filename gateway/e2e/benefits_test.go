@@ -29,7 +29,7 @@ func startWithBenefits(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	srv, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(t, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func startWithEmployment(t *testing.T) (*env, *clock) {
 		t.Fatal(err)
 	}
 	clk := newClock(time.Now())
-	srv, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	srv, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(t, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(t, p.ClientsAddr), Logger: testplatform.Logger(), Now: clk.now})
 	if err != nil {
 		t.Fatal(err)

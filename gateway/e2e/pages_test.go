@@ -37,12 +37,12 @@ func startAll(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	emp, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	emp, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(tb, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(tb, p.ClientsAddr), Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(tb, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)
@@ -51,7 +51,8 @@ func startAll(tb testing.TB) *env {
 	p.FollowEvents(tb, benefitsserver.Consumers(benefitsserver.Deps{Pool: p.Pool, Authz: az, Logger: testplatform.Logger()})...)
 	with := func(c *gwserver.Config) {
 		c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr
-		c.Web.DevLogin, c.Web.DevKeyDir = true, p.KeyDir
+		// Plain http on loopback: cookies without Secure, as scripts/dev.
+		c.Web.DevLogin, c.Web.DevKeyDir, c.Web.InsecureCookies = true, p.KeyDir, true
 	}
 	return startGateway(tb, p, with)
 }

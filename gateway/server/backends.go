@@ -8,6 +8,7 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
@@ -50,13 +51,22 @@ type backend struct {
 
 // dialBackends connects (lazily: grpc.NewClient does not block) to every
 // deployed service.
-func dialBackends(services []service) ([]*backend, error) {
+func dialBackends(services []service, identity mtls.Config) ([]*backend, error) {
+	// Mutual TLS when configured (the services refuse anyone without a
+	// certificate of the platform's CA); the services verify the forwarded
+	// bearer token themselves either way.
+	transport, err := identity.DialOption()
+	if err != nil {
+		return nil, err
+	}
 	var out []*backend
 	for _, s := range services {
 		if s.addr == "" {
 			continue
 		}
-		conn, err := rpc.Dial(s.addr, grpc.WithUserAgent("ipsbridge-gateway"))
+		// rpc.Dial's prompt reconnects; transport replaces its plain-text
+		// default when mutual TLS is configured.
+		conn, err := rpc.Dial(s.addr, transport, grpc.WithUserAgent("ipsbridge-gateway"))
 		if err != nil {
 			closeBackends(out)
 			return nil, fmt.Errorf("backend %s at %s: %w", s.name, s.addr, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/gateway/web"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -48,6 +49,9 @@ type Config struct {
 
 	// Web configures the pages under /ui/ (IPSB_WEB_*).
 	Web web.Config
+	// TLS is the gateway's identity towards the services (mutual TLS,
+	// IPSB_TLS_*); empty: plain gRPC to them.
+	TLS mtls.Config
 }
 
 // DefaultConfig returns the defaults, as if the environment were empty.
@@ -73,6 +77,9 @@ func LoadConfig() (Config, error) {
 // all of them.
 func (c Config) Verify() error {
 	var errs []error
+	if err := c.TLS.Verify(); err != nil {
+		errs = append(errs, fmt.Errorf("mutual TLS (IPSB_TLS_*): %w", err))
+	}
 	for _, a := range []struct{ name, addr string }{
 		{"IPSB_GATEWAY_HTTP_ADDR", c.HTTPAddr},
 		{"IPSB_GATEWAY_GRPC_ADDR", c.GRPCAddr},

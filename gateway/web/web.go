@@ -46,9 +46,13 @@ type Config struct {
 	// Enabled serves the pages under /ui/.
 	Enabled bool `env:"IPSB_WEB_ENABLED" envDefault:"true"`
 	// PublicURL is where people reach the gateway (https://… in
-	// production). Cookies are Secure when it is https; the OpenID Connect
-	// redirect URL is PublicURL + /ui/auth/callback.
+	// production); the OpenID Connect redirect URL is PublicURL +
+	// /ui/auth/callback.
 	PublicURL string `env:"IPSB_WEB_PUBLIC_URL"`
+	// InsecureCookies: the cookies go without Secure and the __Host-
+	// prefix, for a local setup served over plain http (scripts/dev).
+	// Cookies are Secure by default, whatever else is configured.
+	InsecureCookies bool `env:"IPSB_WEB_INSECURE_COOKIES" envDefault:"false"`
 	// SessionKey encrypts the session cookie: 32 bytes, base64. Every
 	// gateway replica needs the same one. Empty: a random key per start
 	// (sign-ins do not survive a restart), allowed only with dev login.
@@ -83,6 +87,9 @@ func (c Config) Verify(devKeysVerified bool) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("IPSB_WEB_PUBLIC_URL %q is not an http(s) URL", c.PublicURL))
 		}
+	}
+	if c.InsecureCookies && strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, errors.New("IPSB_WEB_INSECURE_COOKIES is for a local setup over plain http, not with an https IPSB_WEB_PUBLIC_URL"))
 	}
 	if c.SessionKey != "" {
 		if k, err := base64.StdEncoding.DecodeString(c.SessionKey); err != nil || len(k) != 32 {
@@ -173,7 +180,8 @@ func New(ctx context.Context, d Deps) (*Handler, error) {
 	if d.Funding != nil {
 		h.funding = fundingv1.NewFundingServiceClient(d.Funding)
 	}
-	h.secure = strings.HasPrefix(d.Config.PublicURL, "https://")
+	// Secure cookies unless the local setup says it serves plain http.
+	h.secure = !d.Config.InsecureCookies
 	var key []byte
 	if d.Config.SessionKey != "" {
 		k, err := base64.StdEncoding.DecodeString(d.Config.SessionKey)
@@ -275,7 +283,7 @@ func (h *Handler) secureHeaders(next http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/ui/static/") {
 			hd.Set("Cache-Control", "no-store")
 		}
-		if h.secure {
+		if strings.HasPrefix(h.cfg.PublicURL, "https://") {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)

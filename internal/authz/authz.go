@@ -53,6 +53,12 @@ const (
 	// Each event is then filtered by the section it belongs to, as a
 	// webhook delivery is.
 	Events Section = "events"
+	// CrossRegion: naming an organisation of another region as involved
+	// in a client's trajectory. No default line allows it; a region that
+	// wants it says so in its policy file (region = the client's region),
+	// e.g. "p, region-noord, mha, employment_specialist, cross_region,
+	// write, *, none, allow".
+	CrossRegion Section = "cross_region"
 )
 
 // Sections are the record sections, in display order.
@@ -61,7 +67,7 @@ var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSear
 // OrgSections are the organisation-level pseudo-sections: their policy lines
 // use relation "*" and consent "none", and OrgAllowed decides them without
 // any client.
-var OrgSections = []Section{Subscriptions, Events}
+var OrgSections = []Section{Subscriptions, Events, CrossRegion}
 
 // knownSections are every section a policy line may name.
 func knownSections() []Section {
@@ -277,20 +283,39 @@ func hasRelation(args ...any) (any, error) {
 // Allowed reports whether the subject may perform the action on the section
 // of a client with the given facts.
 func (a *Authorizer) Allowed(s Subject, c ClientFacts, section Section, action Action) (bool, error) {
-	return a.allowed(s, Relations(s, c), slices.Contains(c.ConsentedSections, section), section, action)
+	return a.allowedFor(s, c.RegionID, Relations(s, c), slices.Contains(c.ConsentedSections, section), section, action)
+}
+
+// allowedFor decides for a client of clientRegion: a region's policy lines
+// bind everyone who reads or writes its clients, whatever region the
+// caller is from, and the caller's own region's lines bind the caller too;
+// both must allow. Without a client region, the caller's decides.
+func (a *Authorizer) allowedFor(s Subject, clientRegion string, rels []Relation, consented bool, section Section, action Action) (bool, error) {
+	if clientRegion == "" || clientRegion == s.RegionID {
+		return a.allowed(s, rels, consented, section, action)
+	}
+	ok, err := a.allowedIn(clientRegion, s, rels, consented, section, action)
+	if err != nil || !ok || s.RegionID == "" {
+		return ok, err
+	}
+	return a.allowed(s, rels, consented, section, action)
 }
 
 func (a *Authorizer) allowed(s Subject, rels []Relation, consented bool, section Section, action Action) (bool, error) {
+	return a.allowedIn(s.RegionID, s, rels, consented, section, action)
+}
+
+func (a *Authorizer) allowedIn(region string, s Subject, rels []Relation, consented bool, section Section, action Action) (bool, error) {
 	relText := joinRelations(rels)
 	consent := "no"
 	if consented {
 		consent = "yes"
 	}
-	key := strings.Join([]string{s.RegionID, s.OrgKind, s.Role, string(section), string(action), relText, consent}, "\x00")
+	key := strings.Join([]string{region, s.OrgKind, s.Role, string(section), string(action), relText, consent}, "\x00")
 	if v, ok := a.memo.Load(key); ok {
 		return v.(bool), nil
 	}
-	ok, err := a.enforcer.Enforce(s.RegionID, s.OrgKind, s.Role, string(section), string(action), relText, consent)
+	ok, err := a.enforcer.Enforce(region, s.OrgKind, s.Role, string(section), string(action), relText, consent)
 	if err != nil {
 		return false, fmt.Errorf("enforce %s %s for %s: %w", action, section, s.Role, err)
 	}
@@ -305,6 +330,13 @@ func (a *Authorizer) OrgAllowed(s Subject, section Section, action Action) (bool
 		return false, fmt.Errorf("%s is not an organisation-level section", section)
 	}
 	return a.allowed(s, nil, false, section, action)
+}
+
+// InvolveAllowed reports whether the subject may name an organisation of
+// another region as involved in a client of clientRegion: the client
+// region's policy must allow it (CrossRegion), and the caller's own.
+func (a *Authorizer) InvolveAllowed(s Subject, clientRegion string) (bool, error) {
+	return a.allowedFor(s, clientRegion, nil, false, CrossRegion, Write)
 }
 
 // RoleMay reports whether the subject's role could ever perform the action
@@ -329,21 +361,21 @@ func (a *Authorizer) Decide(s Subject, c ClientFacts) (Decision, error) {
 	rels := Relations(s, c)
 	for _, sec := range append(slices.Clone(Sections), Consent, Audit) {
 		consented := slices.Contains(c.ConsentedSections, sec)
-		r, err := a.allowed(s, rels, consented, sec, Read)
+		r, err := a.allowedFor(s, c.RegionID, rels, consented, sec, Read)
 		if err != nil {
 			return Decision{}, err
 		}
-		w, err := a.allowed(s, rels, consented, sec, Write)
+		w, err := a.allowedFor(s, c.RegionID, rels, consented, sec, Write)
 		if err != nil {
 			return Decision{}, err
 		}
 		d.Read[sec], d.Write[sec] = r, w
 	}
 	var err error
-	if d.ReadBSN, err = a.allowed(s, rels, slices.Contains(c.ConsentedSections, Identity), Identity, ReadBSN); err != nil {
+	if d.ReadBSN, err = a.allowedFor(s, c.RegionID, rels, slices.Contains(c.ConsentedSections, Identity), Identity, ReadBSN); err != nil {
 		return Decision{}, err
 	}
-	if d.Summary, err = a.allowed(s, rels, slices.Contains(c.ConsentedSections, Benefits), Benefits, ReadSummary); err != nil {
+	if d.Summary, err = a.allowedFor(s, c.RegionID, rels, slices.Contains(c.ConsentedSections, Benefits), Benefits, ReadSummary); err != nil {
 		return Decision{}, err
 	}
 	return d, nil

@@ -148,6 +148,61 @@ func TestRegionalPolicyTightens(t *testing.T) {
 	}
 }
 
+// Issue 14, finding 6: a region's deny lines follow its clients: they bind
+// a caller of another region who reads them, not only the region's own
+// callers; and naming an organisation of another region as involved needs
+// the client region's policy.
+func TestRegionalPolicyFollowsTheClientsRegion(t *testing.T) {
+	a, err := authz.New("p, region-strict, uwv, benefits_officer, identity, read_bsn, *, none, deny",
+		"p, region-open, mha, employment_specialist, cross_region, write, *, none, allow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := func(region string) authz.Subject {
+		return authz.Subject{Role: "benefits_officer", OrgKind: "uwv", OrgID: "uwv-1", RegionID: region}
+	}
+	client := func(region string) authz.ClientFacts {
+		return authz.ClientFacts{MHAOrgID: "mha-1", RegionID: region, InvolvedOrgIDs: []string{"uwv-1"},
+			ConsentedSections: []authz.Section{authz.Identity}}
+	}
+	for _, tc := range []struct {
+		caller, client string
+		want           bool
+	}{
+		{"region-strict", "region-strict", false},
+		{"region-other", "region-strict", false}, // the client's region binds the visitor
+		{"region-strict", "region-other", false}, // and the caller's own region binds the caller
+		{"region-other", "region-other", true},
+	} {
+		got, err := a.Allowed(officer(tc.caller), client(tc.client), authz.Identity, authz.ReadBSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := a.Decide(officer(tc.caller), client(tc.client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want || d.ReadBSN != tc.want {
+			t.Errorf("caller of %s, client of %s: read_bsn = %v (Decide %v), want %v", tc.caller, tc.client, got, d.ReadBSN, tc.want)
+		}
+		if !d.Read[authz.Identity] {
+			t.Errorf("caller of %s, client of %s: identity read denied", tc.caller, tc.client)
+		}
+	}
+	es := authz.Subject{Role: "employment_specialist", OrgKind: "mha", OrgID: "mha-1", RegionID: "region-open"}
+	for region, want := range map[string]bool{"region-open": true, "region-strict": false} {
+		es.RegionID = region
+		if got, err := a.InvolveAllowed(es, region); err != nil || got != want {
+			t.Errorf("involving another region's organisation in a client of %s: %v %v, want %v", region, got, err, want)
+		}
+	}
+	if got, _ := authz.New(); got != nil {
+		if ok, _ := got.InvolveAllowed(es, "region-strict"); ok {
+			t.Errorf("the default policy allows involving another region's organisations")
+		}
+	}
+}
+
 func TestPolicyRejectsTypos(t *testing.T) {
 	for _, line := range []string{
 		"p, *, mha, employment_specialst, identity, read, own, none, allow",

@@ -12,16 +12,28 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/consumer"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
 	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
+	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
 
 type fixture struct {
-	pool *pgxpool.Pool
-	st   *eventsstore.Store
+	pool  *pgxpool.Pool
+	st    *eventsstore.Store
+	judge *visibility.Judge
+}
+
+// judge is the relay's: with no subscriptions here it judges nothing.
+func judge(tb testing.TB, pool *pgxpool.Pool) *visibility.Judge {
+	az, err := authz.New()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return visibility.New(pool, az)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -31,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	if _, err := pool.Exec(context.Background(), `CREATE TABLE public.handled (event_id text NOT NULL, position bigint NOT NULL, client_id text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{pool: pool, st: eventsstore.New(pool)}
+	return &fixture{pool: pool, st: eventsstore.New(pool), judge: judge(t, pool)}
 }
 
 // add commits one JobStarted event for client in its own transaction.
@@ -48,7 +60,7 @@ func (f *fixture) add(t *testing.T, client string) {
 
 func (f *fixture) relay(t *testing.T) {
 	t.Helper()
-	if _, err := f.st.Relay(context.Background(), 1000); err != nil {
+	if _, err := f.st.Relay(context.Background(), 1000, f.judge); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -309,6 +321,7 @@ func BenchmarkDrain(b *testing.B) {
 		b.Fatal(err)
 	}
 	st := eventsstore.New(pool)
+	j := judge(b, pool)
 	const per = 500
 	b.ResetTimer()
 	for range b.N {
@@ -323,7 +336,7 @@ func BenchmarkDrain(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := st.Relay(ctx, per); err != nil {
+		if _, err := st.Relay(ctx, per, j); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()

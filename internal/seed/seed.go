@@ -22,7 +22,15 @@ type Organization struct {
 	Name     string
 	Kind     string
 	RegionID string
+	// WebhookHosts are where the organisation's data-carrying webhook
+	// endpoints may be (DemoWebhookHosts for every demo organisation).
+	WebhookHosts []string
 }
+
+// DemoWebhookHosts are the registered webhook hosts of the demo
+// organisations: the local machine, where scripts/receiver and the tests'
+// receivers listen.
+var DemoWebhookHosts = []string{"localhost", "127.0.0.1", "::1"}
 
 type Team struct {
 	ID    string

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -23,14 +22,18 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/consumer"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/database/dbtest"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
+	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
 
 // Platform is a running set of services for one test.
 type Platform struct {
+	// Pool is the owner's (the role that migrated): for the test's own
+	// checks. Servers get RuntimePool.
 	Pool        *pgxpool.Pool
 	DatabaseURL string
 	KeyDir      string
@@ -71,7 +74,10 @@ func Start(tb testing.TB) *Platform {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, _, err := clientsserver.Build(clientsserver.Deps{Pool: pool, Verifier: verifier, Authz: az, Logger: Logger()})
+	// The service runs as its runtime role, as in production; the test
+	// keeps the owner's pool for its own checks.
+	runtime := dbtest.Runtime(tb, url, clientsserver.Runtime)
+	srv, _, err := clientsserver.Build(clientsserver.Deps{Pool: runtime, Verifier: verifier, Authz: az, Logger: Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -79,10 +85,22 @@ func Start(tb testing.TB) *Platform {
 	return &Platform{Pool: pool, DatabaseURL: url, KeyDir: keyDir, Verifier: verifier, ClientsAddr: addr}
 }
 
+// RuntimePool returns a pool on the platform's database as the runtime
+// role rt, for another service the test starts.
+func (p *Platform) RuntimePool(tb testing.TB, rt database.Runtime) *pgxpool.Pool {
+	return dbtest.Runtime(tb, p.DatabaseURL, rt)
+}
+
 // Serve runs a gRPC server on a loopback port until the test ends.
 func Serve(tb testing.TB, srv *grpc.Server) string {
+	return ServeTLS(tb, srv, mtls.Config{})
+}
+
+// ServeTLS runs a gRPC server on a loopback port until the test ends, with
+// mutual TLS when identity is configured (as service.Run does).
+func ServeTLS(tb testing.TB, srv *grpc.Server, identity mtls.Config) string {
 	tb.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	lis, err := identity.Listen("127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -169,6 +187,14 @@ func (p *Platform) FollowEvents(tb testing.TB, extra ...consumer.Config) {
 	}()
 	go func() {
 		st := eventsstore.New(p.Pool)
+		// The relay judges each event per subscribing organisation (no
+		// delivery for one that may not see it), as the dispatcher's does.
+		az, err := authz.New()
+		if err != nil {
+			done <- err
+			return
+		}
+		judge := visibility.New(p.Pool, az)
 		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -177,7 +203,7 @@ func (p *Platform) FollowEvents(tb testing.TB, extra ...consumer.Config) {
 				done <- nil
 				return
 			case <-t.C:
-				if _, err := st.Relay(ctx, 500); err != nil && ctx.Err() == nil {
+				if _, err := st.Relay(ctx, 500, judge); err != nil && ctx.Err() == nil {
 					Logger().Error("relay", "err", err)
 				}
 			}

@@ -182,7 +182,10 @@ func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (Inc
 	if err != nil {
 		return IncomeEffect{}, err
 	}
-	if len(visible) < len(all) {
+	// A payer sees only what it pays; the note says so always, not only
+	// when the client has other benefits, which a payer must not learn
+	// (issue 14).
+	if c.Sub.Role != Counsellor {
 		r.Assumptions = append(r.Assumptions, domain.Note{Code: "visible_only", Warning: true})
 	}
 	return IncomeEffect{Result: r, Names: names}, s.readDone(ctx, c, "income-effect calculation")

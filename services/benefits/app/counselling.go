@@ -161,7 +161,7 @@ func (s *Service) ListOpenCounsellingRequests(ctx context.Context, unassigned bo
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.st.OpenRequests(ctx, cl.Sub.UserID, unassigned)
+	rs, err := s.st.OpenRequests(ctx, cl.Sub.UserID, unassigned, cl.Sub.OrgID, cl.Sub.RegionID)
 	if err != nil {
 		return nil, err
 	}

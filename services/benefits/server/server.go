@@ -82,10 +82,16 @@ func Consumers(d Deps) []consumer.Config {
 	return []consumer.Config{a.JobConsumer()}
 }
 
+// Runtime is what the benefits service's runtime role may do: its own
+// schema and its event consumer's cursors, the event log it consumes, the
+// clients schema's access functions, the outbox and the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("benefits"), Write: []string{"benefits", "consumer"}, Read: []string{"events.log"},
+	Call: []string{"clients"}, Outbox: true}
+
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
 	return service.Run(ctx, service.Spec{
-		Name: "benefits", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
+		Name: "benefits", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Runtime: Runtime, Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Logger: d.Logger})
 		},

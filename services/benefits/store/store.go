@@ -292,12 +292,19 @@ func (s *Store) CounsellingRequests(ctx context.Context, clientID string) ([]Cou
 }
 
 // OpenRequests returns the open requests assigned to counsellorID, and the
-// unassigned ones when asked.
-func (s *Store) OpenRequests(ctx context.Context, counsellorID string, unassigned bool) ([]CounsellingRequest, error) {
+// unassigned ones when asked, of clients in regionID that orgID is the MHA
+// of or involved with (the clients schema's access_facts): the candidates a
+// caller of orgID could be shown, not every open request of the platform,
+// so the access path decides (and records) only those.
+func (s *Store) OpenRequests(ctx context.Context, counsellorID string, unassigned bool, orgID, regionID string) ([]CounsellingRequest, error) {
+	mine := `counsellor_id = $1`
 	if unassigned {
-		return s.requests(ctx, s.pool, `status = 'open' AND counsellor_id IN ($1, '')`, counsellorID)
+		mine = `counsellor_id IN ($1, '')`
 	}
-	return s.requests(ctx, s.pool, `status = 'open' AND counsellor_id = $1`, counsellorID)
+	return s.requests(ctx, s.pool, `status = 'open' AND `+mine+` AND client_id::text IN (
+		SELECT f.client_id FROM clients.access_facts(ARRAY(
+			SELECT DISTINCT o.client_id::text FROM benefits.counselling_requests o WHERE o.status = 'open' AND o.`+mine+`), $2) f
+		WHERE f.region_id = $3 AND (f.mha_org_id = $2 OR $2 = ANY (f.involved_org_ids)))`, counsellorID, orgID, regionID)
 }
 
 // CounsellingOpen reports whether the client has an open request.

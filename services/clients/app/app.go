@@ -284,11 +284,21 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			id = prev.ResourceID
 			return id, nil
 		}
+		if err := s.checkInvolved(ctx, tx, sub, sub.RegionID, n.InvolvedOrgIDs); err != nil {
+			return "", err
+		}
+		hidden, err := s.matchBSN(ctx, tx, c, n.Identity.BSN, "")
+		if err != nil {
+			return "", err
+		}
 		id, err = store.CreateClient(ctx, tx, store.NewClient{
 			MHAOrgID: sub.OrgID, RegionID: sub.RegionID, CreatedBy: sub.UserID, Identity: n.Identity,
 			TeamID: n.TeamID, SpecialistID: n.SpecialistID, InvolvedOrgIDs: n.InvolvedOrgIDs,
 		})
 		if err != nil {
+			return "", err
+		}
+		if err := s.flagBSN(ctx, tx, c, id, hidden); err != nil {
 			return "", err
 		}
 		if err := store.Keys.Complete(ctx, tx, key, idempotency.Result{ResourceID: id}); err != nil {
@@ -453,17 +463,30 @@ func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version i
 		if err != nil {
 			return err
 		}
+		var hidden []string
 		_, replay, err = store.Keys.Once(ctx, tx, a.Key("UpdateIdentity", k), func() (idempotency.Result, error) {
 			var err error
 			out, err = store.UpdateIdentity(ctx, tx, clientID, version, func(i *domain.Identity) error {
+				before := i.BSN
 				if err := apply(i); err != nil {
 					return err
 				}
-				return i.Check()
+				if err := i.Check(); err != nil {
+					return err
+				}
+				if i.BSN == before {
+					return nil
+				}
+				var err error
+				hidden, err = s.matchBSN(ctx, tx, a.Caller, i.BSN, clientID)
+				return err
 			})
 			return idempotency.Result{ResourceID: clientID}, err
 		})
-		return err
+		if err != nil || replay {
+			return err
+		}
+		return s.flagBSN(ctx, tx, a.Caller, clientID, hidden)
 	})
 	if err == nil && replay {
 		var m map[string]*domain.Identity
@@ -496,13 +519,20 @@ func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version
 		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
+			before := slices.Clone(t.InvolvedOrgIDs)
 			if err := apply(t); err != nil {
 				return "", err
 			}
 			if slices.Contains(t.InvolvedOrgIDs, facts.MHAOrgID) {
 				return "", fmt.Errorf("%w: trajectory.involved_organization_ids lists the client's own MHA", domain.ErrInvalid)
 			}
-			return "", nil
+			var added []string
+			for _, org := range t.InvolvedOrgIDs {
+				if !slices.Contains(before, org) {
+					added = append(added, org)
+				}
+			}
+			return "", s.checkInvolved(ctx, tx, sub, facts.RegionID, added)
 		})
 		return err
 	})
@@ -768,4 +798,86 @@ func (s *Service) CheckAccess(ctx context.Context, clientID string) (authz.Decis
 		return nil
 	})
 	return d, facts, err
+}
+
+// matchBSN looks for other clients of the caller's MHA with this BSN. A
+// match the caller may see is refused as ALREADY_EXISTS, naming it; matches
+// it may not see are returned, and the change goes ahead exactly as without
+// them, so the answer tells the caller nothing about clients it may not see
+// (issue 14). Those matches are flagged by flagBSN.
+func (s *Service) matchBSN(ctx context.Context, tx pgx.Tx, c access.Caller, bsn, self string) ([]string, error) {
+	if bsn == "" {
+		return nil, nil
+	}
+	ids, err := store.ClientsWithBSN(ctx, tx, c.Sub.OrgID, bsn, self)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	facts, err := access.Facts(ctx, tx, c.Sub.OrgID, ids, false, false)
+	if err != nil {
+		return nil, err
+	}
+	var hidden []string
+	for _, id := range ids {
+		ok, err := s.az.Allowed(c.Sub, facts[id], authz.Identity, authz.Read)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, fmt.Errorf("%w: a client with this BSN is already enrolled with this MHA: %s", domain.ErrAlreadyExists, id)
+		}
+		hidden = append(hidden, id)
+	}
+	return hidden, nil
+}
+
+// flagBSN records client's BSN matches with clients the caller may not see
+// as possible duplicates, and tells each of those clients' access history
+// (which their own team reads) that a record of the same BSN was made, so
+// the team that owns the client can take it up with the MHA.
+func (s *Service) flagBSN(ctx context.Context, tx pgx.Tx, c access.Caller, clientID string, hidden []string) error {
+	if len(hidden) == 0 {
+		return nil
+	}
+	if err := store.FlagPossibleDuplicates(ctx, tx, clientID, hidden, c.Sub.UserID); err != nil {
+		return err
+	}
+	for _, other := range hidden {
+		if err := access.RecordIn(ctx, tx, c.Event(ServiceName, other, []authz.Section{authz.Identity}, "match_bsn", audit.Allowed,
+			"a record of another team was given this client's BSN (client "+clientID+"); flagged as a possible duplicate")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkInvolved refuses naming an organisation of another region than the
+// client's as involved, unless the client region's policy allows it
+// (authz.CrossRegion): a region's agreement binds the organisations that
+// read its clients, and an organisation of another region would otherwise
+// be added by anyone (issue 14). Unknown organisations are left to the
+// store, which refuses them.
+func (s *Service) checkInvolved(ctx context.Context, tx pgx.Tx, sub authz.Subject, clientRegion string, orgs []string) error {
+	if len(orgs) == 0 {
+		return nil
+	}
+	regions, err := store.OrganizationRegions(ctx, tx, orgs)
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		region, ok := regions[org]
+		if !ok || region == clientRegion {
+			continue
+		}
+		allowed, err := s.az.InvolveAllowed(sub, clientRegion)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			return fmt.Errorf("%w: organisation %s belongs to %s; the policy of %s does not allow involving organisations of other regions",
+				domain.ErrPermissionDenied, org, region, clientRegion)
+		}
+	}
+	return nil
 }

@@ -576,7 +576,7 @@ func TestGetCaller(t *testing.T) {
 	}
 	// Teams claimed in a token count only when they are the caller's own
 	// organisation's.
-	tok, err := devkeys.Sign(f.p.KeyDir, devkeys.Claims{Subject: "x", Org: "uwv-noord", Role: "benefits_officer", Teams: []string{"noord-team-a"}}, time.Hour)
+	tok, err := devkeys.Sign(f.p.KeyDir, devkeys.Claims{Subject: "uwv-gijs", Org: "uwv-noord", Role: "benefits_officer", Teams: []string{"noord-team-a"}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,5 +592,18 @@ func TestGetCaller(t *testing.T) {
 	_, err = f.cli.GetCaller(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok), &clientsv1.GetCallerRequest{})
 	if code(err) != codes.PermissionDenied {
 		t.Errorf("unknown organisation: %v", err)
+	}
+	// A user the directory does not know, or with another role than the
+	// token claims, is refused.
+	for _, c := range []devkeys.Claims{
+		{Subject: "x", Org: "mha-noord", Role: "clinician"},
+		{Subject: "cl-carla", Org: "mha-noord", Role: "ips_supervisor", Teams: []string{"noord-team-a"}},
+		{Subject: "cl-carla", Org: "mha-oost", Role: "clinician"},
+	} {
+		tok, _ = devkeys.Sign(f.p.KeyDir, c, time.Hour)
+		_, err = f.cli.GetCaller(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok), &clientsv1.GetCallerRequest{})
+		if code(err) != codes.PermissionDenied {
+			t.Errorf("token %+v: %v", c, err)
+		}
 	}
 }

@@ -65,9 +65,14 @@ func (s *Store) SeedDirectory(ctx context.Context) error {
 			}
 		}
 		for _, o := range seed.Demo.Organizations {
-			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id`,
-				o.ID, o.Name, o.Kind, o.RegionID); err != nil {
+			hosts := o.WebhookHosts
+			if hosts == nil {
+				hosts = seed.DemoWebhookHosts
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id, webhook_hosts) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id,
+					webhook_hosts = EXCLUDED.webhook_hosts`,
+				o.ID, o.Name, o.Kind, o.RegionID, hosts); err != nil {
 				return fmt.Errorf("seed organisation %s: %w", o.ID, err)
 			}
 		}
@@ -141,12 +146,53 @@ func CreateClient(ctx context.Context, tx pgx.Tx, n NewClient) (string, error) {
 	return id, nil
 }
 
+// OrganizationRegions returns the region of each known organisation among
+// ids.
+func OrganizationRegions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id, region_id FROM clients.organizations WHERE id = ANY ($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up organisations: %w", err)
+	}
+	out := map[string]string{}
+	var id, region string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &region}, func() error { out[id] = region; return nil }); err != nil {
+		return nil, fmt.Errorf("look up organisations: %w", err)
+	}
+	return out, nil
+}
+
+// ClientsWithBSN returns the other clients of the MHA with this BSN, after
+// taking a transaction lock on (MHA, BSN) so that two enrolments of one
+// BSN are checked one after the other.
+func ClientsWithBSN(ctx context.Context, tx pgx.Tx, mhaOrgID, bsn, except string) ([]string, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('clients.bsn:' || $1 || ':' || $2, 0))`,
+		mhaOrgID, bsn); err != nil {
+		return nil, fmt.Errorf("lock BSN: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT client_id::text FROM clients.identities
+		WHERE mha_org_id = $1 AND bsn = $2 AND client_id::text <> $3 ORDER BY client_id`, mhaOrgID, bsn, except)
+	if err != nil {
+		return nil, fmt.Errorf("look up BSN: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up BSN: %w", err)
+	}
+	return ids, nil
+}
+
+// FlagPossibleDuplicates records that client shares its BSN with others.
+func FlagPossibleDuplicates(ctx context.Context, tx pgx.Tx, clientID string, others []string, by string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO clients.possible_duplicates (client_id, other_client_id, found_by)
+		SELECT $1::uuid, o::uuid, $3 FROM unnest($2::text[]) o ON CONFLICT DO NOTHING`, clientID, others, by); err != nil {
+		return fmt.Errorf("flag possible duplicates: %w", err)
+	}
+	return nil
+}
+
 func classify(err error, what string) error {
 	switch database.Code(err) {
 	case database.UniqueViolation:
-		if database.Constraint(err) == "identities_bsn_per_mha" {
-			return fmt.Errorf("%w: a client with this BSN is already enrolled with this MHA", domain.ErrAlreadyExists)
-		}
 		return fmt.Errorf("%w: %s: %s", domain.ErrAlreadyExists, what, database.Constraint(err))
 	case database.ForeignKeyViolation:
 		return fmt.Errorf("%w: %s refers to an unknown organisation, team or client (%s)", domain.ErrInvalid, what, database.Constraint(err))

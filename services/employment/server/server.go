@@ -116,6 +116,12 @@ func SweepMilestones(ctx context.Context, a *app.Service, every time.Duration, n
 	}
 }
 
+// Runtime is what the employment service's runtime role may do: its own
+// schema, the clients schema's access functions, the two clients tables the
+// region figures read (store/stats.go), the outbox and the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("employment"), Write: []string{"employment"},
+	Read: []string{"clients.clients", "clients.phase_changes"}, Call: []string{"clients"}, Outbox: true}
+
 // Migrate applies the service's migrations.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return database.Migrate(ctx, pool, Migrations...)
@@ -124,13 +130,19 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
 	// The connection is lazy: the clients service may start after this one.
-	conn, err := rpc.Dial(cfg.ClientsAddr)
+	transport, err := cfg.TLS.DialOption()
+	if err != nil {
+		return err
+	}
+	// rpc.Dial's prompt reconnects; transport replaces its plain-text
+	// default when mutual TLS is configured.
+	conn, err := rpc.Dial(cfg.ClientsAddr, transport)
 	if err != nil {
 		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
 	}
 	defer conn.Close()
 	spec := service.Spec{
-		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate,
+		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate, Runtime: Runtime,
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
 		},

@@ -125,8 +125,12 @@ func (s *Server) CreateSubscription(ctx context.Context, req *eventsv1.CreateSub
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &eventsv1.CreateSubscriptionResponse{Subscription: subscriptionToProto(c.Subscription)}
-	if c.Key.Secret != "" {
-		out.SigningKey = keyToProto(c.Key, true)
+	if c.Key.KeyID != 0 {
+		out.SigningKey = keyToProto(c.Key, !c.Replayed)
+	}
+	if c.Replayed {
+		out.Note = "this request_id was answered before: the signing secret was shown in that first answer only " +
+			"and is not shown again; if it was lost, rotate the signing key (:rotateSigningKey)"
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/webhook"
@@ -33,9 +34,10 @@ const (
 	Ed25519    Algorithm = "ed25519"
 )
 
-// AlgorithmOf tells a key's scheme from its serialisation.
+// AlgorithmOf tells a key's scheme: an ed25519 key has a public key (its
+// secret is sealed in storage and tells nothing).
 func AlgorithmOf(k store.SigningKey) Algorithm {
-	if strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
+	if k.PublicKey != "" || strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
 		return Ed25519
 	}
 	return HMACSHA256
@@ -65,10 +67,15 @@ func newKey(alg Algorithm) (store.SigningKey, webhook.SigningKey, error) {
 	return store.SigningKey{Secret: sec.String()}, sec, nil
 }
 
-func signingKeys(keys []store.SigningKey) ([]webhook.SigningKey, error) {
+// signingKeys opens a subscription's stored keys for signing.
+func (s *Service) signingKeys(subscriptionID string, keys []store.SigningKey) ([]webhook.SigningKey, error) {
 	out := make([]webhook.SigningKey, 0, len(keys))
 	for _, k := range keys {
-		sk, err := webhook.ParseSigningKey(k.Secret)
+		secret, err := s.sealer.Open(k.Secret, subscriptionID)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
+		}
+		sk, err := webhook.ParseSigningKey(secret)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
 		}
@@ -104,6 +111,9 @@ type NewSubscription struct {
 type Created struct {
 	Subscription store.Subscription
 	Key          store.SigningKey
+	// Replayed: the answer to a retried request. The key's secret was
+	// shown in the first answer and is not shown again.
+	Replayed bool
 }
 
 const createMethod = "CreateSubscription"
@@ -133,6 +143,9 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, k i
 	if err != nil {
 		return Created{}, err
 	}
+	if err := s.checkDataHost(ctx, sub.OrgID, endpoint, n.IncludeData); err != nil {
+		return Created{}, err
+	}
 	if n.Algorithm == "" {
 		n.Algorithm = HMACSHA256
 	}
@@ -142,6 +155,10 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, k i
 	}
 	id := uuid.NewString()
 	if err := s.verify.handshake(ctx, id, endpoint, []webhook.SigningKey{signer}); err != nil {
+		return Created{}, err
+	}
+	stored := row
+	if stored.Secret, err = s.sealer.Seal(row.Secret, id); err != nil {
 		return Created{}, err
 	}
 	var out store.Subscription
@@ -157,7 +174,7 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, k i
 		var err error
 		out, err = store.InsertSubscription(ctx, tx, store.Subscription{ID: id, OrgID: sub.OrgID, OrgKind: sub.OrgKind,
 			RegionID: sub.RegionID, URL: endpoint, EventTypes: n.EventTypes, IncludeData: n.IncludeData,
-			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, row)
+			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, stored)
 		if err != nil {
 			return err
 		}
@@ -179,8 +196,10 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, k i
 	return Created{Subscription: out, Key: row}, nil
 }
 
-// replayCreate answers a retried create as the first time, with the first
-// key.
+// replayCreate answers a retried create with the subscription and its first
+// key's metadata (and public key), never its secret: a secret is shown once,
+// in the first answer, and a replayed request (by whoever got hold of the
+// request id) does not show it again (issue 14).
 func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, error) {
 	out, err := s.st.Subscription(ctx, orgID, id)
 	if errors.Is(err, apperr.ErrNotFound) {
@@ -193,7 +212,8 @@ func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, 
 	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		return Created{}, err
 	}
-	return Created{Subscription: out, Key: key}, nil
+	key.Secret = ""
+	return Created{Subscription: out, Key: key, Replayed: true}, nil
 }
 
 func hostOf(endpoint string) string {
@@ -326,12 +346,16 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 	}
 	verifiedAt := cur.VerifiedAt
 	newURL := cur.URL
+	includeData := cur.IncludeData
+	if slices.Contains(c.Paths, "include_data") {
+		includeData = c.IncludeData
+	}
 	if slices.Contains(c.Paths, "url") {
 		if newURL, err = s.verify.check(ctx, c.URL); err != nil {
 			return store.Subscription{}, err
 		}
 		if newURL != cur.URL {
-			keys, err := signingKeys(cur.Keys)
+			keys, err := s.signingKeys(id, cur.Keys)
 			if err != nil {
 				return store.Subscription{}, err
 			}
@@ -340,6 +364,9 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 			}
 			verifiedAt = time.Now()
 		}
+	}
+	if err := s.checkDataHost(ctx, sub.OrgID, newURL, includeData); err != nil {
+		return store.Subscription{}, err
 	}
 	var out store.Subscription
 	var replay bool
@@ -450,6 +477,10 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 	if err != nil {
 		return Rotated{}, err
 	}
+	stored := row
+	if stored.Secret, err = s.sealer.Seal(row.Secret, id); err != nil {
+		return Rotated{}, err
+	}
 	var out Rotated
 	var prev idempotency.Result
 	var replay bool
@@ -457,9 +488,10 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 		var err error
 		prev, replay, err = store.Keys.Once(ctx, tx, key, func() (idempotency.Result, error) {
 			var err error
-			if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
+			if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, stored, d); err != nil {
 				return idempotency.Result{}, err
 			}
+			out.Key.Secret = row.Secret // the answer shows it, once; the store keeps it sealed
 			return idempotency.Result{ResourceID: strconv.Itoa(int(out.Key.KeyID))}, access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
 				fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
 		})
@@ -482,5 +514,33 @@ func (s *Service) replayRotation(ctx context.Context, orgID, id string, prev ide
 		return Rotated{}, err
 	}
 	out.Key, err = s.st.SigningKeyByID(ctx, id, int32(keyID))
+	// A secret is shown once, to the request that made it (issue 14).
+	out.Key.Secret = ""
 	return out, err
+}
+
+// checkDataHost refuses a data-carrying subscription (include_data) whose
+// endpoint is not on one of the organisation's registered webhook hosts:
+// the data is what the organisation's partner system may read, and an
+// org_admin must not be able to send it anywhere (issue 14). Thin
+// subscriptions (ids and the change only) may point anywhere the egress
+// policy allows.
+func (s *Service) checkDataHost(ctx context.Context, orgID, endpoint string, includeData bool) error {
+	if !includeData {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return &apperr.FieldError{Field: "subscription.url", Msg: "is not a URL"}
+	}
+	hosts, err := s.st.WebhookHosts(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if !egress.HostRegistered(u.Hostname(), hosts) {
+		return fmt.Errorf("%w: subscription.include_data: %s is not a registered webhook host of %s (registered: %s); "+
+			"a subscription that carries data may only point at one of them, a thin one anywhere",
+			apperr.ErrFailedPrecondition, u.Hostname(), orgID, strings.Join(hosts, ", "))
+	}
+	return nil
 }

@@ -50,7 +50,13 @@ const (
 // that caller (NOT_FOUND).
 type ClientsServiceClient interface {
 	// CreateClient enrols a client with the caller's MHA. The caller becomes the
-	// assigned employment specialist unless another one is named.
+	// assigned employment specialist unless another one is named. A BSN that a
+	// client the caller may see already has is refused (ALREADY_EXISTS, naming
+	// that client). A BSN of a client the caller may not see is accepted
+	// exactly like a new one, so that the answer tells nothing about that
+	// client; the match is written to the other client's access history (read
+	// by its own team) and kept as a possible duplicate for the MHA to
+	// resolve. The same holds for UpdateIdentity.
 	CreateClient(ctx context.Context, in *CreateClientRequest, opts ...grpc.CallOption) (*CreateClientResponse, error)
 	// GetClient returns the sections of a client the caller may read.
 	GetClient(ctx context.Context, in *GetClientRequest, opts ...grpc.CallOption) (*GetClientResponse, error)
@@ -308,7 +314,13 @@ func (c *clientsServiceClient) GetRegionStatistics(ctx context.Context, in *GetR
 // that caller (NOT_FOUND).
 type ClientsServiceServer interface {
 	// CreateClient enrols a client with the caller's MHA. The caller becomes the
-	// assigned employment specialist unless another one is named.
+	// assigned employment specialist unless another one is named. A BSN that a
+	// client the caller may see already has is refused (ALREADY_EXISTS, naming
+	// that client). A BSN of a client the caller may not see is accepted
+	// exactly like a new one, so that the answer tells nothing about that
+	// client; the match is written to the other client's access history (read
+	// by its own team) and kept as a possible duplicate for the MHA to
+	// resolve. The same holds for UpdateIdentity.
 	CreateClient(context.Context, *CreateClientRequest) (*CreateClientResponse, error)
 	// GetClient returns the sections of a client the caller may read.
 	GetClient(context.Context, *GetClientRequest) (*GetClientResponse, error)

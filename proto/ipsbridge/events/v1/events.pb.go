@@ -94,7 +94,8 @@ const (
 	DeliveryState_DELIVERY_STATE_DELIVERED DeliveryState = 2
 	// Given up on: a dead letter.
 	DeliveryState_DELIVERY_STATE_DEAD DeliveryState = 3
-	// Not sent because the organisation may not see it at delivery time.
+	// Not used any more: a delivery the organisation may not see is not kept
+	// (it would tell of an event the organisation may know nothing about).
 	DeliveryState_DELIVERY_STATE_WITHHELD DeliveryState = 4
 )
 
@@ -469,7 +470,12 @@ type CreateSubscriptionResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Subscription *Subscription          `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// The first signing key, with its secret (HMAC) or public key (ED25519).
-	SigningKey    *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	// A replayed request gets the key without its secret (see note).
+	SigningKey *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	// Set when the request was answered before (same request_id): the secret
+	// is shown once, in the first answer, never again; rotate the key if it
+	// was lost.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +522,13 @@ func (x *CreateSubscriptionResponse) GetSigningKey() *SigningKey {
 		return x.SigningKey
 	}
 	return nil
+}
+
+func (x *CreateSubscriptionResponse) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
 }
 
 type GetSubscriptionRequest struct {
@@ -1664,7 +1677,8 @@ type GetDeliveryStatsResponse struct {
 	Pending   int64                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
 	Delivered int64                  `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	Dead      int64                  `protobuf:"varint,3,opt,name=dead,proto3" json:"dead,omitempty"`
-	Withheld  int64                  `protobuf:"varint,4,opt,name=withheld,proto3" json:"withheld,omitempty"`
+	// Always 0: withheld deliveries are not kept (see DELIVERY_STATE_WITHHELD).
+	Withheld int64 `protobuf:"varint,4,opt,name=withheld,proto3" json:"withheld,omitempty"`
 	// The event time of the oldest pending delivery; absent when none is.
 	OldestPendingEventTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=oldest_pending_event_time,json=oldestPendingEventTime,proto3" json:"oldest_pending_event_time,omitempty"`
 	// When the latest delivery was acknowledged; absent when none was.
@@ -1873,7 +1887,9 @@ type ListEventsRequest struct {
 	// follow: it reads a bounded stretch of the log.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty means from the start of
-	// the log (or from now, with start_at_end).
+	// the log (or from now, with start_at_end). Tokens are opaque, sealed,
+	// differ on every page and are valid only for the organisation that got
+	// them.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Without page_token: return no events, only a cursor at the end of the
 	// log, to receive only what happens from now on.
@@ -2054,11 +2070,12 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"\x19CreateSubscriptionRequest\x12M\n" +
 	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\x12'\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xa5\x01\n" +
+	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xb9\x01\n" +
 	"\x1aCreateSubscriptionResponse\x12E\n" +
 	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\x12@\n" +
 	"\vsigning_key\x18\x02 \x01(\v2\x1f.ipsbridge.events.v1.SigningKeyR\n" +
-	"signingKey\"K\n" +
+	"signingKey\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"K\n" +
 	"\x16GetSubscriptionRequest\x121\n" +
 	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\"`\n" +
 	"\x17GetSubscriptionResponse\x12E\n" +

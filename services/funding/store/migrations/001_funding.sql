@@ -144,6 +144,11 @@ BEGIN
 END
 $$;
 
+-- Every service's runtime role calls funding.parties (SECURITY DEFINER,
+-- executable by everyone as functions are by default); usage of the schema
+-- lets it. The tables stay the owner's and the funding role's.
+GRANT USAGE ON SCHEMA funding TO PUBLIC;
+
 ---- create above / drop below ----
 
 DROP FUNCTION funding.parties(text[]);
