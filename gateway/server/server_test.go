@@ -519,14 +519,14 @@ func TestOpenAPIAndHealth(t *testing.T) {
 		t.Fatalf("openapi: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	var doc struct {
-		Swagger string         `json:"swagger"`
+		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("openapi.json does not parse: %v", err)
 	}
-	if doc.Swagger != "2.0" || doc.Paths["/v1/clients/{client_id}"] == nil {
-		t.Errorf("openapi document: swagger %q, %d paths", doc.Swagger, len(doc.Paths))
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || doc.Paths["/v1/clients/{client_id}"] == nil {
+		t.Errorf("openapi document: openapi %q, %d paths", doc.OpenAPI, len(doc.Paths))
 	}
 	resp, _ = e.do(t, "GET", "/openapi.json", "", nil, map[string]string{"If-None-Match": resp.Header.Get("ETag")})
 	if resp.StatusCode != http.StatusNotModified {
