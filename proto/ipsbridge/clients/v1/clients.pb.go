@@ -8,6 +8,7 @@ package clientsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -3255,23 +3256,23 @@ var File_ipsbridge_clients_v1_clients_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\n" +
-	"\"ipsbridge/clients/v1/clients.proto\x12\x14ipsbridge.clients.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x04\n" +
-	"\x06Client\x12\x1b\n" +
-	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x1b\n" +
-	"\tregion_id\x18\x02 \x01(\tR\bregionId\x12.\n" +
-	"\x13mha_organization_id\x18\x03 \x01(\tR\x11mhaOrganizationId\x12:\n" +
+	"\"ipsbridge/clients/v1/clients.proto\x12\x14ipsbridge.clients.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x04\n" +
+	"\x06Client\x12 \n" +
+	"\tclient_id\x18\x01 \x01(\tB\x03\xe0A\x03R\bclientId\x12 \n" +
+	"\tregion_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bregionId\x123\n" +
+	"\x13mha_organization_id\x18\x03 \x01(\tB\x03\xe0A\x03R\x11mhaOrganizationId\x12:\n" +
 	"\bidentity\x18\x04 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\x12@\n" +
 	"\n" +
 	"trajectory\x18\x05 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
 	"trajectory\x12>\n" +
 	"\n" +
 	"work_goals\x18\x06 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\x12J\n" +
-	"\x0eclinical_input\x18\a \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\x12J\n" +
-	"\x11readable_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10readableSections\x12J\n" +
-	"\x11writable_sections\x18\t \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10writableSections\x12;\n" +
+	"\x0eclinical_input\x18\a \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\x12O\n" +
+	"\x11readable_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x03\xe0A\x03R\x10readableSections\x12O\n" +
+	"\x11writable_sections\x18\t \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x03\xe0A\x03R\x10writableSections\x12@\n" +
 	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd0\x03\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xda\x03\n" +
 	"\bIdentity\x12'\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tgivenName\x12)\n" +
@@ -3283,28 +3284,28 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05phone\x18\x05 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^\\+?[0-9 ()-]{6,20}$R\x05phone\x12\"\n" +
 	"\aaddress\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress\x12&\n" +
 	"\x03bsn\x18\a \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
-	"^[0-9]{9}$R\x03bsn\x12\x1d\n" +
+	"^[0-9]{9}$R\x03bsn\x12\"\n" +
 	"\n" +
-	"bsn_masked\x18\b \x01(\bR\tbsnMasked\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"bsn_masked\x18\b \x01(\bB\x03\xe0A\x03R\tbsnMasked\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xfc\x04\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\x9f\x05\n" +
 	"\n" +
-	"Trajectory\x121\n" +
-	"\x05phase\x18\x01 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseR\x05phase\x12 \n" +
+	"Trajectory\x126\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\x03\xe0A\x03R\x05phase\x12 \n" +
 	"\ateam_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06teamId\x12A\n" +
 	"\x18employment_specialist_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x16employmentSpecialistId\x12N\n" +
-	"\x19involved_organization_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18@R\x17involvedOrganizationIds\x12%\n" +
-	"\x0eclosing_reason\x18\x05 \x01(\tR\rclosingReason\x12D\n" +
-	"\x10phase_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0ephaseStartTime\x12?\n" +
-	"\rreferral_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\freferralTime\x12;\n" +
-	"\ahistory\x18\b \x03(\v2!.ipsbridge.clients.v1.PhaseChangeR\ahistory\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"\x19involved_organization_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18@R\x17involvedOrganizationIds\x12*\n" +
+	"\x0eclosing_reason\x18\x05 \x01(\tB\x03\xe0A\x03R\rclosingReason\x12I\n" +
+	"\x10phase_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0ephaseStartTime\x12D\n" +
+	"\rreferral_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\freferralTime\x12@\n" +
+	"\ahistory\x18\b \x03(\v2!.ipsbridge.clients.v1.PhaseChangeB\x03\xe0A\x03R\ahistory\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vintake_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12@\n" +
+	"\vintake_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"intakeTime\"\xf5\x01\n" +
 	"\vPhaseChange\x12:\n" +
 	"\n" +
@@ -3314,7 +3315,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"changeTime\x12\x1d\n" +
 	"\n" +
 	"changed_by\x18\x04 \x01(\tR\tchangedBy\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xb7\x03\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xc1\x03\n" +
 	"\tWorkGoals\x12*\n" +
 	"\vpreferences\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vpreferences\x12\x1e\n" +
 	"\x05goals\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05goals\x12&\n" +
@@ -3322,34 +3323,34 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x0esupport_wishes\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\rsupportWishes\x12F\n" +
 	"\x15preferred_occupations\x18\x05 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10\x14\"\ar\x05\x10\x01\x18\xc8\x01R\x14preferredOccupations\x12>\n" +
 	"\x16desired_hours_per_week\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\x13desiredHoursPerWeek\x12!\n" +
-	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x1d\n" +
+	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\"\n" +
 	"\n" +
-	"updated_by\x18\t \x01(\tR\tupdatedBy\"\xe9\x01\n" +
+	"updated_by\x18\t \x01(\tB\x03\xe0A\x03R\tupdatedBy\"\xf3\x01\n" +
 	"\rClinicalInput\x12\x1e\n" +
 	"\x05notes\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x129\n" +
 	"\x13work_considerations\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12!\n" +
-	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x1d\n" +
+	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\"\n" +
 	"\n" +
-	"updated_by\x18\x05 \x01(\tR\tupdatedBy\"\xf5\x02\n" +
-	"\aConsent\x12\x1d\n" +
+	"updated_by\x18\x05 \x01(\tB\x03\xe0A\x03R\tupdatedBy\"\x98\x03\n" +
+	"\aConsent\x12\"\n" +
 	"\n" +
-	"consent_id\x18\x01 \x01(\tR\tconsentId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12'\n" +
+	"consent_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tconsentId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12'\n" +
 	"\x0forganization_id\x18\x03 \x01(\tR\x0eorganizationId\x127\n" +
-	"\asection\x18\x04 \x01(\x0e2\x1d.ipsbridge.clients.v1.SectionR\asection\x129\n" +
+	"\asection\x18\x04 \x01(\x0e2\x1d.ipsbridge.clients.v1.SectionR\asection\x12>\n" +
 	"\n" +
-	"grant_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tgrantTime\x12\x1d\n" +
+	"grant_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tgrantTime\x12\"\n" +
 	"\n" +
-	"granted_by\x18\x06 \x01(\tR\tgrantedBy\x12;\n" +
-	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\x12\x1d\n" +
+	"granted_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tgrantedBy\x12@\n" +
+	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"revokeTime\x12\"\n" +
 	"\n" +
-	"revoked_by\x18\b \x01(\tR\trevokedBy\x12\x16\n" +
-	"\x06active\x18\t \x01(\bR\x06active\"\xdb\x03\n" +
+	"revoked_by\x18\b \x01(\tB\x03\xe0A\x03R\trevokedBy\x12\x1b\n" +
+	"\x06active\x18\t \x01(\bB\x03\xe0A\x03R\x06active\"\xdb\x03\n" +
 	"\vAccessEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x129\n" +
 	"\n" +
@@ -3369,22 +3370,22 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"request_id\x18\f \x01(\tR\trequestId\x12\x18\n" +
 	"\apurpose\x18\r \x01(\tR\apurpose\x12%\n" +
 	"\x0eremote_address\x18\x0e \x01(\tR\rremoteAddress\x12\x18\n" +
-	"\aservice\x18\x0f \x01(\tR\aservice\"\xaa\x04\n" +
-	"\x13CreateClientRequest\x12<\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\x06\xbaH\x03\xc8\x01\x01R\x06client\x12)\n" +
+	"\aservice\x18\x0f \x01(\tR\aservice\"\xad\x04\n" +
+	"\x13CreateClientRequest\x12?\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06client\x12)\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
 	"\bconsents\x18\x03 \x03(\v2\".ipsbridge.clients.v1.ConsentGrantB\b\xbaH\x05\x92\x01\x02\x10\x10R\bconsents:\xdf\x02\xbaH\xdb\x02\x1a\xc5\x01\n" +
 	"\x18client.identity.required\x12;client.identity with given_name and family_name is required\x1alhas(this.client.identity) && this.client.identity.given_name != '' && this.client.identity.family_name != ''\x1a\x90\x01\n" +
-	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x94\x01\n" +
-	"\fConsentGrant\x122\n" +
-	"\x0forganization_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
-	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
+	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x9a\x01\n" +
+	"\fConsentGrant\x125\n" +
+	"\x0forganization_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
+	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
 	"\x14CreateClientResponse\x124\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"9\n" +
-	"\x10GetClientRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"<\n" +
+	"\x10GetClientRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
 	"\x11GetClientResponse\x124\n" +
 	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xa6\x02\n" +
 	"\x12ListClientsRequest\x12&\n" +
@@ -3401,96 +3402,96 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05loads\x18\x03 \x03(\v2$.ipsbridge.clients.v1.SpecialistLoadR\x05loads\"d\n" +
 	"\x0eSpecialistLoad\x128\n" +
 	"\x18employment_specialist_id\x18\x01 \x01(\tR\x16employmentSpecialistId\x12\x18\n" +
-	"\aclients\x18\x02 \x01(\x05R\aclients\"\xc7\x01\n" +
-	"\x15UpdateIdentityRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12B\n" +
-	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\x06\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
+	"\aclients\x18\x02 \x01(\x05R\aclients\"\xcd\x01\n" +
+	"\x15UpdateIdentityRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12E\n" +
+	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\"T\n" +
 	"\x16UpdateIdentityResponse\x12:\n" +
-	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"=\n" +
-	"\x14GetTrajectoryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Y\n" +
+	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"@\n" +
+	"\x14GetTrajectoryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Y\n" +
 	"\x15GetTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xcf\x01\n" +
-	"\x17UpdateTrajectoryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12H\n" +
+	"trajectory\"\xd5\x01\n" +
+	"\x17UpdateTrajectoryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12K\n" +
 	"\n" +
-	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
 	"trajectory\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\"\\\n" +
 	"\x18UpdateTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xc3\x01\n" +
-	"\x16TransitionPhaseRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12=\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"[\n" +
+	"trajectory\"\xcc\x01\n" +
+	"\x16TransitionPhaseRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12@\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\"[\n" +
 	"\x17TransitionPhaseResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"<\n" +
-	"\x13GetWorkGoalsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
+	"trajectory\"?\n" +
+	"\x13GetWorkGoalsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
 	"\x14GetWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xcc\x01\n" +
-	"\x16UpdateWorkGoalsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12F\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xd2\x01\n" +
+	"\x16UpdateWorkGoalsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12I\n" +
 	"\n" +
-	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\x06\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
+	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\"Y\n" +
 	"\x17UpdateWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"@\n" +
-	"\x17GetClinicalInputRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"C\n" +
+	"\x17GetClinicalInputRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
 	"\x18GetClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\xdc\x01\n" +
-	"\x1aUpdateClinicalInputRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12R\n" +
-	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\x06\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\xe2\x01\n" +
+	"\x1aUpdateClinicalInputRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12U\n" +
+	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\"i\n" +
 	"\x1bUpdateClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"<\n" +
-	"\x13ListConsentsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"?\n" +
+	"\x13ListConsentsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
 	"\x14ListConsentsResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xee\x01\n" +
-	"\x14RecordConsentRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x122\n" +
-	"\x0forganization_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
-	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12)\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xf7\x01\n" +
+	"\x14RecordConsentRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x125\n" +
+	"\x0forganization_id\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
+	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12)\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
 	"\x15RecordConsentResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"f\n" +
-	"\x14RevokeConsentRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"l\n" +
+	"\x14RevokeConsentRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"consent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\"P\n" +
+	"consent_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\"P\n" +
 	"\x15RevokeConsentResponse\x127\n" +
-	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\x92\x01\n" +
-	"\x17ListAccessEventsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\x95\x01\n" +
+	"\x17ListAccessEventsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8a\x01\n" +
 	"\x18ListAccessEventsResponse\x12F\n" +
 	"\raccess_events\x18\x01 \x03(\v2!.ipsbridge.clients.v1.AccessEventR\faccessEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
-	"\x12CheckAccessRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\x12CheckAccessRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
 	"\x13CheckAccessResponse\x12.\n" +
 	"\x13mha_organization_id\x18\x01 \x01(\tR\x11mhaOrganizationId\x12\x17\n" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x128\n" +
