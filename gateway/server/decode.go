@@ -186,14 +186,26 @@ func fieldProblem(fd protoreflect.FieldDescriptor, raw json.RawMessage, at strin
 			}
 			single, _ := json.Marshal(map[string][]json.RawMessage{fd.JSONName(): {item}})
 			if protojson.Unmarshal(single, dynamicpb.NewMessage(fd.ContainingMessage())) != nil {
-				return elem, expect(fd), true
+				return elem, expect(fd) + ", not " + shown(item), true
 			}
 		}
 		return "", "", false
 	case fd.Message() != nil && !wellKnown(fd.Message()):
 		return findProblem(fd.Message(), raw, at)
 	}
-	return at, expect(fd), true
+	return at, expect(fd) + ", not " + shown(raw), true
+}
+
+// shown quotes a refused value back to the caller, shortened.
+func shown(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return "that"
+	}
+	if r := []rune(b.String()); len(r) > 40 {
+		return string(r[:37]) + "..."
+	}
+	return b.String()
 }
 
 func join(path, name string) string {

@@ -531,7 +531,7 @@ func TestRESTDecodingErrors(t *testing.T) {
 		{"POST", "/v1/clients", `{"client":{"identity":{"given_name":"Ada","foo":1}}}`,
 			"invalid request body: client.identity.foo is not a field of Identity"},
 		{"POST", "/v1/clients", `{"request_id":"r-12345678","client":{"identity":{"given_name":5}}}`,
-			"invalid request body: client.identity.given_name must be a string"},
+			"invalid request body: client.identity.given_name must be a string, not 5"},
 		{"POST", "/v1/clients", `{"client":{"trajectory":{"involved_organization_ids":["uwv",3]}}}`,
 			"invalid request body: client.trajectory.involved_organization_ids[1] must be a string"},
 		{"POST", "/v1/clients", `{"client":{"trajectory":{"involved_organization_ids":"uwv"}}}`,
