@@ -817,3 +817,26 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Errorf("New with missing key file: %v", err)
 	}
 }
+
+// FuzzExplainBody: whatever the body, decoding either succeeds or fails with
+// a message in the API's terms, never protojson's.
+func FuzzExplainBody(f *testing.F) {
+	for _, s := range []string{
+		`{"client":{"identity":{"given_name":"Ada","foo":1}}}`,
+		`{"client":{"trajectory":{"involved_organization_ids":["uwv",3]}}}`,
+		`{"client":{"create_time":"yesterday","readable_sections":["SECTION_X"]}}`,
+		`{"client":{}, "client":{}}`, `[1]`, `{"client":`, `null`, `{"consents":[{"sections":[1.5]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := server.DecodeForTest(data, &clientsv1.CreateClientRequest{})
+		if err == nil || errors.Is(err, io.EOF) {
+			return
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "invalid request body") || strings.Contains(msg, "proto:") || strings.Contains(msg, "(line") {
+			t.Errorf("%q: %q", data, msg)
+		}
+	})
+}
