@@ -149,7 +149,7 @@ func (l *loader) run(n int) error {
 			return fmt.Errorf("job start of client %d: %w", i, err)
 		}
 		if err := l.do("POST", "/v1/clients/"+id+"/followAlongContacts", user, map[string]any{
-			"request_id":           rid("follow"),
+			"request_id": rid("follow"),
 			"follow_along_contact": map[string]any{"placement_id": placed.Placement.PlacementID, "contact_date": day(today.AddDate(0, 0, -1)),
 				"with": []string{"WITH_CLIENT", "WITH_EMPLOYER", "WITH_BOTH"}[i%3], "notes": "Gaat goed, wil meer uren"},
 		}, nil); err != nil {
