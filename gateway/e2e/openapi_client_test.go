@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/ipsbridge/ipsbridge/gateway/openapi/client"
@@ -64,6 +65,39 @@ func TestGeneratedClient(t *testing.T) {
 	}
 	if consents.JSON200 == nil || consents.JSON200.Consents == nil || len(*consents.JSON200.Consents) != 0 {
 		t.Errorf("consents of a new client: HTTP %d %s", consents.StatusCode(), consents.Body)
+	}
+
+	// The idempotency key may come in the documented header instead of
+	// request_id: the retry returns the first enrolment.
+	enrol := func() string {
+		t.Helper()
+		r, err := c.CreateClientWithResponse(ctx, &client.CreateClientParams{IdempotencyKey: new("oapi-client-enrol-2")},
+			client.CreateClientRequest{Client: client.Client{
+				Identity:   &client.Identity{GivenName: new("Sem"), FamilyName: new("de Wit")},
+				Trajectory: &client.Trajectory{TeamId: new("noord-team-a")},
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.JSON200 == nil || r.JSON200.Client == nil || r.JSON200.Client.ClientId == nil {
+			t.Fatalf("enrol with Idempotency-Key: HTTP %d %s", r.StatusCode(), r.Body)
+		}
+		return *r.JSON200.Client.ClientId
+	}
+	if first, again := enrol(), enrol(); first != again || first == id {
+		t.Errorf("retry with the same Idempotency-Key enrolled %s, then %s", first, again)
+	}
+
+	// Without either the enrolment is refused, saying so.
+	nokey, err := c.CreateClientWithResponse(ctx, nil, client.CreateClientRequest{Client: client.Client{
+		Identity:   &client.Identity{GivenName: new("Sem"), FamilyName: new("de Wit")},
+		Trajectory: &client.Trajectory{TeamId: new("noord-team-a")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nokey.JSON400 == nil || !strings.Contains(nokey.JSON400.Message, "Idempotency-Key") {
+		t.Errorf("enrol without a key: HTTP %d %s", nokey.StatusCode(), nokey.Body)
 	}
 
 	// A documented error decodes into google.rpc.Status: a specialist of

@@ -888,8 +888,8 @@ type CreateClientRequest struct {
 	// delivered, so consents given here let them receive it.
 	Consents *[]ConsentGrant `json:"consents,omitempty"`
 
-	// RequestId Idempotency key: a retry with the same request_id returns the client
-	// created by the first request.
+	// RequestId Idempotency key, 8-128 characters, or the Idempotency-Key header: a
+	// retry with the same key returns the client created by the first request.
 	RequestId *string `json:"request_id,omitempty"`
 }
 
@@ -911,7 +911,7 @@ type CreateEmployerContactBody struct {
 	// EmployerContact EmployerContact is one contact with an employer.
 	EmployerContact EmployerContact `json:"employer_contact"`
 
-	// RequestId Idempotency key.
+	// RequestId Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId *string `json:"request_id,omitempty"`
 }
 
@@ -923,7 +923,7 @@ type CreateEmployerContactRequest struct {
 	// EmployerContact EmployerContact is one contact with an employer.
 	EmployerContact EmployerContact `json:"employer_contact"`
 
-	// RequestId Idempotency key.
+	// RequestId Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId *string `json:"request_id,omitempty"`
 }
 
@@ -1556,7 +1556,7 @@ type Placement struct {
 type RecordConsentBody struct {
 	OrganizationId string `json:"organization_id"`
 
-	// RequestId Idempotency key.
+	// RequestId Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId *string   `json:"request_id,omitempty"`
 	Sections  []Section `json:"sections"`
 }

@@ -1087,8 +1087,8 @@ func (x *AccessEvent) GetService() string {
 type CreateClientRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Client *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
-	// Idempotency key: a retry with the same request_id returns the client
-	// created by the first request.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header: a
+	// retry with the same key returns the client created by the first request.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Consents the client gives at intake, recorded in the same transaction
 	// as the enrolment. Each organisation must be in
@@ -2431,7 +2431,7 @@ type RecordConsentRequest struct {
 	ClientId       string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
 	Sections       []Section              `protobuf:"varint,3,rep,packed,name=sections,proto3,enum=ipsbridge.clients.v1.Section" json:"sections,omitempty"`
-	// Idempotency key.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3370,12 +3370,12 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"request_id\x18\f \x01(\tR\trequestId\x12\x18\n" +
 	"\apurpose\x18\r \x01(\tR\apurpose\x12%\n" +
 	"\x0eremote_address\x18\x0e \x01(\tR\rremoteAddress\x12\x18\n" +
-	"\aservice\x18\x0f \x01(\tR\aservice\"\xad\x04\n" +
+	"\aservice\x18\x0f \x01(\tR\aservice\"\xb0\x04\n" +
 	"\x13CreateClientRequest\x12?\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06client\x12)\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06client\x12,\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
+	"request_id\x18\x02 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
 	"\bconsents\x18\x03 \x03(\v2\".ipsbridge.clients.v1.ConsentGrantB\b\xbaH\x05\x92\x01\x02\x10\x10R\bconsents:\xdf\x02\xbaH\xdb\x02\x1a\xc5\x01\n" +
 	"\x18client.identity.required\x12;client.identity with given_name and family_name is required\x1alhas(this.client.identity) && this.client.identity.given_name != '' && this.client.identity.family_name != ''\x1a\x90\x01\n" +
 	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x9a\x01\n" +
@@ -3465,14 +3465,14 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x13ListConsentsRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
 	"\x14ListConsentsResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xf7\x01\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xfa\x01\n" +
 	"\x14RecordConsentRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x125\n" +
 	"\x0forganization_id\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
-	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12)\n" +
+	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12,\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
+	"request_id\x18\x04 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
 	"\x15RecordConsentResponse\x129\n" +
 	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"l\n" +
 	"\x14RevokeConsentRequest\x12(\n" +

@@ -948,7 +948,7 @@ type CreateEmployerContactRequest struct {
 	// Empty for general job development (no client).
 	ClientId        string           `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	EmployerContact *EmployerContact `protobuf:"bytes,2,opt,name=employer_contact,json=employerContact,proto3" json:"employer_contact,omitempty"`
-	// Idempotency key.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3038,25 +3038,25 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2&.ipsbridge.employment.v1.MilestoneKindR\x04kind\x12=\n" +
 	"\x05state\x18\x02 \x01(\x0e2'.ipsbridge.employment.v1.MilestoneStateR\x05state\x12!\n" +
 	"\freached_date\x18\x03 \x01(\tR\vreachedDate\x12#\n" +
-	"\rexpected_date\x18\x04 \x01(\tR\fexpectedDate\"\xd3\x01\n" +
+	"\rexpected_date\x18\x04 \x01(\tR\fexpectedDate\"\xd6\x01\n" +
 	"\x1cCreateEmployerContactRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\x12^\n" +
-	"\x10employer_contact\x18\x02 \x01(\v2(.ipsbridge.employment.v1.EmployerContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x0femployerContact\x12)\n" +
+	"\x10employer_contact\x18\x02 \x01(\v2(.ipsbridge.employment.v1.EmployerContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x0femployerContact\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"t\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"t\n" +
 	"\x1dCreateEmployerContactResponse\x12S\n" +
 	"\x10employer_contact\x18\x01 \x01(\v2(.ipsbridge.employment.v1.EmployerContactR\x0femployerContact\"G\n" +
 	"\x1bListEmployerContactsRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\"u\n" +
 	"\x1cListEmployerContactsResponse\x12U\n" +
-	"\x11employer_contacts\x18\x01 \x03(\v2(.ipsbridge.employment.v1.EmployerContactR\x10employerContacts\"\xc2\x01\n" +
+	"\x11employer_contacts\x18\x01 \x03(\v2(.ipsbridge.employment.v1.EmployerContactR\x10employerContacts\"\xc5\x01\n" +
 	"\x18CreateApplicationRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12Q\n" +
-	"\vapplication\x18\x02 \x01(\v2$.ipsbridge.employment.v1.ApplicationB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vapplication\x12)\n" +
+	"\vapplication\x18\x02 \x01(\v2$.ipsbridge.employment.v1.ApplicationB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vapplication\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
 	"\x19CreateApplicationResponse\x12F\n" +
 	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\xf7\x01\n" +
 	"\x1eUpdateApplicationStatusRequest\x12(\n" +
@@ -3070,13 +3070,13 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x17ListApplicationsRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"d\n" +
 	"\x18ListApplicationsResponse\x12H\n" +
-	"\fapplications\x18\x01 \x03(\v2$.ipsbridge.employment.v1.ApplicationR\fapplications\"\xb9\x01\n" +
+	"\fapplications\x18\x01 \x03(\v2$.ipsbridge.employment.v1.ApplicationR\fapplications\"\xbc\x01\n" +
 	"\x15StartPlacementRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12K\n" +
-	"\tplacement\x18\x02 \x01(\v2\".ipsbridge.employment.v1.PlacementB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tplacement\x12)\n" +
+	"\tplacement\x18\x02 \x01(\v2\".ipsbridge.employment.v1.PlacementB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tplacement\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"Z\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"Z\n" +
 	"\x16StartPlacementResponse\x12@\n" +
 	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"o\n" +
 	"\x13GetPlacementRequest\x12(\n" +
@@ -3107,13 +3107,13 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\aversion\x18\x05 \x01(\x03B\n" +
 	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\"X\n" +
 	"\x14EndPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xe0\x01\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xe3\x01\n" +
 	"\x1fCreateFollowAlongContactRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12h\n" +
-	"\x14follow_along_contact\x18\x02 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12followAlongContact\x12)\n" +
+	"\x14follow_along_contact\x18\x02 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12followAlongContact\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"\x81\x01\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"\x81\x01\n" +
 	" CreateFollowAlongContactResponse\x12]\n" +
 	"\x14follow_along_contact\x18\x01 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x12followAlongContact\"J\n" +
 	"\x1eListFollowAlongContactsRequest\x12(\n" +
