@@ -8,6 +8,7 @@ package benefitsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -3068,21 +3069,21 @@ var File_ipsbridge_benefits_v1_benefits_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\n" +
-	"$ipsbridge/benefits/v1/benefits.proto\x12\x15ipsbridge.benefits.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\a\n" +
-	"\aBenefit\x12\x1d\n" +
+	"$ipsbridge/benefits/v1/benefits.proto\x12\x15ipsbridge.benefits.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\a\n" +
+	"\aBenefit\x12\"\n" +
 	"\n" +
-	"benefit_id\x18\x01 \x01(\tR\tbenefitId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12@\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\".ipsbridge.benefits.v1.BenefitKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x122\n" +
-	"\x15payer_organization_id\x18\x04 \x01(\tR\x13payerOrganizationId\x12>\n" +
+	"benefit_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tbenefitId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12@\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".ipsbridge.benefits.v1.BenefitKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x127\n" +
+	"\x15payer_organization_id\x18\x04 \x01(\tB\x03\xe0A\x03R\x13payerOrganizationId\x12>\n" +
 	"\x14monthly_amount_cents\x18\x05 \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x12monthlyAmountCents\x12E\n" +
 	"\n" +
 	"start_date\x18\x06 \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12A\n" +
-	"\bend_date\x18\a \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\x12<\n" +
-	"\x06status\x18\b \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusR\x06status\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"\bend_date\x18\a \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\x12A\n" +
+	"\x06status\x18\b \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusB\x03\xe0A\x03R\x06status\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\x12>\n" +
 	"\aamounts\x18\v \x03(\v2$.ipsbridge.benefits.v1.BenefitAmountR\aamounts\x12K\n" +
 	"\x1bprevious_monthly_wage_cents\x18\f \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x18previousMonthlyWageCents\x12S\n" +
@@ -3100,74 +3101,74 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x12BenefitSummaryItem\x126\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\".ipsbridge.benefits.v1.BenefitKindR\x04kind\x122\n" +
 	"\x15payer_organization_id\x18\x02 \x01(\tR\x13payerOrganizationId\x12<\n" +
-	"\x06status\x18\x03 \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusR\x06status\"\xa0\x03\n" +
-	"\x12CounsellingRequest\x124\n" +
-	"\x16counselling_request_id\x18\x01 \x01(\tR\x14counsellingRequestId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12 \n" +
+	"\x06status\x18\x03 \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusR\x06status\"\xbe\x03\n" +
+	"\x12CounsellingRequest\x129\n" +
+	"\x16counselling_request_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x14counsellingRequestId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\x12,\n" +
-	"\rcounsellor_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12@\n" +
-	"\x06status\x18\x05 \x01(\x0e2(.ipsbridge.benefits.v1.CounsellingStatusR\x06status\x12!\n" +
-	"\frequested_by\x18\x06 \x01(\tR\vrequestedBy\x12;\n" +
-	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12E\n" +
-	"\bsessions\x18\b \x03(\v2).ipsbridge.benefits.v1.CounsellingSessionR\bsessions\"\xe4\x01\n" +
-	"\x12CounsellingSession\x12\x1d\n" +
+	"\rcounsellor_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12E\n" +
+	"\x06status\x18\x05 \x01(\x0e2(.ipsbridge.benefits.v1.CounsellingStatusB\x03\xe0A\x03R\x06status\x12&\n" +
+	"\frequested_by\x18\x06 \x01(\tB\x03\xe0A\x03R\vrequestedBy\x12@\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12J\n" +
+	"\bsessions\x18\b \x03(\v2).ipsbridge.benefits.v1.CounsellingSessionB\x03\xe0A\x03R\bsessions\"\xee\x01\n" +
+	"\x12CounsellingSession\x12\"\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\x12F\n" +
+	"session_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tsessionId\x12F\n" +
 	"\fsession_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\vsessionDate\x12\x1e\n" +
 	"\x05notes\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12\"\n" +
-	"\aoutcome\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\aoutcome\x12#\n" +
-	"\rcounsellor_id\x18\x05 \x01(\tR\fcounsellorId\"\xa8\x01\n" +
-	"\x14CreateBenefitRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12@\n" +
-	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\x06\xbaH\x03\xc8\x01\x01R\abenefit\x12'\n" +
+	"\aoutcome\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\aoutcome\x12(\n" +
+	"\rcounsellor_id\x18\x05 \x01(\tB\x03\xe0A\x03R\fcounsellorId\"\xae\x01\n" +
+	"\x14CreateBenefitRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12C\n" +
+	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\abenefit\x12'\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Q\n" +
 	"\x15CreateBenefitResponse\x128\n" +
-	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"<\n" +
-	"\x13ListBenefitsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"R\n" +
+	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"?\n" +
+	"\x13ListBenefitsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"R\n" +
 	"\x14ListBenefitsResponse\x12:\n" +
-	"\bbenefits\x18\x01 \x03(\v2\x1e.ipsbridge.benefits.v1.BenefitR\bbenefits\"\x96\x02\n" +
-	"\x14UpdateBenefitRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\bbenefits\x18\x01 \x03(\v2\x1e.ipsbridge.benefits.v1.BenefitR\bbenefits\"\x9f\x02\n" +
+	"\x14UpdateBenefitRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"benefit_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12@\n" +
-	"\abenefit\x18\x03 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\x06\xbaH\x03\xc8\x01\x01R\abenefit\x12C\n" +
+	"benefit_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12C\n" +
+	"\abenefit\x18\x03 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\abenefit\x12C\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Q\n" +
 	"\x15UpdateBenefitResponse\x128\n" +
-	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"A\n" +
-	"\x18GetBenefitSummaryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x8d\x01\n" +
+	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"D\n" +
+	"\x18GetBenefitSummaryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x8d\x01\n" +
 	"\x19GetBenefitSummaryResponse\x12E\n" +
 	"\bbenefits\x18\x01 \x03(\v2).ipsbridge.benefits.v1.BenefitSummaryItemR\bbenefits\x12)\n" +
-	"\x10counselling_open\x18\x02 \x01(\bR\x0fcounsellingOpen\"\xd5\x01\n" +
-	"\x1fCreateCounsellingRequestRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12b\n" +
-	"\x13counselling_request\x18\x02 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestB\x06\xbaH\x03\xc8\x01\x01R\x12counsellingRequest\x12'\n" +
+	"\x10counselling_open\x18\x02 \x01(\bR\x0fcounsellingOpen\"\xdb\x01\n" +
+	"\x1fCreateCounsellingRequestRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12e\n" +
+	"\x13counselling_request\x18\x02 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12counsellingRequest\x12'\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" CreateCounsellingRequestResponse\x12Z\n" +
-	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"G\n" +
-	"\x1eListCounsellingRequestsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x7f\n" +
+	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"J\n" +
+	"\x1eListCounsellingRequestsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x7f\n" +
 	"\x1fListCounsellingRequestsResponse\x12\\\n" +
-	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xdf\x01\n" +
-	"\x1fAssignCounsellingRequestRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12>\n" +
-	"\x16counselling_request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12,\n" +
+	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xe5\x01\n" +
+	"\x1fAssignCounsellingRequestRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12A\n" +
+	"\x16counselling_request_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12,\n" +
 	"\rcounsellor_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12'\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" AssignCounsellingRequestResponse\x12Z\n" +
-	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"\xa3\x02\n" +
-	"\x1fRecordCounsellingSessionRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12>\n" +
-	"\x16counselling_request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12K\n" +
-	"\asession\x18\x03 \x01(\v2).ipsbridge.benefits.v1.CounsellingSessionB\x06\xbaH\x03\xc8\x01\x01R\asession\x12#\n" +
+	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"\xac\x02\n" +
+	"\x1fRecordCounsellingSessionRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12A\n" +
+	"\x16counselling_request_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12N\n" +
+	"\asession\x18\x03 \x01(\v2).ipsbridge.benefits.v1.CounsellingSessionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\asession\x12#\n" +
 	"\rclose_request\x18\x04 \x01(\bR\fcloseRequest\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
@@ -3176,9 +3177,9 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\"ListOpenCounsellingRequestsRequest\x12-\n" +
 	"\x12include_unassigned\x18\x01 \x01(\bR\x11includeUnassigned\"\x83\x01\n" +
 	"#ListOpenCounsellingRequestsResponse\x12\\\n" +
-	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\x8d\x04\n" +
-	"\x1cCalculateIncomeEffectRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
+	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\x90\x04\n" +
+	"\x1cCalculateIncomeEffectRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
 	"\x0ehours_per_week\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\fhoursPerWeek\x127\n" +
 	"\x11hourly_wage_cents\x18\x03 \x01(\x03B\v\xbaH\b\"\x06\x18\xa0\x8d\x06(\x00R\x0fhourlyWageCents\x12I\n" +
 	"\x0ejob_start_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\fjobStartDate\x12Q\n" +
@@ -3228,9 +3229,9 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x05lines\x18\x05 \x03(\v2!.ipsbridge.benefits.v1.IncomeLineR\x05lines\x12\x18\n" +
 	"\acaveats\x18\x06 \x03(\tR\acaveats\x12:\n" +
 	"\x06months\x18\a \x03(\v2\".ipsbridge.benefits.v1.IncomeMonthR\x06months\x12C\n" +
-	"\vassumptions\x18\b \x03(\v2!.ipsbridge.benefits.v1.IncomeNoteR\vassumptions\"\xac\x03\n" +
-	"\x0fBenefitDecision\x12\x1f\n" +
-	"\vdecision_id\x18\x01 \x01(\tR\n" +
+	"\vassumptions\x18\b \x03(\v2!.ipsbridge.benefits.v1.IncomeNoteR\vassumptions\"\xbb\x03\n" +
+	"\x0fBenefitDecision\x12$\n" +
+	"\vdecision_id\x18\x01 \x01(\tB\x03\xe0A\x03R\n" +
 	"decisionId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
 	"\n" +
@@ -3238,18 +3239,17 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\x0e2#.ipsbridge.benefits.v1.DecisionKindR\x04kind\x12%\n" +
 	"\x0eeffective_date\x18\x05 \x01(\tR\reffectiveDate\x120\n" +
 	"\x14monthly_amount_cents\x18\x06 \x01(\x03R\x12monthlyAmountCents\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1f\n" +
-	"\vreported_by\x18\b \x01(\tR\n" +
-	"reportedBy\x12=\n" +
-	"\freceive_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x122\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12$\n" +
+	"\vreported_by\x18\b \x01(\tB\x03\xe0A\x03R\n" +
+	"reportedBy\x12B\n" +
+	"\freceive_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vreceiveTime\x122\n" +
 	"\x15earnings_offset_cents\x18\n" +
-	" \x01(\x03R\x13earningsOffsetCents\"\xcc\x03\n" +
-	"\x1cReportBenefitDecisionRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	" \x01(\x03R\x13earningsOffsetCents\"\xd5\x03\n" +
+	"\x1cReportBenefitDecisionRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"benefit_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12C\n" +
-	"\x04kind\x18\x03 \x01(\x0e2#.ipsbridge.benefits.v1.DecisionKindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
+	"benefit_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12F\n" +
+	"\x04kind\x18\x03 \x01(\x0e2#.ipsbridge.benefits.v1.DecisionKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
 	"\x0eeffective_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\reffectiveDate\x12>\n" +
 	"\x14monthly_amount_cents\x18\x05 \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x12monthlyAmountCents\x12 \n" +
 	"\x06reason\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\x12'\n" +
@@ -3258,11 +3258,10 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x15earnings_offset_cents\x18\b \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x13earningsOffsetCents\"\x9d\x01\n" +
 	"\x1dReportBenefitDecisionResponse\x12B\n" +
 	"\bdecision\x18\x01 \x01(\v2&.ipsbridge.benefits.v1.BenefitDecisionR\bdecision\x128\n" +
-	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"\xe4\x02\n" +
-	"\x16ReportJobChangeRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12D\n" +
-	"\x04kind\x18\x02 \x01(\x0e2$.ipsbridge.benefits.v1.JobChangeKindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
+	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"\xea\x02\n" +
+	"\x16ReportJobChangeRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12G\n" +
+	"\x04kind\x18\x02 \x01(\x0e2$.ipsbridge.benefits.v1.JobChangeKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
 	"\x0eeffective_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\reffectiveDate\x12/\n" +
 	"\x0ehours_per_week\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\fhoursPerWeek\x127\n" +
 	"\x11hourly_wage_cents\x18\x05 \x01(\x03B\v\xbaH\b\"\x06\x18\xa0\x8d\x06(\x00R\x0fhourlyWageCents\x12'\n" +

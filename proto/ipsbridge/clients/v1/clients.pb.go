@@ -8,6 +8,7 @@ package clientsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -1189,8 +1190,8 @@ func (x *AccessEvent) GetService() string {
 type CreateClientRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Client *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
-	// Idempotency key: a retry with the same request_id returns the client
-	// created by the first request.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header: a
+	// retry with the same key returns the client created by the first request.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Consents the client gives at intake, recorded in the same transaction
 	// as the enrolment. Each organisation must be in
@@ -2703,7 +2704,7 @@ type RecordConsentRequest struct {
 	ClientId       string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
 	Sections       []Section              `protobuf:"varint,3,rep,packed,name=sections,proto3,enum=ipsbridge.clients.v1.Section" json:"sections,omitempty"`
-	// Idempotency key.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3557,23 +3558,23 @@ var File_ipsbridge_clients_v1_clients_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\n" +
-	"\"ipsbridge/clients/v1/clients.proto\x12\x14ipsbridge.clients.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x04\n" +
-	"\x06Client\x12\x1b\n" +
-	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x1b\n" +
-	"\tregion_id\x18\x02 \x01(\tR\bregionId\x12.\n" +
-	"\x13mha_organization_id\x18\x03 \x01(\tR\x11mhaOrganizationId\x12:\n" +
+	"\"ipsbridge/clients/v1/clients.proto\x12\x14ipsbridge.clients.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x04\n" +
+	"\x06Client\x12 \n" +
+	"\tclient_id\x18\x01 \x01(\tB\x03\xe0A\x03R\bclientId\x12 \n" +
+	"\tregion_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bregionId\x123\n" +
+	"\x13mha_organization_id\x18\x03 \x01(\tB\x03\xe0A\x03R\x11mhaOrganizationId\x12:\n" +
 	"\bidentity\x18\x04 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\x12@\n" +
 	"\n" +
 	"trajectory\x18\x05 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
 	"trajectory\x12>\n" +
 	"\n" +
 	"work_goals\x18\x06 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\x12J\n" +
-	"\x0eclinical_input\x18\a \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\x12J\n" +
-	"\x11readable_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10readableSections\x12J\n" +
-	"\x11writable_sections\x18\t \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10writableSections\x12;\n" +
+	"\x0eclinical_input\x18\a \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\x12O\n" +
+	"\x11readable_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x03\xe0A\x03R\x10readableSections\x12O\n" +
+	"\x11writable_sections\x18\t \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x03\xe0A\x03R\x10writableSections\x12@\n" +
 	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd0\x03\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xda\x03\n" +
 	"\bIdentity\x12'\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tgivenName\x12)\n" +
@@ -3585,28 +3586,28 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05phone\x18\x05 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^\\+?[0-9 ()-]{6,20}$R\x05phone\x12\"\n" +
 	"\aaddress\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress\x12&\n" +
 	"\x03bsn\x18\a \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
-	"^[0-9]{9}$R\x03bsn\x12\x1d\n" +
+	"^[0-9]{9}$R\x03bsn\x12\"\n" +
 	"\n" +
-	"bsn_masked\x18\b \x01(\bR\tbsnMasked\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"bsn_masked\x18\b \x01(\bB\x03\xe0A\x03R\tbsnMasked\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xfc\x04\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\x9f\x05\n" +
 	"\n" +
-	"Trajectory\x121\n" +
-	"\x05phase\x18\x01 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseR\x05phase\x12 \n" +
+	"Trajectory\x126\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\x03\xe0A\x03R\x05phase\x12 \n" +
 	"\ateam_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06teamId\x12A\n" +
 	"\x18employment_specialist_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x16employmentSpecialistId\x12N\n" +
-	"\x19involved_organization_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18@R\x17involvedOrganizationIds\x12%\n" +
-	"\x0eclosing_reason\x18\x05 \x01(\tR\rclosingReason\x12D\n" +
-	"\x10phase_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0ephaseStartTime\x12?\n" +
-	"\rreferral_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\freferralTime\x12;\n" +
-	"\ahistory\x18\b \x03(\v2!.ipsbridge.clients.v1.PhaseChangeR\ahistory\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"\x19involved_organization_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18@R\x17involvedOrganizationIds\x12*\n" +
+	"\x0eclosing_reason\x18\x05 \x01(\tB\x03\xe0A\x03R\rclosingReason\x12I\n" +
+	"\x10phase_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0ephaseStartTime\x12D\n" +
+	"\rreferral_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\freferralTime\x12@\n" +
+	"\ahistory\x18\b \x03(\v2!.ipsbridge.clients.v1.PhaseChangeB\x03\xe0A\x03R\ahistory\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vintake_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12@\n" +
+	"\vintake_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"intakeTime\"\xf5\x01\n" +
 	"\vPhaseChange\x12:\n" +
 	"\n" +
@@ -3616,7 +3617,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"changeTime\x12\x1d\n" +
 	"\n" +
 	"changed_by\x18\x04 \x01(\tR\tchangedBy\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xb7\x03\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xc1\x03\n" +
 	"\tWorkGoals\x12*\n" +
 	"\vpreferences\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vpreferences\x12\x1e\n" +
 	"\x05goals\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05goals\x12&\n" +
@@ -3624,19 +3625,19 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x0esupport_wishes\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\rsupportWishes\x12F\n" +
 	"\x15preferred_occupations\x18\x05 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10\x14\"\ar\x05\x10\x01\x18\xc8\x01R\x14preferredOccupations\x12>\n" +
 	"\x16desired_hours_per_week\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\x13desiredHoursPerWeek\x12!\n" +
-	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x1d\n" +
+	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\"\n" +
 	"\n" +
-	"updated_by\x18\t \x01(\tR\tupdatedBy\"\xa8\x02\n" +
+	"updated_by\x18\t \x01(\tB\x03\xe0A\x03R\tupdatedBy\"\xb2\x02\n" +
 	"\rClinicalInput\x12\x1e\n" +
 	"\x05notes\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x129\n" +
 	"\x13work_considerations\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12!\n" +
-	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x1d\n" +
+	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\"\n" +
 	"\n" +
-	"updated_by\x18\x05 \x01(\tR\tupdatedBy\x12=\n" +
+	"updated_by\x18\x05 \x01(\tB\x03\xe0A\x03R\tupdatedBy\x12=\n" +
 	"\aentries\x18\x06 \x03(\v2#.ipsbridge.clients.v1.ClinicalEntryR\aentries\"\xb4\x02\n" +
 	"\rClinicalEntry\x12*\n" +
 	"\x11clinical_entry_id\x18\x01 \x01(\tR\x0fclinicalEntryId\x12B\n" +
@@ -3646,22 +3647,22 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x13work_considerations\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12\x1b\n" +
 	"\tauthor_id\x18\x05 \x01(\tR\bauthorId\x12;\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xf5\x02\n" +
-	"\aConsent\x12\x1d\n" +
+	"createTime\"\x98\x03\n" +
+	"\aConsent\x12\"\n" +
 	"\n" +
-	"consent_id\x18\x01 \x01(\tR\tconsentId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12'\n" +
+	"consent_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tconsentId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12'\n" +
 	"\x0forganization_id\x18\x03 \x01(\tR\x0eorganizationId\x127\n" +
-	"\asection\x18\x04 \x01(\x0e2\x1d.ipsbridge.clients.v1.SectionR\asection\x129\n" +
+	"\asection\x18\x04 \x01(\x0e2\x1d.ipsbridge.clients.v1.SectionR\asection\x12>\n" +
 	"\n" +
-	"grant_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tgrantTime\x12\x1d\n" +
+	"grant_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tgrantTime\x12\"\n" +
 	"\n" +
-	"granted_by\x18\x06 \x01(\tR\tgrantedBy\x12;\n" +
-	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\x12\x1d\n" +
+	"granted_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tgrantedBy\x12@\n" +
+	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"revokeTime\x12\"\n" +
 	"\n" +
-	"revoked_by\x18\b \x01(\tR\trevokedBy\x12\x16\n" +
-	"\x06active\x18\t \x01(\bR\x06active\"\xdb\x03\n" +
+	"revoked_by\x18\b \x01(\tB\x03\xe0A\x03R\trevokedBy\x12\x1b\n" +
+	"\x06active\x18\t \x01(\bB\x03\xe0A\x03R\x06active\"\xdb\x03\n" +
 	"\vAccessEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x129\n" +
 	"\n" +
@@ -3681,22 +3682,22 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"request_id\x18\f \x01(\tR\trequestId\x12\x18\n" +
 	"\apurpose\x18\r \x01(\tR\apurpose\x12%\n" +
 	"\x0eremote_address\x18\x0e \x01(\tR\rremoteAddress\x12\x18\n" +
-	"\aservice\x18\x0f \x01(\tR\aservice\"\xaa\x04\n" +
-	"\x13CreateClientRequest\x12<\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\x06\xbaH\x03\xc8\x01\x01R\x06client\x12)\n" +
+	"\aservice\x18\x0f \x01(\tR\aservice\"\xb0\x04\n" +
+	"\x13CreateClientRequest\x12?\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06client\x12,\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
+	"request_id\x18\x02 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
 	"\bconsents\x18\x03 \x03(\v2\".ipsbridge.clients.v1.ConsentGrantB\b\xbaH\x05\x92\x01\x02\x10\x10R\bconsents:\xdf\x02\xbaH\xdb\x02\x1a\xc5\x01\n" +
 	"\x18client.identity.required\x12;client.identity with given_name and family_name is required\x1alhas(this.client.identity) && this.client.identity.given_name != '' && this.client.identity.family_name != ''\x1a\x90\x01\n" +
-	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x94\x01\n" +
-	"\fConsentGrant\x122\n" +
-	"\x0forganization_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
-	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
+	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x9a\x01\n" +
+	"\fConsentGrant\x125\n" +
+	"\x0forganization_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
+	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
 	"\x14CreateClientResponse\x124\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"9\n" +
-	"\x10GetClientRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"<\n" +
+	"\x10GetClientRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
 	"\x11GetClientResponse\x124\n" +
 	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xd4\x02\n" +
 	"\x12ListClientsRequest\x12&\n" +
@@ -3714,26 +3715,26 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05loads\x18\x03 \x03(\v2$.ipsbridge.clients.v1.SpecialistLoadR\x05loads\"d\n" +
 	"\x0eSpecialistLoad\x128\n" +
 	"\x18employment_specialist_id\x18\x01 \x01(\tR\x16employmentSpecialistId\x12\x18\n" +
-	"\aclients\x18\x02 \x01(\x05R\aclients\"\xf0\x01\n" +
-	"\x15UpdateIdentityRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12B\n" +
-	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\x06\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
+	"\aclients\x18\x02 \x01(\x05R\aclients\"\xf6\x01\n" +
+	"\x15UpdateIdentityRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12E\n" +
+	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\x12'\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"T\n" +
 	"\x16UpdateIdentityResponse\x12:\n" +
-	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"=\n" +
-	"\x14GetTrajectoryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Y\n" +
+	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"@\n" +
+	"\x14GetTrajectoryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Y\n" +
 	"\x15GetTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xf8\x01\n" +
-	"\x17UpdateTrajectoryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12H\n" +
+	"trajectory\"\xfe\x01\n" +
+	"\x17UpdateTrajectoryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12K\n" +
 	"\n" +
-	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
 	"trajectory\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\x12'\n" +
@@ -3742,28 +3743,28 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x18UpdateTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xec\x01\n" +
-	"\x16TransitionPhaseRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12=\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"trajectory\"\xf5\x01\n" +
+	"\x16TransitionPhaseRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12@\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"[\n" +
 	"\x17TransitionPhaseResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"<\n" +
-	"\x13GetWorkGoalsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
+	"trajectory\"?\n" +
+	"\x13GetWorkGoalsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
 	"\x14GetWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xf5\x01\n" +
-	"\x16UpdateWorkGoalsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12F\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xfb\x01\n" +
+	"\x16UpdateWorkGoalsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12I\n" +
 	"\n" +
-	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\x06\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
+	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\x12'\n" +
 	"\n" +
@@ -3779,43 +3780,43 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId:\x94\x01\xbaH\x90\x01\x1a\x8d\x01\n" +
 	"\x13entry.text.required\x12(entry needs notes or work_considerations\x1aLthis.entry.notes.trim() != '' || this.entry.work_considerations.trim() != ''\"U\n" +
 	"\x18AddClinicalEntryResponse\x129\n" +
-	"\x05entry\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalEntryR\x05entry\"@\n" +
-	"\x17GetClinicalInputRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
+	"\x05entry\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalEntryR\x05entry\"C\n" +
+	"\x17GetClinicalInputRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
 	"\x18GetClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\x85\x02\n" +
-	"\x1aUpdateClinicalInputRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12R\n" +
-	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\x06\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\x8b\x02\n" +
+	"\x1aUpdateClinicalInputRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12U\n" +
+	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
 	"updateMask\x12'\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"i\n" +
 	"\x1bUpdateClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"<\n" +
-	"\x13ListConsentsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"?\n" +
+	"\x13ListConsentsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
 	"\x14ListConsentsResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xee\x01\n" +
-	"\x14RecordConsentRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x122\n" +
-	"\x0forganization_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
-	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12)\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xfa\x01\n" +
+	"\x14RecordConsentRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x125\n" +
+	"\x0forganization_id\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
+	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12,\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
+	"request_id\x18\x04 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
 	"\x15RecordConsentResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\x8f\x01\n" +
-	"\x14RevokeConsentRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\x95\x01\n" +
+	"\x14RevokeConsentRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"consent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\x12'\n" +
+	"consent_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\x12'\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"P\n" +
 	"\x15RevokeConsentResponse\x127\n" +
-	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\xf1\x01\n" +
-	"\x17ListAccessEventsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\xf4\x01\n" +
+	"\x17ListAccessEventsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -3824,9 +3825,9 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x18other_organizations_only\x18\x05 \x01(\bR\x16otherOrganizationsOnly\"\x8a\x01\n" +
 	"\x18ListAccessEventsResponse\x12F\n" +
 	"\raccess_events\x18\x01 \x03(\v2!.ipsbridge.clients.v1.AccessEventR\faccessEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
-	"\x12CheckAccessRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\x12CheckAccessRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
 	"\x13CheckAccessResponse\x12.\n" +
 	"\x13mha_organization_id\x18\x01 \x01(\tR\x11mhaOrganizationId\x12\x17\n" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x128\n" +

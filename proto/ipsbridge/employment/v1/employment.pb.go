@@ -8,6 +8,7 @@ package employmentv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -617,9 +618,12 @@ type Placement struct {
 	JobTitle     string       `protobuf:"bytes,4,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
 	StartDate    string       `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	ContractKind ContractKind `protobuf:"varint,6,opt,name=contract_kind,json=contractKind,proto3,enum=ipsbridge.employment.v1.ContractKind" json:"contract_kind,omitempty"`
-	// Output only: the terms in effect now.
+	// Hours a week, more than 0 and at most 60: given to StartPlacement, then
+	// changed only with ChangePlacementTerms; answers show the terms in effect
+	// now.
 	HoursPerWeek float64 `protobuf:"fixed64,7,opt,name=hours_per_week,json=hoursPerWeek,proto3" json:"hours_per_week,omitempty"`
-	// Output only.
+	// Gross hourly wage in euro cents, more than 0; given and changed like
+	// hours_per_week.
 	HourlyWageCents int64 `protobuf:"varint,8,opt,name=hourly_wage_cents,json=hourlyWageCents,proto3" json:"hourly_wage_cents,omitempty"`
 	// Output only: every change of hours or wage, oldest first.
 	TermsHistory []*Terms `protobuf:"bytes,9,rep,name=terms_history,json=termsHistory,proto3" json:"terms_history,omitempty"`
@@ -944,7 +948,7 @@ type CreateEmployerContactRequest struct {
 	// Empty for general job development (no client).
 	ClientId        string           `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	EmployerContact *EmployerContact `protobuf:"bytes,2,opt,name=employer_contact,json=employerContact,proto3" json:"employer_contact,omitempty"`
-	// Idempotency key.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3290,64 +3294,64 @@ var File_ipsbridge_employment_v1_employment_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\n" +
-	"(ipsbridge/employment/v1/employment.proto\x12\x17ipsbridge.employment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n" +
-	"\x0fEmployerContact\x12.\n" +
-	"\x13employer_contact_id\x18\x01 \x01(\tR\x11employerContactId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\remployer_name\x18\x03 \x01(\tR\femployerName\x12!\n" +
-	"\fcontact_date\x18\x04 \x01(\tR\vcontactDate\x12 \n" +
+	"(ipsbridge/employment/v1/employment.proto\x12\x17ipsbridge.employment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n" +
+	"\x0fEmployerContact\x123\n" +
+	"\x13employer_contact_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x11employerContactId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12(\n" +
+	"\remployer_name\x18\x03 \x01(\tB\x03\xe0A\x02R\femployerName\x12&\n" +
+	"\fcontact_date\x18\x04 \x01(\tB\x03\xe0A\x02R\vcontactDate\x12 \n" +
 	"\fface_to_face\x18\x05 \x01(\bR\n" +
 	"faceToFace\x12\x14\n" +
-	"\x05notes\x18\x06 \x01(\tR\x05notes\x12#\n" +
-	"\rspecialist_id\x18\a \x01(\tR\fspecialistId\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd9\x02\n" +
-	"\vApplication\x12%\n" +
-	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\remployer_name\x18\x03 \x01(\tR\femployerName\x12\x1b\n" +
-	"\tjob_title\x18\x04 \x01(\tR\bjobTitle\x12)\n" +
-	"\x10application_date\x18\x05 \x01(\tR\x0fapplicationDate\x12B\n" +
+	"\x05notes\x18\x06 \x01(\tR\x05notes\x12(\n" +
+	"\rspecialist_id\x18\a \x01(\tB\x03\xe0A\x03R\fspecialistId\x12@\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xf7\x02\n" +
+	"\vApplication\x12*\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tB\x03\xe0A\x03R\rapplicationId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12(\n" +
+	"\remployer_name\x18\x03 \x01(\tB\x03\xe0A\x02R\femployerName\x12 \n" +
+	"\tjob_title\x18\x04 \x01(\tB\x03\xe0A\x02R\bjobTitle\x12.\n" +
+	"\x10application_date\x18\x05 \x01(\tB\x03\xe0A\x02R\x0fapplicationDate\x12B\n" +
 	"\x06status\x18\x06 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusR\x06status\x12\x18\n" +
-	"\aversion\x18\a \x01(\x03R\aversion\x12;\n" +
-	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xde\x01\n" +
-	"\x05Terms\x12%\n" +
-	"\x0eeffective_date\x18\x01 \x01(\tR\reffectiveDate\x12$\n" +
-	"\x0ehours_per_week\x18\x02 \x01(\x01R\fhoursPerWeek\x12*\n" +
-	"\x11hourly_wage_cents\x18\x03 \x01(\x03R\x0fhourlyWageCents\x12\x1f\n" +
-	"\vrecorded_by\x18\x04 \x01(\tR\n" +
-	"recordedBy\x12;\n" +
-	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\xb8\x04\n" +
-	"\tPlacement\x12!\n" +
-	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\remployer_name\x18\x03 \x01(\tR\femployerName\x12\x1b\n" +
-	"\tjob_title\x18\x04 \x01(\tR\bjobTitle\x12\x1d\n" +
+	"\aversion\x18\a \x01(\x03R\aversion\x12@\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\xf7\x01\n" +
+	"\x05Terms\x12*\n" +
+	"\x0eeffective_date\x18\x01 \x01(\tB\x03\xe0A\x02R\reffectiveDate\x12)\n" +
+	"\x0ehours_per_week\x18\x02 \x01(\x01B\x03\xe0A\x02R\fhoursPerWeek\x12/\n" +
+	"\x11hourly_wage_cents\x18\x03 \x01(\x03B\x03\xe0A\x02R\x0fhourlyWageCents\x12$\n" +
+	"\vrecorded_by\x18\x04 \x01(\tB\x03\xe0A\x03R\n" +
+	"recordedBy\x12@\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\"\xf9\x04\n" +
+	"\tPlacement\x12&\n" +
+	"\fplacement_id\x18\x01 \x01(\tB\x03\xe0A\x03R\vplacementId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12(\n" +
+	"\remployer_name\x18\x03 \x01(\tB\x03\xe0A\x02R\femployerName\x12 \n" +
+	"\tjob_title\x18\x04 \x01(\tB\x03\xe0A\x02R\bjobTitle\x12\"\n" +
 	"\n" +
-	"start_date\x18\x05 \x01(\tR\tstartDate\x12J\n" +
-	"\rcontract_kind\x18\x06 \x01(\x0e2%.ipsbridge.employment.v1.ContractKindR\fcontractKind\x12$\n" +
-	"\x0ehours_per_week\x18\a \x01(\x01R\fhoursPerWeek\x12*\n" +
-	"\x11hourly_wage_cents\x18\b \x01(\x03R\x0fhourlyWageCents\x12C\n" +
-	"\rterms_history\x18\t \x03(\v2\x1e.ipsbridge.employment.v1.TermsR\ftermsHistory\x12\x19\n" +
+	"start_date\x18\x05 \x01(\tB\x03\xe0A\x02R\tstartDate\x12O\n" +
+	"\rcontract_kind\x18\x06 \x01(\x0e2%.ipsbridge.employment.v1.ContractKindB\x03\xe0A\x02R\fcontractKind\x12)\n" +
+	"\x0ehours_per_week\x18\a \x01(\x01B\x03\xe0A\x02R\fhoursPerWeek\x12/\n" +
+	"\x11hourly_wage_cents\x18\b \x01(\x03B\x03\xe0A\x02R\x0fhourlyWageCents\x12H\n" +
+	"\rterms_history\x18\t \x03(\v2\x1e.ipsbridge.employment.v1.TermsB\x03\xe0A\x03R\ftermsHistory\x12\x1e\n" +
 	"\bend_date\x18\n" +
-	" \x01(\tR\aendDate\x12\x1d\n" +
+	" \x01(\tB\x03\xe0A\x03R\aendDate\x12\"\n" +
 	"\n" +
-	"end_reason\x18\v \x01(\tR\tendReason\x12\x16\n" +
-	"\x06active\x18\f \x01(\bR\x06active\x12\x18\n" +
-	"\aversion\x18\r \x01(\x03R\aversion\x12;\n" +
-	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xbd\x03\n" +
-	"\x12FollowAlongContact\x125\n" +
-	"\x17follow_along_contact_id\x18\x01 \x01(\tR\x14followAlongContactId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
-	"\fplacement_id\x18\x03 \x01(\tR\vplacementId\x12!\n" +
-	"\fcontact_date\x18\x04 \x01(\tR\vcontactDate\x12D\n" +
-	"\x04with\x18\x05 \x01(\x0e20.ipsbridge.employment.v1.FollowAlongContact.WithR\x04with\x12\x14\n" +
-	"\x05notes\x18\x06 \x01(\tR\x05notes\x12#\n" +
-	"\rspecialist_id\x18\a \x01(\tR\fspecialistId\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"end_reason\x18\v \x01(\tB\x03\xe0A\x03R\tendReason\x12\x1b\n" +
+	"\x06active\x18\f \x01(\bB\x03\xe0A\x03R\x06active\x12\x18\n" +
+	"\aversion\x18\r \x01(\x03R\aversion\x12@\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\xdb\x03\n" +
+	"\x12FollowAlongContact\x12:\n" +
+	"\x17follow_along_contact_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x14followAlongContactId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12!\n" +
+	"\fplacement_id\x18\x03 \x01(\tR\vplacementId\x12&\n" +
+	"\fcontact_date\x18\x04 \x01(\tB\x03\xe0A\x02R\vcontactDate\x12I\n" +
+	"\x04with\x18\x05 \x01(\x0e20.ipsbridge.employment.v1.FollowAlongContact.WithB\x03\xe0A\x02R\x04with\x12\x14\n" +
+	"\x05notes\x18\x06 \x01(\tR\x05notes\x12(\n" +
+	"\rspecialist_id\x18\a \x01(\tB\x03\xe0A\x03R\fspecialistId\x12@\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\"O\n" +
 	"\x04With\x12\x14\n" +
 	"\x10WITH_UNSPECIFIED\x10\x00\x12\x0f\n" +
@@ -3358,95 +3362,96 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2&.ipsbridge.employment.v1.MilestoneKindR\x04kind\x12=\n" +
 	"\x05state\x18\x02 \x01(\x0e2'.ipsbridge.employment.v1.MilestoneStateR\x05state\x12!\n" +
 	"\freached_date\x18\x03 \x01(\tR\vreachedDate\x12#\n" +
-	"\rexpected_date\x18\x04 \x01(\tR\fexpectedDate\"\xd0\x01\n" +
+	"\rexpected_date\x18\x04 \x01(\tR\fexpectedDate\"\xd6\x01\n" +
 	"\x1cCreateEmployerContactRequest\x12(\n" +
-	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\x12[\n" +
-	"\x10employer_contact\x18\x02 \x01(\v2(.ipsbridge.employment.v1.EmployerContactB\x06\xbaH\x03\xc8\x01\x01R\x0femployerContact\x12)\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\x12^\n" +
+	"\x10employer_contact\x18\x02 \x01(\v2(.ipsbridge.employment.v1.EmployerContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x0femployerContact\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"t\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"t\n" +
 	"\x1dCreateEmployerContactResponse\x12S\n" +
 	"\x10employer_contact\x18\x01 \x01(\v2(.ipsbridge.employment.v1.EmployerContactR\x0femployerContact\"G\n" +
 	"\x1bListEmployerContactsRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\"u\n" +
 	"\x1cListEmployerContactsResponse\x12U\n" +
-	"\x11employer_contacts\x18\x01 \x03(\v2(.ipsbridge.employment.v1.EmployerContactR\x10employerContacts\"\xbc\x01\n" +
-	"\x18CreateApplicationRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12N\n" +
-	"\vapplication\x18\x02 \x01(\v2$.ipsbridge.employment.v1.ApplicationB\x06\xbaH\x03\xc8\x01\x01R\vapplication\x12)\n" +
+	"\x11employer_contacts\x18\x01 \x03(\v2(.ipsbridge.employment.v1.EmployerContactR\x10employerContacts\"\xc5\x01\n" +
+	"\x18CreateApplicationRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12Q\n" +
+	"\vapplication\x18\x02 \x01(\v2$.ipsbridge.employment.v1.ApplicationB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vapplication\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
 	"\x19CreateApplicationResponse\x12F\n" +
-	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\x94\x02\n" +
-	"\x1eUpdateApplicationStatusRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
-	"\x0eapplication_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\rapplicationId\x12N\n" +
-	"\x06status\x18\x03 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\xa0\x02\n" +
+	"\x1eUpdateApplicationStatusRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x122\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\rapplicationId\x12Q\n" +
+	"\x06status\x18\x03 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"i\n" +
 	"\x1fUpdateApplicationStatusResponse\x12F\n" +
-	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"@\n" +
-	"\x17ListApplicationsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"d\n" +
+	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"C\n" +
+	"\x17ListApplicationsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"d\n" +
 	"\x18ListApplicationsResponse\x12H\n" +
-	"\fapplications\x18\x01 \x03(\v2$.ipsbridge.employment.v1.ApplicationR\fapplications\"\xb3\x01\n" +
-	"\x15StartPlacementRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12H\n" +
-	"\tplacement\x18\x02 \x01(\v2\".ipsbridge.employment.v1.PlacementB\x06\xbaH\x03\xc8\x01\x01R\tplacement\x12)\n" +
+	"\fapplications\x18\x01 \x03(\v2$.ipsbridge.employment.v1.ApplicationR\fapplications\"\xbc\x01\n" +
+	"\x15StartPlacementRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12K\n" +
+	"\tplacement\x18\x02 \x01(\v2\".ipsbridge.employment.v1.PlacementB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tplacement\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"Z\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"Z\n" +
 	"\x16StartPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"i\n" +
-	"\x13GetPlacementRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
-	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\"X\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"o\n" +
+	"\x13GetPlacementRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12.\n" +
+	"\fplacement_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\"X\n" +
 	"\x14GetPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\">\n" +
-	"\x15ListPlacementsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\\\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"A\n" +
+	"\x15ListPlacementsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\\\n" +
 	"\x16ListPlacementsResponse\x12B\n" +
 	"\n" +
 	"placements\x18\x01 \x03(\v2\".ipsbridge.employment.v1.PlacementR\n" +
-	"placements\"\xfb\x01\n" +
-	"\x1bChangePlacementTermsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
-	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12<\n" +
-	"\x05terms\x18\x03 \x01(\v2\x1e.ipsbridge.employment.v1.TermsB\x06\xbaH\x03\xc8\x01\x01R\x05terms\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"placements\"\x87\x02\n" +
+	"\x1bChangePlacementTermsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12.\n" +
+	"\fplacement_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12?\n" +
+	"\x05terms\x18\x03 \x01(\v2\x1e.ipsbridge.employment.v1.TermsB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05terms\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"`\n" +
 	"\x1cChangePlacementTermsResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xfb\x01\n" +
-	"\x13EndPlacementRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
-	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12\x19\n" +
-	"\bend_date\x18\x03 \x01(\tR\aendDate\x12)\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\x8c\x02\n" +
+	"\x13EndPlacementRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12.\n" +
+	"\fplacement_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12\x1e\n" +
+	"\bend_date\x18\x03 \x01(\tB\x03\xe0A\x02R\aendDate\x12,\n" +
 	"\n" +
-	"end_reason\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\tendReason\x12!\n" +
-	"\aversion\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"end_reason\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xe8\aR\tendReason\x12$\n" +
+	"\aversion\x18\x05 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"X\n" +
 	"\x14EndPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xda\x01\n" +
-	"\x1fCreateFollowAlongContactRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12e\n" +
-	"\x14follow_along_contact\x18\x02 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactB\x06\xbaH\x03\xc8\x01\x01R\x12followAlongContact\x12)\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xe3\x01\n" +
+	"\x1fCreateFollowAlongContactRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12h\n" +
+	"\x14follow_along_contact\x18\x02 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12followAlongContact\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"\x81\x01\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"\x81\x01\n" +
 	" CreateFollowAlongContactResponse\x12]\n" +
-	"\x14follow_along_contact\x18\x01 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x12followAlongContact\"G\n" +
-	"\x1eListFollowAlongContactsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x82\x01\n" +
+	"\x14follow_along_contact\x18\x01 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x12followAlongContact\"J\n" +
+	"\x1eListFollowAlongContactsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x82\x01\n" +
 	"\x1fListFollowAlongContactsResponse\x12_\n" +
-	"\x15follow_along_contacts\x18\x01 \x03(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x13followAlongContacts\">\n" +
-	"\x15ListMilestonesRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x91\x01\n" +
+	"\x15follow_along_contacts\x18\x01 \x03(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x13followAlongContacts\"A\n" +
+	"\x15ListMilestonesRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x91\x01\n" +
 	"\x16ListMilestonesResponse\x12B\n" +
 	"\n" +
 	"milestones\x18\x01 \x03(\v2\".ipsbridge.employment.v1.MilestoneR\n" +
