@@ -179,9 +179,12 @@ func (c *Consumer) listen(ctx context.Context, failures *int) error {
 			*failures++
 			wait = c.backoff(*failures)
 			c.log.ErrorContext(ctx, "handle events; retrying", "err", err, "failures", *failures, "retry_in", wait)
-		} else {
-			*failures = 0
+			// A failure waits its backoff: the relay's notifications, which
+			// come with every event, must not turn it into a busy loop.
+			sleep(ctx, wait)
+			continue
 		}
+		*failures = 0
 		wctx, cancel := context.WithTimeout(ctx, wait)
 		_, err := pc.WaitForNotification(wctx)
 		cancel()
@@ -240,6 +243,10 @@ func (c *Consumer) Step(ctx context.Context) (handled int, more bool, err error)
 		return 0, false, err
 	}
 	for _, e := range events {
+		// One event per transaction: a handler takes the client's locks
+		// and writes its audit record last (the chain's lock), so two
+		// events in one transaction could hold the chain while waiting for
+		// a client a concurrent write holds: a deadlock.
 		moved, err := c.handle(ctx, pos, e)
 		if err != nil {
 			c.fail(ctx, e, err)
@@ -298,11 +305,12 @@ func (c *Consumer) read(ctx context.Context, after int64) ([]Event, error) {
 	return out, nil
 }
 
-// handle applies one event in a transaction that locks the cursor, checks
-// it is still where this reader left it, records the event's id (an event
-// applied before is passed over) and moves the cursor to the event. moved
-// is false when another replica got there first (nothing was done).
-func (c *Consumer) handle(ctx context.Context, from int64, e Event) (moved bool, err error) {
+// handle applies events, in order, in one transaction that locks the
+// cursor, checks it is still where this reader left it, records each
+// event's id (an event applied before is passed over) and moves the cursor
+// to the last. moved is false when another replica got there first
+// (nothing was done).
+func (c *Consumer) handle(ctx context.Context, from int64, events ...Event) (moved bool, err error) {
 	err = database.InTx(ctx, c.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		moved = false
 		var pos int64
@@ -312,18 +320,21 @@ func (c *Consumer) handle(ctx context.Context, from int64, e Event) (moved bool,
 		if pos != from {
 			return nil
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO consumer.handled (name, event_id, position) VALUES ($1, $2, $3)
-			ON CONFLICT DO NOTHING`, c.cfg.Name, e.EventID, e.Position)
-		if err != nil {
-			return fmt.Errorf("record event id: %w", err)
-		}
-		if tag.RowsAffected() == 1 { // not applied before
-			if err := c.cfg.Handle(ctx, tx, e); err != nil {
-				return err
+		for _, e := range events {
+			tag, err := tx.Exec(ctx, `INSERT INTO consumer.handled (name, event_id, position) VALUES ($1, $2, $3)
+				ON CONFLICT DO NOTHING`, c.cfg.Name, e.EventID, e.Position)
+			if err != nil {
+				return fmt.Errorf("record event id: %w", err)
+			}
+			if tag.RowsAffected() == 1 { // not applied before
+				if err := c.cfg.Handle(ctx, tx, e); err != nil {
+					return err
+				}
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE consumer.cursors SET position = $2, handled = handled + 1, updated_at = now(),
-				last_error = '', failing_since = NULL WHERE name = $1`, c.cfg.Name, e.Position); err != nil {
+		last := events[len(events)-1]
+		if _, err := tx.Exec(ctx, `UPDATE consumer.cursors SET position = $2, handled = handled + $3, updated_at = now(),
+				last_error = '', failing_since = NULL WHERE name = $1`, c.cfg.Name, last.Position, len(events)); err != nil {
 			return fmt.Errorf("move cursor: %w", err)
 		}
 		moved = true

@@ -129,10 +129,10 @@ func exists(ctx context.Context, pool *pgxpool.Pool, query, name string) (bool, 
 	return ok, nil
 }
 
-// regrant grants again every few seconds until nothing is missing or ctx
+// regrant grants again every two seconds until nothing is missing or ctx
 // ends: another service's migrations made what was missing.
 func regrant(ctx context.Context, ownerURL string, rt Runtime, password string) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
 	for {
 		select {

@@ -24,6 +24,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -101,8 +103,11 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 
-	say("building the clients and employment services and the gateway")
-	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(o.dir, "bin")+"/", "./services/clients", "./services/employment", "./gateway")
+	say("building the clients and employment services, the dispatcher and the gateway")
+	// The dispatcher's relay moves committed events into the log that the
+	// clients service's consumer follows (the phase follows the job).
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(o.dir, "bin")+"/", "./services/clients", "./services/employment",
+		"./services/dispatcher", "./gateway")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build: %w", err)
@@ -239,7 +244,11 @@ func newPlatform(o options, keys string) *platform {
 		"IPSB_OIDC_JWKS_FILE=" + devkeys.JWKSPath(keys), "IPSB_SHUTDOWN_GRACE=2s",
 	}
 	env := func(extra ...string) []string { return append(slices.Clone(common), extra...) }
-	p := &platform{o: o, procs: map[string]*proc{}, order: []string{"clients", "employment", "gateway"}}
+	sealing := make([]byte, 32)
+	_, _ = rand.Read(sealing)
+	p := &platform{o: o, procs: map[string]*proc{}, order: []string{"clients", "employment", "dispatcher", "gateway"}}
+	p.procs["dispatcher"] = &proc{name: "dispatcher", addr: addr(105), env: env("IPSB_DISPATCHER_HEALTH_ADDR="+addr(105),
+		"IPSB_WEBHOOK_SEALING_KEYS="+base64.StdEncoding.EncodeToString(sealing), "IPSB_DISPATCHER_POLL=200ms")}
 	p.procs["clients"] = &proc{name: "clients", addr: addr(101), env: env("IPSB_CLIENTS_GRPC_ADDR="+addr(101), "IPSB_SEED_DEMO=true")}
 	p.procs["employment"] = &proc{name: "employment", addr: addr(102), env: env("IPSB_EMPLOYMENT_GRPC_ADDR="+addr(102), "IPSB_CLIENTS_ADDR="+addr(101))}
 	p.procs["gateway"] = &proc{name: "gateway", addr: addr(80), env: env("IPSB_GATEWAY_HTTP_ADDR="+addr(80), "IPSB_GATEWAY_GRPC_ADDR="+addr(90),
