@@ -3160,6 +3160,217 @@ func (x *GetRegionStatisticsResponse) GetComputeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetTeamFiguresRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TeamId        string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom    string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo      string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresRequest) Reset() {
+	*x = GetTeamFiguresRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresRequest) ProtoMessage() {}
+
+func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetTeamFiguresRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+// ReasonCount is how many referrals were closed for one reason.
+type ReasonCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Count         int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonCount) Reset() {
+	*x = ReasonCount{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonCount) ProtoMessage() {}
+
+func (x *ReasonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
+func (*ReasonCount) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ReasonCount) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReasonCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type GetTeamFiguresResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TeamId string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// Clients in the team's caseload at the end of the period (referred by
+	// then, not closed by then).
+	ActiveClients int32 `protobuf:"varint,2,opt,name=active_clients,json=activeClients,proto3" json:"active_clients,omitempty"`
+	// Specialists those clients are assigned to.
+	Specialists int32 `protobuf:"varint,3,opt,name=specialists,proto3" json:"specialists,omitempty"`
+	// Active clients whose clinical input is recorded (not its content).
+	ActiveWithClinicalInput int32 `protobuf:"varint,4,opt,name=active_with_clinical_input,json=activeWithClinicalInput,proto3" json:"active_with_clinical_input,omitempty"`
+	// Referrals in the period, those closed before ever reaching intake, and
+	// the reasons given.
+	Referrals           int32          `protobuf:"varint,5,opt,name=referrals,proto3" json:"referrals,omitempty"`
+	ReferralsNotTakenOn int32          `protobuf:"varint,6,opt,name=referrals_not_taken_on,json=referralsNotTakenOn,proto3" json:"referrals_not_taken_on,omitempty"`
+	NotTakenOnReasons   []*ReasonCount `protobuf:"bytes,7,rep,name=not_taken_on_reasons,json=notTakenOnReasons,proto3" json:"not_taken_on_reasons,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresResponse) Reset() {
+	*x = GetTeamFiguresResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresResponse) ProtoMessage() {}
+
+func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *GetTeamFiguresResponse) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresResponse) GetActiveClients() int32 {
+	if x != nil {
+		return x.ActiveClients
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetSpecialists() int32 {
+	if x != nil {
+		return x.Specialists
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetActiveWithClinicalInput() int32 {
+	if x != nil {
+		return x.ActiveWithClinicalInput
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetReferrals() int32 {
+	if x != nil {
+		return x.Referrals
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetReferralsNotTakenOn() int32 {
+	if x != nil {
+		return x.ReferralsNotTakenOn
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetNotTakenOnReasons() []*ReasonCount {
+	if x != nil {
+		return x.NotTakenOnReasons
+	}
+	return nil
+}
+
 var File_ipsbridge_clients_v1_clients_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
@@ -3427,7 +3638,25 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x06phases\x18\x02 \x03(\v2 .ipsbridge.clients.v1.PhaseCountR\x06phases\x126\n" +
 	"\x05total\x18\x03 \x01(\v2 .ipsbridge.clients.v1.GroupCountR\x05total\x12,\n" +
 	"\x12minimum_group_size\x18\x04 \x01(\x05R\x10minimumGroupSize\x12=\n" +
-	"\fcompute_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime*\xe2\x01\n" +
+	"\fcompute_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime\"\x8d\x01\n" +
+	"\x15GetTeamFiguresRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\";\n" +
+	"\vReasonCount\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xde\x02\n" +
+	"\x16GetTeamFiguresResponse\x12\x17\n" +
+	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12%\n" +
+	"\x0eactive_clients\x18\x02 \x01(\x05R\ractiveClients\x12 \n" +
+	"\vspecialists\x18\x03 \x01(\x05R\vspecialists\x12;\n" +
+	"\x1aactive_with_clinical_input\x18\x04 \x01(\x05R\x17activeWithClinicalInput\x12\x1c\n" +
+	"\treferrals\x18\x05 \x01(\x05R\treferrals\x123\n" +
+	"\x16referrals_not_taken_on\x18\x06 \x01(\x05R\x13referralsNotTakenOn\x12R\n" +
+	"\x14not_taken_on_reasons\x18\a \x03(\v2!.ipsbridge.clients.v1.ReasonCountR\x11notTakenOnReasons*\xe2\x01\n" +
 	"\aSection\x12\x17\n" +
 	"\x13SECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECTION_IDENTITY\x10\x01\x12\x16\n" +
@@ -3445,7 +3674,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10PHASE_JOB_SEARCH\x10\x03\x12\x12\n" +
 	"\x0ePHASE_EMPLOYED\x10\x04\x12\x16\n" +
 	"\x12PHASE_FOLLOW_ALONG\x10\x05\x12\x10\n" +
-	"\fPHASE_CLOSED\x10\x062\xa5\x0f\n" +
+	"\fPHASE_CLOSED\x10\x062\x92\x10\n" +
 	"\x0eClientsService\x12e\n" +
 	"\fCreateClient\x12).ipsbridge.clients.v1.CreateClientRequest\x1a*.ipsbridge.clients.v1.CreateClientResponse\x12\\\n" +
 	"\tGetClient\x12&.ipsbridge.clients.v1.GetClientRequest\x1a'.ipsbridge.clients.v1.GetClientResponse\x12b\n" +
@@ -3464,7 +3693,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10ListAccessEvents\x12-.ipsbridge.clients.v1.ListAccessEventsRequest\x1a..ipsbridge.clients.v1.ListAccessEventsResponse\x12b\n" +
 	"\vCheckAccess\x12(.ipsbridge.clients.v1.CheckAccessRequest\x1a).ipsbridge.clients.v1.CheckAccessResponse\x12\\\n" +
 	"\tGetCaller\x12&.ipsbridge.clients.v1.GetCallerRequest\x1a'.ipsbridge.clients.v1.GetCallerResponse\x12z\n" +
-	"\x13GetRegionStatistics\x120.ipsbridge.clients.v1.GetRegionStatisticsRequest\x1a1.ipsbridge.clients.v1.GetRegionStatisticsResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
+	"\x13GetRegionStatistics\x120.ipsbridge.clients.v1.GetRegionStatisticsRequest\x1a1.ipsbridge.clients.v1.GetRegionStatisticsResponse\x12k\n" +
+	"\x0eGetTeamFigures\x12+.ipsbridge.clients.v1.GetTeamFiguresRequest\x1a,.ipsbridge.clients.v1.GetTeamFiguresResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
 
 var (
 	file_ipsbridge_clients_v1_clients_proto_rawDescOnce sync.Once
@@ -3479,7 +3709,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3530,8 +3760,11 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*GroupCount)(nil),                  // 46: ipsbridge.clients.v1.GroupCount
 	(*PhaseCount)(nil),                  // 47: ipsbridge.clients.v1.PhaseCount
 	(*GetRegionStatisticsResponse)(nil), // 48: ipsbridge.clients.v1.GetRegionStatisticsResponse
-	(*timestamppb.Timestamp)(nil),       // 49: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 50: google.protobuf.FieldMask
+	(*GetTeamFiguresRequest)(nil),       // 49: ipsbridge.clients.v1.GetTeamFiguresRequest
+	(*ReasonCount)(nil),                 // 50: ipsbridge.clients.v1.ReasonCount
+	(*GetTeamFiguresResponse)(nil),      // 51: ipsbridge.clients.v1.GetTeamFiguresResponse
+	(*timestamppb.Timestamp)(nil),       // 52: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 53: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3540,23 +3773,23 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	49, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	49, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	52, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	52, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	49, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	49, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	52, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	52, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	49, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
-	49, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
+	52, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	52, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 15: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	49, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	49, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	49, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	52, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	52, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	52, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 19: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	49, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	49, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	49, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	52, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	52, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	52, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
 	2,  // 23: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
 	11, // 24: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
 	0,  // 25: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
@@ -3565,21 +3798,21 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	1,  // 28: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	2,  // 29: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
 	3,  // 30: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	50, // 31: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 31: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 32: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
 	4,  // 33: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	4,  // 34: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	50, // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 36: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	1,  // 37: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	4,  // 38: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	6,  // 39: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	6,  // 40: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	50, // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 42: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	7,  // 43: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	7,  // 44: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	50, // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53, // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
 	7,  // 46: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	8,  // 47: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
 	0,  // 48: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
@@ -3593,48 +3826,51 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	46, // 56: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
 	47, // 57: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
 	46, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	49, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
-	10, // 60: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	13, // 61: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	15, // 62: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	17, // 63: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	19, // 64: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	21, // 65: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	23, // 66: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	25, // 67: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	27, // 68: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	29, // 69: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	31, // 70: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	33, // 71: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	35, // 72: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	37, // 73: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	39, // 74: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	41, // 75: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	43, // 76: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	45, // 77: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	12, // 78: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	14, // 79: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	16, // 80: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	18, // 81: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	20, // 82: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	22, // 83: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	24, // 84: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	26, // 85: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	28, // 86: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	30, // 87: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	32, // 88: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	34, // 89: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	36, // 90: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	38, // 91: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	40, // 92: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	42, // 93: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	44, // 94: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	48, // 95: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	78, // [78:96] is the sub-list for method output_type
-	60, // [60:78] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	52, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	50, // 60: ipsbridge.clients.v1.GetTeamFiguresResponse.not_taken_on_reasons:type_name -> ipsbridge.clients.v1.ReasonCount
+	10, // 61: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	13, // 62: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	15, // 63: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	17, // 64: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	19, // 65: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	21, // 66: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	23, // 67: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	25, // 68: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	27, // 69: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	29, // 70: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	31, // 71: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	33, // 72: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	35, // 73: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	37, // 74: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	39, // 75: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	41, // 76: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	43, // 77: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	45, // 78: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	49, // 79: ipsbridge.clients.v1.ClientsService.GetTeamFigures:input_type -> ipsbridge.clients.v1.GetTeamFiguresRequest
+	12, // 80: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	14, // 81: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	16, // 82: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	18, // 83: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	20, // 84: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	22, // 85: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	24, // 86: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	26, // 87: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	28, // 88: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	30, // 89: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	32, // 90: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	34, // 91: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	36, // 92: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	38, // 93: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	40, // 94: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	42, // 95: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	44, // 96: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	48, // 97: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	51, // 98: ipsbridge.clients.v1.ClientsService.GetTeamFigures:output_type -> ipsbridge.clients.v1.GetTeamFiguresResponse
+	80, // [80:99] is the sub-list for method output_type
+	61, // [61:80] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -3648,7 +3884,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   47,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	ClientsService_CheckAccess_FullMethodName         = "/ipsbridge.clients.v1.ClientsService/CheckAccess"
 	ClientsService_GetCaller_FullMethodName           = "/ipsbridge.clients.v1.ClientsService/GetCaller"
 	ClientsService_GetRegionStatistics_FullMethodName = "/ipsbridge.clients.v1.ClientsService/GetRegionStatistics"
+	ClientsService_GetTeamFigures_FullMethodName      = "/ipsbridge.clients.v1.ClientsService/GetTeamFigures"
 )
 
 // ClientsServiceClient is the client API for ClientsService service.
@@ -94,6 +95,10 @@ type ClientsServiceClient interface {
 	// clients is suppressed here, so no answer ever carries a small group.
 	// For decision makers (the aggregate action on the trajectory section).
 	GetRegionStatistics(ctx context.Context, in *GetRegionStatisticsRequest, opts ...grpc.CallOption) (*GetRegionStatisticsResponse, error)
+	// GetTeamFigures returns one team's caseload and referral figures over a
+	// period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error)
 }
 
 type clientsServiceClient struct {
@@ -284,6 +289,16 @@ func (c *clientsServiceClient) GetRegionStatistics(ctx context.Context, in *GetR
 	return out, nil
 }
 
+func (c *clientsServiceClient) GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTeamFiguresResponse)
+	err := c.cc.Invoke(ctx, ClientsService_GetTeamFigures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientsServiceServer is the server API for ClientsService service.
 // All implementations must embed UnimplementedClientsServiceServer
 // for forward compatibility.
@@ -339,6 +354,10 @@ type ClientsServiceServer interface {
 	// clients is suppressed here, so no answer ever carries a small group.
 	// For decision makers (the aggregate action on the trajectory section).
 	GetRegionStatistics(context.Context, *GetRegionStatisticsRequest) (*GetRegionStatisticsResponse, error)
+	// GetTeamFigures returns one team's caseload and referral figures over a
+	// period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error)
 	mustEmbedUnimplementedClientsServiceServer()
 }
 
@@ -402,6 +421,9 @@ func (UnimplementedClientsServiceServer) GetCaller(context.Context, *GetCallerRe
 }
 func (UnimplementedClientsServiceServer) GetRegionStatistics(context.Context, *GetRegionStatisticsRequest) (*GetRegionStatisticsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegionStatistics not implemented")
+}
+func (UnimplementedClientsServiceServer) GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTeamFigures not implemented")
 }
 func (UnimplementedClientsServiceServer) mustEmbedUnimplementedClientsServiceServer() {}
 func (UnimplementedClientsServiceServer) testEmbeddedByValue()                        {}
@@ -748,6 +770,24 @@ func _ClientsService_GetRegionStatistics_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientsService_GetTeamFigures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTeamFiguresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientsServiceServer).GetTeamFigures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientsService_GetTeamFigures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientsServiceServer).GetTeamFigures(ctx, req.(*GetTeamFiguresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClientsService_ServiceDesc is the grpc.ServiceDesc for ClientsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -826,6 +866,10 @@ var ClientsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRegionStatistics",
 			Handler:    _ClientsService_GetRegionStatistics_Handler,
+		},
+		{
+			MethodName: "GetTeamFigures",
+			Handler:    _ClientsService_GetTeamFigures_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

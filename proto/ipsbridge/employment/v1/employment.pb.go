@@ -2962,6 +2962,224 @@ func (x *GetRegionOutcomesResponse) GetComputeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetTeamFiguresRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TeamId     string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo   string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	// A job paying at least this gross hourly wage (euro cents) at its start
+	// counts as competitive; 0 counts every job.
+	MinimumHourlyWageCents int64 `protobuf:"varint,4,opt,name=minimum_hourly_wage_cents,json=minimumHourlyWageCents,proto3" json:"minimum_hourly_wage_cents,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresRequest) Reset() {
+	*x = GetTeamFiguresRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresRequest) ProtoMessage() {}
+
+func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetTeamFiguresRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetMinimumHourlyWageCents() int64 {
+	if x != nil {
+		return x.MinimumHourlyWageCents
+	}
+	return 0
+}
+
+type GetTeamFiguresResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TeamId string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// Specialists assigned to the team's clients.
+	Specialists int32 `protobuf:"varint,2,opt,name=specialists,proto3" json:"specialists,omitempty"`
+	// Face-to-face employer contacts the team's specialists made in the period.
+	FaceToFaceEmployerContacts int32   `protobuf:"varint,3,opt,name=face_to_face_employer_contacts,json=faceToFaceEmployerContacts,proto3" json:"face_to_face_employer_contacts,omitempty"`
+	Weeks                      float64 `protobuf:"fixed64,4,opt,name=weeks,proto3" json:"weeks,omitempty"`
+	// Intakes in the period, and those with a face-to-face employer contact
+	// since; the mean days from intake to that contact.
+	Intakes                int32   `protobuf:"varint,5,opt,name=intakes,proto3" json:"intakes,omitempty"`
+	IntakesWithContact     int32   `protobuf:"varint,6,opt,name=intakes_with_contact,json=intakesWithContact,proto3" json:"intakes_with_contact,omitempty"`
+	MeanDaysToFirstContact float64 `protobuf:"fixed64,7,opt,name=mean_days_to_first_contact,json=meanDaysToFirstContact,proto3" json:"mean_days_to_first_contact,omitempty"`
+	// Jobs started in the period.
+	JobStarts            int32 `protobuf:"varint,8,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
+	DistinctJobTitles    int32 `protobuf:"varint,9,opt,name=distinct_job_titles,json=distinctJobTitles,proto3" json:"distinct_job_titles,omitempty"`
+	DistinctEmployers    int32 `protobuf:"varint,10,opt,name=distinct_employers,json=distinctEmployers,proto3" json:"distinct_employers,omitempty"`
+	CompetitiveJobStarts int32 `protobuf:"varint,11,opt,name=competitive_job_starts,json=competitiveJobStarts,proto3" json:"competitive_job_starts,omitempty"`
+	// Months of employment (the first twelve of each job, up to its end or
+	// the period's end) that fall in the period, and those with at least one
+	// follow-along contact.
+	EmployedMonths            int32 `protobuf:"varint,12,opt,name=employed_months,json=employedMonths,proto3" json:"employed_months,omitempty"`
+	EmployedMonthsWithContact int32 `protobuf:"varint,13,opt,name=employed_months_with_contact,json=employedMonthsWithContact,proto3" json:"employed_months_with_contact,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresResponse) Reset() {
+	*x = GetTeamFiguresResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresResponse) ProtoMessage() {}
+
+func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetTeamFiguresResponse) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresResponse) GetSpecialists() int32 {
+	if x != nil {
+		return x.Specialists
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetFaceToFaceEmployerContacts() int32 {
+	if x != nil {
+		return x.FaceToFaceEmployerContacts
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetWeeks() float64 {
+	if x != nil {
+		return x.Weeks
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetIntakes() int32 {
+	if x != nil {
+		return x.Intakes
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetIntakesWithContact() int32 {
+	if x != nil {
+		return x.IntakesWithContact
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetMeanDaysToFirstContact() float64 {
+	if x != nil {
+		return x.MeanDaysToFirstContact
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetJobStarts() int32 {
+	if x != nil {
+		return x.JobStarts
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetDistinctJobTitles() int32 {
+	if x != nil {
+		return x.DistinctJobTitles
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetDistinctEmployers() int32 {
+	if x != nil {
+		return x.DistinctEmployers
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetCompetitiveJobStarts() int32 {
+	if x != nil {
+		return x.CompetitiveJobStarts
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetEmployedMonths() int32 {
+	if x != nil {
+		return x.EmployedMonths
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetEmployedMonthsWithContact() int32 {
+	if x != nil {
+		return x.EmployedMonthsWithContact
+	}
+	return 0
+}
+
 var File_ipsbridge_employment_v1_employment_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
@@ -3181,7 +3399,31 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\tretention\x18\x06 \x03(\v2\".ipsbridge.employment.v1.RetentionR\tretention\x12,\n" +
 	"\x12minimum_group_size\x18\a \x01(\x05R\x10minimumGroupSize\x12=\n" +
 	"\fcompute_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTimeB\x1f\n" +
-	"\x1d_median_days_to_first_contact*\xfa\x01\n" +
+	"\x1d_median_days_to_first_contact\"\xd1\x01\n" +
+	"\x15GetTeamFiguresRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\x12B\n" +
+	"\x19minimum_hourly_wage_cents\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x16minimumHourlyWageCents\"\xd3\x04\n" +
+	"\x16GetTeamFiguresResponse\x12\x17\n" +
+	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12 \n" +
+	"\vspecialists\x18\x02 \x01(\x05R\vspecialists\x12B\n" +
+	"\x1eface_to_face_employer_contacts\x18\x03 \x01(\x05R\x1afaceToFaceEmployerContacts\x12\x14\n" +
+	"\x05weeks\x18\x04 \x01(\x01R\x05weeks\x12\x18\n" +
+	"\aintakes\x18\x05 \x01(\x05R\aintakes\x120\n" +
+	"\x14intakes_with_contact\x18\x06 \x01(\x05R\x12intakesWithContact\x12:\n" +
+	"\x1amean_days_to_first_contact\x18\a \x01(\x01R\x16meanDaysToFirstContact\x12\x1d\n" +
+	"\n" +
+	"job_starts\x18\b \x01(\x05R\tjobStarts\x12.\n" +
+	"\x13distinct_job_titles\x18\t \x01(\x05R\x11distinctJobTitles\x12-\n" +
+	"\x12distinct_employers\x18\n" +
+	" \x01(\x05R\x11distinctEmployers\x124\n" +
+	"\x16competitive_job_starts\x18\v \x01(\x05R\x14competitiveJobStarts\x12'\n" +
+	"\x0femployed_months\x18\f \x01(\x05R\x0eemployedMonths\x12?\n" +
+	"\x1cemployed_months_with_contact\x18\r \x01(\x05R\x19employedMonthsWithContact*\xfa\x01\n" +
 	"\x11ApplicationStatus\x12\"\n" +
 	"\x1eAPPLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aAPPLICATION_STATUS_APPLIED\x10\x01\x12 \n" +
@@ -3208,7 +3450,7 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MILESTONE_STATE_REACHED\x10\x01\x12\x1b\n" +
 	"\x17MILESTONE_STATE_PENDING\x10\x02\x12\x1a\n" +
-	"\x16MILESTONE_STATE_MISSED\x10\x032\xe9\x0e\n" +
+	"\x16MILESTONE_STATE_MISSED\x10\x032\xdc\x0f\n" +
 	"\x11EmploymentService\x12\x86\x01\n" +
 	"\x15CreateEmployerContact\x125.ipsbridge.employment.v1.CreateEmployerContactRequest\x1a6.ipsbridge.employment.v1.CreateEmployerContactResponse\x12\x83\x01\n" +
 	"\x14ListEmployerContacts\x124.ipsbridge.employment.v1.ListEmployerContactsRequest\x1a5.ipsbridge.employment.v1.ListEmployerContactsResponse\x12z\n" +
@@ -3224,7 +3466,8 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x17ListFollowAlongContacts\x127.ipsbridge.employment.v1.ListFollowAlongContactsRequest\x1a8.ipsbridge.employment.v1.ListFollowAlongContactsResponse\x12q\n" +
 	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12k\n" +
 	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponse\x12z\n" +
-	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
+	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponse\x12q\n" +
+	"\x0eGetTeamFigures\x12..ipsbridge.employment.v1.GetTeamFiguresRequest\x1a/.ipsbridge.employment.v1.GetTeamFiguresResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
 
 var (
 	file_ipsbridge_employment_v1_employment_proto_rawDescOnce sync.Once
@@ -3239,7 +3482,7 @@ func file_ipsbridge_employment_v1_employment_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_employment_v1_employment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(ApplicationStatus)(0),                   // 0: ipsbridge.employment.v1.ApplicationStatus
 	(ContractKind)(0),                        // 1: ipsbridge.employment.v1.ContractKind
@@ -3288,18 +3531,20 @@ var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(*DelayBucket)(nil),                      // 44: ipsbridge.employment.v1.DelayBucket
 	(*Retention)(nil),                        // 45: ipsbridge.employment.v1.Retention
 	(*GetRegionOutcomesResponse)(nil),        // 46: ipsbridge.employment.v1.GetRegionOutcomesResponse
-	(*timestamppb.Timestamp)(nil),            // 47: google.protobuf.Timestamp
+	(*GetTeamFiguresRequest)(nil),            // 47: ipsbridge.employment.v1.GetTeamFiguresRequest
+	(*GetTeamFiguresResponse)(nil),           // 48: ipsbridge.employment.v1.GetTeamFiguresResponse
+	(*timestamppb.Timestamp)(nil),            // 49: google.protobuf.Timestamp
 }
 var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
-	47, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
+	49, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: ipsbridge.employment.v1.Application.status:type_name -> ipsbridge.employment.v1.ApplicationStatus
-	47, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
-	47, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
+	49, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	49, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ipsbridge.employment.v1.Placement.contract_kind:type_name -> ipsbridge.employment.v1.ContractKind
 	7,  // 5: ipsbridge.employment.v1.Placement.terms_history:type_name -> ipsbridge.employment.v1.Terms
-	47, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
+	49, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: ipsbridge.employment.v1.FollowAlongContact.with:type_name -> ipsbridge.employment.v1.FollowAlongContact.With
-	47, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
+	49, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: ipsbridge.employment.v1.Milestone.kind:type_name -> ipsbridge.employment.v1.MilestoneKind
 	3,  // 10: ipsbridge.employment.v1.Milestone.state:type_name -> ipsbridge.employment.v1.MilestoneState
 	5,  // 11: ipsbridge.employment.v1.CreateEmployerContactRequest.employer_contact:type_name -> ipsbridge.employment.v1.EmployerContact
@@ -3332,7 +3577,7 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	44, // 38: ipsbridge.employment.v1.GetRegionOutcomesResponse.intake_to_first_contact:type_name -> ipsbridge.employment.v1.DelayBucket
 	42, // 39: ipsbridge.employment.v1.GetRegionOutcomesResponse.no_contact_yet:type_name -> ipsbridge.employment.v1.GroupCount
 	45, // 40: ipsbridge.employment.v1.GetRegionOutcomesResponse.retention:type_name -> ipsbridge.employment.v1.Retention
-	47, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
+	49, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
 	11, // 42: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
 	13, // 43: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
 	15, // 44: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
@@ -3348,23 +3593,25 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	35, // 54: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
 	37, // 55: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
 	41, // 56: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
-	12, // 57: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
-	14, // 58: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
-	16, // 59: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
-	18, // 60: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
-	20, // 61: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
-	22, // 62: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
-	24, // 63: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
-	26, // 64: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
-	28, // 65: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
-	30, // 66: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
-	32, // 67: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
-	34, // 68: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
-	36, // 69: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
-	40, // 70: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
-	46, // 71: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
-	57, // [57:72] is the sub-list for method output_type
-	42, // [42:57] is the sub-list for method input_type
+	47, // 57: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:input_type -> ipsbridge.employment.v1.GetTeamFiguresRequest
+	12, // 58: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
+	14, // 59: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
+	16, // 60: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
+	18, // 61: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
+	20, // 62: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
+	22, // 63: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
+	24, // 64: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
+	26, // 65: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
+	28, // 66: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
+	30, // 67: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
+	32, // 68: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
+	34, // 69: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
+	36, // 70: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
+	40, // 71: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
+	46, // 72: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
+	48, // 73: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:output_type -> ipsbridge.employment.v1.GetTeamFiguresResponse
+	58, // [58:74] is the sub-list for method output_type
+	42, // [42:58] is the sub-list for method input_type
 	42, // [42:42] is the sub-list for extension type_name
 	42, // [42:42] is the sub-list for extension extendee
 	0,  // [0:42] is the sub-list for field type_name
@@ -3385,7 +3632,7 @@ func file_ipsbridge_employment_v1_employment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_employment_v1_employment_proto_rawDesc), len(file_ipsbridge_employment_v1_employment_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
