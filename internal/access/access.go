@@ -470,6 +470,13 @@ func (p *Path) Aggregate(ctx context.Context, regionID string, sections []authz.
 	if regionID == "" {
 		regionID = c.Sub.RegionID
 	}
+	return p.aggregate(ctx, c, regionID, sections, "region figures of "+regionID, read)
+}
+
+func (p *Path) aggregate(ctx context.Context, c Caller, regionID string, sections []authz.Section, reason string, read func(c Caller, regionID string) error) error {
+	if regionID == "" {
+		regionID = c.Sub.RegionID
+	}
 	op := Op{Action: "aggregate", Sections: sections}
 	for _, sec := range sections {
 		ok, err := p.az.Allowed(c.Sub, authz.ClientFacts{RegionID: regionID}, sec, authz.Aggregate)
@@ -484,5 +491,5 @@ func (p *Path) Aggregate(ctx context.Context, regionID string, sections []authz.
 	if err := read(c, regionID); err != nil {
 		return err
 	}
-	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, "region figures of "+regionID))
+	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, reason))
 }

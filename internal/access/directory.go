@@ -110,3 +110,23 @@ func (d *Directory) Subject(ctx context.Context, p authn.Principal) (authz.Subje
 	}
 	return sub, nil
 }
+
+// User is a directory user as another service needs to know them: their
+// organisation and role.
+type User struct {
+	ID, OrgID, Role string
+}
+
+// User returns the directory's user with id from the clients schema's
+// published user_of function; ErrNotFound when there is none.
+func (d *Directory) User(ctx context.Context, id string) (User, error) {
+	var u User
+	err := d.pool.QueryRow(ctx, `SELECT id, org_id, role FROM clients.user_of($1)`, id).Scan(&u.ID, &u.OrgID, &u.Role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("user %s: %w", id, apperr.ErrNotFound)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("%w: look up user %s: %w", apperr.ErrUnavailable, id, err)
+	}
+	return u, nil
+}

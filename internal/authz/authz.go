@@ -49,6 +49,9 @@ const (
 	// Each event is then filtered by the section it belongs to, as a
 	// webhook delivery is.
 	Events Section = "events"
+	// Fidelity: fidelity reviews of a team (services/fidelity); about a
+	// team, never one client.
+	Fidelity Section = "fidelity"
 )
 
 // Sections are the record sections, in display order.
@@ -57,7 +60,7 @@ var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSear
 // OrgSections are the organisation-level pseudo-sections: their policy lines
 // use relation "*" and consent "none", and OrgAllowed decides them without
 // any client.
-var OrgSections = []Section{Subscriptions, Events}
+var OrgSections = []Section{Subscriptions, Events, Fidelity}
 
 // knownSections are every section a policy line may name.
 func knownSections() []Section {

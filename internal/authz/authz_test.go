@@ -249,9 +249,11 @@ func TestOrgSections(t *testing.T) {
 			}
 		}
 	}
-	// org_admin × 4 kinds × read, write; partner_system × 2 kinds × read.
-	if allowed != 10 {
-		t.Errorf("%d allowed cells, want 10", allowed)
+	// org_admin × 4 kinds × read, write; partner_system × 2 kinds × read;
+	// fidelity: ips_supervisor@mha and fidelity_reviewer@independent ×
+	// read, write, decision_maker × 4 kinds × read.
+	if allowed != 10+8 {
+		t.Errorf("%d allowed cells, want 18", allowed)
 	}
 	if _, err := a.OrgAllowed(authz.Subject{Role: "org_admin", OrgKind: "mha"}, authz.Identity, authz.Read); err == nil {
 		t.Error("OrgAllowed answered for a client section")

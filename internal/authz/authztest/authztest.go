@@ -24,9 +24,13 @@ var DesignTable = map[string]map[authz.Section]string{
 		authz.Identity: "R own", authz.Trajectory: "R own", authz.WorkGoals: "R own", authz.ClinicalInput: "RW own",
 		authz.JobSearch: "R own", authz.Placements: "R own",
 	},
+	// The supervisor's and the fidelity reviewer's "A region": team-level
+	// figures for the measured fidelity items (issue 12), the team checked
+	// by the service.
 	"ips_supervisor": {
-		authz.Identity: "R team", authz.Trajectory: "RW team", authz.WorkGoals: "R team", authz.ClinicalInput: "R team",
-		authz.JobSearch: "R team", authz.Placements: "R team", authz.Milestones: "R team",
+		authz.Identity: "R team", authz.Trajectory: "RW team; A region", authz.WorkGoals: "R team", authz.ClinicalInput: "R team",
+		authz.JobSearch: "R team; A region", authz.Placements: "R team; A region", authz.Milestones: "R team",
+		authz.Benefits: "A region",
 	},
 	"officer": {
 		authz.Identity: "RB involved consented", authz.Trajectory: "R involved consented",
@@ -39,7 +43,9 @@ var DesignTable = map[string]map[authz.Section]string{
 	"decision_maker": {
 		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region", authz.Milestones: "A region",
 	},
-	"fidelity_reviewer": {},
+	"fidelity_reviewer": {
+		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region",
+	},
 	"org_admin":         {},
 }
 
@@ -55,20 +61,33 @@ func TableRow(orgKind, role string) map[authz.Section]string {
 		// benefits officers, a municipality client managers and benefits
 		// officers; each has partner systems.
 		return DesignTable["officer"]
-	case role == "benefits_counsellor" || role == "decision_maker" || role == "fidelity_reviewer" || role == "org_admin":
+	case role == "fidelity_reviewer" && orgKind == "independent":
+		// DESIGN.md's organisation table: fidelity reviewers are independent.
+		return DesignTable[role]
+	case role == "benefits_counsellor" || role == "decision_maker" || role == "org_admin":
 		return DesignTable[role]
 	}
 	return map[authz.Section]string{}
 }
 
 // Expected reports whether the table lets a role of an organisation kind,
-// standing in rels to a client, perform action on section.
+// standing in rels to a client, perform action on section. A cell may hold
+// several clauses separated by ";", each with its own relation.
 func Expected(orgKind, role string, rels []authz.Relation, consented bool, section authz.Section, action authz.Action) bool {
 	cell, ok := TableRow(orgKind, role)[section]
 	if !ok {
 		return false
 	}
-	parts := strings.Fields(cell)
+	for _, clause := range strings.Split(cell, ";") {
+		if expectedClause(clause, rels, consented, action) {
+			return true
+		}
+	}
+	return false
+}
+
+func expectedClause(clause string, rels []authz.Relation, consented bool, action authz.Action) bool {
+	parts := strings.Fields(clause)
 	letters, need := parts[0], authz.Relation(parts[1])
 	if !slices.Contains(rels, need) {
 		return false
@@ -98,9 +117,15 @@ func Expected(orgKind, role string, rels []authz.Relation, consented bool, secti
 // events" (the pull feed, for UWV and municipalities, the organisations that
 // receive events). Per section: role → letters (R read, W write) and the
 // organisation kinds ("*" any).
+//
+// Fidelity reviews (DESIGN.md: "a fidelity_reviewer scores a team on the
+// IPS-25 fidelity scale"; a decision maker "sees ... fidelity of a region";
+// the MHA's IPS supervisor requests the review of its team and
+// self-assesses).
 var OrgTable = map[authz.Section]map[string]string{
 	authz.Subscriptions: {"org_admin": "RW *"},
 	authz.Events:        {"partner_system": "R uwv municipality"},
+	authz.Fidelity:      {"ips_supervisor": "RW mha", "fidelity_reviewer": "RW independent", "decision_maker": "R *"},
 }
 
 // ExpectedOrg reports whether OrgTable lets a role of an organisation kind
