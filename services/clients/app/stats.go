@@ -8,6 +8,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	"github.com/ipsbridge/ipsbridge/services/clients/domain"
+	"github.com/ipsbridge/ipsbridge/services/clients/store"
 )
 
 // Phases are the trajectory phases in their IPS order.
@@ -40,6 +41,19 @@ func (s *Service) RegionStatistics(ctx context.Context, regionID string) (Region
 		out = RegionStatistics{RegionID: regionID, ComputedAt: time.Now()}
 		out.Phases, out.Total = smallgroups.WithTotal(ns)
 		return nil
+	})
+	return out, err
+}
+
+// TeamFigures returns one team's caseload and referral counts between from
+// and to (both included), for the fidelity items the platform measures, to
+// a caller the shared path allows the team's aggregates.
+func (s *Service) TeamFigures(ctx context.Context, teamID string, from, to time.Time) (store.TeamFigures, error) {
+	var out store.TeamFigures
+	err := s.path.AggregateTeam(ctx, teamID, []authz.Section{authz.Trajectory}, func(_ access.Caller, regionID string) error {
+		var err error
+		out, err = s.st.TeamFigures(ctx, teamID, regionID, from, to)
+		return err
 	})
 	return out, err
 }

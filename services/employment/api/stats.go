@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+	"github.com/ipsbridge/ipsbridge/services/employment/domain"
 )
 
 func groupToProto(c smallgroups.Cell) *employmentv1.GroupCount {
@@ -45,4 +46,28 @@ func (s *Server) GetRegionOutcomes(ctx context.Context, req *employmentv1.GetReg
 		out.Retention = append(out.Retention, pr)
 	}
 	return out, nil
+}
+
+// GetTeamFigures implements EmploymentService.
+func (s *Server) GetTeamFigures(ctx context.Context, req *employmentv1.GetTeamFiguresRequest) (*employmentv1.GetTeamFiguresResponse, error) {
+	from, err := domain.ParseDate("period_from", req.GetPeriodFrom())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	to, err := domain.ParseDate("period_to", req.GetPeriodTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	f, err := s.app.TeamFigures(ctx, req.GetTeamId(), from, to, req.GetMinimumHourlyWageCents())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &employmentv1.GetTeamFiguresResponse{
+		TeamId: req.GetTeamId(), Specialists: int32(f.Specialists), FaceToFaceEmployerContacts: int32(f.FaceToFaceContacts),
+		Weeks:   (to.Sub(from).Hours()/24 + 1) / 7,
+		Intakes: int32(f.Intakes), IntakesWithContact: int32(f.IntakesContacted), MeanDaysToFirstContact: f.MeanDaysToContact,
+		JobStarts: int32(f.JobStarts), DistinctJobTitles: int32(f.DistinctTitles), DistinctEmployers: int32(f.DistinctEmployers),
+		CompetitiveJobStarts: int32(f.CompetitiveStarts), EmployedMonths: int32(f.EmployedMonths),
+		EmployedMonthsWithContact: int32(f.EmployedMonthsWithContact),
+	}, nil
 }

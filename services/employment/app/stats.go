@@ -161,3 +161,19 @@ func Outcomes(jobs []store.JobSpan, intakes []store.IntakeContact, first domain.
 	}
 	return out
 }
+
+// TeamFigures returns one team's job search and placement counts between
+// from and to (both included), for the fidelity items the platform
+// measures, to a caller the shared path allows the team's aggregates.
+func (s *Service) TeamFigures(ctx context.Context, teamID string, from, to domain.Date, minWageCents int64) (store.TeamFigures, error) {
+	if !to.After(from) {
+		return store.TeamFigures{}, &domain.FieldError{Field: "period_to", Msg: "must be after period_from"}
+	}
+	var out store.TeamFigures
+	err := s.path.AggregateTeam(ctx, teamID, []authz.Section{authz.JobSearch, authz.Placements}, func(_ access.Caller, regionID string) error {
+		var err error
+		out, err = s.st.TeamFigures(ctx, teamID, regionID, from, to, minWageCents)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// TeamFigures are one team's caseload and referral counts, for the
+// fidelity items the platform measures; they name no client.
+type TeamFigures struct {
+	ActiveClients, Specialists, WithClinicalInput int
+	Referrals, NotTakenOn                         int
+	Reasons                                       map[string]int
+}
+
+// TeamFigures counts a team's (of region) figures: the caseload at the
+// end of the period (clients who moved past referral by then and were not
+// closed by then), the specialists they are assigned to and how many have
+// clinical input recorded; the referrals in the period and those closed
+// without ever reaching intake, by closing reason.
+func (s *Store) TeamFigures(ctx context.Context, teamID, regionID string, from, to time.Time) (TeamFigures, error) {
+	f := TeamFigures{Reasons: map[string]int{}}
+	err := s.pool.QueryRow(ctx, `WITH team AS (
+			SELECT t.client_id, t.specialist_id, t.referred_at FROM clients.trajectories t JOIN clients.clients c ON c.id = t.client_id
+			WHERE t.team_id = $1 AND c.region_id = $2),
+		active AS (
+			SELECT team.* FROM team
+			WHERE EXISTS (SELECT 1 FROM clients.phase_changes pc WHERE pc.client_id = team.client_id
+			                AND pc.to_phase NOT IN ('referral', 'closed') AND (pc.changed_at AT TIME ZONE 'UTC')::date <= $4)
+			  AND NOT EXISTS (SELECT 1 FROM clients.phase_changes pc WHERE pc.client_id = team.client_id
+			                AND pc.to_phase = 'closed' AND (pc.changed_at AT TIME ZONE 'UTC')::date <= $4))
+		SELECT (SELECT count(*) FROM active),
+			(SELECT count(DISTINCT specialist_id) FROM active WHERE specialist_id <> ''),
+			(SELECT count(*) FROM active a JOIN clients.clinical_inputs ci USING (client_id)
+			 WHERE btrim(ci.notes) <> '' OR btrim(ci.work_considerations) <> '')`,
+		teamID, regionID, from, to).Scan(&f.ActiveClients, &f.Specialists, &f.WithClinicalInput)
+	if err != nil {
+		return f, fmt.Errorf("team caseload of %s: %w", teamID, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT t.client_id IS NOT NULL,
+			CASE WHEN t.phase = 'closed' AND NOT EXISTS (SELECT 1 FROM clients.phase_changes pc
+				WHERE pc.client_id = t.client_id AND pc.to_phase = 'intake') THEN coalesce(nullif(btrim(t.closing_reason), ''), '(no reason given)') END
+		FROM clients.trajectories t JOIN clients.clients c ON c.id = t.client_id
+		WHERE t.team_id = $1 AND c.region_id = $2 AND (t.referred_at AT TIME ZONE 'UTC')::date BETWEEN $3 AND $4`,
+		teamID, regionID, from, to)
+	if err != nil {
+		return f, fmt.Errorf("team referrals of %s: %w", teamID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var one bool
+		var reason *string
+		if err := rows.Scan(&one, &reason); err != nil {
+			return f, fmt.Errorf("scan referral: %w", err)
+		}
+		f.Referrals++
+		if reason != nil {
+			f.NotTakenOn++
+			f.Reasons[*reason]++
+		}
+	}
+	return f, rows.Err()
+}
