@@ -13,6 +13,7 @@ import (
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
+	fidelityv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/fidelity/v1"
 )
 
 // service is one gRPC backend behind the gateway.
@@ -36,6 +37,7 @@ func (c Config) services() []service {
 		{"employment", "/ipsbridge.employment.v1.", c.EmploymentAddr, employmentv1.RegisterEmploymentServiceHandler},
 		{"benefits", "/ipsbridge.benefits.v1.", c.BenefitsAddr, benefitsv1.RegisterBenefitsServiceHandler},
 		{"events", "/ipsbridge.events.v1.", c.EventsAddr, eventsv1.RegisterEventsServiceHandler},
+		{"fidelity", "/ipsbridge.fidelity.v1.", c.FidelityAddr, fidelityv1.RegisterFidelityServiceHandler},
 	}
 }
 

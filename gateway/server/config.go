@@ -28,6 +28,9 @@ type Config struct {
 	// EventsAddr is the events service (subscriptions, dead letters, the
 	// pull feed); it listens on 127.0.0.1:9104 by default.
 	EventsAddr string `env:"IPSB_EVENTS_ADDR"`
+	// FidelityAddr is the fidelity service (reviews, measured items); it
+	// listens on 127.0.0.1:9107 by default.
+	FidelityAddr string `env:"IPSB_FIDELITY_ADDR"`
 
 	// OIDC token verification; exactly one of JWKSFile and JWKSURL.
 	OIDCIssuer   string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`
@@ -86,6 +89,7 @@ func (c Config) Verify() error {
 		{"IPSB_EMPLOYMENT_ADDR", c.EmploymentAddr},
 		{"IPSB_BENEFITS_ADDR", c.BenefitsAddr},
 		{"IPSB_EVENTS_ADDR", c.EventsAddr},
+		{"IPSB_FIDELITY_ADDR", c.FidelityAddr},
 	} {
 		if a.addr == "" {
 			continue

@@ -27,14 +27,14 @@ func (s *Store) TeamFigures(ctx context.Context, teamID, regionID string, from, 
 		active AS (
 			SELECT team.* FROM team
 			WHERE EXISTS (SELECT 1 FROM clients.phase_changes pc WHERE pc.client_id = team.client_id
-			                AND pc.to_phase NOT IN ('referral', 'closed') AND (pc.changed_at AT TIME ZONE 'UTC')::date <= $4)
+			                AND pc.to_phase NOT IN ('referral', 'closed') AND (pc.changed_at AT TIME ZONE 'UTC')::date <= $3)
 			  AND NOT EXISTS (SELECT 1 FROM clients.phase_changes pc WHERE pc.client_id = team.client_id
-			                AND pc.to_phase = 'closed' AND (pc.changed_at AT TIME ZONE 'UTC')::date <= $4))
+			                AND pc.to_phase = 'closed' AND (pc.changed_at AT TIME ZONE 'UTC')::date <= $3))
 		SELECT (SELECT count(*) FROM active),
 			(SELECT count(DISTINCT specialist_id) FROM active WHERE specialist_id <> ''),
 			(SELECT count(*) FROM active a JOIN clients.clinical_inputs ci USING (client_id)
 			 WHERE btrim(ci.notes) <> '' OR btrim(ci.work_considerations) <> '')`,
-		teamID, regionID, from, to).Scan(&f.ActiveClients, &f.Specialists, &f.WithClinicalInput)
+		teamID, regionID, to).Scan(&f.ActiveClients, &f.Specialists, &f.WithClinicalInput)
 	if err != nil {
 		return f, fmt.Errorf("team caseload of %s: %w", teamID, err)
 	}

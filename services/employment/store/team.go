@@ -84,7 +84,7 @@ func (s *Store) TeamFigures(ctx context.Context, teamID, regionID string, from, 
 			WHERE f.client_id = m.client_id AND (f.placement_id IS NULL OR f.placement_id = m.id)
 			  AND f.contact_date >= m.m_start AND f.contact_date < m.m_end))
 		FROM months m
-		WHERE m.m_start >= $3 AND m.m_end <= $4 + 1 AND (m.end_date IS NULL OR m.m_start <= m.end_date)`,
+		WHERE m.m_start >= $3::date AND m.m_end <= $4::date + 1 AND (m.end_date IS NULL OR m.m_start <= m.end_date)`,
 		teamID, regionID, from, to).Scan(&f.EmployedMonths, &f.EmployedMonthsWithContact)
 	if err != nil {
 		return f, fmt.Errorf("team follow-along of %s: %w", teamID, err)
