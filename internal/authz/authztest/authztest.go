@@ -46,7 +46,7 @@ var DesignTable = map[string]map[authz.Section]string{
 	"fidelity_reviewer": {
 		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region",
 	},
-	"org_admin":         {},
+	"org_admin": {},
 }
 
 // tableRow maps a role in an organisation kind to its row of the table.
