@@ -207,6 +207,49 @@ func TestFidelityReviewOverREST(t *testing.T) {
 		t.Fatalf("worklist: %v", work)
 	}
 
+	// The reviewer samples the team's records: identity removed, stable
+	// pseudonyms, each client's read audited by the services holding them.
+	sample := e.want(e.do("GET", "/v1/fidelityReviews/"+id+"/sampleRecords", "fr-maria", nil), 200, "sample")
+	recs := list(sample.body, "records")
+	if len(recs) != 10 {
+		t.Fatalf("sample of %d records, want 10: %s", len(recs), sample.raw)
+	}
+	var teamClient string
+	if err := e.p.Pool.QueryRow(context.Background(), `SELECT client_id::text FROM clients.trajectories WHERE team_id = 'noord-team-a' LIMIT 1`).Scan(&teamClient); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := e.p.Pool.Query(context.Background(), `SELECT client_id::text FROM clients.trajectories`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var cid string
+		if err := rows.Scan(&cid); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(sample.raw, cid) {
+			t.Fatalf("the sample names client %s", cid)
+		}
+	}
+	rows.Close()
+	for _, rec := range recs {
+		if !strings.HasPrefix(str(rec["pseudonym"]), "P-") || rec["identity"] != nil {
+			t.Fatalf("sample record: %v", rec)
+		}
+	}
+	if again := e.want(e.do("GET", "/v1/fidelityReviews/"+id+"/sampleRecords", "fr-maria", nil), 200, "sample again"); again.raw != sample.raw {
+		t.Errorf("pseudonyms are not stable:\n%s\n%s", sample.raw, again.raw)
+	}
+	if n := e.count(`SELECT count(*) FROM audit.events WHERE actor_id = 'fr-maria' AND service = 'clients' AND client_id <> '' AND outcome = 'allowed'`); n != 20 {
+		t.Errorf("%d audited client reads by the reviewer in the clients service, want 20 (10 per sample)", n)
+	}
+	e.want(e.do("GET", "/v1/fidelityReviews/"+id+"/sampleRecords", "sup-eva", nil), 404, "supervisor sampling")
+	// The review relation opens the team's trajectories, never identity.
+	cl := e.want(e.do("GET", "/v1/clients/"+teamClient, "fr-maria", nil), 200, "reviewer reads a team client")
+	if strings.Contains(cl.raw, "given_name") || strings.Contains(cl.raw, "bsn") {
+		t.Fatalf("the reviewer sees identity: %s", cl.raw)
+	}
+
 	// The supervisor self-assesses: every item 4.
 	var self []map[string]any
 	for _, it := range items {
@@ -309,6 +352,10 @@ func TestFidelityReviewOverREST(t *testing.T) {
 	if e.count(`SELECT count(*) FROM fidelity.scores`) != before || e.count(`SELECT count(*) FROM fidelity.scores WHERE score = 5`) != 0 {
 		t.Fatal("scoring a final review wrote a score")
 	}
+
+	// Nothing of the team's records once the review is final.
+	e.want(e.do("GET", "/v1/fidelityReviews/"+id+"/sampleRecords", "fr-maria", nil), 400, "sample after close")
+	e.want(e.do("GET", "/v1/clients/"+teamClient, "fr-maria", nil), 404, "team client after close")
 
 	// The action item is done.
 	action := list(r, "action_items")[0]

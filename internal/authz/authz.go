@@ -95,6 +95,9 @@ const (
 	Involved Relation = "involved"
 	// Region: the caller's organisation is in the client's region.
 	Region Relation = "region"
+	// Review: the caller is the assigned, independent reviewer of an open
+	// fidelity review of the client's team (Subject.ReviewTeams).
+	Review Relation = "review"
 )
 
 // Roles the policy knows.
@@ -115,6 +118,9 @@ type Subject struct {
 	RegionID string
 	Role     string
 	Teams    []string
+	// ReviewTeams are the teams of the open fidelity reviews assigned to
+	// the caller (a fidelity reviewer), as the directory resolves them.
+	ReviewTeams []string
 }
 
 // ClientFacts are what the policy needs to know of one client, looked up per
@@ -146,6 +152,9 @@ func Relations(s Subject, c ClientFacts) []Relation {
 	}
 	if s.RegionID != "" && s.RegionID == c.RegionID {
 		rels = append(rels, Region)
+	}
+	if !sameMHA && c.TeamID != "" && slices.Contains(s.ReviewTeams, c.TeamID) {
+		rels = append(rels, Review)
 	}
 	return rels
 }
@@ -227,7 +236,7 @@ func checkRule(rule []string) error {
 	if !slices.Contains(Actions, Action(action)) {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	if rel != "*" && !slices.Contains([]Relation{Own, Team, Involved, Region}, Relation(rel)) {
+	if rel != "*" && !slices.Contains([]Relation{Own, Team, Involved, Region, Review}, Relation(rel)) {
 		return fmt.Errorf("unknown relation %q", rel)
 	}
 	if consent != "none" && consent != "required" {
@@ -291,7 +300,7 @@ func (a *Authorizer) OrgAllowed(s Subject, section Section, action Action) (bool
 // on the section, given the most favourable relation and consent. Services'
 // interceptors use it to refuse a method outright before any lookup.
 func (a *Authorizer) RoleMay(s Subject, section Section, action Action) (bool, error) {
-	return a.allowed(s, []Relation{Own, Team, Involved, Region}, true, section, action)
+	return a.allowed(s, []Relation{Own, Team, Involved, Region, Review}, true, section, action)
 }
 
 // Decision is what one subject may do with one client.

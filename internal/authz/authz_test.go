@@ -51,6 +51,14 @@ func TestMatrix(t *testing.T) {
 			add("involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-i", "uwv-1", "region-1" })
 			add("not-involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-n", "uwv-9", "region-1" })
 			add("other-region", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-o", "uwv-8", "region-2" })
+			// The reviewer of an open fidelity review of the client's team,
+			// and of another team.
+			add("reviewing-team", func(s *authz.Subject) {
+				s.UserID, s.OrgID, s.RegionID, s.ReviewTeams = "u-r", "rev-1", "region-2", []string{"team-a"}
+			})
+			add("reviewing-other-team", func(s *authz.Subject) {
+				s.UserID, s.OrgID, s.RegionID, s.ReviewTeams = "u-r", "rev-1", "region-2", []string{"team-b"}
+			})
 		}
 	}
 	cells, denials := 0, 0

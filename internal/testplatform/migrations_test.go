@@ -9,6 +9,7 @@ import (
 	benefitsserver "github.com/ipsbridge/ipsbridge/services/benefits/server"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 	employmentserver "github.com/ipsbridge/ipsbridge/services/employment/server"
+	fidelityserver "github.com/ipsbridge/ipsbridge/services/fidelity/server"
 )
 
 // TestMigrationsRoundTrip migrates every service's schema down to nothing
@@ -19,6 +20,7 @@ func TestMigrationsRoundTrip(t *testing.T) {
 		"clients":    clientsserver.Migrations,
 		"employment": employmentserver.Migrations,
 		"benefits":   benefitsserver.Migrations,
+		"fidelity":   fidelityserver.Migrations,
 	} {
 		t.Run(name, func(t *testing.T) {
 			pool, _ := dbtest.New(t, sets...)

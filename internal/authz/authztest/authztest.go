@@ -43,8 +43,12 @@ var DesignTable = map[string]map[authz.Section]string{
 	"decision_maker": {
 		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region", authz.Milestones: "A region",
 	},
+	// A fidelity reviewer: team-level figures of its region, and during an
+	// open review of a team the sample of its records without identity
+	// (DESIGN.md, below the table).
 	"fidelity_reviewer": {
-		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region",
+		authz.Trajectory: "R review; A region", authz.JobSearch: "R review; A region", authz.Placements: "R review; A region",
+		authz.Benefits: "A region",
 	},
 	"org_admin": {},
 }

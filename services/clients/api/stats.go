@@ -11,6 +11,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	"github.com/ipsbridge/ipsbridge/services/clients/app"
+	"github.com/ipsbridge/ipsbridge/services/clients/domain"
 )
 
 func groupToProto(c smallgroups.Cell) *clientsv1.GroupCount {
@@ -55,6 +56,30 @@ func (s *Server) GetTeamFigures(ctx context.Context, req *clientsv1.GetTeamFigur
 	slices.Sort(reasons)
 	for _, r := range reasons {
 		out.NotTakenOnReasons = append(out.NotTakenOnReasons, &clientsv1.ReasonCount{Reason: r, Count: int32(f.Reasons[r])})
+	}
+	return out, nil
+}
+
+// ListTeamSample implements ClientsService.
+func (s *Server) ListTeamSample(ctx context.Context, req *clientsv1.ListTeamSampleRequest) (*clientsv1.ListTeamSampleResponse, error) {
+	from, err1 := time.Parse(time.DateOnly, req.GetPeriodFrom())
+	to, err2 := time.Parse(time.DateOnly, req.GetPeriodTo())
+	if err1 != nil || err2 != nil || !to.After(from) {
+		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "period_to",
+			Description: "period_from and period_to must be dates (YYYY-MM-DD), period_to after period_from"})
+	}
+	rs, err := s.app.TeamSample(ctx, req.GetTeamId(), from, to, req.GetSampleKey(), int(req.GetSize()))
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &clientsv1.ListTeamSampleResponse{}
+	for _, r := range rs {
+		st := &clientsv1.SampledTrajectory{ClientId: r.ClientID, Phase: phaseToProto[domain.Phase(r.Phase)],
+			ReferralDate: r.Referral.Format(time.DateOnly), ClinicalInputRecorded: r.ClinicalInput}
+		if !r.Intake.IsZero() {
+			st.IntakeDate = r.Intake.Format(time.DateOnly)
+		}
+		out.Trajectories = append(out.Trajectories, st)
 	}
 	return out, nil
 }

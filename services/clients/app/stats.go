@@ -57,3 +57,30 @@ func (s *Service) TeamFigures(ctx context.Context, teamID string, from, to time.
 	})
 	return out, err
 }
+
+// TeamSample returns a sample of a team's trajectories for a fidelity
+// chart review: only the clients whose trajectory the caller may read (the
+// reviewer of an open review of the team, by the shared policy's "review"
+// relation), each read audited; identity is never part of it.
+func (s *Service) TeamSample(ctx context.Context, teamID string, from, to time.Time, key string, size int) ([]store.SampledTrajectory, error) {
+	drawn, err := s.st.TeamSample(ctx, teamID, from, to, key, size)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(drawn))
+	for i, r := range drawn {
+		ids[i] = r.ClientID
+	}
+	var out []store.SampledTrajectory
+	op := access.Op{Action: "read", Sections: []authz.Section{authz.Trajectory}, Reason: "fidelity chart review of team " + teamID}
+	err = s.path.ReadMany(ctx, ids, op, func(allowed map[string]*access.Access) error {
+		for _, r := range drawn {
+			if a := allowed[r.ClientID]; a != nil {
+				a.Touch(authz.Trajectory)
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

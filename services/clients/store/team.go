@@ -62,3 +62,46 @@ func (s *Store) TeamFigures(ctx context.Context, teamID, regionID string, from, 
 	}
 	return f, rows.Err()
 }
+
+// SampledTrajectory is one sampled client's trajectory, without identity.
+type SampledTrajectory struct {
+	ClientID      string
+	Phase         string
+	Referral      time.Time
+	Intake        time.Time // zero: never reached intake
+	ClinicalInput bool
+}
+
+// TeamSample draws up to size of a team's clients who were in the
+// caseload during the period (referred by its end, not closed before its
+// start), in the order key gives them, so that a key draws the same
+// sample every time.
+func (s *Store) TeamSample(ctx context.Context, teamID string, from, to time.Time, key string, size int) ([]SampledTrajectory, error) {
+	rows, err := s.pool.Query(ctx, `SELECT t.client_id::text, t.phase, (t.referred_at AT TIME ZONE 'UTC')::date,
+			(SELECT (min(pc.changed_at) AT TIME ZONE 'UTC')::date FROM clients.phase_changes pc
+			 WHERE pc.client_id = t.client_id AND pc.to_phase = 'intake'),
+			EXISTS (SELECT 1 FROM clients.clinical_inputs ci WHERE ci.client_id = t.client_id
+			        AND (btrim(ci.notes) <> '' OR btrim(ci.work_considerations) <> ''))
+		FROM clients.trajectories t
+		WHERE t.team_id = $1 AND (t.referred_at AT TIME ZONE 'UTC')::date <= $3
+		  AND NOT EXISTS (SELECT 1 FROM clients.phase_changes pc WHERE pc.client_id = t.client_id
+		                  AND pc.to_phase = 'closed' AND (pc.changed_at AT TIME ZONE 'UTC')::date < $2)
+		ORDER BY md5($4 || t.client_id::text) LIMIT $5`, teamID, from, to, key, size)
+	if err != nil {
+		return nil, fmt.Errorf("team sample of %s: %w", teamID, err)
+	}
+	defer rows.Close()
+	var out []SampledTrajectory
+	for rows.Next() {
+		var r SampledTrajectory
+		var intake *time.Time
+		if err := rows.Scan(&r.ClientID, &r.Phase, &r.Referral, &intake, &r.ClinicalInput); err != nil {
+			return nil, fmt.Errorf("scan sample: %w", err)
+		}
+		if intake != nil {
+			r.Intake = *intake
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -71,3 +71,26 @@ func (s *Server) GetTeamFigures(ctx context.Context, req *employmentv1.GetTeamFi
 		EmployedMonthsWithContact: int32(f.EmployedMonthsWithContact),
 	}, nil
 }
+
+// ListSampleActivity implements EmploymentService.
+func (s *Server) ListSampleActivity(ctx context.Context, req *employmentv1.ListSampleActivityRequest) (*employmentv1.ListSampleActivityResponse, error) {
+	from, err := domain.ParseDate("period_from", req.GetPeriodFrom())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	to, err := domain.ParseDate("period_to", req.GetPeriodTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	acts, err := s.app.SampleActivities(ctx, req.GetClientIds(), from, to)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &employmentv1.ListSampleActivityResponse{}
+	for _, a := range acts {
+		out.Activities = append(out.Activities, &employmentv1.SampleActivity{ClientId: a.ClientID,
+			FirstFaceToFaceContactDate: domain.FormatDate(a.FirstContact), EmployerContacts: int32(a.EmployerContacts),
+			JobStarts: int32(a.JobStarts), FollowAlongContacts: int32(a.FollowAlongContacts)})
+	}
+	return out, nil
+}

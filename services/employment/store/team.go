@@ -91,3 +91,41 @@ func (s *Store) TeamFigures(ctx context.Context, teamID, regionID string, from, 
 	}
 	return f, nil
 }
+
+// SampleActivity is one client's job search and placement counts over a
+// period.
+type SampleActivity struct {
+	ClientID            string
+	FirstContact        domain.Date // zero: none yet
+	EmployerContacts    int
+	JobStarts           int
+	FollowAlongContacts int
+}
+
+// SampleActivities counts the activity of clients between from and to
+// (both included); the first face-to-face contact is the first ever.
+func (s *Store) SampleActivities(ctx context.Context, clientIDs []string, from, to domain.Date) ([]SampleActivity, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.id::text,
+			(SELECT min(e.contact_date) FROM employment.employer_contacts e WHERE e.client_id = c.id AND e.face_to_face),
+			(SELECT count(*) FROM employment.employer_contacts e WHERE e.client_id = c.id AND e.contact_date BETWEEN $2 AND $3),
+			(SELECT count(*) FROM employment.placements p WHERE p.client_id = c.id AND p.start_date BETWEEN $2 AND $3),
+			(SELECT count(*) FROM employment.follow_along_contacts f WHERE f.client_id = c.id AND f.contact_date BETWEEN $2 AND $3)
+		FROM unnest($1::uuid[]) AS c(id)`, clientIDs, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sample activity: %w", err)
+	}
+	defer rows.Close()
+	var out []SampleActivity
+	for rows.Next() {
+		var a SampleActivity
+		var first *domain.Date
+		if err := rows.Scan(&a.ClientID, &first, &a.EmployerContacts, &a.JobStarts, &a.FollowAlongContacts); err != nil {
+			return nil, fmt.Errorf("scan sample activity: %w", err)
+		}
+		if first != nil {
+			a.FirstContact = *first
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

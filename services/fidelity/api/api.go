@@ -381,3 +381,18 @@ func (s *Server) GetMeasuredItems(ctx context.Context, req *fidelityv1.GetMeasur
 	}
 	return out, nil
 }
+
+// ListSampleRecords implements FidelityService.
+func (s *Server) ListSampleRecords(ctx context.Context, req *fidelityv1.ListSampleRecordsRequest) (*fidelityv1.ListSampleRecordsResponse, error) {
+	rs, err := s.app.SampleRecords(ctx, req.GetReviewId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	out := &fidelityv1.ListSampleRecordsResponse{}
+	for _, r := range rs {
+		out.Records = append(out.Records, &fidelityv1.SampleRecord{Pseudonym: r.Pseudonym, Phase: r.Phase, IntakeDate: date(r.Intake),
+			FirstEmployerContactDate: date(r.FirstContact), EmployerContacts: int32(r.EmployerContacts), JobStarts: int32(r.JobStarts),
+			FollowAlongContacts: int32(r.FollowAlongContacts), ClinicalInputRecorded: r.ClinicalInput})
+	}
+	return out, nil
+}

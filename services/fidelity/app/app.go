@@ -47,12 +47,13 @@ type Service struct {
 	scales  domain.Scales
 	newest  string
 	figures Figures
+	sampler Sampler
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // New returns the application layer. now nil means time.Now.
-func New(st *store.Store, path *access.Path, scales domain.Scales, figures Figures, log *slog.Logger, now func() time.Time) *Service {
+func New(st *store.Store, path *access.Path, scales domain.Scales, figures Figures, sampler Sampler, log *slog.Logger, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
@@ -62,7 +63,7 @@ func New(st *store.Store, path *access.Path, scales domain.Scales, figures Figur
 			newest = id
 		}
 	}
-	return &Service{st: st, path: path, scales: scales, newest: newest, figures: figures, log: log, now: now}
+	return &Service{st: st, path: path, scales: scales, newest: newest, figures: figures, sampler: sampler, log: log, now: now}
 }
 
 // Today is the service's civil date.

@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -82,4 +84,43 @@ func (f figures) Benefits(ctx context.Context, p app.Period) (app.BenefitsFigure
 		return app.BenefitsFigures{}, upstream("benefits", err)
 	}
 	return app.BenefitsFigures{OnBenefits: int(r.GetClientsOnBenefits()), OfferedCounselling: int(r.GetOfferedCounselling())}, nil
+}
+
+// Sample draws a team's chart-review sample: the trajectories from the
+// clients service, their activity from the employment service; each
+// decides and audits every client itself.
+func (f figures) Sample(ctx context.Context, p app.Period, key string, size int) ([]app.RawSample, error) {
+	out := authn.OutgoingContext(ctx)
+	tr, err := f.clients.ListTeamSample(out, &clientsv1.ListTeamSampleRequest{
+		TeamId: p.TeamID, PeriodFrom: day(p.From), PeriodTo: day(p.To), SampleKey: key, Size: int32(size)})
+	if err != nil {
+		return nil, upstream("clients", err)
+	}
+	var ids []string
+	for _, t := range tr.GetTrajectories() {
+		ids = append(ids, t.GetClientId())
+	}
+	acts := map[string]*employmentv1.SampleActivity{}
+	if len(ids) > 0 {
+		ar, err := f.employment.ListSampleActivity(out, &employmentv1.ListSampleActivityRequest{
+			ClientIds: ids, PeriodFrom: day(p.From), PeriodTo: day(p.To)})
+		if err != nil {
+			return nil, upstream("employment", err)
+		}
+		for _, a := range ar.GetActivities() {
+			acts[a.GetClientId()] = a
+		}
+	}
+	var samples []app.RawSample
+	for _, t := range tr.GetTrajectories() {
+		s := app.RawSample{ClientID: t.GetClientId(), SampleRecord: app.SampleRecord{
+			Phase: strings.ToLower(strings.TrimPrefix(t.GetPhase().String(), "PHASE_")), ClinicalInput: t.GetClinicalInputRecorded()}}
+		s.Intake, _ = time.Parse(time.DateOnly, t.GetIntakeDate())
+		if a := acts[t.GetClientId()]; a != nil {
+			s.FirstContact, _ = time.Parse(time.DateOnly, a.GetFirstFaceToFaceContactDate())
+			s.EmployerContacts, s.JobStarts, s.FollowAlongContacts = int(a.GetEmployerContacts()), int(a.GetJobStarts()), int(a.GetFollowAlongContacts())
+		}
+		samples = append(samples, s)
+	}
+	return samples, nil
 }

@@ -80,7 +80,8 @@ type Deps struct {
 	Pool     *pgxpool.Pool
 	Verifier *authn.Verifier
 	Authz    *authz.Authorizer
-	// Figures is how team figures are asked of the other services.
+	// Figures is how team figures are asked of the other services (and,
+	// when it is also an app.Sampler, the chart-review sample).
 	Figures app.Figures
 	Logger  *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -95,7 +96,8 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 		return nil, nil, err
 	}
 	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})
-	a := app.New(store.New(d.Pool), path, scales, d.Figures, d.Logger, d.Now)
+	sampler, _ := d.Figures.(app.Sampler)
+	a := app.New(store.New(d.Pool), path, scales, d.Figures, sampler, d.Logger, d.Now)
 	return rpc.NewServer(d.Logger, d.Verifier, &fidelityv1.FidelityService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))
 }

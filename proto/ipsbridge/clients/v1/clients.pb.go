@@ -3371,6 +3371,207 @@ func (x *GetTeamFiguresResponse) GetNotTakenOnReasons() []*ReasonCount {
 	return nil
 }
 
+type ListTeamSampleRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TeamId     string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo   string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	// Orders the team's clients for the sample: the same key draws the
+	// same sample.
+	SampleKey     string `protobuf:"bytes,4,opt,name=sample_key,json=sampleKey,proto3" json:"sample_key,omitempty"`
+	Size          int32  `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTeamSampleRequest) Reset() {
+	*x = ListTeamSampleRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTeamSampleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTeamSampleRequest) ProtoMessage() {}
+
+func (x *ListTeamSampleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTeamSampleRequest.ProtoReflect.Descriptor instead.
+func (*ListTeamSampleRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListTeamSampleRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetSampleKey() string {
+	if x != nil {
+		return x.SampleKey
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetSize() int32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// SampledTrajectory is one sampled client's trajectory, without identity.
+type SampledTrajectory struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Phase        Phase                  `protobuf:"varint,2,opt,name=phase,proto3,enum=ipsbridge.clients.v1.Phase" json:"phase,omitempty"`
+	ReferralDate string                 `protobuf:"bytes,3,opt,name=referral_date,json=referralDate,proto3" json:"referral_date,omitempty"`
+	// Empty when the client never reached intake.
+	IntakeDate string `protobuf:"bytes,4,opt,name=intake_date,json=intakeDate,proto3" json:"intake_date,omitempty"`
+	// Whether clinical input is recorded (never its content).
+	ClinicalInputRecorded bool `protobuf:"varint,5,opt,name=clinical_input_recorded,json=clinicalInputRecorded,proto3" json:"clinical_input_recorded,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *SampledTrajectory) Reset() {
+	*x = SampledTrajectory{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SampledTrajectory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SampledTrajectory) ProtoMessage() {}
+
+func (x *SampledTrajectory) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SampledTrajectory.ProtoReflect.Descriptor instead.
+func (*SampledTrajectory) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *SampledTrajectory) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SampledTrajectory) GetPhase() Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return Phase_PHASE_UNSPECIFIED
+}
+
+func (x *SampledTrajectory) GetReferralDate() string {
+	if x != nil {
+		return x.ReferralDate
+	}
+	return ""
+}
+
+func (x *SampledTrajectory) GetIntakeDate() string {
+	if x != nil {
+		return x.IntakeDate
+	}
+	return ""
+}
+
+func (x *SampledTrajectory) GetClinicalInputRecorded() bool {
+	if x != nil {
+		return x.ClinicalInputRecorded
+	}
+	return false
+}
+
+type ListTeamSampleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Trajectories  []*SampledTrajectory   `protobuf:"bytes,1,rep,name=trajectories,proto3" json:"trajectories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTeamSampleResponse) Reset() {
+	*x = ListTeamSampleResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTeamSampleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTeamSampleResponse) ProtoMessage() {}
+
+func (x *ListTeamSampleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTeamSampleResponse.ProtoReflect.Descriptor instead.
+func (*ListTeamSampleResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListTeamSampleResponse) GetTrajectories() []*SampledTrajectory {
+	if x != nil {
+		return x.Trajectories
+	}
+	return nil
+}
+
 var File_ipsbridge_clients_v1_clients_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
@@ -3656,7 +3857,27 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x1aactive_with_clinical_input\x18\x04 \x01(\x05R\x17activeWithClinicalInput\x12\x1c\n" +
 	"\treferrals\x18\x05 \x01(\x05R\treferrals\x123\n" +
 	"\x16referrals_not_taken_on\x18\x06 \x01(\x05R\x13referralsNotTakenOn\x12R\n" +
-	"\x14not_taken_on_reasons\x18\a \x03(\v2!.ipsbridge.clients.v1.ReasonCountR\x11notTakenOnReasons*\xe2\x01\n" +
+	"\x14not_taken_on_reasons\x18\a \x03(\v2!.ipsbridge.clients.v1.ReasonCountR\x11notTakenOnReasons\"\xd7\x01\n" +
+	"\x15ListTeamSampleRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\x12)\n" +
+	"\n" +
+	"sample_key\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\tsampleKey\x12\x1d\n" +
+	"\x04size\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x01R\x04size\"\xe1\x01\n" +
+	"\x11SampledTrajectory\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x121\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseR\x05phase\x12#\n" +
+	"\rreferral_date\x18\x03 \x01(\tR\freferralDate\x12\x1f\n" +
+	"\vintake_date\x18\x04 \x01(\tR\n" +
+	"intakeDate\x126\n" +
+	"\x17clinical_input_recorded\x18\x05 \x01(\bR\x15clinicalInputRecorded\"e\n" +
+	"\x16ListTeamSampleResponse\x12K\n" +
+	"\ftrajectories\x18\x01 \x03(\v2'.ipsbridge.clients.v1.SampledTrajectoryR\ftrajectories*\xe2\x01\n" +
 	"\aSection\x12\x17\n" +
 	"\x13SECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECTION_IDENTITY\x10\x01\x12\x16\n" +
@@ -3674,7 +3895,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10PHASE_JOB_SEARCH\x10\x03\x12\x12\n" +
 	"\x0ePHASE_EMPLOYED\x10\x04\x12\x16\n" +
 	"\x12PHASE_FOLLOW_ALONG\x10\x05\x12\x10\n" +
-	"\fPHASE_CLOSED\x10\x062\x92\x10\n" +
+	"\fPHASE_CLOSED\x10\x062\xff\x10\n" +
 	"\x0eClientsService\x12e\n" +
 	"\fCreateClient\x12).ipsbridge.clients.v1.CreateClientRequest\x1a*.ipsbridge.clients.v1.CreateClientResponse\x12\\\n" +
 	"\tGetClient\x12&.ipsbridge.clients.v1.GetClientRequest\x1a'.ipsbridge.clients.v1.GetClientResponse\x12b\n" +
@@ -3694,7 +3915,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\vCheckAccess\x12(.ipsbridge.clients.v1.CheckAccessRequest\x1a).ipsbridge.clients.v1.CheckAccessResponse\x12\\\n" +
 	"\tGetCaller\x12&.ipsbridge.clients.v1.GetCallerRequest\x1a'.ipsbridge.clients.v1.GetCallerResponse\x12z\n" +
 	"\x13GetRegionStatistics\x120.ipsbridge.clients.v1.GetRegionStatisticsRequest\x1a1.ipsbridge.clients.v1.GetRegionStatisticsResponse\x12k\n" +
-	"\x0eGetTeamFigures\x12+.ipsbridge.clients.v1.GetTeamFiguresRequest\x1a,.ipsbridge.clients.v1.GetTeamFiguresResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
+	"\x0eGetTeamFigures\x12+.ipsbridge.clients.v1.GetTeamFiguresRequest\x1a,.ipsbridge.clients.v1.GetTeamFiguresResponse\x12k\n" +
+	"\x0eListTeamSample\x12+.ipsbridge.clients.v1.ListTeamSampleRequest\x1a,.ipsbridge.clients.v1.ListTeamSampleResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
 
 var (
 	file_ipsbridge_clients_v1_clients_proto_rawDescOnce sync.Once
@@ -3709,7 +3931,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3763,8 +3985,11 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*GetTeamFiguresRequest)(nil),       // 49: ipsbridge.clients.v1.GetTeamFiguresRequest
 	(*ReasonCount)(nil),                 // 50: ipsbridge.clients.v1.ReasonCount
 	(*GetTeamFiguresResponse)(nil),      // 51: ipsbridge.clients.v1.GetTeamFiguresResponse
-	(*timestamppb.Timestamp)(nil),       // 52: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 53: google.protobuf.FieldMask
+	(*ListTeamSampleRequest)(nil),       // 52: ipsbridge.clients.v1.ListTeamSampleRequest
+	(*SampledTrajectory)(nil),           // 53: ipsbridge.clients.v1.SampledTrajectory
+	(*ListTeamSampleResponse)(nil),      // 54: ipsbridge.clients.v1.ListTeamSampleResponse
+	(*timestamppb.Timestamp)(nil),       // 55: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 56: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3773,23 +3998,23 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	52, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	52, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	55, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	55, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	52, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	52, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	55, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	55, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	52, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
-	52, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
+	55, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	55, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 15: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	52, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	52, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	52, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	55, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	55, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	55, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 19: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	52, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	52, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	52, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	55, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	55, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	55, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
 	2,  // 23: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
 	11, // 24: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
 	0,  // 25: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
@@ -3798,21 +4023,21 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	1,  // 28: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	2,  // 29: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
 	3,  // 30: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	53, // 31: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 31: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 32: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
 	4,  // 33: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	4,  // 34: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	53, // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 36: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	1,  // 37: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	4,  // 38: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	6,  // 39: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	6,  // 40: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	53, // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 42: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	7,  // 43: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	7,  // 44: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	53, // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	56, // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
 	7,  // 46: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	8,  // 47: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
 	0,  // 48: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
@@ -3826,51 +4051,55 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	46, // 56: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
 	47, // 57: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
 	46, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	52, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	55, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
 	50, // 60: ipsbridge.clients.v1.GetTeamFiguresResponse.not_taken_on_reasons:type_name -> ipsbridge.clients.v1.ReasonCount
-	10, // 61: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	13, // 62: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	15, // 63: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	17, // 64: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	19, // 65: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	21, // 66: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	23, // 67: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	25, // 68: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	27, // 69: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	29, // 70: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	31, // 71: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	33, // 72: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	35, // 73: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	37, // 74: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	39, // 75: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	41, // 76: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	43, // 77: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	45, // 78: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	49, // 79: ipsbridge.clients.v1.ClientsService.GetTeamFigures:input_type -> ipsbridge.clients.v1.GetTeamFiguresRequest
-	12, // 80: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	14, // 81: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	16, // 82: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	18, // 83: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	20, // 84: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	22, // 85: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	24, // 86: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	26, // 87: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	28, // 88: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	30, // 89: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	32, // 90: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	34, // 91: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	36, // 92: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	38, // 93: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	40, // 94: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	42, // 95: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	44, // 96: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	48, // 97: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	51, // 98: ipsbridge.clients.v1.ClientsService.GetTeamFigures:output_type -> ipsbridge.clients.v1.GetTeamFiguresResponse
-	80, // [80:99] is the sub-list for method output_type
-	61, // [61:80] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	1,  // 61: ipsbridge.clients.v1.SampledTrajectory.phase:type_name -> ipsbridge.clients.v1.Phase
+	53, // 62: ipsbridge.clients.v1.ListTeamSampleResponse.trajectories:type_name -> ipsbridge.clients.v1.SampledTrajectory
+	10, // 63: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	13, // 64: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	15, // 65: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	17, // 66: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	19, // 67: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	21, // 68: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	23, // 69: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	25, // 70: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	27, // 71: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	29, // 72: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	31, // 73: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	33, // 74: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	35, // 75: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	37, // 76: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	39, // 77: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	41, // 78: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	43, // 79: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	45, // 80: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	49, // 81: ipsbridge.clients.v1.ClientsService.GetTeamFigures:input_type -> ipsbridge.clients.v1.GetTeamFiguresRequest
+	52, // 82: ipsbridge.clients.v1.ClientsService.ListTeamSample:input_type -> ipsbridge.clients.v1.ListTeamSampleRequest
+	12, // 83: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	14, // 84: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	16, // 85: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	18, // 86: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	20, // 87: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	22, // 88: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	24, // 89: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	26, // 90: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	28, // 91: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	30, // 92: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	32, // 93: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	34, // 94: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	36, // 95: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	38, // 96: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	40, // 97: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	42, // 98: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	44, // 99: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	48, // 100: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	51, // 101: ipsbridge.clients.v1.ClientsService.GetTeamFigures:output_type -> ipsbridge.clients.v1.GetTeamFiguresResponse
+	54, // 102: ipsbridge.clients.v1.ClientsService.ListTeamSample:output_type -> ipsbridge.clients.v1.ListTeamSampleResponse
+	83, // [83:103] is the sub-list for method output_type
+	63, // [63:83] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -3884,7 +4113,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   50,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -3180,6 +3180,188 @@ func (x *GetTeamFiguresResponse) GetEmployedMonthsWithContact() int32 {
 	return 0
 }
 
+type ListSampleActivityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientIds     []string               `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	PeriodFrom    string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo      string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSampleActivityRequest) Reset() {
+	*x = ListSampleActivityRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSampleActivityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSampleActivityRequest) ProtoMessage() {}
+
+func (x *ListSampleActivityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSampleActivityRequest.ProtoReflect.Descriptor instead.
+func (*ListSampleActivityRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListSampleActivityRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+func (x *ListSampleActivityRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *ListSampleActivityRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+// SampleActivity is one sampled client's activity in the period.
+type SampleActivity struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// First face-to-face employer contact ever (empty: none yet).
+	FirstFaceToFaceContactDate string `protobuf:"bytes,2,opt,name=first_face_to_face_contact_date,json=firstFaceToFaceContactDate,proto3" json:"first_face_to_face_contact_date,omitempty"`
+	EmployerContacts           int32  `protobuf:"varint,3,opt,name=employer_contacts,json=employerContacts,proto3" json:"employer_contacts,omitempty"`
+	JobStarts                  int32  `protobuf:"varint,4,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
+	FollowAlongContacts        int32  `protobuf:"varint,5,opt,name=follow_along_contacts,json=followAlongContacts,proto3" json:"follow_along_contacts,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *SampleActivity) Reset() {
+	*x = SampleActivity{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SampleActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SampleActivity) ProtoMessage() {}
+
+func (x *SampleActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SampleActivity.ProtoReflect.Descriptor instead.
+func (*SampleActivity) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SampleActivity) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SampleActivity) GetFirstFaceToFaceContactDate() string {
+	if x != nil {
+		return x.FirstFaceToFaceContactDate
+	}
+	return ""
+}
+
+func (x *SampleActivity) GetEmployerContacts() int32 {
+	if x != nil {
+		return x.EmployerContacts
+	}
+	return 0
+}
+
+func (x *SampleActivity) GetJobStarts() int32 {
+	if x != nil {
+		return x.JobStarts
+	}
+	return 0
+}
+
+func (x *SampleActivity) GetFollowAlongContacts() int32 {
+	if x != nil {
+		return x.FollowAlongContacts
+	}
+	return 0
+}
+
+type ListSampleActivityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Activities    []*SampleActivity      `protobuf:"bytes,1,rep,name=activities,proto3" json:"activities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSampleActivityResponse) Reset() {
+	*x = ListSampleActivityResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSampleActivityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSampleActivityResponse) ProtoMessage() {}
+
+func (x *ListSampleActivityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSampleActivityResponse.ProtoReflect.Descriptor instead.
+func (*ListSampleActivityResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListSampleActivityResponse) GetActivities() []*SampleActivity {
+	if x != nil {
+		return x.Activities
+	}
+	return nil
+}
+
 var File_ipsbridge_employment_v1_employment_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
@@ -3423,7 +3605,26 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	" \x01(\x05R\x11distinctEmployers\x124\n" +
 	"\x16competitive_job_starts\x18\v \x01(\x05R\x14competitiveJobStarts\x12'\n" +
 	"\x0femployed_months\x18\f \x01(\x05R\x0eemployedMonths\x12?\n" +
-	"\x1cemployed_months_with_contact\x18\r \x01(\x05R\x19employedMonthsWithContact*\xfa\x01\n" +
+	"\x1cemployed_months_with_contact\x18\r \x01(\x05R\x19employedMonthsWithContact\"\x9d\x01\n" +
+	"\x19ListSampleActivityRequest\x12.\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x0f\xbaH\f\x92\x01\t\x102\"\x05r\x03\xb0\x01\x01R\tclientIds\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\"\xf2\x01\n" +
+	"\x0eSampleActivity\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12C\n" +
+	"\x1ffirst_face_to_face_contact_date\x18\x02 \x01(\tR\x1afirstFaceToFaceContactDate\x12+\n" +
+	"\x11employer_contacts\x18\x03 \x01(\x05R\x10employerContacts\x12\x1d\n" +
+	"\n" +
+	"job_starts\x18\x04 \x01(\x05R\tjobStarts\x122\n" +
+	"\x15follow_along_contacts\x18\x05 \x01(\x05R\x13followAlongContacts\"e\n" +
+	"\x1aListSampleActivityResponse\x12G\n" +
+	"\n" +
+	"activities\x18\x01 \x03(\v2'.ipsbridge.employment.v1.SampleActivityR\n" +
+	"activities*\xfa\x01\n" +
 	"\x11ApplicationStatus\x12\"\n" +
 	"\x1eAPPLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aAPPLICATION_STATUS_APPLIED\x10\x01\x12 \n" +
@@ -3450,7 +3651,7 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MILESTONE_STATE_REACHED\x10\x01\x12\x1b\n" +
 	"\x17MILESTONE_STATE_PENDING\x10\x02\x12\x1a\n" +
-	"\x16MILESTONE_STATE_MISSED\x10\x032\xdc\x0f\n" +
+	"\x16MILESTONE_STATE_MISSED\x10\x032\xdb\x10\n" +
 	"\x11EmploymentService\x12\x86\x01\n" +
 	"\x15CreateEmployerContact\x125.ipsbridge.employment.v1.CreateEmployerContactRequest\x1a6.ipsbridge.employment.v1.CreateEmployerContactResponse\x12\x83\x01\n" +
 	"\x14ListEmployerContacts\x124.ipsbridge.employment.v1.ListEmployerContactsRequest\x1a5.ipsbridge.employment.v1.ListEmployerContactsResponse\x12z\n" +
@@ -3467,7 +3668,8 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12k\n" +
 	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponse\x12z\n" +
 	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponse\x12q\n" +
-	"\x0eGetTeamFigures\x12..ipsbridge.employment.v1.GetTeamFiguresRequest\x1a/.ipsbridge.employment.v1.GetTeamFiguresResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
+	"\x0eGetTeamFigures\x12..ipsbridge.employment.v1.GetTeamFiguresRequest\x1a/.ipsbridge.employment.v1.GetTeamFiguresResponse\x12}\n" +
+	"\x12ListSampleActivity\x122.ipsbridge.employment.v1.ListSampleActivityRequest\x1a3.ipsbridge.employment.v1.ListSampleActivityResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
 
 var (
 	file_ipsbridge_employment_v1_employment_proto_rawDescOnce sync.Once
@@ -3482,7 +3684,7 @@ func file_ipsbridge_employment_v1_employment_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_employment_v1_employment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(ApplicationStatus)(0),                   // 0: ipsbridge.employment.v1.ApplicationStatus
 	(ContractKind)(0),                        // 1: ipsbridge.employment.v1.ContractKind
@@ -3533,18 +3735,21 @@ var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(*GetRegionOutcomesResponse)(nil),        // 46: ipsbridge.employment.v1.GetRegionOutcomesResponse
 	(*GetTeamFiguresRequest)(nil),            // 47: ipsbridge.employment.v1.GetTeamFiguresRequest
 	(*GetTeamFiguresResponse)(nil),           // 48: ipsbridge.employment.v1.GetTeamFiguresResponse
-	(*timestamppb.Timestamp)(nil),            // 49: google.protobuf.Timestamp
+	(*ListSampleActivityRequest)(nil),        // 49: ipsbridge.employment.v1.ListSampleActivityRequest
+	(*SampleActivity)(nil),                   // 50: ipsbridge.employment.v1.SampleActivity
+	(*ListSampleActivityResponse)(nil),       // 51: ipsbridge.employment.v1.ListSampleActivityResponse
+	(*timestamppb.Timestamp)(nil),            // 52: google.protobuf.Timestamp
 }
 var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
-	49, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
+	52, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: ipsbridge.employment.v1.Application.status:type_name -> ipsbridge.employment.v1.ApplicationStatus
-	49, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
-	49, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
+	52, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	52, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ipsbridge.employment.v1.Placement.contract_kind:type_name -> ipsbridge.employment.v1.ContractKind
 	7,  // 5: ipsbridge.employment.v1.Placement.terms_history:type_name -> ipsbridge.employment.v1.Terms
-	49, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
+	52, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: ipsbridge.employment.v1.FollowAlongContact.with:type_name -> ipsbridge.employment.v1.FollowAlongContact.With
-	49, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
+	52, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: ipsbridge.employment.v1.Milestone.kind:type_name -> ipsbridge.employment.v1.MilestoneKind
 	3,  // 10: ipsbridge.employment.v1.Milestone.state:type_name -> ipsbridge.employment.v1.MilestoneState
 	5,  // 11: ipsbridge.employment.v1.CreateEmployerContactRequest.employer_contact:type_name -> ipsbridge.employment.v1.EmployerContact
@@ -3577,44 +3782,47 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	44, // 38: ipsbridge.employment.v1.GetRegionOutcomesResponse.intake_to_first_contact:type_name -> ipsbridge.employment.v1.DelayBucket
 	42, // 39: ipsbridge.employment.v1.GetRegionOutcomesResponse.no_contact_yet:type_name -> ipsbridge.employment.v1.GroupCount
 	45, // 40: ipsbridge.employment.v1.GetRegionOutcomesResponse.retention:type_name -> ipsbridge.employment.v1.Retention
-	49, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
-	11, // 42: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
-	13, // 43: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
-	15, // 44: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
-	17, // 45: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
-	19, // 46: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
-	21, // 47: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
-	23, // 48: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
-	25, // 49: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
-	27, // 50: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
-	29, // 51: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
-	31, // 52: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
-	33, // 53: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
-	35, // 54: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
-	37, // 55: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
-	41, // 56: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
-	47, // 57: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:input_type -> ipsbridge.employment.v1.GetTeamFiguresRequest
-	12, // 58: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
-	14, // 59: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
-	16, // 60: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
-	18, // 61: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
-	20, // 62: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
-	22, // 63: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
-	24, // 64: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
-	26, // 65: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
-	28, // 66: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
-	30, // 67: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
-	32, // 68: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
-	34, // 69: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
-	36, // 70: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
-	40, // 71: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
-	46, // 72: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
-	48, // 73: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:output_type -> ipsbridge.employment.v1.GetTeamFiguresResponse
-	58, // [58:74] is the sub-list for method output_type
-	42, // [42:58] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	52, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
+	50, // 42: ipsbridge.employment.v1.ListSampleActivityResponse.activities:type_name -> ipsbridge.employment.v1.SampleActivity
+	11, // 43: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
+	13, // 44: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
+	15, // 45: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
+	17, // 46: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
+	19, // 47: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
+	21, // 48: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
+	23, // 49: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
+	25, // 50: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
+	27, // 51: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
+	29, // 52: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
+	31, // 53: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
+	33, // 54: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
+	35, // 55: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
+	37, // 56: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
+	41, // 57: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
+	47, // 58: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:input_type -> ipsbridge.employment.v1.GetTeamFiguresRequest
+	49, // 59: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:input_type -> ipsbridge.employment.v1.ListSampleActivityRequest
+	12, // 60: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
+	14, // 61: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
+	16, // 62: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
+	18, // 63: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
+	20, // 64: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
+	22, // 65: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
+	24, // 66: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
+	26, // 67: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
+	28, // 68: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
+	30, // 69: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
+	32, // 70: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
+	34, // 71: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
+	36, // 72: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
+	40, // 73: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
+	46, // 74: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
+	48, // 75: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:output_type -> ipsbridge.employment.v1.GetTeamFiguresResponse
+	51, // 76: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:output_type -> ipsbridge.employment.v1.ListSampleActivityResponse
+	60, // [60:77] is the sub-list for method output_type
+	43, // [43:60] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_employment_v1_employment_proto_init() }
@@ -3632,7 +3840,7 @@ func file_ipsbridge_employment_v1_employment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_employment_v1_employment_proto_rawDesc), len(file_ipsbridge_employment_v1_employment_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   44,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

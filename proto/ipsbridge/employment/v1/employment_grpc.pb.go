@@ -35,6 +35,7 @@ const (
 	EmploymentService_ListCaseload_FullMethodName             = "/ipsbridge.employment.v1.EmploymentService/ListCaseload"
 	EmploymentService_GetRegionOutcomes_FullMethodName        = "/ipsbridge.employment.v1.EmploymentService/GetRegionOutcomes"
 	EmploymentService_GetTeamFigures_FullMethodName           = "/ipsbridge.employment.v1.EmploymentService/GetTeamFigures"
+	EmploymentService_ListSampleActivity_FullMethodName       = "/ipsbridge.employment.v1.EmploymentService/ListSampleActivity"
 )
 
 // EmploymentServiceClient is the client API for EmploymentService service.
@@ -96,6 +97,10 @@ type EmploymentServiceClient interface {
 	// a period, for the fidelity items the platform measures; they name no
 	// client. A caller of the team's MHA must be in the team.
 	GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error)
+	// ListSampleActivity returns job search and placement counts of sampled
+	// clients over a period, for a fidelity chart review; each client the
+	// caller may read is audited, the others are left out.
+	ListSampleActivity(ctx context.Context, in *ListSampleActivityRequest, opts ...grpc.CallOption) (*ListSampleActivityResponse, error)
 }
 
 type employmentServiceClient struct {
@@ -266,6 +271,16 @@ func (c *employmentServiceClient) GetTeamFigures(ctx context.Context, in *GetTea
 	return out, nil
 }
 
+func (c *employmentServiceClient) ListSampleActivity(ctx context.Context, in *ListSampleActivityRequest, opts ...grpc.CallOption) (*ListSampleActivityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSampleActivityResponse)
+	err := c.cc.Invoke(ctx, EmploymentService_ListSampleActivity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EmploymentServiceServer is the server API for EmploymentService service.
 // All implementations must embed UnimplementedEmploymentServiceServer
 // for forward compatibility.
@@ -325,6 +340,10 @@ type EmploymentServiceServer interface {
 	// a period, for the fidelity items the platform measures; they name no
 	// client. A caller of the team's MHA must be in the team.
 	GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error)
+	// ListSampleActivity returns job search and placement counts of sampled
+	// clients over a period, for a fidelity chart review; each client the
+	// caller may read is audited, the others are left out.
+	ListSampleActivity(context.Context, *ListSampleActivityRequest) (*ListSampleActivityResponse, error)
 	mustEmbedUnimplementedEmploymentServiceServer()
 }
 
@@ -382,6 +401,9 @@ func (UnimplementedEmploymentServiceServer) GetRegionOutcomes(context.Context, *
 }
 func (UnimplementedEmploymentServiceServer) GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTeamFigures not implemented")
+}
+func (UnimplementedEmploymentServiceServer) ListSampleActivity(context.Context, *ListSampleActivityRequest) (*ListSampleActivityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSampleActivity not implemented")
 }
 func (UnimplementedEmploymentServiceServer) mustEmbedUnimplementedEmploymentServiceServer() {}
 func (UnimplementedEmploymentServiceServer) testEmbeddedByValue()                           {}
@@ -692,6 +714,24 @@ func _EmploymentService_GetTeamFigures_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EmploymentService_ListSampleActivity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSampleActivityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EmploymentServiceServer).ListSampleActivity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EmploymentService_ListSampleActivity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EmploymentServiceServer).ListSampleActivity(ctx, req.(*ListSampleActivityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EmploymentService_ServiceDesc is the grpc.ServiceDesc for EmploymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -762,6 +802,10 @@ var EmploymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetTeamFigures",
 			Handler:    _EmploymentService_GetTeamFigures_Handler,
+		},
+		{
+			MethodName: "ListSampleActivity",
+			Handler:    _EmploymentService_ListSampleActivity_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

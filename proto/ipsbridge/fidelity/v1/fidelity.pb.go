@@ -3056,7 +3056,6 @@ type SampleRecord struct {
 	JobStarts                int32  `protobuf:"varint,6,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
 	FollowAlongContacts      int32  `protobuf:"varint,7,opt,name=follow_along_contacts,json=followAlongContacts,proto3" json:"follow_along_contacts,omitempty"`
 	ClinicalInputRecorded    bool   `protobuf:"varint,8,opt,name=clinical_input_recorded,json=clinicalInputRecorded,proto3" json:"clinical_input_recorded,omitempty"`
-	BenefitsCounselling      bool   `protobuf:"varint,9,opt,name=benefits_counselling,json=benefitsCounselling,proto3" json:"benefits_counselling,omitempty"`
 	unknownFields            protoimpl.UnknownFields
 	sizeCache                protoimpl.SizeCache
 }
@@ -3143,13 +3142,6 @@ func (x *SampleRecord) GetFollowAlongContacts() int32 {
 func (x *SampleRecord) GetClinicalInputRecorded() bool {
 	if x != nil {
 		return x.ClinicalInputRecorded
-	}
-	return false
-}
-
-func (x *SampleRecord) GetBenefitsCounselling() bool {
-	if x != nil {
-		return x.BenefitsCounselling
 	}
 	return false
 }
@@ -3434,7 +3426,7 @@ const file_ipsbridge_fidelity_v1_fidelity_proto_rawDesc = "" +
 	"\x15unmeasured_item_codes\x18\x06 \x03(\tR\x13unmeasuredItemCodes\x12=\n" +
 	"\fcompute_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime\"A\n" +
 	"\x18ListSampleRecordsRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\"\x8d\x03\n" +
+	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\"\xda\x02\n" +
 	"\fSampleRecord\x12\x1c\n" +
 	"\tpseudonym\x18\x01 \x01(\tR\tpseudonym\x12\x14\n" +
 	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1f\n" +
@@ -3445,8 +3437,7 @@ const file_ipsbridge_fidelity_v1_fidelity_proto_rawDesc = "" +
 	"\n" +
 	"job_starts\x18\x06 \x01(\x05R\tjobStarts\x122\n" +
 	"\x15follow_along_contacts\x18\a \x01(\x05R\x13followAlongContacts\x126\n" +
-	"\x17clinical_input_recorded\x18\b \x01(\bR\x15clinicalInputRecorded\x121\n" +
-	"\x14benefits_counselling\x18\t \x01(\bR\x13benefitsCounselling\"Z\n" +
+	"\x17clinical_input_recorded\x18\b \x01(\bR\x15clinicalInputRecorded\"Z\n" +
 	"\x19ListSampleRecordsResponse\x12=\n" +
 	"\arecords\x18\x01 \x03(\v2#.ipsbridge.fidelity.v1.SampleRecordR\arecords*\x98\x01\n" +
 	"\fReviewStatus\x12\x1d\n" +
