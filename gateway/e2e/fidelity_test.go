@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -58,6 +60,7 @@ func startWithFidelity(t *testing.T) *env {
 	fidAddr := testplatform.Serve(t, fid)
 	return startGateway(t, p, func(c *gwserver.Config) {
 		c.EmploymentAddr, c.BenefitsAddr, c.FidelityAddr = empAddr, benAddr, fidAddr
+		c.Web.DevLogin, c.Web.DevKeyDir = true, p.KeyDir
 	})
 }
 
@@ -328,6 +331,41 @@ func TestFidelityReviewOverREST(t *testing.T) {
 	}
 	t.Logf("measured items: %v", m["items"])
 
+	// The pages: the reviewer's worklist and the scoring form with the
+	// anchors beside it and the measured figure flagged.
+	reviewer := newWebClient(t, e.base)
+	reviewer.signIn("fr-maria")
+	if st, _, h := reviewer.do("GET", "/ui/", nil); st != 303 || h.Get("Location") != "/ui/fidelity" {
+		t.Errorf("reviewer's home: HTTP %d to %q", st, h.Get("Location"))
+	}
+	if st, body, _ := reviewer.do("GET", "/ui/fidelity", nil); st != 200 || !strings.Contains(body, "/ui/fidelity/reviews/"+id) {
+		t.Fatalf("worklist page: HTTP %d: %.400s", st, body)
+	}
+	st, body, _ := reviewer.do("GET", "/ui/fidelity/reviews/"+id, nil)
+	for _, want := range []string{"At most 20 clients per full-time specialist.", "difference ≥ 2", `name="evidence"`, "Total: 100"} {
+		if st != 200 || !strings.Contains(body, want) {
+			t.Fatalf("review page: HTTP %d, no %q: %.600s", st, want, body)
+		}
+	}
+	m1 := regexp.MustCompile(`action="/ui/fidelity/reviews/[^"]+/score">\s*<input type="hidden" name="csrf" value="([^"]+)">\s*<input type="hidden" name="request_id" value="([^"]+)">\s*<input type="hidden" name="item_code" value="S1">\s*<input type="hidden" name="scale_id" value="([^"]+)">\s*<input type="hidden" name="version" value="([^"]+)">`).FindStringSubmatch(body)
+	if m1 == nil {
+		t.Fatalf("no scoring form for S1")
+	}
+	st, body, h := reviewer.do("POST", "/ui/fidelity/reviews/"+id+"/score", url.Values{"csrf": {m1[1]}, "request_id": {m1[2]},
+		"item_code": {"S1"}, "scale_id": {m1[3]}, "version": {m1[4]}, "score": {"4"}, "evidence": {"caseload lists of both specialists"}})
+	if st != 303 {
+		t.Fatalf("score form: HTTP %d: %.400s", st, body)
+	}
+	if st, body, _ := reviewer.do("GET", h.Get("Location"), nil); st != 200 || !strings.Contains(body, "caseload lists of both specialists") {
+		t.Fatalf("scored item not shown: HTTP %d", st)
+	}
+	r = e.want(e.do("GET", "/v1/fidelityReviews/"+id, "fr-maria", nil), 200, "review").body["review"].(map[string]any)
+	supervisor := newWebClient(t, e.base)
+	supervisor.signIn("sup-eva")
+	if st, body, _ := supervisor.do("GET", "/ui/fidelity/teams/noord-team-a", nil); st != 200 || !strings.Contains(body, "Caseload size") || !strings.Contains(body, "Disclosure") {
+		t.Fatalf("supervisor's measured items page: HTTP %d: %.400s", st, body)
+	}
+
 	// Draft, the team's comment, the final report.
 	e.want(e.do("POST", "/v1/fidelityReviews/"+id+"/comments", "sup-eva", map[string]any{
 		"item_code": "D6", "text": "te vroeg", "request_id": "fid-comment-early"}), 400, "comment before the draft")
@@ -366,13 +404,21 @@ func TestFidelityReviewOverREST(t *testing.T) {
 	}
 
 	// History, and the band for decision makers (and funding).
-	h := e.want(e.do("GET", "/v1/teams/noord-team-a/fidelityHistory", "sup-eva", nil), 200, "history").body
-	if pts := list(h, "points"); len(pts) != 1 || num(t, pts[0]["total"]) != 100 {
-		t.Errorf("history: %v", h)
+	hist := e.want(e.do("GET", "/v1/teams/noord-team-a/fidelityHistory", "sup-eva", nil), 200, "history").body
+	if pts := list(hist, "points"); len(pts) != 1 || num(t, pts[0]["total"]) != 100 {
+		t.Errorf("history: %v", hist)
 	}
 	bands := e.want(e.do("GET", "/v1/fidelityBands", "dm-lucas", nil), 200, "bands").body
 	if ts := list(bands, "teams"); len(ts) != 1 || ts[0]["team_id"] != "noord-team-a" || ts[0]["band"] != "good" {
 		t.Errorf("bands: %v", bands)
+	}
+	dm := newWebClient(t, e.base)
+	dm.signIn("dm-lucas")
+	if st, body, _ := dm.do("GET", "/ui/fidelity", nil); st != 200 || !strings.Contains(body, "noord-team-a") || !strings.Contains(body, ">good<") {
+		t.Fatalf("decision maker's bands page: HTTP %d: %.600s", st, body)
+	}
+	if st, _, _ := reviewer.do("GET", "/ui/fidelity/reviews/"+id, nil); st != 200 {
+		t.Errorf("printable report: HTTP %d", st)
 	}
 	// A decision maker sees no measured items, a specialist nothing.
 	e.want(e.do("GET", "/v1/teams/noord-team-a/measuredFidelity?period_from=2026-01-01&period_to=2026-06-30", "dm-lucas", nil), 403, "decision maker measured")

@@ -34,6 +34,7 @@ import (
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+	fidelityv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/fidelity/v1"
 )
 
 // Prefix is where the pages live on the gateway.
@@ -120,6 +121,8 @@ type Deps struct {
 	Clients    grpc.ClientConnInterface
 	Employment grpc.ClientConnInterface
 	Benefits   grpc.ClientConnInterface
+	// Fidelity is nil when the fidelity service is not deployed.
+	Fidelity grpc.ClientConnInterface
 	// Verifier checks every token a sign-in yields, as the API does.
 	Verifier *authn.Verifier
 	Logger   *slog.Logger
@@ -135,6 +138,7 @@ type Handler struct {
 	clients    clientsv1.ClientsServiceClient
 	employment employmentv1.EmploymentServiceClient
 	benefits   benefitsv1.BenefitsServiceClient
+	fidelity   fidelityv1.FidelityServiceClient
 	// az answers what a role could ever do, only to decide which parts of
 	// a page to ask for; the services decide every actual access.
 	az        *authz.Authorizer
@@ -165,6 +169,9 @@ func New(ctx context.Context, d Deps) (*Handler, error) {
 	}
 	if d.Benefits != nil {
 		h.benefits = benefitsv1.NewBenefitsServiceClient(d.Benefits)
+	}
+	if d.Fidelity != nil {
+		h.fidelity = fidelityv1.NewFidelityServiceClient(d.Fidelity)
 	}
 	h.secure = strings.HasPrefix(d.Config.PublicURL, "https://")
 	var key []byte
@@ -233,6 +240,10 @@ func (h *Handler) routes() http.Handler {
 	private("POST /ui/clients/{id}/placements/{pid}/end", h.postEndPlacement)
 	private("POST /ui/clients/{id}/followalong", h.postFollowAlong)
 	private("GET /ui/region", h.regionPage)
+	private("GET /ui/fidelity", h.fidelityPage)
+	private("GET /ui/fidelity/reviews/{id}", h.fidelityReviewPage)
+	private("POST /ui/fidelity/reviews/{id}/score", h.postFidelityScore)
+	private("GET /ui/fidelity/teams/{team}", h.fidelityTeamPage)
 	public("/ui/", func(http.ResponseWriter, *http.Request, *session) error { return errNotFound })
 
 	// Go's cross-origin protection refuses a POST another site's page
