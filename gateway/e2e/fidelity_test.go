@@ -369,8 +369,11 @@ func TestFidelityReviewOverREST(t *testing.T) {
 	// Draft, the team's comment, the final report.
 	e.want(e.do("POST", "/v1/fidelityReviews/"+id+"/comments", "sup-eva", map[string]any{
 		"item_code": "D6", "text": "te vroeg", "request_id": "fid-comment-early"}), 400, "comment before the draft")
-	r = e.want(e.do("POST", "/v1/fidelityReviews/"+id+":shareDraft", "fr-maria", map[string]any{
+	draft := e.want(e.do("POST", "/v1/fidelityReviews/"+id+":shareDraft", "fr-maria", map[string]any{
 		"version": version(r), "request_id": "fid-draft-0001"}), 200, "draft").body["review"].(map[string]any)
+	if draft["status"] != "REVIEW_STATUS_DRAFT" {
+		t.Fatalf("draft: %v", draft["status"])
+	}
 	r = e.want(e.do("POST", "/v1/fidelityReviews/"+id+"/comments", "sup-eva", map[string]any{
 		"item_code": "D6", "text": "De algemene werkgeverscontacten van maart ontbreken in de telling.", "request_id": "fid-comment-0001"}), 200, "comment").body["review"].(map[string]any)
 	if len(list(r, "comments")) != 1 {
