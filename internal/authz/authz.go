@@ -100,6 +100,10 @@ const (
 	Review Relation = "review"
 )
 
+// AllRelations are every relation a policy line may name, the most
+// favourable standing a caller can have.
+var AllRelations = []Relation{Own, Team, Involved, Region, Review}
+
 // Roles the policy knows.
 var Roles = []string{
 	"employment_specialist", "clinician", "ips_supervisor", "labour_expert",
@@ -236,7 +240,7 @@ func checkRule(rule []string) error {
 	if !slices.Contains(Actions, Action(action)) {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	if rel != "*" && !slices.Contains([]Relation{Own, Team, Involved, Region, Review}, Relation(rel)) {
+	if rel != "*" && !slices.Contains(AllRelations, Relation(rel)) {
 		return fmt.Errorf("unknown relation %q", rel)
 	}
 	if consent != "none" && consent != "required" {
@@ -300,7 +304,7 @@ func (a *Authorizer) OrgAllowed(s Subject, section Section, action Action) (bool
 // on the section, given the most favourable relation and consent. Services'
 // interceptors use it to refuse a method outright before any lookup.
 func (a *Authorizer) RoleMay(s Subject, section Section, action Action) (bool, error) {
-	return a.allowed(s, []Relation{Own, Team, Involved, Region, Review}, true, section, action)
+	return a.allowed(s, AllRelations, true, section, action)
 }
 
 // Decision is what one subject may do with one client.
