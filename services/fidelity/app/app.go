@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,18 +91,8 @@ func (s *Service) Scales() []*domain.Scale {
 	for _, sc := range s.scales {
 		out = append(out, sc)
 	}
-	slices.SortFunc(out, func(a, b *domain.Scale) int { return compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *domain.Scale) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Key is an idempotency key with its request's fingerprint.

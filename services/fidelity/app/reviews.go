@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ func (s *Service) RequestReview(ctx context.Context, teamID string, from, to dom
 func (s *Service) AssignReviewer(ctx context.Context, reviewID, reviewerID string, on domain.Date, version int64, k Key) (*domain.Review, error) {
 	u, err := s.path.Directory().User(ctx, reviewerID)
 	if err != nil {
-		if strings.Contains(err.Error(), "not found") {
+		if errors.Is(err, domain.ErrNotFound) {
 			return nil, &domain.FieldError{Field: "reviewer_id", Msg: fmt.Sprintf("%q is not a user of the directory", reviewerID)}
 		}
 		return nil, err

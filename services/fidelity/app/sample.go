@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/services/fidelity/domain"
@@ -78,7 +79,7 @@ func (s *Service) SampleRecords(ctx context.Context, reviewID string) ([]SampleR
 		out[i] = x.SampleRecord
 		out[i].Pseudonym = Pseudonym(key, x.ClientID)
 	}
-	slices.SortFunc(out, func(a, b SampleRecord) int { return compare(a.Pseudonym, b.Pseudonym) })
+	slices.SortFunc(out, func(a, b SampleRecord) int { return strings.Compare(a.Pseudonym, b.Pseudonym) })
 	return out, s.path.OrgDone(ctx, c, o)
 }
 
