@@ -398,10 +398,18 @@ func TestFidelityReviewOverREST(t *testing.T) {
 	e.want(e.do("GET", "/v1/fidelityReviews/"+id+"/sampleRecords", "fr-maria", nil), 400, "sample after close")
 	e.want(e.do("GET", "/v1/clients/"+teamClient, "fr-maria", nil), 404, "team client after close")
 
-	// The action item is done.
+	// The action item is done, from the supervisor's page.
 	action := list(r, "action_items")[0]
-	r = e.want(e.do("POST", fmt.Sprintf("/v1/fidelityReviews/%s/actionItems/%s:complete", id, action["action_item_id"]), "sup-eva",
-		map[string]any{"request_id": "fid-done-0001"}), 200, "action done").body["review"].(map[string]any)
+	_, page, _ := supervisor.do("GET", "/ui/fidelity/reviews/"+id, nil)
+	form := regexp.MustCompile(`action="/ui/fidelity/reviews/[^"]+/actiondone">\s*<input type="hidden" name="csrf" value="([^"]+)"><input type="hidden" name="request_id" value="([^"]+)">`).FindStringSubmatch(page)
+	if form == nil || !strings.Contains(page, "Sterke inbedding in de behandelteams.") {
+		t.Fatalf("no report with an action plan form on the supervisor's page: %.800s", page)
+	}
+	if st, body, _ := supervisor.do("POST", "/ui/fidelity/reviews/"+id+"/actiondone", url.Values{"csrf": {form[1]}, "request_id": {form[2]},
+		"action_item_id": {str(action["action_item_id"])}}); st != 303 {
+		t.Fatalf("action done from the page: HTTP %d: %.400s", st, body)
+	}
+	r = e.want(e.do("GET", "/v1/fidelityReviews/"+id, "sup-eva", nil), 200, "review").body["review"].(map[string]any)
 	if list(r, "action_items")[0]["done"] != true {
 		t.Fatalf("action item not done: %v", r["action_items"])
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,9 +48,13 @@ type fidelityReviewData struct {
 	Scale    string
 	Parts    []fidelityPart
 	CanScore bool
-	Status   string
-	Key      string
-	Measured bool
+	// CanShare: the reviewer may share the fully scored review as a draft;
+	// CanFinalise: make the draft final. CanComment: the team's supervisor
+	// comments on a draft; CanTrack: marks action items done.
+	CanShare, CanFinalise, CanComment, CanTrack bool
+	Status                                      string
+	Key                                         string
+	Measured                                    bool
 }
 
 type fidelityListData struct {
@@ -140,6 +145,12 @@ func (h *Handler) fidelityReviewPage(w http.ResponseWriter, r *http.Request, s *
 		Measured: measured != nil}
 	d.CanScore = s.Role == "fidelity_reviewer" && review.GetReviewerId() == s.UserID &&
 		(review.GetStatus() == fidelityv1.ReviewStatus_REVIEW_STATUS_ASSIGNED || review.GetStatus() == fidelityv1.ReviewStatus_REVIEW_STATUS_DRAFT)
+	isReviewer := s.Role == "fidelity_reviewer" && review.GetReviewerId() == s.UserID
+	isSupervisor := s.Role == "ips_supervisor" && slices.Contains(s.Teams, review.GetTeamId())
+	d.CanShare = isReviewer && review.GetStatus() == fidelityv1.ReviewStatus_REVIEW_STATUS_ASSIGNED && review.GetComplete()
+	d.CanFinalise = isReviewer && review.GetStatus() == fidelityv1.ReviewStatus_REVIEW_STATUS_DRAFT
+	d.CanComment = isSupervisor && review.GetStatus() == fidelityv1.ReviewStatus_REVIEW_STATUS_DRAFT
+	d.CanTrack = isSupervisor && review.GetStatus() == fidelityv1.ReviewStatus_REVIEW_STATUS_FINAL
 	scores := map[string]*fidelityv1.ItemScore{}
 	for _, x := range review.GetScores() {
 		scores[x.GetItemCode()] = x
@@ -303,4 +314,44 @@ func (h *Handler) fidelityTeamPage(w http.ResponseWriter, r *http.Request, s *se
 	p.Title = p.Tf("fidelity.measuredof", team)
 	p.Data = d
 	return h.render(w, http.StatusOK, "fidelityteam", p)
+}
+
+// postFidelityAction runs one of a review's steps from its page: share the
+// draft, comment on it, finalise it, or mark an action item done. The
+// service decides whether the person may.
+func (h *Handler) postFidelityAction(w http.ResponseWriter, r *http.Request, s *session) error {
+	if h.fidelity == nil {
+		return errNotFound
+	}
+	id, f := r.PathValue("id"), r.PostForm
+	version, _ := strconv.ParseInt(f.Get("version"), 10, 64)
+	key := f.Get("request_id")
+	ctx, cancel := h.callContext(r, s)
+	defer cancel()
+	var err error
+	done := r.PathValue("action")
+	switch done {
+	case "share":
+		_, err = h.fidelity.ShareDraft(ctx, &fidelityv1.ShareDraftRequest{ReviewId: id, Version: version, RequestId: key})
+	case "comment":
+		_, err = h.fidelity.CommentOnDraft(ctx, &fidelityv1.CommentOnDraftRequest{ReviewId: id, ItemCode: f.Get("item_code"),
+			Text: f.Get("text"), RequestId: key})
+	case "finalise":
+		var actions []*fidelityv1.ActionItem
+		if strings.TrimSpace(f.Get("action_text")) != "" {
+			actions = append(actions, &fidelityv1.ActionItem{Text: f.Get("action_text"), Owner: f.Get("action_owner"), DueDate: f.Get("action_due")})
+		}
+		_, err = h.fidelity.FinaliseReview(ctx, &fidelityv1.FinaliseReviewRequest{ReviewId: id, Strengths: f.Get("strengths"),
+			Recommendations: f.Get("recommendations"), ActionItems: actions, Version: version, RequestId: key})
+	case "actiondone":
+		_, err = h.fidelity.CompleteActionItem(ctx, &fidelityv1.CompleteActionItemRequest{ReviewId: id,
+			ActionItemId: f.Get("action_item_id"), RequestId: key})
+	default:
+		return errNotFound
+	}
+	if err != nil {
+		return serviceError(err)
+	}
+	http.Redirect(w, r, "/ui/fidelity/reviews/"+id+"?done=fidelity"+done, http.StatusSeeOther)
+	return nil
 }

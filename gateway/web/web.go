@@ -243,6 +243,7 @@ func (h *Handler) routes() http.Handler {
 	private("GET /ui/fidelity", h.fidelityPage)
 	private("GET /ui/fidelity/reviews/{id}", h.fidelityReviewPage)
 	private("POST /ui/fidelity/reviews/{id}/score", h.postFidelityScore)
+	private("POST /ui/fidelity/reviews/{id}/{action}", h.postFidelityAction)
 	private("GET /ui/fidelity/teams/{team}", h.fidelityTeamPage)
 	public("/ui/", func(http.ResponseWriter, *http.Request, *session) error { return errNotFound })
 
