@@ -431,6 +431,10 @@ func TestFidelityReviewOverREST(t *testing.T) {
 	if st, _, _ := reviewer.do("GET", "/ui/fidelity/reviews/"+id, nil); st != 200 {
 		t.Errorf("printable report: HTTP %d", st)
 	}
+	// Team figures are for the team's own MHA and independent reviewers.
+	e.want(e.do("GET", "/v1/teams/noord-team-a/employmentFigures?period_from=2026-01-01&period_to=2026-06-30", "dm-lucas", nil), 403, "decision maker team figures")
+	e.want(e.do("GET", "/v1/teams/noord-team-b/caseloadFigures?period_from=2026-01-01&period_to=2026-06-30", "sup-eva", nil), 403, "another team's figures")
+	e.want(e.do("GET", "/v1/teams/noord-team-a/benefitsFigures?period_from=2026-01-01&period_to=2026-06-30", "sup-eva", nil), 200, "own team's figures")
 	// A decision maker sees no measured items, a specialist nothing.
 	e.want(e.do("GET", "/v1/teams/noord-team-a/measuredFidelity?period_from=2026-01-01&period_to=2026-06-30", "dm-lucas", nil), 403, "decision maker measured")
 	e.want(e.do("GET", "/v1/fidelityBands", "es-anna", nil), 403, "specialist bands")

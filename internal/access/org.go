@@ -70,17 +70,22 @@ func (p *Path) OrgWrite(ctx context.Context, c Caller, o OrgOp, write func(ctx c
 }
 
 // AggregateTeam runs read for figures of one team that name no individual:
-// Aggregate in the caller's own region (read filters on it), and a caller
-// of an MHA only for a team it is in. One audit record naming no client
-// notes the access, or its refusal.
+// Aggregate in the caller's own region (read filters on it). Team figures
+// are small counts, not suppressed like region figures, so only a caller
+// of an MHA who is in the team, or of an independent organisation (a
+// fidelity reviewer), gets them. One audit record naming no client notes
+// the access, or its refusal.
 func (p *Path) AggregateTeam(ctx context.Context, teamID string, sections []authz.Section, read func(c Caller, regionID string) error) error {
 	c, err := CallerFrom(ctx)
 	if err != nil {
 		return err
 	}
-	if c.Sub.OrgKind == "mha" && !slices.Contains(c.Sub.Teams, teamID) {
-		return p.RefuseCaller(ctx, c, "", Op{Action: string(authz.Aggregate), Sections: sections},
-			fmt.Errorf("%w: %s is not in team %s", apperr.ErrPermissionDenied, c.Sub.UserID, teamID))
+	op := Op{Action: string(authz.Aggregate), Sections: sections}
+	switch {
+	case c.Sub.OrgKind == "mha" && !slices.Contains(c.Sub.Teams, teamID):
+		return p.RefuseCaller(ctx, c, "", op, fmt.Errorf("%w: %s is not in team %s", apperr.ErrPermissionDenied, c.Sub.UserID, teamID))
+	case c.Sub.OrgKind != "mha" && c.Sub.OrgKind != "independent":
+		return p.RefuseCaller(ctx, c, "", op, fmt.Errorf("%w: team figures are for the team's own MHA and independent reviewers", apperr.ErrPermissionDenied))
 	}
 	return p.aggregate(ctx, c, "", sections, "team figures of "+teamID, read)
 }
