@@ -37,6 +37,11 @@ const (
 	// release with kustomize.
 	imageRepo      = "registry.example.org/ipsbridge/"
 	databaseSecret = "ipsbridge-database"
+	// ownerSecret holds the owner role that runs migrations (Jobs only).
+	ownerSecret = "ipsbridge-database-owner"
+	// sealingSecret holds the operator keys that seal webhook signing
+	// secrets (events and the dispatcher only).
+	sealingSecret = "ipsbridge-webhook-sealing"
 
 	labelName      = "app.kubernetes.io/name"
 	labelComponent = "app.kubernetes.io/component"
@@ -568,17 +573,29 @@ func checkEnv(t *testing.T, where string, m *manifests, name string, env []corev
 			}
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			if e.Name != "DATABASE_URL" || ref.Name != databaseSecret || ref.Key != name {
-				t.Errorf("%s: env %s from Secret %s key %s; want DATABASE_URL from %s key %s", where, e.Name, ref.Name, ref.Key, databaseSecret, name)
+			switch {
+			case e.Name == "IPSB_DATABASE_RUNTIME_URL" && ref.Name == databaseSecret && ref.Key == name:
+			case e.Name == "DATABASE_URL" && ref.Name == ownerSecret && ref.Key == "owner":
+			case e.Name == "IPSB_WEBHOOK_SEALING_KEYS" && ref.Name == sealingSecret && ref.Key == "keys" &&
+				(name == "events" || name == "dispatcher"):
+			default:
+				t.Errorf("%s: env %s from Secret %s key %s; want IPSB_DATABASE_RUNTIME_URL from %s key %s or DATABASE_URL from %s key owner",
+					where, e.Name, ref.Name, ref.Key, databaseSecret, name, ownerSecret)
 			}
 		default:
 			t.Errorf("%s: env %s: only ConfigMap and Secret references are expected", where, e.Name)
 		}
 	}
-	if name != componentGateway && !seen["DATABASE_URL"] {
-		t.Errorf("%s: no DATABASE_URL", where)
+	// The migration role owns the schemas; a serving container has only its
+	// runtime role, which owns nothing (issue 14).
+	migration := strings.Contains(where, "Job")
+	if name != componentGateway && !seen["IPSB_DATABASE_RUNTIME_URL"] {
+		t.Errorf("%s: no IPSB_DATABASE_RUNTIME_URL", where)
 	}
-	if name == componentGateway && seen["DATABASE_URL"] {
+	if migration != seen["DATABASE_URL"] {
+		t.Errorf("%s: DATABASE_URL (the owner role) set: %v; want it in migration Jobs only", where, seen["DATABASE_URL"])
+	}
+	if name == componentGateway && (seen["DATABASE_URL"] || seen["IPSB_DATABASE_RUNTIME_URL"]) {
 		t.Errorf("%s: the gateway has no database", where)
 	}
 	if !seen["IPSB_LOG_LEVEL"] {
@@ -877,8 +894,10 @@ func checkMigrateJob(t *testing.T, m *manifests, d *appsv1.Deployment) {
 	if !slices.Equal(jc.Args, []string{"migrate"}) {
 		t.Errorf("%s: args %v, want [migrate]", where, jc.Args)
 	}
-	if !jsonEqual(jc.Env, dc.Env) {
-		t.Errorf("%s: env differs from Deployment/%s's; the migrate subcommand reads the same configuration", where, d.Name)
+	// The Job has the owner role besides everything the Deployment has.
+	jobEnv := slices.DeleteFunc(slices.Clone(jc.Env), func(e corev1.EnvVar) bool { return e.Name == "DATABASE_URL" })
+	if !jsonEqual(jobEnv, dc.Env) {
+		t.Errorf("%s: env (but DATABASE_URL) differs from Deployment/%s's; the migrate subcommand reads the same configuration", where, d.Name)
 	}
 	if jc.StartupProbe != nil || jc.ReadinessProbe != nil || jc.LivenessProbe != nil {
 		t.Errorf("%s: a Job has no probes", where)
@@ -942,7 +961,7 @@ func TestNetworkPolicies(t *testing.T) {
 			if from[labelComponent] == componentGateway {
 				return true
 			}
-			if from[labelComponent] == componentService && slices.Contains(figureSources[from[labelName]], to[labelName]) {
+			if from[labelComponent] == componentService && slices.Contains(serviceCallees[from[labelName]], to[labelName]) {
 				return true
 			}
 			return to[labelName] == "clients" && from[labelComponent] == componentService &&
@@ -1054,10 +1073,13 @@ func TestNetworkPolicies(t *testing.T) {
 // clientsCallers are the services that call the clients service.
 var clientsCallers = []string{"employment", "benefits", "events"}
 
-// figureSources are the services a service asks for aggregate figures: the
-// fidelity service asks for team figures (its own policies in
-// k8s/fidelity.yaml).
-var figureSources = map[string][]string{"fidelity": {"clients", "employment", "benefits"}}
+// serviceCallees are the services a service calls besides clients: the
+// funding service (work histories, a client's benefits) and the fidelity
+// service (team figures; its own policies in k8s/fidelity.yaml).
+var serviceCallees = map[string][]string{
+	"funding":  {"employment", "benefits"},
+	"fidelity": {"clients", "employment", "benefits"},
+}
 
 // internalRanges are what HTTPS out must never reach: the private ranges
 // (pods, Services, nodes), carrier-grade NAT, link-local (the cloud's

@@ -29,7 +29,7 @@ func startWithBenefits(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	srv, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(t, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 	// es-anna asks for counselling; she sees the summary, not the amounts.
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests", "es-anna", map[string]any{
 		"reason": "job offer: 20 h a week in a bakery",
-	}), 200, "request counselling")
+	}, "Idempotency-Key", "counsel-"+id), 200, "request counselling")
 	crID, _ := get(r.body, "counselling_request", "counselling_request_id").(string)
 	if crID == "" {
 		t.Fatalf("no counselling request id in %s", r.raw)
@@ -157,31 +157,41 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 		t.Errorf("assigned to %v: %s", c, r.raw)
 	}
 	r = e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests/"+crID+"/sessions", "gem-karin", map[string]any{
-		"session": map[string]any{"session_date": "2026-01-02", "notes": "explained the part-time release", "outcome": "client considers the offer"},
+		"request_id": "session-1",
+		"session":    map[string]any{"session_date": "2026-01-02", "notes": "explained the part-time release", "outcome": "client considers the offer"},
 	}), 200, "record session")
 	if s, _ := get(r.body, "counselling_request", "sessions").([]any); len(s) != 1 {
 		t.Errorf("sessions after recording one: %s", r.raw)
 	}
 
-	// The income effect of the offer: 20 h a week at 1500 ct, from
-	// 2026-01-05, calculated for that month, following RULES.md:
-	//   earnings          = 20 × 1500 × 52 / 12              = 130000
-	//   Participatiewet   : release = min(25% × 130000 = 32500, cap 26917
-	//                       (row 2026-01-01)) = 26917, within 6 months;
-	//                       deduction = min(130000 − 26917, 120000) = 103083
-	//   WIA WGA           : deduction = min(70% × 130000, 150000) = 91000
-	//   without job       = 120000 + 150000                   = 270000
-	//   with job          = 130000 + 120000 − 103083 + 150000 − 91000 = 205917
-	//   difference        = 205917 − 270000                   = −64083
+	// The income effect of the offer: 20 h a week at €15.00, from
+	// 2026-01-05, for that month, following RULES.md. The client has
+	// social assistance, whose norm is net, so the month is net:
+	//   gross earnings    = 20 × 1500 × 52 / 12                = 130000
+	//   net earnings      = 80% × 130000 (net assumption)     = 104000
+	//   WIA WGA (gross)   : WGA month 13, wage-related phase assumed (no end
+	//                       date known): offset 70% × 130000  = 91000;
+	//                       150000 without, 59000 with; net 80%: 120000
+	//                       and 47200, so the WGA loses 72800 net
+	//   Participatiewet   : release = min(25% × 104000 = 26000, cap 26917
+	//                       (row 2026-01-01)) = 26000, job month 1 of 6;
+	//                       assistance = 120000 − 104000 + 26000 + 72800
+	//                       (what the WGA loses, made up)     = 114800
+	//   without job       = 120000 + 120000                   = 240000
+	//   with job          = 104000 + 47200 + 114800           = 266000
+	//   difference        = 266000 − 240000                   = 26000
 	const hours, wage = 20, 1500
 	earnings := int64(hours) * wage * 52 / 12
-	release := min(earnings*25/100, 26917)
-	pwDeduction := min(earnings-release, pwCents)
-	wgaDeduction := min(earnings*70/100, wgaCents)
-	without := int64(pwCents + wgaCents)
-	with := earnings + pwCents - pwDeduction + wgaCents - wgaDeduction
-	if earnings != 130000 || release != 26917 || pwDeduction != 103083 || wgaDeduction != 91000 || with != 205917 {
-		t.Fatalf("the test's own arithmetic is off: %d %d %d %d %d", earnings, release, pwDeduction, wgaDeduction, with)
+	net := earnings * 80 / 100
+	wgaOffset := min(earnings*70/100, wgaCents)
+	wgaLoss := int64(wgaCents)*80/100 - (wgaCents-wgaOffset)*80/100
+	release := min(net*25/100, 26917)
+	assistance := pwCents - net + release + wgaLoss
+	without := int64(wgaCents)*80/100 + pwCents
+	with := net + (wgaCents-wgaOffset)*80/100 + assistance
+	if earnings != 130000 || net != 104000 || wgaOffset != 91000 || wgaLoss != 72800 || release != 26000 || assistance != 114800 ||
+		without != 240000 || with != 266000 {
+		t.Fatalf("the test's own arithmetic is off: %d %d %d %d %d %d %d %d", earnings, net, wgaOffset, wgaLoss, release, assistance, without, with)
 	}
 	r = e.want(e.do("POST", "/v1/clients/"+id+":calculateIncomeEffect", "gem-karin", map[string]any{
 		"hours_per_week": hours, "hourly_wage_cents": wage, "job_start_date": "2026-01-05",
@@ -200,25 +210,20 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 	var sum int64
 	for _, l := range list(r.body, "lines") {
 		sum += num(t, l["amount_cents"])
-		if c, _ := l["code"].(string); c != "benefit" {
+		if c, _ := l["code"].(string); c != "benefit" && c != "to_net" {
 			lines[c] = l
 		}
 	}
 	if sum != with {
 		t.Errorf("lines sum to %d, want %d: %s", sum, with, r.raw)
 	}
-	if l := lines["participatiewet_earnings_deduction"]; l == nil || num(t, l["amount_cents"]) != -pwDeduction ||
-		l["rule_version"] != "participatiewet/2026-01-01" || l["benefit_id"] != pwID {
-		t.Errorf("Participatiewet line %v in %s", l, r.raw)
+	if l := lines["pw_release"]; l == nil || num(t, l["amount_cents"]) != release ||
+		l["rule_version"] != "participatiewet/2026-01-01" || l["benefit_id"] != pwID || l["payer_organization_name"] != "Gemeente Groningen" {
+		t.Errorf("release line %v in %s", l, r.raw)
 	}
-	var wgaLine map[string]any
-	for c, l := range lines {
-		if strings.HasSuffix(c, "_income_deduction") {
-			wgaLine = l
-		}
-	}
-	if wgaLine == nil || num(t, wgaLine["amount_cents"]) != -wgaDeduction || wgaLine["benefit_id"] != wgaID {
-		t.Errorf("WGA line %v in %s", wgaLine, r.raw)
+	if l := lines["wga_wage_related_offset"]; l == nil || num(t, l["amount_cents"]) != -wgaOffset || l["benefit_id"] != wgaID ||
+		!strings.Contains(fmt.Sprint(l["description"]), "€1,300.00") {
+		t.Errorf("WGA line %v in %s", l, r.raw)
 	}
 
 	// The job starts: the counsellor gets a task, each payer a notice.
@@ -372,9 +377,9 @@ func TestBenefitsFlowOverREST(t *testing.T) {
 		{"negative amount", "uwv-gijs", "/v1/clients/" + id + "/benefits",
 			benefit(map[string]any{"kind": "BENEFIT_KIND_WW", "monthly_amount_cents": -5, "start_date": "2025-01-01"}), nil, 400, "monthly_amount_cents"},
 		{"end before start", "uwv-gijs", "/v1/clients/" + id + "/benefits",
-			benefit(map[string]any{"kind": "BENEFIT_KIND_WW", "monthly_amount_cents": 500, "start_date": "2025-01-01", "end_date": "2024-12-31"}), nil, 400, "end_date"},
+			benefit(map[string]any{"kind": "BENEFIT_KIND_WW", "monthly_amount_cents": 500, "start_date": "2025-01-01", "end_date": "2024-12-31"}), []string{"Idempotency-Key", "uwv-bad-end-1"}, 400, "end_date"},
 		{"UWV paying social assistance", "uwv-gijs", "/v1/clients/" + id + "/benefits",
-			benefit(map[string]any{"kind": "BENEFIT_KIND_PARTICIPATIEWET", "monthly_amount_cents": 500, "start_date": "2025-01-01"}), nil, 400, "municipality"},
+			benefit(map[string]any{"kind": "BENEFIT_KIND_PARTICIPATIEWET", "monthly_amount_cents": 500, "start_date": "2025-01-01"}), []string{"Idempotency-Key", "uwv-bad-payer-1"}, 400, "municipality"},
 		{"decision on a benefit UWV pays", "gem-system", "/v1/benefitDecisions",
 			map[string]any{"client_id": id, "benefit_id": wgaID, "kind": "DECISION_KIND_ENDED", "effective_date": "2026-03-01"},
 			[]string{"Idempotency-Key", "gem-wrong-1"}, 404, "not found"},

@@ -3,9 +3,11 @@ package e2e_test
 import (
 	"context"
 	"flag"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -279,9 +281,24 @@ func TestBrowser(t *testing.T) {
 		if p.exists("#consent-form") || p.exists("#workgoals-form") {
 			t.Errorf("a clinician gets the consent or work goals form")
 		}
-		p.run(chromedp.SetValue(css(`#ci-notes`), "Werkt het best in de ochtend."))
+		// Clinical input is kept as dated entries: a second one does not
+		// replace the first, and the newest comes first.
+		yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+		p.run(chromedp.Click(css(`#clinical-input summary`)),
+			chromedp.SetValue(css(`#ci-date`), yesterday),
+			chromedp.SetValue(css(`#ci-notes`), "Werkt het best in de ochtend."))
 		p.submit(`form[action$="/clinical"] button[type=submit]`)
-		p.wantText("clinical input saved", "The clinical input was saved.", "Werkt het best in de ochtend.")
+		p.wantText("clinical input added", "The clinical input was added.", "Werkt het best in de ochtend.", yesterday, "Carla Bakker")
+		p.run(chromedp.Click(css(`#clinical-input summary`)),
+			chromedp.SetValue(css(`#ci-work`), "Geen nachtdiensten."))
+		p.submit(`form[action$="/clinical"] button[type=submit]`)
+		p.wantText("second entry", "Werkt het best in de ochtend.", "Geen nachtdiensten.")
+		if n := eval[int](p, `document.querySelectorAll("#clinical-entries li").length`); n != 2 {
+			t.Errorf("%d clinical entries shown, want 2", n)
+		}
+		if first := eval[string](p, `document.querySelector("#clinical-entries li").innerText`); !strings.Contains(first, "Geen nachtdiensten.") {
+			t.Errorf("the newest entry is not first: %q", first)
+		}
 		p.screenshot("client-clinician")
 	})
 
@@ -310,20 +327,84 @@ func TestBrowser(t *testing.T) {
 		p.open("/ui/clients/" + id + "/income")
 		p.run(chromedp.SetValue(css(`#income-hours`), "16"), chromedp.SetValue(css(`#income-wage`), "14,50"))
 		p.submit(`form[action$="/income"] button[type=submit]`)
-		p.wantText("income calculation", "Income without the job", "Income with the job", "Difference")
-		lines := eval[int](p, `document.querySelectorAll("#income-lines tbody tr").length`)
-		if lines < 2 {
+		p.wantText("income calculation", "Income without the job", "Income with the job", "Difference", "UWV Noord", "Gemeente Groningen")
+		lines := eval[int](p, `document.querySelectorAll(".income-month:first-of-type .income-lines:last-of-type tbody tr").length`)
+		if lines < 3 {
 			t.Errorf("%d explained lines, want the earnings and each benefit", lines)
 		}
 		p.screenshot("income")
 	})
 
+	// The same calculation in Dutch, over eight months: every word Dutch,
+	// every amount in euros with a decimal comma, organisations by name.
+	t.Run("income calculation in Dutch", func(t *testing.T) {
+		// UWV reports that from March it pays 520.54 of the WGA, having
+		// offset 679.46 of the job's earnings (70% of 16 × 14.00 × 52 /
+		// 12): the calculation must not deduct those earnings again.
+		r := e.want(e.do("GET", "/v1/clients/"+id+"/benefits", "uwv-gijs", nil), 200, "UWV's benefits")
+		wga, _ := list(r.body, "benefits")[0]["benefit_id"].(string)
+		e.want(e.do("POST", "/v1/benefitDecisions", "uwv-system", map[string]any{
+			"client_id": id, "benefit_id": wga, "kind": "DECISION_KIND_ADJUSTED", "effective_date": "2026-03-01",
+			"monthly_amount_cents": 52054, "earnings_offset_cents": 67946,
+		}, "Idempotency-Key", "browser-wga-offset"), 200, "UWV's decision")
+		p := b.as(t, "gem-karin")
+		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id))
+		p.wantText("amount history", "Bedragen door de tijd")
+		p.open("/ui/clients/" + id + "/income")
+		p.run(chromedp.SetValue(css(`#income-hours`), "16"), chromedp.SetValue(css(`#income-wage`), "14,00"),
+			chromedp.SetValue(css(`#income-start`), "2026-01-01"), chromedp.SetValue(css(`#income-months`), "8"))
+		p.submit(`form[action$="/income"] button[type=submit]`)
+		months := eval[int](p, `document.querySelectorAll("#income-months tbody tr").length`)
+		if months != 8 {
+			t.Fatalf("%d months shown, want 8", months)
+		}
+		// With the WGA (1,200.00 gross, 70% offset) and the assistance (300.00
+		// net), month 7 has no release: the job brings nothing extra. Every
+		// month, March too, has the same figures: without the job
+		// 960.00 + 300.00 = 1,260.00 net.
+		p.wantText("Dutch calculation", "Inkomen zonder baan", "Inkomen met baan", "juli 2026", "UWV Noord", "Gemeente Groningen",
+			"minimumloon", "niets extra", "Vrijlating", "netto", "€ 14,00")
+		without := eval[[]string](p, `[...document.querySelectorAll("#income-months tbody tr td:nth-child(3)")].map(td => td.innerText)`)
+		for i, w := range without {
+			if w != "€ 1.260,00" {
+				t.Errorf("month %d: income without the job %s, want € 1.260,00", i+1, w)
+			}
+		}
+		with := eval[[]string](p, `[...document.querySelectorAll("#income-months tbody tr td:nth-child(4)")].map(td => td.innerText)`)
+		if len(with) != 8 || with[1] != with[2] || with[2] != "€ 1.454,13" || with[6] != "€ 1.260,00" {
+			t.Errorf("income with the job per month: %v; want € 1.454,13 in months 1–6 (March too), € 1.260,00 from month 7", with)
+		}
+		main := eval[string](p, `document.querySelector("main").innerText`)
+		for _, bad := range []*regexp.Regexp{
+			regexp.MustCompile(`(?i)\b(the|and|wage|earnings|benefit|month|months|gross|net|deducted|release|paid|from|with|without|income|difference|source|amount|line|assumption|note)\b`),
+			regexp.MustCompile(`(?i)\b(ct|cents?)\b`),              // cents
+			regexp.MustCompile(`€\d|\d\.\d{2}(\D|$)`),              // English money
+			regexp.MustCompile(`uwv-noord|gem-groningen|/20\d\d-`), // ids and rule versions
+		} {
+			if loc := bad.FindStringIndex(main); loc != nil {
+				t.Errorf("the Dutch page shows %q in %q", main[loc[0]:loc[1]], main[max(0, loc[0]-80):min(len(main), loc[1]+80)])
+			}
+		}
+		if os.Getenv("SHOW_INCOME") != "" {
+			t.Log(main)
+		}
+		p.screenshot("income-nl")
+	})
+
 	t.Run("supervisor access history", func(t *testing.T) {
 		p := b.as(t, "sup-eva")
 		p.run(chromedp.WaitReady(css("main")))
+		p.wantText("supervision", "Needs attention", "No contact in the last 30 days", "Specialists above the IPS maximum", "Team Stad", "Anna de Vries")
 		p.screenshot("caseload-supervisor")
 		p.open("/ui/clients/" + id + "/access")
-		p.wantText("access history", "Access history", "uwv-gijs", "gem-karin", "cl-carla", "UWV Noord")
+		// People by name, times labelled, one line per page view.
+		p.wantText("access history", "Access history", "Gijs de Boer", "Karin Vos", "Carla Bakker", "UWV Noord", "Time (Dutch time)")
+		p.wantNoText("access history", "uwv-gijs", "cl-carla", "action.")
+		// Filtered to other organisations, the MHA's own people drop out.
+		p.open("/ui/clients/" + id + "/access?others=1")
+		p.wantText("other organisations", "Gijs de Boer", "Karin Vos")
+		p.wantNoText("other organisations", "Carla Bakker")
+		p.open("/ui/clients/" + id + "/access")
 		// Printed, only the history remains.
 		p.run(media("print"))
 		headerShown := eval[bool](p, `getComputedStyle(document.querySelector("header.top")).display !== "none"`)
@@ -393,6 +474,31 @@ func TestBrowser(t *testing.T) {
 		// Sign out from the header.
 		p.submit(`header form[action="/ui/signout"] button`)
 		p.wantText("signed out", "Aanmelden", "Lokale omgeving")
+	})
+	t.Run("enrolment with consents", func(t *testing.T) {
+		p := b.as(t, "es-anna")
+		p.open("/ui/clients")
+		p.submit(`a[href="/ui/clients/new"]`)
+		// The specialist's team is chosen; without the client present, the
+		// consents are refused next to the box and nobody is enrolled.
+		if team := eval[string](p, `document.querySelector("#enrol-team").value`); team != "noord-team-a" {
+			t.Errorf("team defaults to %q", team)
+		}
+		p.run(
+			chromedp.SetValue(css(`#enrol-given`), "Marloes"),
+			chromedp.SetValue(css(`#enrol-family`), "Wiersma"),
+			chromedp.SetValue(css(`#enrol-dob`), "1988-02-14"),
+			chromedp.Click(css(`input[name=organizations][value=uwv-noord]`)),
+		)
+		p.submit(`form[action="/ui/clients/new"] button[type=submit]`)
+		p.wantText("consent without the client", "Record (or revoke) consent only with the client present")
+		p.run(chromedp.Click(css(`input[name=present]`)))
+		p.submit(`form[action="/ui/clients/new"] button[type=submit]`)
+		p.wantText("enrolled", "The client was enrolled and the consents recorded.", "Marloes Wiersma", "UWV Noord")
+		// Found by name from the client list.
+		p.open("/ui/clients?q=wiers")
+		p.wantText("search", "Marloes Wiersma")
+		p.wantNoText("search", d.names[0])
 	})
 	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))
 }

@@ -27,6 +27,7 @@ import (
 	benefitsserver "github.com/ipsbridge/ipsbridge/services/benefits/server"
 	empserver "github.com/ipsbridge/ipsbridge/services/employment/server"
 	"github.com/ipsbridge/ipsbridge/services/events/dispatch"
+	eventsserver "github.com/ipsbridge/ipsbridge/services/events/server"
 	eventsstore "github.com/ipsbridge/ipsbridge/services/events/store"
 )
 
@@ -51,19 +52,39 @@ func startWithEventSources(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emp, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	emp, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(t, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(t, p.ClientsAddr), Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(t, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: benefitsapp.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	empAddr, benAddr := testplatform.Serve(t, emp), testplatform.Serve(t, ben)
-	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr })
+	ev, _, err := eventsserver.Build(eventsserver.Deps{Pool: p.RuntimePool(t, eventsserver.Runtime), Verifier: p.Verifier, Authz: az,
+		Egress: egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
+		Sealer: e2eSealer, Logger: testplatform.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empAddr, benAddr, evAddr := testplatform.Serve(t, emp), testplatform.Serve(t, ben), testplatform.Serve(t, ev)
+	// The services' event consumers (the trajectory follows the jobs;
+	// job changes reach the benefits counsellor and the payers), with a
+	// relay of their own until runDispatcher starts the real one.
+	p.FollowEvents(t, benefitsserver.Consumers(benefitsserver.Deps{Pool: p.Pool, Authz: az, Logger: testplatform.Logger()})...)
+	return startGateway(t, p, func(c *gwserver.Config) { c.EmploymentAddr, c.BenefitsAddr, c.EventsAddr = empAddr, benAddr, evAddr })
 }
+
+// e2eSealer seals signing secrets and feed cursors as in production; the
+// events service and the dispatcher share it.
+var e2eSealer = func() *webhook.Sealer {
+	s, err := webhook.NewSealer([]byte("e2e-sealing-key-32-bytes-long!!!"))
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // runDispatcher runs a dispatcher in-process until the test ends, with
 // short polls and backoff and an egress policy that lets it reach the
@@ -78,9 +99,10 @@ func (e *env) runDispatcher() {
 		Worker: "e2e", Concurrency: 8, Batch: 32, Timeout: 2 * time.Second, Lease: 3 * time.Second, Poll: 50 * time.Millisecond,
 		Backoff: dispatch.Backoff{Base: 40 * time.Millisecond, Cap: 200 * time.Millisecond, MaxAge: time.Hour, MaxRetryAfter: time.Second},
 		Egress:  egress.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, AllowHTTP: true},
+		Sealer:  e2eSealer,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := dispatch.New(cfg, e.p.Pool, az, testplatform.Logger())
+	d := dispatch.New(cfg, e.p.RuntimePool(e.t, dispatch.Runtime), az, testplatform.Logger())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
 	e.t.Cleanup(func() {

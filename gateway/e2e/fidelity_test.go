@@ -40,19 +40,22 @@ func startWithFidelity(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	emp, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	// Each service as its runtime role, as deployed: a missing grant (the
+	// shared path's call of fidelity.open_review_teams from the clients
+	// and employment roles) fails the test.
+	emp, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(t, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(t, p.ClientsAddr), Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	empAddr := testplatform.Serve(t, emp)
-	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(t, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: benefitsapp.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	benAddr := testplatform.Serve(t, ben)
-	fid, _, err := fidserver.Build(fidserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az, Logger: testplatform.Logger(),
+	fid, _, err := fidserver.Build(fidserver.Deps{Pool: p.RuntimePool(t, fidserver.Runtime), Verifier: p.Verifier, Authz: az, Logger: testplatform.Logger(),
 		Figures: fidserver.NewFigures(testplatform.Dial(t, empAddr), testplatform.Dial(t, p.ClientsAddr), testplatform.Dial(t, benAddr))})
 	if err != nil {
 		t.Fatal(err)

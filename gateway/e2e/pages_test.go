@@ -37,20 +37,22 @@ func startAll(tb testing.TB) *env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	emp, _, err := empserver.Build(empserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	emp, _, err := empserver.Build(empserver.Deps{Pool: p.RuntimePool(tb, empserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Clients: testplatform.Dial(tb, p.ClientsAddr), Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az,
+	ben, _, err := benefitsserver.Build(benefitsserver.Deps{Pool: p.RuntimePool(tb, benefitsserver.Runtime), Verifier: p.Verifier, Authz: az,
 		Notifier: app.TableNotifier{}, Logger: testplatform.Logger()})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	empAddr, benAddr := testplatform.Serve(tb, emp), testplatform.Serve(tb, ben)
+	p.FollowEvents(tb, benefitsserver.Consumers(benefitsserver.Deps{Pool: p.Pool, Authz: az, Logger: testplatform.Logger()})...)
 	with := func(c *gwserver.Config) {
 		c.EmploymentAddr, c.BenefitsAddr = empAddr, benAddr
-		c.Web.DevLogin, c.Web.DevKeyDir = true, p.KeyDir
+		// Plain http on loopback: cookies without Secure, as scripts/dev.
+		c.Web.DevLogin, c.Web.DevKeyDir, c.Web.InsecureCookies = true, p.KeyDir, true
 	}
 	return startGateway(tb, p, with)
 }
@@ -111,6 +113,11 @@ func seedDemo(tb testing.TB, e *env, n, jobs int) demo {
 			}), 200, "start job")
 		}
 	}
+	// The trajectories follow the job starts (the clients service's
+	// event consumer).
+	for _, id := range d.ids[:min(jobs, n)] {
+		pollUntil(tb, 10*time.Second, "employed after the job start", func() bool { return e.phase(id) == "PHASE_EMPLOYED" })
+	}
 	id := d.ids[0]
 	wg := e.want(e.do("GET", "/v1/clients/"+id+"/workGoals", "es-anna", nil), 200, "work goals")
 	e.want(e.do("PATCH", "/v1/clients/"+id+"/workGoals?update_mask=goals,desired_hours_per_week", "es-anna", map[string]any{
@@ -126,7 +133,7 @@ func seedDemo(tb testing.TB, e *env, n, jobs int) demo {
 	}), 200, "municipality records Participatiewet")
 	e.want(e.do("POST", "/v1/clients/"+id+"/counsellingRequests", "es-anna", map[string]any{
 		"reason": "baanaanbod: 16 uur als kok",
-	}), 200, "request counselling")
+	}, "Idempotency-Key", "counsel-"+id), 200, "request counselling")
 	return d
 }
 

@@ -1,6 +1,7 @@
-// Package openapi serves the OpenAPI (Swagger 2.0) description of the REST
-// API. The document is generated from the protos by scripts/generate; edit
-// the protos or proto/ipsbridge/http.yaml, never the JSON.
+// Package openapi serves the OpenAPI 3 description of the REST API, the
+// document partners generate clients from. It is generated from the protos
+// by scripts/generate (protoc-gen-openapiv2, then gateway/openapi/gen); edit
+// the protos, proto/ipsbridge/http.yaml or gen, never the JSON.
 package openapi
 
 import (
@@ -12,7 +13,7 @@ import (
 	"time"
 )
 
-//go:embed ipsbridge.swagger.json
+//go:embed openapi.json
 var document []byte
 
 // Document returns a copy of the OpenAPI document.

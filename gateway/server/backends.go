@@ -7,13 +7,15 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
+	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 	fidelityv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/fidelity/v1"
+	fundingv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1"
 )
 
 // service is one gRPC backend behind the gateway.
@@ -37,6 +39,7 @@ func (c Config) services() []service {
 		{"employment", "/ipsbridge.employment.v1.", c.EmploymentAddr, employmentv1.RegisterEmploymentServiceHandler},
 		{"benefits", "/ipsbridge.benefits.v1.", c.BenefitsAddr, benefitsv1.RegisterBenefitsServiceHandler},
 		{"events", "/ipsbridge.events.v1.", c.EventsAddr, eventsv1.RegisterEventsServiceHandler},
+		{"funding", "/ipsbridge.funding.v1.", c.FundingAddr, fundingv1.RegisterFundingServiceHandler},
 		{"fidelity", "/ipsbridge.fidelity.v1.", c.FidelityAddr, fidelityv1.RegisterFidelityServiceHandler},
 	}
 }
@@ -50,18 +53,22 @@ type backend struct {
 
 // dialBackends connects (lazily: grpc.NewClient does not block) to every
 // deployed service.
-func dialBackends(services []service) ([]*backend, error) {
+func dialBackends(services []service, identity mtls.Config) ([]*backend, error) {
+	// Mutual TLS when configured (the services refuse anyone without a
+	// certificate of the platform's CA); the services verify the forwarded
+	// bearer token themselves either way.
+	transport, err := identity.DialOption()
+	if err != nil {
+		return nil, err
+	}
 	var out []*backend
 	for _, s := range services {
 		if s.addr == "" {
 			continue
 		}
-		// Plain gRPC inside the cluster network; the services verify the
-		// forwarded bearer token themselves.
-		conn, err := grpc.NewClient(s.addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithUserAgent("ipsbridge-gateway"),
-		)
+		// rpc.Dial's prompt reconnects; transport replaces its plain-text
+		// default when mutual TLS is configured.
+		conn, err := rpc.Dial(s.addr, transport, grpc.WithUserAgent("ipsbridge-gateway"))
 		if err != nil {
 			closeBackends(out)
 			return nil, fmt.Errorf("backend %s at %s: %w", s.name, s.addr, err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/gateway/web"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 )
 
 // Config is the gateway's configuration, read from the environment.
@@ -28,6 +29,9 @@ type Config struct {
 	// EventsAddr is the events service (subscriptions, dead letters, the
 	// pull feed); it listens on 127.0.0.1:9104 by default.
 	EventsAddr string `env:"IPSB_EVENTS_ADDR"`
+	// FundingAddr is the funding service (agreements, trajectory
+	// applications, claims); it listens on 127.0.0.1:9106 by default.
+	FundingAddr string `env:"IPSB_FUNDING_ADDR"`
 	// FidelityAddr is the fidelity service (reviews, measured items); it
 	// listens on 127.0.0.1:9107 by default.
 	FidelityAddr string `env:"IPSB_FIDELITY_ADDR"`
@@ -48,6 +52,9 @@ type Config struct {
 
 	// Web configures the pages under /ui/ (IPSB_WEB_*).
 	Web web.Config
+	// TLS is the gateway's identity towards the services (mutual TLS,
+	// IPSB_TLS_*); empty: plain gRPC to them.
+	TLS mtls.Config
 }
 
 // DefaultConfig returns the defaults, as if the environment were empty.
@@ -73,6 +80,9 @@ func LoadConfig() (Config, error) {
 // all of them.
 func (c Config) Verify() error {
 	var errs []error
+	if err := c.TLS.Verify(); err != nil {
+		errs = append(errs, fmt.Errorf("mutual TLS (IPSB_TLS_*): %w", err))
+	}
 	for _, a := range []struct{ name, addr string }{
 		{"IPSB_GATEWAY_HTTP_ADDR", c.HTTPAddr},
 		{"IPSB_GATEWAY_GRPC_ADDR", c.GRPCAddr},

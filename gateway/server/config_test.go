@@ -94,7 +94,7 @@ func TestConfigVerify(t *testing.T) {
 func TestRoute(t *testing.T) {
 	c := DefaultConfig()
 	c.BenefitsAddr = "127.0.0.1:9103"
-	bs, err := dialBackends(c.services())
+	bs, err := dialBackends(c.services(), c.TLS)
 	if err != nil {
 		t.Fatal(err)
 	}

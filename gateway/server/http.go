@@ -39,12 +39,16 @@ const (
 )
 
 // apiMarshaler matches the committed OpenAPI document: proto field names
-// (snake_case), unset fields left out, and unknown fields refused (a typo in
-// a field name must not silently drop the value).
-var apiMarshaler = &runtime.JSONPb{
-	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: false},
+// (snake_case); lists, strings, numbers and booleans always present (an empty
+// list is [], not left out, so generated clients need no nil checks) while a
+// message or optional field that is not set is left out (a section the caller
+// may not read stays absent, not null); unknown fields refused (a typo in a
+// field name must not silently drop the value), and decoding errors that
+// name the field (decode.go).
+var apiMarshaler = apiJSON{&runtime.JSONPb{
+	MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitDefaultValues: true},
 	UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-}
+}}
 
 // errorMarshaler writes google.rpc.Status as {code, message, details}, with
 // details present even when empty so clients can rely on the shape.
@@ -53,6 +57,7 @@ var errorMarshaler = &runtime.JSONPb{
 }
 
 func (s *Server) newHTTPHandler() (http.Handler, error) {
+	setQueryParser()
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, apiMarshaler),
 		runtime.WithIncomingHeaderMatcher(incomingHeader),

@@ -73,7 +73,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.verifier = v
 
-	s.backends, err = dialBackends(cfg.services())
+	s.backends, err = dialBackends(cfg.services(), cfg.TLS)
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -399,9 +399,15 @@ func TestRESTGetClient(t *testing.T) {
 	if c.WorkGoals.SupportWishes != "idem-42" {
 		t.Errorf("backend saw idempotency key %q", c.WorkGoals.SupportWishes)
 	}
-	// Unset fields are left out, names are the proto names.
+	// Unset messages are left out, names are the proto names; empty lists
+	// and zero scalars are present, so clients need no nil checks.
 	if bytes.Contains(body, []byte(`"identity"`)) || bytes.Contains(body, []byte(`clientId`)) {
 		t.Errorf("body %s has unpopulated or camelCase fields", body)
+	}
+	for _, want := range []string{`"readable_sections":[]`, `"preferred_occupations":[]`, `"desired_hours_per_week":0`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("body %s lacks %s", body, want)
+		}
 	}
 
 	// The access log names the request and the caller.
@@ -512,6 +518,74 @@ func TestRESTBadRequests(t *testing.T) {
 	}
 }
 
+// TestRESTDecodingErrors: a body or query parameter the gateway cannot
+// decode is answered with INVALID_ARGUMENT naming the field (as a path from
+// the body) and what it must be, without decoder internals.
+func TestRESTDecodingErrors(t *testing.T) {
+	e := setup(t)
+	tok := e.anna(t)
+	for _, tt := range []struct {
+		method, path, body string
+		want               string
+	}{
+		{"POST", "/v1/clients", `{"client":{"identity":{"given_name":"Ada","foo":1}}}`,
+			"invalid request body: client.identity.foo is not a field of Identity"},
+		{"POST", "/v1/clients", `{"request_id":"r-12345678","client":{"identity":{"given_name":5}}}`,
+			"invalid request body: client.identity.given_name must be a string, not 5"},
+		{"POST", "/v1/clients", `{"client":{"trajectory":{"involved_organization_ids":["uwv",3]}}}`,
+			"invalid request body: client.trajectory.involved_organization_ids[1] must be a string"},
+		{"POST", "/v1/clients", `{"client":{"trajectory":{"involved_organization_ids":"uwv"}}}`,
+			"invalid request body: client.trajectory.involved_organization_ids must be a list"},
+		{"POST", "/v1/clients", `{"client":{"create_time":"yesterday"}}`,
+			"invalid request body: client.create_time must be an RFC 3339 time in a string"},
+		{"POST", "/v1/clients", `{"client":{"readable_sections":["SECTION_NONE"]}}`,
+			"invalid request body: client.readable_sections[0] must be one of SECTION_IDENTITY, SECTION_TRAJECTORY,"},
+		{"POST", "/v1/clients", `{"client":{"identity":{"version":"v2"}}}`,
+			"invalid request body: client.identity.version must be a whole number"},
+		{"POST", "/v1/clients", `{"client":"Ada"}`,
+			"invalid request body: client must be a JSON object"},
+		{"POST", "/v1/clients", `[1]`,
+			"invalid request body: the body must be a JSON object"},
+		{"POST", "/v1/clients", "{\n  \"client\": {,}\n}",
+			"invalid request body: not valid JSON at line 2, column 14"},
+		{"POST", "/v1/clients", `{"client":{}} {}`,
+			"invalid request body: not valid JSON at line 1, column 15"},
+		{"POST", "/v1/clients", `{"client":{}, "client":{}}`,
+			`invalid request body: duplicate field "client"`},
+		// A body that is one field of the request: paths start inside it.
+		{"PATCH", "/v1/clients/" + clientID + "/identity", `{"given_name":true}`,
+			"invalid request body: given_name must be a string"},
+		{"GET", "/v1/clients?page_size=ten", "",
+			"invalid query parameter page_size: it must be a whole number from -2147483648 to 2147483647"},
+		{"GET", "/v1/clients?phase=PHASE_DONE", "",
+			"invalid query parameter phase: it must be one of PHASE_REFERRAL, PHASE_INTAKE,"},
+		{"GET", "/v1/clients?open_only=perhaps&page_size=2", "",
+			"invalid query parameter open_only: it must be true or false"},
+	} {
+		var body io.Reader
+		if tt.body != "" {
+			body = strings.NewReader(tt.body)
+		}
+		resp, data := e.do(t, tt.method, tt.path, tok, body, nil)
+		st := decodeStatus(t, data)
+		if resp.StatusCode != http.StatusBadRequest || st.Code != int(codes.InvalidArgument) ||
+			!strings.HasPrefix(st.Message, tt.want) {
+			t.Errorf("%s %s %s: %d %q, want 400 %q", tt.method, tt.path, tt.body, resp.StatusCode, st.Message, tt.want)
+		}
+		for _, internal := range []string{"proto:", "(line", "strconv", "parsing field"} {
+			if strings.Contains(st.Message, internal) {
+				t.Errorf("%s %s: message %q shows decoder internals", tt.method, tt.path, st.Message)
+			}
+		}
+	}
+
+	// A body that decodes goes on to the backend (which lacks the method).
+	resp, data := e.do(t, "POST", "/v1/clients", tok, strings.NewReader(`{"client":{"identity":{"given_name":"Ada"}}}`), nil)
+	if resp.StatusCode != http.StatusNotImplemented {
+		t.Errorf("valid body: %d %s", resp.StatusCode, data)
+	}
+}
+
 func TestOpenAPIAndHealth(t *testing.T) {
 	e := setup(t)
 	resp, body := e.do(t, "GET", "/openapi.json", "", nil, nil)
@@ -519,14 +593,14 @@ func TestOpenAPIAndHealth(t *testing.T) {
 		t.Fatalf("openapi: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	var doc struct {
-		Swagger string         `json:"swagger"`
+		OpenAPI string         `json:"openapi"`
 		Paths   map[string]any `json:"paths"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("openapi.json does not parse: %v", err)
 	}
-	if doc.Swagger != "2.0" || doc.Paths["/v1/clients/{client_id}"] == nil {
-		t.Errorf("openapi document: swagger %q, %d paths", doc.Swagger, len(doc.Paths))
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || doc.Paths["/v1/clients/{client_id}"] == nil {
+		t.Errorf("openapi document: openapi %q, %d paths", doc.OpenAPI, len(doc.Paths))
 	}
 	resp, _ = e.do(t, "GET", "/openapi.json", "", nil, map[string]string{"If-None-Match": resp.Header.Get("ETag")})
 	if resp.StatusCode != http.StatusNotModified {
@@ -742,4 +816,27 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if _, err := server.New(cfg, nil); err == nil || !strings.Contains(err.Error(), "JWKS") {
 		t.Errorf("New with missing key file: %v", err)
 	}
+}
+
+// FuzzExplainBody: whatever the body, decoding either succeeds or fails with
+// a message in the API's terms, never protojson's.
+func FuzzExplainBody(f *testing.F) {
+	for _, s := range []string{
+		`{"client":{"identity":{"given_name":"Ada","foo":1}}}`,
+		`{"client":{"trajectory":{"involved_organization_ids":["uwv",3]}}}`,
+		`{"client":{"create_time":"yesterday","readable_sections":["SECTION_X"]}}`,
+		`{"client":{}, "client":{}}`, `[1]`, `{"client":`, `null`, `{"consents":[{"sections":[1.5]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := server.DecodeForTest(data, &clientsv1.CreateClientRequest{})
+		if err == nil || errors.Is(err, io.EOF) {
+			return
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, "invalid request body") || strings.Contains(msg, "proto:") || strings.Contains(msg, "(line") {
+			t.Errorf("%q: %q", data, msg)
+		}
+	})
 }

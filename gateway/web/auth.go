@@ -214,6 +214,8 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, s *session) error
 		http.Redirect(w, r, "/ui/caseload", http.StatusSeeOther)
 	case "decision_maker":
 		http.Redirect(w, r, "/ui/region", http.StatusSeeOther)
+	case "funding_officer":
+		http.Redirect(w, r, "/ui/funding", http.StatusSeeOther)
 	case "fidelity_reviewer":
 		http.Redirect(w, r, "/ui/fidelity", http.StatusSeeOther)
 	case "org_admin", "partner_system":

@@ -24,9 +24,15 @@ const callTimeout = 15 * time.Second
 // forwards them.
 func (h *Handler) callContext(r *http.Request, s *session) (context.Context, context.CancelFunc) {
 	md := metadata.Pairs("authorization", "Bearer "+s.Token)
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		md.Set("x-request-id", id)
+	// Every call of one page view carries the same request id: the audit
+	// log ties them together (and records a page view once, see
+	// access.CoverSections).
+	id := r.Header.Get("X-Request-Id")
+	if id == "" {
+		id = uuid.NewString()
+		r.Header.Set("X-Request-Id", id)
 	}
+	md.Set("x-request-id", id)
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = ""

@@ -5,9 +5,11 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
@@ -51,8 +53,10 @@ type orgOption struct{ ID, Name string }
 // clientData is everything one client's page shows; each part only when
 // the services returned it to this person.
 type clientData struct {
-	ID         string
-	C          *clientsv1.Client
+	ID string
+	C  *clientsv1.Client
+	// Today is the date forms default to, in Dutch time.
+	Today      string
 	Name       string
 	Phase      string
 	Phases     []string
@@ -117,13 +121,19 @@ func (h *Handler) clientPage(w http.ResponseWriter, r *http.Request, s *session)
 func (h *Handler) renderClient(w http.ResponseWriter, r *http.Request, s *session, id, failedName string, failed *form, status int) error {
 	ctx, cancel := h.callContext(r, s)
 	defer cancel()
-	resp, err := h.clients.GetClient(ctx, &clientsv1.GetClientRequest{ClientId: id})
+	// One page view is one audit record of the client: the clients
+	// service's record of this read also lists the sections the page's
+	// other calls read (those the person may read), and those calls,
+	// marked as covered, add no record of their own.
+	cover := access.CoverSections(ctx, authz.JobSearch, authz.Placements, authz.Milestones, authz.Benefits, authz.Consent)
+	resp, err := h.clients.GetClient(cover, &clientsv1.GetClientRequest{ClientId: id})
 	if err != nil {
 		return serviceError(err)
 	}
+	ctx = access.CoveredCall(ctx)
 	c := resp.GetClient()
 	d := &clientData{
-		ID: c.GetClientId(), C: c, Name: displayName(c), Phase: phaseKey(c.GetTrajectory().GetPhase()), Phases: allPhases,
+		ID: c.GetClientId(), C: c, Name: displayName(c), Today: time.Now().In(amsterdam).Format(time.DateOnly), Phase: phaseKey(c.GetTrajectory().GetPhase()), Phases: allPhases,
 		Read: map[string]bool{}, Write: map[string]bool{}, Employment: h.employment != nil, Benefits: h.benefits != nil,
 		ConsentSections: consentableSections, failed: failedName, failedForm: failed,
 	}

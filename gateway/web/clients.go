@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ipsbridge/ipsbridge/internal/seed"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 )
 
@@ -16,6 +17,9 @@ type clientsData struct {
 	Next     string
 	ShowBSN  bool
 	ShowTeam bool
+	// Query is the name searched for.
+	Query    string
+	MayEnrol bool
 }
 
 // clientsPage lists the clients the signed-in person may see, as
@@ -25,14 +29,15 @@ type clientsData struct {
 func (h *Handler) clientsPage(w http.ResponseWriter, r *http.Request, s *session) error {
 	ctx, cancel := h.callContext(r, s)
 	defer cancel()
-	resp, err := h.clients.ListClients(ctx, &clientsv1.ListClientsRequest{PageSize: 50, PageToken: r.URL.Query().Get("page")})
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	resp, err := h.clients.ListClients(ctx, &clientsv1.ListClientsRequest{PageSize: 50, PageToken: r.URL.Query().Get("page"), NameContains: q})
 	if err != nil {
 		return serviceError(err)
 	}
-	d := clientsData{Next: resp.GetNextPageToken(), ShowTeam: s.OrgKind == "mha"}
+	d := clientsData{Next: resp.GetNextPageToken(), ShowTeam: s.OrgKind == "mha", Query: q, MayEnrol: h.mayEnrol(s)}
 	for _, c := range resp.GetClients() {
 		row := clientRow{ID: c.GetClientId(), Name: displayName(c), Phase: phaseKey(c.GetTrajectory().GetPhase()),
-			Team: c.GetTrajectory().GetTeamId(), DateOfBirth: c.GetIdentity().GetDateOfBirth()}
+			Team: teamName(c.GetTrajectory().GetTeamId()), DateOfBirth: c.GetIdentity().GetDateOfBirth()}
 		if id := c.GetIdentity(); id != nil && id.GetBsn() != "" {
 			row.BSN = id.GetBsn()
 			d.ShowBSN = true
@@ -52,4 +57,14 @@ func phaseKey(p clientsv1.Phase) string {
 		return ""
 	}
 	return enumKey(p.String(), "PHASE_")
+}
+
+// teamName is a team's name from the directory the pages know.
+func teamName(id string) string {
+	for _, t := range seed.Demo.Teams {
+		if t.ID == id {
+			return t.Name
+		}
+	}
+	return id
 }

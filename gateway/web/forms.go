@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -182,19 +183,26 @@ func (h *Handler) postWorkGoals(w http.ResponseWriter, r *http.Request, s *sessi
 		}
 	}
 	return h.save(w, r, s, id, "workgoals", b, true, func(ctx context.Context) error {
-		_, err := h.clients.UpdateWorkGoals(ctx, &clientsv1.UpdateWorkGoalsRequest{ClientId: id, WorkGoals: wg,
+		_, err := h.clients.UpdateWorkGoals(ctx, &clientsv1.UpdateWorkGoalsRequest{ClientId: id, WorkGoals: wg, RequestId: b.f.Key,
 			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"preferences", "goals", "strengths", "support_wishes", "preferred_occupations", "desired_hours_per_week"}}})
 		return err
 	}, "workgoals", "work-goals")
 }
 
+// postClinical adds a dated entry to the clinical input; earlier entries
+// stay as they were.
 func (h *Handler) postClinical(w http.ResponseWriter, r *http.Request, s *session) error {
 	id := r.PathValue("id")
 	b := h.submission(r)
-	ci := &clientsv1.ClinicalInput{Notes: b.text("notes", false), WorkConsiderations: b.text("work_considerations", false), Version: b.version("version")}
+	e := &clientsv1.ClinicalEntry{EntryDate: b.date("entry_date", true), Notes: b.text("notes", false), WorkConsiderations: b.text("work_considerations", false)}
+	if e.Notes == "" && e.WorkConsiderations == "" {
+		b.fail("notes", "clinical.empty")
+	}
+	if e.EntryDate > time.Now().In(amsterdam).Format(time.DateOnly) {
+		b.fail("entry_date", "clinical.future")
+	}
 	return h.save(w, r, s, id, "clinical", b, true, func(ctx context.Context) error {
-		_, err := h.clients.UpdateClinicalInput(ctx, &clientsv1.UpdateClinicalInputRequest{ClientId: id, ClinicalInput: ci,
-			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"notes", "work_considerations"}}})
+		_, err := h.clients.AddClinicalEntry(ctx, &clientsv1.AddClinicalEntryRequest{ClientId: id, Entry: e, RequestId: b.f.Key})
 		return err
 	}, "clinical", "clinical-input")
 }
@@ -206,7 +214,7 @@ func (h *Handler) postPhase(w http.ResponseWriter, r *http.Request, s *session) 
 	if ph == clientsv1.Phase_PHASE_UNSPECIFIED {
 		b.fail("phase", "form.required")
 	}
-	req := &clientsv1.TransitionPhaseRequest{ClientId: id, Phase: ph, Reason: b.text("reason", false), Version: b.version("version")}
+	req := &clientsv1.TransitionPhaseRequest{ClientId: id, Phase: ph, Reason: b.text("reason", false), Version: b.version("version"), RequestId: b.f.Key}
 	if !b.ok() {
 		return h.formFailed(w, r, s, id, "phase", b, nil)
 	}
@@ -257,7 +265,7 @@ func (h *Handler) postRevokeConsent(w http.ResponseWriter, r *http.Request, s *s
 	}
 	ctx, cancel := h.callContext(r, s)
 	defer cancel()
-	_, err := h.clients.RevokeConsent(ctx, &clientsv1.RevokeConsentRequest{ClientId: id, ConsentId: cid})
+	_, err := h.clients.RevokeConsent(ctx, &clientsv1.RevokeConsentRequest{ClientId: id, ConsentId: cid, RequestId: b.f.Key})
 	if err != nil {
 		if st := status.Code(err); st == codes.FailedPrecondition || st == codes.AlreadyExists {
 			// Revoked already (a double submit): that is what was asked.
@@ -293,18 +301,8 @@ func (h *Handler) postStartPlacement(w http.ResponseWriter, r *http.Request, s *
 		HoursPerWeek: b.number("hours_per_week", true, 0.5, 60), HourlyWageCents: b.cents("hourly_wage", true)}
 	return h.save(w, r, s, id, "placement", b, h.employment != nil, func(ctx context.Context) error {
 		_, err := h.employment.StartPlacement(ctx, &employmentv1.StartPlacementRequest{ClientId: id, Placement: p, RequestId: b.f.Key})
-		if isPhaseSync(err) {
-			return nil
-		}
 		return err
 	}, "placement", "placements")
-}
-
-// isPhaseSync: the job was recorded but the trajectory's phase could not be
-// brought in line yet; the employment service repairs it on the next
-// change, so the page reports the job as recorded.
-func isPhaseSync(err error) bool {
-	return status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "retry the same request")
 }
 
 func (h *Handler) postPlacementTerms(w http.ResponseWriter, r *http.Request, s *session) error {
@@ -315,7 +313,7 @@ func (h *Handler) postPlacementTerms(w http.ResponseWriter, r *http.Request, s *
 	v := b.version("version")
 	name := "terms-" + pid
 	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
-		_, err := h.employment.ChangePlacementTerms(ctx, &employmentv1.ChangePlacementTermsRequest{ClientId: id, PlacementId: pid, Terms: t, Version: v})
+		_, err := h.employment.ChangePlacementTerms(ctx, &employmentv1.ChangePlacementTermsRequest{ClientId: id, PlacementId: pid, Terms: t, Version: v, RequestId: b.f.Key})
 		return err
 	}, "terms", "placement-"+pid)
 }
@@ -324,13 +322,10 @@ func (h *Handler) postEndPlacement(w http.ResponseWriter, r *http.Request, s *se
 	id, pid := r.PathValue("id"), r.PathValue("pid")
 	b := h.submission(r)
 	req := &employmentv1.EndPlacementRequest{ClientId: id, PlacementId: pid, EndDate: b.date("end_date", true),
-		EndReason: b.text("end_reason", true), Version: b.version("version")}
+		EndReason: b.text("end_reason", true), Version: b.version("version"), RequestId: b.f.Key}
 	name := "end-" + pid
 	return h.save(w, r, s, id, name, b, h.employment != nil, func(ctx context.Context) error {
 		_, err := h.employment.EndPlacement(ctx, req)
-		if isPhaseSync(err) {
-			return nil
-		}
 		return err
 	}, "ended", "placements")
 }

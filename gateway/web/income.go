@@ -1,6 +1,7 @@
 package web
 
 import (
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -16,9 +17,11 @@ type incomeData struct {
 	Result *benefitsv1.CalculateIncomeEffectResponse
 }
 
-// incomePage calculates what a job would do to the client's monthly income,
-// line by line, from the benefits the person may see. The calculation
-// changes nothing, so it is a GET form.
+// incomePage calculates what a job would do to the client's income in each
+// month of a period, line by line, from the benefits the person may see.
+// The benefits service writes the lines and notes in the page's language,
+// with amounts in euros and organisations by name. The calculation changes
+// nothing, so it is a GET form.
 func (h *Handler) incomePage(w http.ResponseWriter, r *http.Request, s *session) error {
 	if h.benefits == nil {
 		return errNotDeployed
@@ -38,7 +41,15 @@ func (h *Handler) incomePage(w http.ResponseWriter, r *http.Request, s *session)
 	if q.Has("hours") {
 		req := &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
 			HoursPerWeek: int32(b.number("hours", true, 0, 60)), HourlyWageCents: b.cents("wage", true),
-			JobStartDate: b.date("start", true), CalculationDate: b.date("month", false)}
+			JobStartDate: b.date("start", true), CalculationDate: b.date("month", false),
+			Months: int32(b.number("months", false, 1, 36)), LanguageCode: b.lang}
+		if req.Months == 0 {
+			req.Months = 12
+		}
+		if strings.TrimSpace(q.Get("net")) != "" {
+			n := int64(math.Round(b.number("net", false, 0, 100000) * 100))
+			req.NetMonthlyEarningsCents = &n
+		}
 		if b.ok() {
 			res, err := h.benefits.CalculateIncomeEffect(ctx, req)
 			if err != nil {
@@ -47,7 +58,8 @@ func (h *Handler) incomePage(w http.ResponseWriter, r *http.Request, s *session)
 					return pe
 				}
 				fields, general := fieldViolations(err)
-				for k, v := range map[string]string{"hours_per_week": "hours", "hourly_wage_cents": "wage", "job_start_date": "start", "calculation_date": "month"} {
+				for k, v := range map[string]string{"hours_per_week": "hours", "hourly_wage_cents": "wage", "job_start_date": "start",
+					"calculation_date": "month", "months": "months", "net_monthly_earnings_cents": "net"} {
 					if msg, ok := fields[k]; ok {
 						b.f.Errors[v] = msg
 					}
@@ -64,6 +76,7 @@ func (h *Handler) incomePage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	} else {
 		q.Set("start", time.Now().Format(time.DateOnly))
+		q.Set("months", "12")
 	}
 	return h.render(w, status, "income", h.newPage(r, s, "income.title", d))
 }

@@ -38,12 +38,14 @@ var funcs = template.FuncMap{
 	"datetime":   formatDateTime,
 	"join":       strings.Join,
 	"inc":        func(i int) int { return i + 1 },
+	"list":       func(v ...any) []any { return v },
 	"field":      newField,
 	"euros":      func(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) },
 	"hours":      func(h float64) string { return strconv.FormatFloat(h, 'f', -1, 64) },
 	"enumkey":    enumKey,
 	"phasekey":   phaseKey,
 	"orgname":    orgName,
+	"personname": func(id string) string { return personName("nl", id) },
 	"sectionkey": sectionName,
 	"contractkinds": func() []string {
 		return []string{"permanent", "temporary", "zero_hours", "on_call", "self_employed", "apprenticeship"}
@@ -150,6 +152,11 @@ func (h *Handler) nav(s *session, path string) []navItem {
 		if s.Role == "ips_supervisor" && h.fidelity != nil {
 			add("/ui/fidelity", "nav.fidelity")
 		}
+		if s.Role == "employment_specialist" && h.funding != nil {
+			add("/ui/funding", "nav.funding")
+		}
+	case "funding_officer":
+		add("/ui/funding", "nav.funding")
 	case "decision_maker":
 		add("/ui/region", "nav.region")
 		if h.fidelity != nil {

@@ -35,6 +35,7 @@ import (
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
 	fidelityv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/fidelity/v1"
+	fundingv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1"
 )
 
 // Prefix is where the pages live on the gateway.
@@ -46,9 +47,13 @@ type Config struct {
 	// Enabled serves the pages under /ui/.
 	Enabled bool `env:"IPSB_WEB_ENABLED" envDefault:"true"`
 	// PublicURL is where people reach the gateway (https://… in
-	// production). Cookies are Secure when it is https; the OpenID Connect
-	// redirect URL is PublicURL + /ui/auth/callback.
+	// production); the OpenID Connect redirect URL is PublicURL +
+	// /ui/auth/callback.
 	PublicURL string `env:"IPSB_WEB_PUBLIC_URL"`
+	// InsecureCookies: the cookies go without Secure and the __Host-
+	// prefix, for a local setup served over plain http (scripts/dev).
+	// Cookies are Secure by default, whatever else is configured.
+	InsecureCookies bool `env:"IPSB_WEB_INSECURE_COOKIES" envDefault:"false"`
 	// SessionKey encrypts the session cookie: 32 bytes, base64. Every
 	// gateway replica needs the same one. Empty: a random key per start
 	// (sign-ins do not survive a restart), allowed only with dev login.
@@ -83,6 +88,9 @@ func (c Config) Verify(devKeysVerified bool) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("IPSB_WEB_PUBLIC_URL %q is not an http(s) URL", c.PublicURL))
 		}
+	}
+	if c.InsecureCookies && strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, errors.New("IPSB_WEB_INSECURE_COOKIES is for a local setup over plain http, not with an https IPSB_WEB_PUBLIC_URL"))
 	}
 	if c.SessionKey != "" {
 		if k, err := base64.StdEncoding.DecodeString(c.SessionKey); err != nil || len(k) != 32 {
@@ -123,6 +131,8 @@ type Deps struct {
 	Benefits   grpc.ClientConnInterface
 	// Fidelity is nil when the fidelity service is not deployed.
 	Fidelity grpc.ClientConnInterface
+	// Funding is nil when the funding service is not deployed.
+	Funding grpc.ClientConnInterface
 	// Verifier checks every token a sign-in yields, as the API does.
 	Verifier *authn.Verifier
 	Logger   *slog.Logger
@@ -139,6 +149,7 @@ type Handler struct {
 	employment employmentv1.EmploymentServiceClient
 	benefits   benefitsv1.BenefitsServiceClient
 	fidelity   fidelityv1.FidelityServiceClient
+	funding    fundingv1.FundingServiceClient
 	// az answers what a role could ever do, only to decide which parts of
 	// a page to ask for; the services decide every actual access.
 	az        *authz.Authorizer
@@ -173,7 +184,11 @@ func New(ctx context.Context, d Deps) (*Handler, error) {
 	if d.Fidelity != nil {
 		h.fidelity = fidelityv1.NewFidelityServiceClient(d.Fidelity)
 	}
-	h.secure = strings.HasPrefix(d.Config.PublicURL, "https://")
+	if d.Funding != nil {
+		h.funding = fundingv1.NewFundingServiceClient(d.Funding)
+	}
+	// Secure cookies unless the local setup says it serves plain http.
+	h.secure = !d.Config.InsecureCookies
 	var key []byte
 	if d.Config.SessionKey != "" {
 		k, err := base64.StdEncoding.DecodeString(d.Config.SessionKey)
@@ -226,6 +241,8 @@ func (h *Handler) routes() http.Handler {
 	private("GET /ui/{$}", h.home)
 	private("GET /ui/caseload", h.caseloadPage)
 	private("GET /ui/clients", h.clientsPage)
+	private("GET /ui/clients/new", h.enrolPage)
+	private("POST /ui/clients/new", h.postEnrol)
 	private("GET /ui/clients/{id}", h.clientPage)
 	private("GET /ui/clients/{id}/access", h.accessPage)
 	private("GET /ui/clients/{id}/income", h.incomePage)
@@ -245,6 +262,14 @@ func (h *Handler) routes() http.Handler {
 	private("POST /ui/fidelity/reviews/{id}/score", h.postFidelityScore)
 	private("POST /ui/fidelity/reviews/{id}/{action}", h.postFidelityAction)
 	private("GET /ui/fidelity/teams/{team}", h.fidelityTeamPage)
+	private("GET /ui/funding", h.fundingPage)
+	private("POST /ui/funding/applications", h.postDraft)
+	private("GET /ui/funding/applications/{id}", h.applicationPage)
+	private("POST /ui/funding/applications/{id}/{step}", h.postApplication)
+	private("POST /ui/funding/claims", h.postClaim)
+	private("GET /ui/funding/claims/{id}", h.claimPage)
+	private("POST /ui/funding/claims/{id}/{step}", h.postClaim)
+	private("POST /ui/funding/claims/{id}/lines/{lid}/decide", h.postClaim)
 	public("/ui/", func(http.ResponseWriter, *http.Request, *session) error { return errNotFound })
 
 	// Go's cross-origin protection refuses a POST another site's page
@@ -270,7 +295,7 @@ func (h *Handler) secureHeaders(next http.Handler) http.Handler {
 		if !strings.HasPrefix(r.URL.Path, "/ui/static/") {
 			hd.Set("Cache-Control", "no-store")
 		}
-		if h.secure {
+		if strings.HasPrefix(h.cfg.PublicURL, "https://") {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		next.ServeHTTP(w, r)

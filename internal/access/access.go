@@ -31,6 +31,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 )
 
@@ -46,6 +47,10 @@ type Path struct {
 	// exclusive: writes lock the clients' trajectories for update (the
 	// clients service, which writes them); others share the lock.
 	exclusive bool
+	// funding: decisions see the clients' funding parties (relation
+	// funded), once the funding schema publishes them (probe).
+	funding bool
+	probe   *FundingProbe
 }
 
 // Config says which service a Path serves.
@@ -58,14 +63,18 @@ type Config struct {
 	// OwnsTrajectories is set by the clients service only: its writes lock
 	// the trajectory for update rather than share.
 	OwnsTrajectories bool
+	// FundingFacts: decisions see each client's funding parties (the
+	// funded relation) from the funding schema's published function
+	// funding.parties, which must exist in the database.
+	FundingFacts bool
 }
 
 // New returns the request path of one service.
 func New(c Config) *Path {
 	return &Path{
-		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories,
-		audit: audit.NewAppender(c.Pool, c.Logger),
-		dir:   NewDirectory(c.Pool),
+		service: c.Service, pool: c.Pool, az: c.Authz, log: c.Logger, exclusive: c.OwnsTrajectories, funding: c.FundingFacts,
+		audit: audit.NewAppender(c.Pool, c.Logger), probe: &FundingProbe{log: c.Logger},
+		dir: NewDirectory(c.Pool),
 	}
 }
 
@@ -101,6 +110,12 @@ func CallerFrom(ctx context.Context) (Caller, error) {
 		return Caller{}, fmt.Errorf("%w: no verified caller", apperr.ErrPermissionDenied)
 	}
 	return Caller{Sub: sub, P: pr, Info: rpc.InfoFromContext(ctx)}, nil
+}
+
+// Key is r as this caller's idempotency key for method: keys are scoped to
+// the caller's identity (see internal/idempotency).
+func (c Caller) Key(method string, r idempotency.Request) idempotency.Key {
+	return idempotency.For(c.P.Subject, method, r)
 }
 
 // Event is an audit event of this caller's request.
@@ -245,9 +260,23 @@ func (p *Path) Decide(ctx context.Context, clientID string, op Op) (*Access, err
 	return a, nil
 }
 
-// Done records a decided read before its answer leaves.
+// Done records a decided read before its answer leaves: with the sections
+// a later call of the same request will read, when asked to cover them,
+// and not at all when an earlier call of the request recorded it already
+// (see CoverSections).
 func (p *Path) Done(ctx context.Context, a *Access, op Op) error {
-	return p.Record(ctx, a.record(p.service, op))
+	addCover(ctx, a)
+	return p.recordReads(ctx, a.record(p.service, op))
+}
+
+// recordReads records the reads of a request that an earlier call of the
+// same request has not recorded already.
+func (p *Path) recordReads(ctx context.Context, events ...audit.Event) error {
+	events, err := p.uncovered(ctx, events)
+	if err != nil {
+		return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
+	}
+	return p.Record(ctx, events...)
 }
 
 // WriteDecided runs write in a transaction with the audit record of a
@@ -299,6 +328,70 @@ func (p *Path) Write(ctx context.Context, clientID string, op Op, write func(ctx
 	})
 	if refused != nil {
 		return p.refuse(ctx, c, clientID, op, refused.sees, refused.reason)
+	}
+	return err
+}
+
+// WriteMany is Write for a change that concerns several clients at once
+// (a funding claim's lines): it decides every client inside one
+// transaction (their trajectories locked, in id order), refuses the whole
+// change (each refusal audited) unless op's rule allows every one of them,
+// runs write and records one audit record per client in the same
+// transaction. Retried on serialization failures, like Write.
+func (p *Path) WriteMany(ctx context.Context, clientIDs []string, op Op, write func(ctx context.Context, tx pgx.Tx, allowed map[string]*Access) error) error {
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return err
+	}
+	ids := slices.Clone(clientIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	var refused map[string]refusal
+	err = database.InTx(ctx, p.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		refused = map[string]refusal{}
+		facts, err := p.facts(ctx, tx, c.Sub.OrgID, ids, true)
+		if err != nil {
+			return err
+		}
+		allowed := make(map[string]*Access, len(ids))
+		for _, id := range ids {
+			a, err := p.decide(c, id, facts)
+			if err != nil {
+				return err
+			}
+			switch {
+			case a == nil || !a.Decision.SeesAnything():
+				refused[id] = refusal{reason: "no access to this client"}
+			case op.check(a) != "":
+				refused[id] = refusal{sees: true, reason: op.check(a)}
+			default:
+				allowed[id] = a
+			}
+		}
+		if len(refused) > 0 {
+			return errRefused
+		}
+		if err := write(ctx, tx, allowed); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := RecordIn(ctx, tx, allowed[id].record(p.service, op)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if len(refused) > 0 {
+		var events []audit.Event
+		for _, id := range ids {
+			if r, ok := refused[id]; ok {
+				events = append(events, c.Event(p.service, id, op.Sections, op.Action, audit.Denied, r.reason))
+			}
+		}
+		if rerr := p.Record(ctx, events...); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("%w: %d of %d clients are not yours to %s", apperr.ErrPermissionDenied, len(refused), len(ids), op.Action)
 	}
 	return err
 }
@@ -359,10 +452,11 @@ func (p *Path) ReadMany(ctx context.Context, clientIDs []string, op Op, read fun
 	var events []audit.Event
 	for _, id := range clientIDs {
 		if a := allowed[id]; a != nil && len(a.touched) > 0 {
+			addCover(ctx, a)
 			events = append(events, a.record(p.service, op))
 		}
 	}
-	return p.Record(ctx, events...)
+	return p.recordReads(ctx, events...)
 }
 
 // Record appends audit events outside any write transaction (reads,
@@ -492,4 +586,70 @@ func (p *Path) aggregate(ctx context.Context, c Caller, regionID string, section
 		return err
 	}
 	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, reason))
+}
+
+// SystemOrg and SystemRole name the platform itself in audit records: a
+// service acting on a domain event, on nobody's request.
+const (
+	SystemOrg  = "ipsbridge"
+	SystemRole = "system"
+)
+
+// System is the caller a service acts as when it reacts to a domain event
+// (internal/consumer): actor "system:<name>" of SystemOrg with SystemRole,
+// the event's id as the request id, and why it acts as the purpose. The
+// policy gives it nothing; its writes are decided by the service's own
+// rules and recorded with WriteAsSystem.
+func System(name, eventID, purpose string) Caller {
+	id := "system:" + name
+	return Caller{
+		Sub:  authz.Subject{UserID: id, OrgID: SystemOrg, Role: SystemRole},
+		P:    authn.Principal{Subject: id, Name: name, OrgID: SystemOrg, Role: SystemRole},
+		Info: rpc.Info{RequestID: eventID, Purpose: purpose},
+	}
+}
+
+// ErrNoClient: WriteAsSystem was asked about a client that does not exist
+// (any more); nothing was written or recorded.
+var ErrNoClient = errors.New("no such client")
+
+// WriteAsSystem runs a system write about one client in tx, a transaction
+// the caller owns (an event consumer's, which also moves its cursor): it
+// locks the client's trajectory as this service's writes do, hands write
+// the client's facts and, when write reports that it changed something,
+// records c's access in tx, so that the change, its audit record and the
+// cursor commit together. write returns the reason to record (op.Reason
+// when empty), or changed false when there was nothing to do. A client
+// that does not exist is ErrNoClient.
+func (p *Path) WriteAsSystem(ctx context.Context, tx pgx.Tx, c Caller, clientID string, op Op,
+	write func(ctx context.Context, tx pgx.Tx, facts authz.ClientFacts) (changed bool, reason string, err error)) error {
+	facts, err := p.facts(ctx, tx, c.Sub.OrgID, []string{clientID}, true)
+	if err != nil {
+		return err
+	}
+	f, ok := facts[clientID]
+	if !ok {
+		return fmt.Errorf("client %s: %w", clientID, ErrNoClient)
+	}
+	changed, reason, err := write(ctx, tx, f)
+	if err != nil || !changed {
+		return err
+	}
+	if reason == "" {
+		reason = op.Reason
+	}
+	return RecordIn(ctx, tx, c.Event(p.service, clientID, op.Sections, op.Action, audit.Allowed, reason))
+}
+
+// FactsFor returns the access facts of one client for an organisation
+// (consents as they stand now), or ok false when the client does not
+// exist: for a system actor deciding on an organisation's behalf what it
+// may be told (a notice's content).
+func (p *Path) FactsFor(ctx context.Context, q Querier, orgID, clientID string) (authz.ClientFacts, bool, error) {
+	facts, err := p.facts(ctx, q, orgID, []string{clientID}, false)
+	if err != nil {
+		return authz.ClientFacts{}, false, err
+	}
+	f, ok := facts[clientID]
+	return f, ok, nil
 }

@@ -21,6 +21,8 @@ import (
 type Organization struct {
 	ID, Kind, RegionID string
 	TeamIDs            []string
+	// Name is how people know the organisation, e.g. "UWV Noord".
+	Name string
 }
 
 // ErrUnknownOrganization: the directory has no such organisation; a caller
@@ -28,64 +30,110 @@ type Organization struct {
 // It is a permission denial, never an outage.
 var ErrUnknownOrganization = fmt.Errorf("%w: organisation not in the directory", apperr.ErrPermissionDenied)
 
-// Directory reads organisations from the clients schema's organization_of
-// function, cached: an entry is fresh for FreshFor; after that it is
-// looked up again, and while the lookup fails (the database restarting)
-// the last known entry is used for up to StaleFor more, so that an outage
-// never reads as "unknown caller". Past that a failed lookup is
-// ErrUnavailable, never a denial.
+// ErrUnknownUser: the directory has no such user, or not in the
+// organisation or with the role the token claims (removed, moved or given
+// another role since the token was issued). A permission denial.
+var ErrUnknownUser = fmt.Errorf("%w: user not in the directory as the token claims", apperr.ErrPermissionDenied)
+
+// User is a directory entry of a person or partner system: the
+// organisation, role and teams the directory gives it now.
+type User struct {
+	ID, OrgID, Role string
+	TeamIDs         []string
+}
+
+// Directory reads organisations and users from the clients schema's
+// organization_of and user_of functions, cached: an entry is fresh for
+// FreshFor; after that it is looked up again, and while the lookup fails
+// (the database restarting) the last known entry is used for up to
+// StaleFor more, so that an outage never reads as "unknown caller". Past
+// that a failed lookup is ErrUnavailable, never a denial. A user removed or
+// changed in the directory is refused, or decided with its new role and
+// teams, at most FreshFor later.
 type Directory struct {
 	pool     *pgxpool.Pool
 	FreshFor time.Duration
 	StaleFor time.Duration
 	now      func() time.Time
 
-	mu   sync.Mutex
-	orgs map[string]cachedOrg
+	mu    sync.Mutex
+	orgs  map[string]cached[Organization]
+	users map[string]cached[User]
 }
 
-type cachedOrg struct {
-	org     Organization
+type cached[T any] struct {
+	v       T
 	fetched time.Time
 }
 
 // NewDirectory returns a directory reading through pool.
 func NewDirectory(pool *pgxpool.Pool) *Directory {
-	return &Directory{pool: pool, FreshFor: 30 * time.Second, StaleFor: 10 * time.Minute, now: time.Now, orgs: map[string]cachedOrg{}}
+	return &Directory{pool: pool, FreshFor: 30 * time.Second, StaleFor: 10 * time.Minute, now: time.Now,
+		orgs: map[string]cached[Organization]{}, users: map[string]cached[User]{}}
 }
+
+// SetClock replaces the directory's clock (tests of the cache period).
+func (d *Directory) SetClock(now func() time.Time) { d.now = now }
 
 // Organization returns the organisation with id.
 func (d *Directory) Organization(ctx context.Context, id string) (Organization, error) {
+	return lookupCached(ctx, d, d.orgs, id, "organisation", ErrUnknownOrganization, d.lookup)
+}
+
+// User returns the user with id.
+func (d *Directory) User(ctx context.Context, id string) (User, error) {
+	return lookupCached(ctx, d, d.users, id, "user", ErrUnknownUser, d.lookupUser)
+}
+
+func lookupCached[T any](ctx context.Context, d *Directory, m map[string]cached[T], id, what string, unknown error,
+	lookup func(context.Context, string) (T, error)) (T, error) {
+	var zero T
 	now := d.now()
 	d.mu.Lock()
-	c, ok := d.orgs[id]
+	c, ok := m[id]
 	d.mu.Unlock()
 	if ok && now.Sub(c.fetched) < d.FreshFor {
-		return c.org, nil
+		return c.v, nil
 	}
-	org, err := d.lookup(ctx, id)
+	v, err := lookup(ctx, id)
 	switch {
 	case err == nil:
 		d.mu.Lock()
-		if len(d.orgs) > 10000 {
-			clear(d.orgs) // bounded; the directory is small in practice
+		if len(m) > 10000 {
+			clear(m) // bounded; the directory is small in practice
 		}
-		d.orgs[id] = cachedOrg{org: org, fetched: now}
+		m[id] = cached[T]{v: v, fetched: now}
 		d.mu.Unlock()
-		return org, nil
-	case errors.Is(err, ErrUnknownOrganization):
-		return Organization{}, err
+		return v, nil
+	case errors.Is(err, unknown):
+		d.mu.Lock()
+		delete(m, id) // removed: no stale entry may serve it any more
+		d.mu.Unlock()
+		return zero, err
 	case ok && now.Sub(c.fetched) < d.FreshFor+d.StaleFor:
-		return c.org, nil
+		return c.v, nil
 	default:
-		return Organization{}, fmt.Errorf("%w: look up organisation %s: %w", apperr.ErrUnavailable, id, err)
+		return zero, fmt.Errorf("%w: look up %s %s: %w", apperr.ErrUnavailable, what, id, err)
 	}
+}
+
+func (d *Directory) lookupUser(ctx context.Context, id string) (User, error) {
+	var u User
+	err := d.pool.QueryRow(ctx, `SELECT id, org_id, role, team_ids FROM clients.user_of($1)`, id).
+		Scan(&u.ID, &u.OrgID, &u.Role, &u.TeamIDs)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: %s", ErrUnknownUser, id)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("load user %s: %w", id, err)
+	}
+	return u, nil
 }
 
 func (d *Directory) lookup(ctx context.Context, id string) (Organization, error) {
 	var o Organization
-	err := d.pool.QueryRow(ctx, `SELECT id, kind, region_id, team_ids FROM clients.organization_of($1)`, id).
-		Scan(&o.ID, &o.Kind, &o.RegionID, &o.TeamIDs)
+	err := d.pool.QueryRow(ctx, `SELECT id, kind, region_id, team_ids, name FROM clients.organization_of($1)`, id).
+		Scan(&o.ID, &o.Kind, &o.RegionID, &o.TeamIDs, &o.Name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Organization{}, fmt.Errorf("%w: %s", ErrUnknownOrganization, id)
 	}
@@ -95,16 +143,37 @@ func (d *Directory) lookup(ctx context.Context, id string) (Organization, error)
 	return o, nil
 }
 
-// Subject turns a verified principal into a policy subject: the
-// organisation's kind and region from the directory, and only those of the
-// token's teams that belong to the organisation, whatever the token claims.
+// Name returns an organisation's name for people to read: the id when the
+// directory does not know it or cannot be asked now (a name is never worth
+// failing a request for).
+func (d *Directory) Name(ctx context.Context, id string) string {
+	if o, err := d.Organization(ctx, id); err == nil && o.Name != "" {
+		return o.Name
+	}
+	return id
+}
+
+// Subject turns a verified principal into a policy subject. The token says
+// who the caller is; the directory says what the caller is now: the user
+// must be in the directory with the organisation and role the token
+// claims, and the teams are the directory's (of the caller's
+// organisation), whatever the token claims. The organisation's kind and
+// region come from the directory too.
 func (d *Directory) Subject(ctx context.Context, p authn.Principal) (authz.Subject, error) {
 	org, err := d.Organization(ctx, p.OrgID)
 	if err != nil {
 		return authz.Subject{}, err
 	}
-	sub := authz.Subject{UserID: p.Subject, OrgID: org.ID, OrgKind: org.Kind, RegionID: org.RegionID, Role: p.Role}
-	for _, t := range p.Teams {
+	u, err := d.User(ctx, p.Subject)
+	if err != nil {
+		return authz.Subject{}, err
+	}
+	if u.OrgID != p.OrgID || u.Role != p.Role {
+		return authz.Subject{}, fmt.Errorf("%w: the token says %s at %s, the directory %s at %s",
+			ErrUnknownUser, p.Role, p.OrgID, u.Role, u.OrgID)
+	}
+	sub := authz.Subject{UserID: p.Subject, OrgID: org.ID, OrgKind: org.Kind, RegionID: org.RegionID, Role: u.Role}
+	for _, t := range u.TeamIDs {
 		if slices.Contains(org.TeamIDs, t) {
 			sub.Teams = append(sub.Teams, t)
 		}
@@ -138,24 +207,4 @@ func (d *Directory) reviewTeams(ctx context.Context, reviewerID string) ([]strin
 		return nil, nil
 	}
 	return nil, fmt.Errorf("%w: open reviews of %s: %w", apperr.ErrUnavailable, reviewerID, err)
-}
-
-// User is a directory user as another service needs to know them: their
-// organisation and role.
-type User struct {
-	ID, OrgID, Role string
-}
-
-// User returns the directory's user with id from the clients schema's
-// published user_of function; ErrNotFound when there is none.
-func (d *Directory) User(ctx context.Context, id string) (User, error) {
-	var u User
-	err := d.pool.QueryRow(ctx, `SELECT id, org_id, role FROM clients.user_of($1)`, id).Scan(&u.ID, &u.OrgID, &u.Role)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, fmt.Errorf("user %s: %w", id, apperr.ErrNotFound)
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("%w: look up user %s: %w", apperr.ErrUnavailable, id, err)
-	}
-	return u, nil
 }

@@ -132,6 +132,46 @@ INSERT INTO audit.events (
     sections, action, outcome, reason, request_id, purpose, remote_addr)
 VALUES (COALESCE($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
+// insertEvents appends many events in one statement, in the order given;
+// $1 is a json array of eventRow.
+const insertEvents = `
+INSERT INTO audit.events (
+    occurred_at, service, actor_id, on_behalf_of, org_id, role, client_id,
+    sections, action, outcome, reason, request_id, purpose, remote_addr)
+SELECT COALESCE(r.occurred_at, now()), r.service, r.actor_id, r.on_behalf_of, r.org_id, r.role, r.client_id,
+       r.sections, r.action, r.outcome, r.reason, r.request_id, r.purpose, r.remote_addr
+  FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (
+         occurred_at timestamptz, service text, actor_id text, on_behalf_of text, org_id text, role text,
+         client_id text, sections text[], action text, outcome text, reason text, request_id text,
+         purpose text, remote_addr text)) WITH ORDINALITY AS r
+ ORDER BY r.ordinality`
+
+// eventRow is one event as insertEvents reads it.
+type eventRow struct {
+	OccurredAt *time.Time `json:"occurred_at"`
+	Service    string     `json:"service"`
+	ActorID    string     `json:"actor_id"`
+	OnBehalfOf string     `json:"on_behalf_of"`
+	OrgID      string     `json:"org_id"`
+	Role       string     `json:"role"`
+	ClientID   string     `json:"client_id"`
+	Sections   []string   `json:"sections"`
+	Action     string     `json:"action"`
+	Outcome    string     `json:"outcome"`
+	Reason     string     `json:"reason"`
+	RequestID  string     `json:"request_id"`
+	Purpose    string     `json:"purpose"`
+	RemoteAddr string     `json:"remote_addr"`
+}
+
+func (e Event) row() eventRow {
+	a := e.args()
+	at, _ := a[0].(*time.Time)
+	return eventRow{OccurredAt: at, Service: e.Service, ActorID: e.ActorID, OnBehalfOf: e.OnBehalfOf, OrgID: e.OrgID,
+		Role: e.Role, ClientID: e.ClientID, Sections: a[7].([]string), Action: e.Action, Outcome: string(e.Outcome),
+		Reason: e.Reason, RequestID: e.RequestID, Purpose: e.Purpose, RemoteAddr: e.RemoteAddr}
+}
+
 // Record appends e to the audit log. Run it in the transaction of the access
 // it records, so that both commit or neither does, and treat an error as
 // fatal for that transaction: the access must not happen unrecorded. The

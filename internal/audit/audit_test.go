@@ -256,10 +256,19 @@ func TestListRejectsBadArguments(t *testing.T) {
 	if _, _, err := audit.List(ctx, pool, "client-1", -1, ""); !errors.Is(err, audit.ErrInvalidArgument) {
 		t.Errorf("List(size -1) error = %v, want ErrInvalidArgument", err)
 	}
-	// A well-formed token past the end is an empty page, not an error.
-	events, next, err := audit.List(ctx, pool, "client-1", 10, b64("5"))
-	if err != nil || len(events) != 0 || next != "" {
-		t.Errorf("List(token 5) = %v, %q, %v; want empty page", events, next, err)
+	// A token of one client's log is refused for another's.
+	for i := range 3 {
+		if err := audit.Record(ctx, pool, audit.Event{Service: "clients", ActorID: "es-anna", OrgID: "mha-noord", Role: "employment_specialist",
+			ClientID: "client-3", Action: "read", Outcome: audit.Allowed, Reason: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, next, err := audit.List(ctx, pool, "client-3", 1, "")
+	if err != nil || next == "" {
+		t.Fatalf("List(client-3, 1) next %q, %v", next, err)
+	}
+	if _, _, err := audit.List(ctx, pool, "client-1", 10, next); !errors.Is(err, audit.ErrInvalidPageToken) {
+		t.Errorf("client-3's token for client-1: %v, want ErrInvalidPageToken", err)
 	}
 }
 

@@ -2,10 +2,10 @@ package audit
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"math"
-	"strconv"
+
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 )
 
 // Page sizes of List (AIP-158: a larger size is reduced, not refused).
@@ -20,13 +20,33 @@ SELECT seq, occurred_at, service, actor_id, on_behalf_of, org_id, role,
        remote_addr
   FROM audit.events
  WHERE client_id = $1 AND seq < $2
+   AND ($4 = '' OR outcome = $4) AND ($5 = '' OR org_id <> $5)
  ORDER BY seq DESC
  LIMIT $3`
+
+// Filter narrows a client's log; empty fields do not filter.
+type Filter struct {
+	// Outcome keeps only allowed or only denied accesses.
+	Outcome Outcome
+	// ExcludeOrg leaves out the accesses of this organisation (the
+	// client's own MHA, to show what others did).
+	ExcludeOrg string
+}
 
 // List returns a client's audit events, newest first, pageSize at a time
 // (0 means DefaultPageSize; more than MaxPageSize means MaxPageSize). Pass
 // the returned token to get the next page; it is "" after the last page.
 func List(ctx context.Context, q Querier, clientID string, pageSize int, pageToken string) ([]Event, string, error) {
+	return ListFiltered(ctx, q, clientID, Filter{}, pageSize, pageToken)
+}
+
+// ListFiltered is List of the events that pass f. A page token continues
+// only the same client and filter.
+func ListFiltered(ctx context.Context, q Querier, clientID string, f Filter, pageSize int, pageToken string) ([]Event, string, error) {
+	if f.Outcome != "" && f.Outcome != Allowed && f.Outcome != Denied {
+		return nil, "", fmt.Errorf("%w: outcome %q", ErrInvalidArgument, f.Outcome)
+	}
+	query := pageQuery(clientID, f)
 	if clientID == "" {
 		return nil, "", fmt.Errorf("%w: client id is required", ErrInvalidArgument)
 	}
@@ -40,7 +60,7 @@ func List(ctx context.Context, q Querier, clientID string, pageSize int, pageTok
 	}
 	before := int64(math.MaxInt64)
 	if pageToken != "" {
-		seq, err := decodePageToken(pageToken)
+		seq, err := decodePageToken(query, pageToken)
 		if err != nil {
 			return nil, "", err
 		}
@@ -48,7 +68,7 @@ func List(ctx context.Context, q Querier, clientID string, pageSize int, pageTok
 	}
 
 	// One row more than asked tells whether there is a next page.
-	rows, err := q.Query(ctx, listEvents, clientID, before, pageSize+1)
+	rows, err := q.Query(ctx, listEvents, clientID, before, pageSize+1, string(f.Outcome), f.ExcludeOrg)
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: list events of client %q: %w", clientID, err)
 	}
@@ -73,30 +93,35 @@ func List(ctx context.Context, q Querier, clientID string, pageSize int, pageTok
 	var next string
 	if len(events) > pageSize {
 		events = events[:pageSize]
-		next = encodePageToken(events[pageSize-1].Seq)
+		if next, err = encodePageToken(query, events[pageSize-1].Seq); err != nil {
+			return nil, "", err
+		}
 	}
 	return events, next, nil
 }
 
-// A page token is the seq of the last event returned, in base64 so callers
-// treat it as opaque.
-func encodePageToken(seq int64) string {
-	return base64.RawURLEncoding.EncodeToString(strconv.AppendInt(nil, seq, 10))
+// A page token holds the seq of the last event returned, bound to the
+// client whose log it pages (a token of one client's log is refused for
+// another's).
+type cursor struct {
+	Seq int64 `json:"s"`
 }
 
-func decodePageToken(token string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil {
+func pageQuery(clientID string, f Filter) pagetoken.Query {
+	return pagetoken.Query{"audit.list", clientID, string(f.Outcome), f.ExcludeOrg}
+}
+
+func encodePageToken(q pagetoken.Query, seq int64) (string, error) {
+	return pagetoken.Encode(q, cursor{Seq: seq})
+}
+
+func decodePageToken(q pagetoken.Query, token string) (int64, error) {
+	var c cursor
+	if err := pagetoken.Decode(q, token, &c); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalidPageToken, err)
 	}
-	seq, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrInvalidPageToken, err)
+	if c.Seq < 1 {
+		return 0, fmt.Errorf("%w: position %d", ErrInvalidPageToken, c.Seq)
 	}
-	// Only tokens List issued: positive and in canonical form ("007" and
-	// "+7" are not).
-	if seq < 1 || encodePageToken(seq) != token {
-		return 0, fmt.Errorf("%w: %q", ErrInvalidPageToken, token)
-	}
-	return seq, nil
+	return c.Seq, nil
 }

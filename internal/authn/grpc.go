@@ -15,6 +15,10 @@ import (
 const (
 	// MDAuthorization carries "Bearer <jwt>".
 	MDAuthorization = "authorization"
+	// MDAuditCovered marks a call whose reads an earlier call of the same
+	// request recorded already (see access.CoverSections); calls it makes
+	// in turn are part of the same request.
+	MDAuditCovered = "x-ipsb-audit-covered"
 	// MDRequestID identifies one request across services and the audit log.
 	MDRequestID = "x-request-id"
 	// MDPurpose says why the caller accesses the data, for the audit log.
@@ -136,7 +140,7 @@ func OutgoingContext(ctx context.Context) context.Context {
 		kv = append(kv, MDAuthorization, "Bearer "+p.Token)
 	}
 	if in, ok := metadata.FromIncomingContext(ctx); ok {
-		for _, key := range []string{MDRequestID, MDPurpose, MDForwardedFor} {
+		for _, key := range []string{MDRequestID, MDPurpose, MDForwardedFor, MDAuditCovered} {
 			if len(out.Get(key)) > 0 {
 				continue // set by the caller already
 			}

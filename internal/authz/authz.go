@@ -40,8 +40,12 @@ const (
 	Placements    Section = "placements"
 	Benefits      Section = "benefits"
 	Milestones    Section = "milestones"
-	Consent       Section = "consent"
-	Audit         Section = "audit"
+	// Funding: the client's trajectory application, its decision, stop
+	// notice, end report, final determination and the claim lines earned
+	// on the client (the funding service).
+	Funding Section = "funding"
+	Consent Section = "consent"
+	Audit   Section = "audit"
 	// Subscriptions: managing the organisation's own webhook subscriptions
 	// and their dead letters (org_admin).
 	Subscriptions Section = "subscriptions"
@@ -52,15 +56,21 @@ const (
 	// Fidelity: fidelity reviews of a team (services/fidelity); about a
 	// team, never one client.
 	Fidelity Section = "fidelity"
+	// CrossRegion: naming an organisation of another region as involved
+	// in a client's trajectory. No default line allows it; a region that
+	// wants it says so in its policy file (region = the client's region),
+	// e.g. "p, region-noord, mha, employment_specialist, cross_region,
+	// write, *, none, allow".
+	CrossRegion Section = "cross_region"
 )
 
 // Sections are the record sections, in display order.
-var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSearch, Placements, Benefits, Milestones}
+var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSearch, Placements, Benefits, Milestones, Funding}
 
 // OrgSections are the organisation-level pseudo-sections: their policy lines
 // use relation "*" and consent "none", and OrgAllowed decides them without
 // any client.
-var OrgSections = []Section{Subscriptions, Events, Fidelity}
+var OrgSections = []Section{Subscriptions, Events, Fidelity, CrossRegion}
 
 // knownSections are every section a policy line may name.
 func knownSections() []Section {
@@ -98,17 +108,21 @@ const (
 	// Review: the caller is the assigned, independent reviewer of an open
 	// fidelity review of the client's team (Subject.ReviewTeams).
 	Review Relation = "review"
+	// Funded: the caller's organisation is a party to a funding agreement
+	// under which the client has a trajectory application (the MHA from
+	// the draft on, the funder from its submission on).
+	Funded Relation = "funded"
 )
 
 // AllRelations are every relation a policy line may name, the most
 // favourable standing a caller can have.
-var AllRelations = []Relation{Own, Team, Involved, Region, Review}
+var AllRelations = []Relation{Own, Team, Involved, Region, Funded, Review}
 
 // Roles the policy knows.
 var Roles = []string{
 	"employment_specialist", "clinician", "ips_supervisor", "labour_expert",
 	"benefits_officer", "client_manager", "benefits_counsellor", "decision_maker",
-	"fidelity_reviewer", "partner_system", "org_admin",
+	"fidelity_reviewer", "partner_system", "org_admin", "funding_officer",
 }
 
 // OrgKinds the policy knows.
@@ -127,6 +141,14 @@ type Subject struct {
 	ReviewTeams []string
 }
 
+// PartnerSystem is an organisation as a whole, with no person: its partner
+// system, which may read what the policy gives partner systems. What an
+// organisation is told unasked (an event, a notice) is what this subject
+// may read.
+func PartnerSystem(orgID, orgKind, regionID string) Subject {
+	return Subject{OrgID: orgID, OrgKind: orgKind, RegionID: regionID, Role: "partner_system"}
+}
+
 // ClientFacts are what the policy needs to know of one client, looked up per
 // request by the service that asks.
 type ClientFacts struct {
@@ -138,6 +160,10 @@ type ClientFacts struct {
 	// ConsentedSections are the sections the client has consented to the
 	// caller's organisation seeing (active consents only).
 	ConsentedSections []Section
+	// FundingOrgIDs are the organisations party to a funding agreement
+	// under which the client has an application (see Funded); loaded only
+	// by request paths that ask for funding facts, empty elsewhere.
+	FundingOrgIDs []string
 }
 
 // Relations returns the caller's relations to the client.
@@ -159,6 +185,9 @@ func Relations(s Subject, c ClientFacts) []Relation {
 	}
 	if !sameMHA && c.TeamID != "" && slices.Contains(s.ReviewTeams, c.TeamID) {
 		rels = append(rels, Review)
+	}
+	if s.OrgID != "" && slices.Contains(c.FundingOrgIDs, s.OrgID) {
+		rels = append(rels, Funded)
 	}
 	return rels
 }
@@ -270,20 +299,39 @@ func hasRelation(args ...any) (any, error) {
 // Allowed reports whether the subject may perform the action on the section
 // of a client with the given facts.
 func (a *Authorizer) Allowed(s Subject, c ClientFacts, section Section, action Action) (bool, error) {
-	return a.allowed(s, Relations(s, c), slices.Contains(c.ConsentedSections, section), section, action)
+	return a.allowedFor(s, c.RegionID, Relations(s, c), slices.Contains(c.ConsentedSections, section), section, action)
+}
+
+// allowedFor decides for a client of clientRegion: a region's policy lines
+// bind everyone who reads or writes its clients, whatever region the
+// caller is from, and the caller's own region's lines bind the caller too;
+// both must allow. Without a client region, the caller's decides.
+func (a *Authorizer) allowedFor(s Subject, clientRegion string, rels []Relation, consented bool, section Section, action Action) (bool, error) {
+	if clientRegion == "" || clientRegion == s.RegionID {
+		return a.allowed(s, rels, consented, section, action)
+	}
+	ok, err := a.allowedIn(clientRegion, s, rels, consented, section, action)
+	if err != nil || !ok || s.RegionID == "" {
+		return ok, err
+	}
+	return a.allowed(s, rels, consented, section, action)
 }
 
 func (a *Authorizer) allowed(s Subject, rels []Relation, consented bool, section Section, action Action) (bool, error) {
+	return a.allowedIn(s.RegionID, s, rels, consented, section, action)
+}
+
+func (a *Authorizer) allowedIn(region string, s Subject, rels []Relation, consented bool, section Section, action Action) (bool, error) {
 	relText := joinRelations(rels)
 	consent := "no"
 	if consented {
 		consent = "yes"
 	}
-	key := strings.Join([]string{s.RegionID, s.OrgKind, s.Role, string(section), string(action), relText, consent}, "\x00")
+	key := strings.Join([]string{region, s.OrgKind, s.Role, string(section), string(action), relText, consent}, "\x00")
 	if v, ok := a.memo.Load(key); ok {
 		return v.(bool), nil
 	}
-	ok, err := a.enforcer.Enforce(s.RegionID, s.OrgKind, s.Role, string(section), string(action), relText, consent)
+	ok, err := a.enforcer.Enforce(region, s.OrgKind, s.Role, string(section), string(action), relText, consent)
 	if err != nil {
 		return false, fmt.Errorf("enforce %s %s for %s: %w", action, section, s.Role, err)
 	}
@@ -298,6 +346,13 @@ func (a *Authorizer) OrgAllowed(s Subject, section Section, action Action) (bool
 		return false, fmt.Errorf("%s is not an organisation-level section", section)
 	}
 	return a.allowed(s, nil, false, section, action)
+}
+
+// InvolveAllowed reports whether the subject may name an organisation of
+// another region as involved in a client of clientRegion: the client
+// region's policy must allow it (CrossRegion), and the caller's own.
+func (a *Authorizer) InvolveAllowed(s Subject, clientRegion string) (bool, error) {
+	return a.allowedFor(s, clientRegion, nil, false, CrossRegion, Write)
 }
 
 // RoleMay reports whether the subject's role could ever perform the action
@@ -322,21 +377,21 @@ func (a *Authorizer) Decide(s Subject, c ClientFacts) (Decision, error) {
 	rels := Relations(s, c)
 	for _, sec := range append(slices.Clone(Sections), Consent, Audit) {
 		consented := slices.Contains(c.ConsentedSections, sec)
-		r, err := a.allowed(s, rels, consented, sec, Read)
+		r, err := a.allowedFor(s, c.RegionID, rels, consented, sec, Read)
 		if err != nil {
 			return Decision{}, err
 		}
-		w, err := a.allowed(s, rels, consented, sec, Write)
+		w, err := a.allowedFor(s, c.RegionID, rels, consented, sec, Write)
 		if err != nil {
 			return Decision{}, err
 		}
 		d.Read[sec], d.Write[sec] = r, w
 	}
 	var err error
-	if d.ReadBSN, err = a.allowed(s, rels, slices.Contains(c.ConsentedSections, Identity), Identity, ReadBSN); err != nil {
+	if d.ReadBSN, err = a.allowedFor(s, c.RegionID, rels, slices.Contains(c.ConsentedSections, Identity), Identity, ReadBSN); err != nil {
 		return Decision{}, err
 	}
-	if d.Summary, err = a.allowed(s, rels, slices.Contains(c.ConsentedSections, Benefits), Benefits, ReadSummary); err != nil {
+	if d.Summary, err = a.allowedFor(s, c.RegionID, rels, slices.Contains(c.ConsentedSections, Benefits), Benefits, ReadSummary); err != nil {
 		return Decision{}, err
 	}
 	return d, nil

@@ -19,6 +19,9 @@ func TestMatrix(t *testing.T) {
 	client := authz.ClientFacts{
 		MHAOrgID: "mha-1", RegionID: "region-1", TeamID: "team-a", SpecialistID: "u-assigned",
 		InvolvedOrgIDs: []string{"uwv-1", "gem-1"},
+		// uwv-1 funds the client under an agreement with mha-1; gem-1 is
+		// involved without funding.
+		FundingOrgIDs: []string{"mha-1", "uwv-1"},
 	}
 	// Callers standing in every relation the policy distinguishes.
 	type caller struct {
@@ -49,6 +52,7 @@ func TestMatrix(t *testing.T) {
 				continue
 			}
 			add("involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-i", "uwv-1", "region-1" })
+			add("involved-unfunded", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-g", "gem-1", "region-1" })
 			add("not-involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-n", "uwv-9", "region-1" })
 			add("other-region", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-o", "uwv-8", "region-2" })
 			// The reviewer of an open fidelity review of the client's team,
@@ -148,6 +152,61 @@ func TestRegionalPolicyTightens(t *testing.T) {
 		// The deny line removes only the BSN, not the identity itself.
 		if ok, _ := a.Allowed(s, facts, authz.Identity, authz.Read); !ok {
 			t.Errorf("region %s: identity read denied", tc.region)
+		}
+	}
+}
+
+// Issue 14, finding 6: a region's deny lines follow its clients: they bind
+// a caller of another region who reads them, not only the region's own
+// callers; and naming an organisation of another region as involved needs
+// the client region's policy.
+func TestRegionalPolicyFollowsTheClientsRegion(t *testing.T) {
+	a, err := authz.New("p, region-strict, uwv, benefits_officer, identity, read_bsn, *, none, deny",
+		"p, region-open, mha, employment_specialist, cross_region, write, *, none, allow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	officer := func(region string) authz.Subject {
+		return authz.Subject{Role: "benefits_officer", OrgKind: "uwv", OrgID: "uwv-1", RegionID: region}
+	}
+	client := func(region string) authz.ClientFacts {
+		return authz.ClientFacts{MHAOrgID: "mha-1", RegionID: region, InvolvedOrgIDs: []string{"uwv-1"},
+			ConsentedSections: []authz.Section{authz.Identity}}
+	}
+	for _, tc := range []struct {
+		caller, client string
+		want           bool
+	}{
+		{"region-strict", "region-strict", false},
+		{"region-other", "region-strict", false}, // the client's region binds the visitor
+		{"region-strict", "region-other", false}, // and the caller's own region binds the caller
+		{"region-other", "region-other", true},
+	} {
+		got, err := a.Allowed(officer(tc.caller), client(tc.client), authz.Identity, authz.ReadBSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := a.Decide(officer(tc.caller), client(tc.client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want || d.ReadBSN != tc.want {
+			t.Errorf("caller of %s, client of %s: read_bsn = %v (Decide %v), want %v", tc.caller, tc.client, got, d.ReadBSN, tc.want)
+		}
+		if !d.Read[authz.Identity] {
+			t.Errorf("caller of %s, client of %s: identity read denied", tc.caller, tc.client)
+		}
+	}
+	es := authz.Subject{Role: "employment_specialist", OrgKind: "mha", OrgID: "mha-1", RegionID: "region-open"}
+	for region, want := range map[string]bool{"region-open": true, "region-strict": false} {
+		es.RegionID = region
+		if got, err := a.InvolveAllowed(es, region); err != nil || got != want {
+			t.Errorf("involving another region's organisation in a client of %s: %v %v, want %v", region, got, err, want)
+		}
+	}
+	if got, _ := authz.New(); got != nil {
+		if ok, _ := got.InvolveAllowed(es, "region-strict"); ok {
+			t.Errorf("the default policy allows involving another region's organisations")
 		}
 	}
 }
@@ -259,9 +318,9 @@ func TestOrgSections(t *testing.T) {
 	}
 	// org_admin × 4 kinds × read, write; partner_system × 2 kinds × read;
 	// fidelity: ips_supervisor@mha and fidelity_reviewer@independent ×
-	// read, write, decision_maker × 4 kinds × read.
-	if allowed != 10+8 {
-		t.Errorf("%d allowed cells, want 18", allowed)
+	// read, write, decision_maker and funding_officer × 4 kinds × read.
+	if allowed != 10+12 {
+		t.Errorf("%d allowed cells, want 22", allowed)
 	}
 	if _, err := a.OrgAllowed(authz.Subject{Role: "org_admin", OrgKind: "mha"}, authz.Identity, authz.Read); err == nil {
 		t.Error("OrgAllowed answered for a client section")

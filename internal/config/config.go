@@ -14,22 +14,31 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/ipsbridge/ipsbridge/internal/authn"
+	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 )
 
 // Common is embedded in each service's configuration.
 type Common struct {
-	DatabaseURL  string        `env:"DATABASE_URL"`
-	DBMaxConns   int32         `env:"IPSB_DB_MAX_CONNS" envDefault:"16"`
-	LogLevel     string        `env:"IPSB_LOG_LEVEL" envDefault:"info"`
-	LogFormat    string        `env:"IPSB_LOG_FORMAT" envDefault:"json"`
-	OIDCIssuer   string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`
-	OIDCAudience string        `env:"IPSB_OIDC_AUDIENCE" envDefault:"ipsbridge"`
-	JWKSFile     string        `env:"IPSB_OIDC_JWKS_FILE"`
-	JWKSURL      string        `env:"IPSB_OIDC_JWKS_URL"`
-	TokenLeeway  time.Duration `env:"IPSB_OIDC_LEEWAY" envDefault:"30s"`
+	// DatabaseURL is the owner role: it runs the migrations.
+	DatabaseURL string `env:"DATABASE_URL"`
+	// DatabaseRuntimeURL is the service's own runtime role, which owns
+	// nothing; empty: derived from DatabaseURL (database.Open).
+	DatabaseRuntimeURL string        `env:"IPSB_DATABASE_RUNTIME_URL"`
+	DBMaxConns         int32         `env:"IPSB_DB_MAX_CONNS" envDefault:"16"`
+	LogLevel           string        `env:"IPSB_LOG_LEVEL" envDefault:"info"`
+	LogFormat          string        `env:"IPSB_LOG_FORMAT" envDefault:"json"`
+	OIDCIssuer         string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`
+	OIDCAudience       string        `env:"IPSB_OIDC_AUDIENCE" envDefault:"ipsbridge"`
+	JWKSFile           string        `env:"IPSB_OIDC_JWKS_FILE"`
+	JWKSURL            string        `env:"IPSB_OIDC_JWKS_URL"`
+	TokenLeeway        time.Duration `env:"IPSB_OIDC_LEEWAY" envDefault:"30s"`
 	// PolicyFiles are regional policy files (CSV, same format as the
 	// default policy) by which a region tightens the default agreement.
 	PolicyFiles []string `env:"IPSB_POLICY_FILES" envSeparator:","`
+	// TLS is the service's identity on the internal hops (mutual TLS);
+	// empty: plain gRPC.
+	TLS mtls.Config
 	// ShutdownGrace is how long in-flight requests get on SIGTERM.
 	ShutdownGrace time.Duration `env:"IPSB_SHUTDOWN_GRACE" envDefault:"15s"`
 }
@@ -45,8 +54,11 @@ func Load(cfg any) error {
 // Verify reports settings that cannot work.
 func (c Common) Verify() error {
 	var errs []error
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is required"))
+	if c.DatabaseURL == "" && c.DatabaseRuntimeURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL (the owner, for migrations) or IPSB_DATABASE_RUNTIME_URL is required"))
+	}
+	if err := c.TLS.Verify(); err != nil {
+		errs = append(errs, fmt.Errorf("mutual TLS (IPSB_TLS_*): %w", err))
 	}
 	if err := c.Authn().Verify(); err != nil {
 		errs = append(errs, fmt.Errorf("token verification (IPSB_OIDC_*): %w", err))
@@ -55,6 +67,11 @@ func (c Common) Verify() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// Database is how the service reaches PostgreSQL.
+func (c Common) Database() database.Access {
+	return database.Access{OwnerURL: c.DatabaseURL, RuntimeURL: c.DatabaseRuntimeURL, MaxConns: c.DBMaxConns}
 }
 
 // Authn returns the token verifier's settings.

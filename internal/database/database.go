@@ -78,6 +78,12 @@ func MigrateDown(ctx context.Context, pool *pgxpool.Pool, sets ...Migrations) er
 	return migrateTo(ctx, pool, 0, rev...)
 }
 
+// MigrateTo brings one schema to version target, up or down: for tests that
+// check how a migration carries existing data over.
+func MigrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, set Migrations) error {
+	return migrateTo(ctx, pool, target, set)
+}
+
 func migrateTo(ctx context.Context, pool *pgxpool.Pool, target int32, sets ...Migrations) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {

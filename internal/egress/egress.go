@@ -41,10 +41,14 @@ type Policy struct {
 
 // internal are the networks refused unless allowed: loopback, RFC 1918,
 // carrier-grade NAT, link-local (cloud metadata lives there), "this
-// network", unique-local IPv6, multicast and the unspecified addresses.
+// network", IETF protocol assignments (192.0.0.0/24), the benchmarking
+// network (198.18.0.0/15, used inside some data centres), unique-local
+// IPv6, multicast, the unspecified addresses, and the IPv6 prefixes that
+// embed an IPv4 address a gateway would reach for us: NAT64 (well-known
+// and local-use, 64:ff9b::/96 and 64:ff9b:1::/48) and 6to4 (2002::/16).
 var internal = mustPrefixes("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-	"169.254.0.0/16", "0.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
-	"::1/128", "::/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96")
+	"169.254.0.0/16", "0.0.0.0/8", "192.0.0.0/24", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4", "255.255.255.255/32",
+	"::1/128", "::/128", "fc00::/7", "fe80::/10", "ff00::/8", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
 
 func mustPrefixes(ss ...string) []netip.Prefix {
 	out := make([]netip.Prefix, len(ss))
@@ -158,4 +162,28 @@ func (p Policy) Client(timeout time.Duration) *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// HostRegistered reports whether host (a URL's host name or address, no
+// port) is one of an organisation's registered hosts: an exact name or
+// address, or "*.example.org" for any subdomain of example.org. Names are
+// compared case-insensitively, without a trailing dot.
+func HostRegistered(host string, registered []string) bool {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == "" {
+		return false
+	}
+	for _, r := range registered {
+		r = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(r)), ".")
+		if suffix, ok := strings.CutPrefix(r, "*."); ok {
+			if suffix != "" && strings.HasSuffix(host, "."+suffix) {
+				return true
+			}
+			continue
+		}
+		if r != "" && r == host {
+			return true
+		}
+	}
+	return false
 }

@@ -31,6 +31,13 @@ func TestAllowsAddr(t *testing.T) {
 		{"10.2.0.1", false, false},
 		{"192.168.1.1", false, false},
 		{"169.254.169.254", false, false}, // cloud metadata
+		{"198.18.0.1", false, false},      // benchmarking network (issue 14)
+		{"198.19.255.254", false, false},
+		{"192.0.0.8", false, false},            // IETF protocol assignments
+		{"2002:a9fe:a9fe::1", false, false},    // 6to4 of 169.254.169.254
+		{"64:ff9b:1::a9fe:a9fe", false, false}, // local-use NAT64
+		{"198.20.0.1", true, true},
+		{"192.0.2.1", true, true},
 		{"100.64.0.1", false, false},
 		{"0.0.0.0", false, false},
 		{"::1", false, false},
@@ -100,5 +107,21 @@ func TestClientRefusesAtDialTimeAndDoesNotFollowRedirects(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTemporaryRedirect {
 		t.Fatalf("status %d, want the 307 itself", resp.StatusCode)
+	}
+}
+
+func TestHostRegistered(t *testing.T) {
+	reg := []string{"hooks.uwv.example", "*.gemeente.example", "127.0.0.1", "::1"}
+	for host, want := range map[string]bool{
+		"hooks.uwv.example": true, "HOOKS.uwv.example.": true, "evil.example": false, "uwv.example": false,
+		"a.gemeente.example": true, "a.b.gemeente.example": true, "gemeente.example": false, "xgemeente.example": false,
+		"127.0.0.1": true, "127.0.0.2": false, "[::1]": true, "::1": true, "": false,
+	} {
+		if got := egress.HostRegistered(host, reg); got != want {
+			t.Errorf("HostRegistered(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if egress.HostRegistered("anything.example", nil) {
+		t.Errorf("no registered hosts allows a host")
 	}
 }

@@ -27,6 +27,11 @@ var migrationFiles embed.FS
 // applies it (tern makes concurrent appliers wait for each other).
 var Migrations = database.Embedded("outbox", migrationFiles)
 
+// LogChannel is the PostgreSQL notification channel the dispatcher's relay
+// notifies, at commit, whenever it appended events to the event log
+// (events.log); event consumers (internal/consumer) listen on it.
+const LogChannel = "ipsbridge_log"
+
 // Type is a CloudEvents type. The suffix is the payload's version: a
 // breaking change of a payload gets a new type, so subscribers choose when
 // to move.
@@ -45,6 +50,18 @@ const (
 	MilestoneReached        Type = "nl.ipsbridge.milestone.reached.v1"
 	CounsellingRequested    Type = "nl.ipsbridge.counselling.requested.v1"
 	BenefitDecisionReceived Type = "nl.ipsbridge.benefit.decision_received.v1"
+	// BenefitRecorded: a paying organisation recorded a benefit;
+	// BenefitChanged: it corrected one (amount, end date or basis).
+	BenefitRecorded Type = "nl.ipsbridge.benefit.recorded.v1"
+	BenefitChanged  Type = "nl.ipsbridge.benefit.changed.v1"
+	// Funding: a trajectory application decided, a trajectory stopped
+	// early or ended, a claim submitted or decided (one event per client
+	// of the claim).
+	ApplicationDecided Type = "nl.ipsbridge.funding.application_decided.v1"
+	TrajectoryStopped  Type = "nl.ipsbridge.funding.trajectory_stopped.v1"
+	TrajectoryEnded    Type = "nl.ipsbridge.funding.trajectory_ended.v1"
+	ClaimSubmitted     Type = "nl.ipsbridge.funding.claim_submitted.v1"
+	ClaimDecided       Type = "nl.ipsbridge.funding.claim_decided.v1"
 )
 
 // Sections maps every type to the section a subscriber must be allowed to
@@ -62,11 +79,19 @@ var Sections = map[Type]authz.Section{
 	MilestoneReached:        authz.Milestones,
 	CounsellingRequested:    authz.Benefits,
 	BenefitDecisionReceived: authz.Benefits,
+	BenefitRecorded:         authz.Benefits,
+	BenefitChanged:          authz.Benefits,
+	ApplicationDecided:      authz.Funding,
+	TrajectoryStopped:       authz.Funding,
+	TrajectoryEnded:         authz.Funding,
+	ClaimSubmitted:          authz.Funding,
+	ClaimDecided:            authz.Funding,
 }
 
 // Types lists every type, in a stable order.
 var Types = []Type{ClientEnrolled, ConsentGiven, ConsentRevoked, PhaseChanged, JobStarted, HoursChanged,
-	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived}
+	WageChanged, JobEnded, MilestoneReached, CounsellingRequested, BenefitDecisionReceived, BenefitRecorded, BenefitChanged,
+	ApplicationDecided, TrajectoryStopped, TrajectoryEnded, ClaimSubmitted, ClaimDecided}
 
 // Event is one domain change as a service reports it.
 type Event struct {

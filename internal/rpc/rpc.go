@@ -161,6 +161,16 @@ func recoveryInterceptor(logger *slog.Logger) grpc.UnaryServerInterceptor {
 func infoInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	i := requestInfo(ctx)
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-request-id", i.RequestID))
+	// A request id made here replaces a missing or malformed one in the
+	// incoming metadata too, so that calls this request makes to other
+	// services (authn.OutgoingContext) carry the same id.
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if ids := md.Get("x-request-id"); len(ids) != 1 || ids[0] != i.RequestID {
+			md = md.Copy()
+			md.Set("x-request-id", i.RequestID)
+			ctx = metadata.NewIncomingContext(ctx, md)
+		}
+	}
 	return handler(WithInfo(ctx, i), req)
 }
 

@@ -9,9 +9,11 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/database"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 )
 
 // Status translates the shared error kinds into canonical statuses with
@@ -67,4 +69,42 @@ func RequestID(ctx context.Context, field string) string {
 		return field
 	}
 	return InfoFromContext(ctx).IdempotencyKey
+}
+
+// Idempotency is a write request's idempotency key (its request_id field,
+// else the forwarded Idempotency-Key header) with the fingerprint of the
+// request as a retry must repeat it: without the key itself and without
+// any version or etag precondition (fields named version or etag, at any
+// depth), so that a retry that read the resource again is still the same
+// request. Without a key it is INVALID_ARGUMENT when required: a write that
+// no version guards would be done twice by a blind retry.
+func Idempotency(ctx context.Context, req proto.Message, required bool) (idempotency.Request, error) {
+	body := proto.Clone(req)
+	m := body.ProtoReflect()
+	var field string
+	if fd := m.Descriptor().Fields().ByName("request_id"); fd != nil && fd.Kind() == protoreflect.StringKind {
+		field = m.Get(fd).String()
+		m.Clear(fd)
+	}
+	clearPreconditions(m)
+	key := RequestID(ctx, field)
+	if key == "" && required {
+		return idempotency.Request{}, InvalidArgument("INVALID_ARGUMENT", FieldViolation{Field: "request_id",
+			Description: "is required (or an Idempotency-Key header), so that a retry never records twice"})
+	}
+	return idempotency.Request{Key: key, Fingerprint: Fingerprint(body)}, nil
+}
+
+// clearPreconditions clears the version and etag fields of m and of the
+// messages it holds.
+func clearPreconditions(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Name() == "version" || fd.Name() == "etag":
+			m.Clear(fd)
+		case fd.Kind() == protoreflect.MessageKind && !fd.IsList() && !fd.IsMap():
+			clearPreconditions(v.Message())
+		}
+		return true
+	})
 }

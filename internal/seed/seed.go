@@ -22,7 +22,15 @@ type Organization struct {
 	Name     string
 	Kind     string
 	RegionID string
+	// WebhookHosts are where the organisation's data-carrying webhook
+	// endpoints may be (DemoWebhookHosts for every demo organisation).
+	WebhookHosts []string
 }
+
+// DemoWebhookHosts are the registered webhook hosts of the demo
+// organisations: the local machine, where scripts/receiver and the tests'
+// receivers listen.
+var DemoWebhookHosts = []string{"localhost", "127.0.0.1", "::1"}
 
 type Team struct {
 	ID    string
@@ -81,6 +89,9 @@ var Demo = struct {
 		{ID: "dm-lucas", Name: "Lucas Peters", OrgID: "gem-groningen", Role: "decision_maker"},
 		{ID: "admin-gem", Name: "Sara Willems", OrgID: "gem-groningen", Role: "org_admin"},
 		{ID: "fr-maria", Name: "Maria Hendriks", OrgID: "ips-fidelity", Role: "fidelity_reviewer"},
+		{ID: "fo-nina", Name: "Nina Postma", OrgID: "mha-noord", Role: "funding_officer"},
+		{ID: "fo-otto", Name: "Otto Brouwer", OrgID: "uwv-noord", Role: "funding_officer"},
+		{ID: "fo-pien", Name: "Pien Schouten", OrgID: "gem-groningen", Role: "funding_officer"},
 		{ID: "es-olaf", Name: "Olaf Dekker", OrgID: "mha-oost", Role: "employment_specialist", Teams: []string{"oost-team-a"}},
 		{ID: "cl-petra", Name: "Petra Kok", OrgID: "mha-oost", Role: "clinician", Teams: []string{"oost-team-a"}},
 	},

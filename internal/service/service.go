@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -73,8 +72,14 @@ type Spec struct {
 	Name     string
 	Common   config.Common
 	GRPCAddr string
-	// Migrate brings the database to the service's schema version.
+	// Migrate brings the database to the service's schema version. It runs
+	// as the owner role (DATABASE_URL).
 	Migrate func(context.Context, *pgxpool.Pool) error
+	// Runtime is what the service's runtime role may do; the role owns
+	// nothing. Zero: read and write the schema named like the service,
+	// call the clients schema's functions, append to the outbox (and, as
+	// always, to the audit log).
+	Runtime database.Runtime
 	// Build returns the gRPC server with its health service.
 	Build func(Deps) (*grpc.Server, *health.Server, error)
 	// Background are tasks that run beside serving, started after Build
@@ -88,18 +93,19 @@ type Spec struct {
 
 // Run starts a service and serves until ctx ends.
 func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) error {
-	pool, err := database.Connect(ctx, s.Common.DatabaseURL, s.Common.DBMaxConns)
-	if err != nil {
-		return err
+	rt := s.Runtime
+	if len(rt.Write) == 0 {
+		rt = database.Runtime{Role: rt.Role, Write: []string{s.Name}, Call: []string{"clients"}, Outbox: true}
 	}
-	defer pool.Close()
-	if err := s.Migrate(ctx, pool); err != nil {
+	pool, err := database.Open(ctx, s.Common.Database(), s.Name, rt, s.Migrate, migrateOnly)
+	if err != nil {
 		return err
 	}
 	if migrateOnly {
 		logger.InfoContext(ctx, "migrations applied")
 		return nil
 	}
+	defer pool.Close()
 	regional, err := s.Common.RegionalPolicies()
 	if err != nil {
 		return err
@@ -118,9 +124,11 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 	if err != nil {
 		return err
 	}
-	lis, err := net.Listen("tcp", s.GRPCAddr)
+	// With IPSB_TLS_* set, only clients with a certificate of the
+	// platform's CA get past the handshake.
+	lis, err := s.Common.TLS.Listen(s.GRPCAddr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.GRPCAddr, err)
+		return err
 	}
 	logger.InfoContext(ctx, s.Name+" service listening", "addr", lis.Addr().String())
 	// gctx ends at shutdown, when serving fails or when a background task
@@ -132,6 +140,7 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 		return nil
 	})
 	g.Go(func() error { return rpc.Serve(gctx, srv, lis, s.Common.ShutdownGrace, logger) })
+	g.Go(func() error { return WatchDatabase(gctx, pool, hs, DatabaseCheckInterval, logger) })
 	for i, task := range s.Background {
 		g.Go(func() error {
 			err := task(gctx, deps)

@@ -10,6 +10,7 @@ import (
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 	employmentserver "github.com/ipsbridge/ipsbridge/services/employment/server"
 	fidelityserver "github.com/ipsbridge/ipsbridge/services/fidelity/server"
+	fundingserver "github.com/ipsbridge/ipsbridge/services/funding/server"
 )
 
 // TestMigrationsRoundTrip migrates every service's schema down to nothing
@@ -20,6 +21,7 @@ func TestMigrationsRoundTrip(t *testing.T) {
 		"clients":    clientsserver.Migrations,
 		"employment": employmentserver.Migrations,
 		"benefits":   benefitsserver.Migrations,
+		"funding":    fundingserver.Migrations,
 		"fidelity":   fidelityserver.Migrations,
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -19,8 +19,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authn/devkeys"
+	"github.com/ipsbridge/ipsbridge/internal/mtls"
 	"github.com/ipsbridge/ipsbridge/internal/seed"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 )
 
 func main() {
@@ -52,6 +55,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return errors.New("-init takes no arguments")
 		}
 		if err := devkeys.Ensure(*keyDir); err != nil {
+			return err
+		}
+		// The key that signs the audit chain's checkpoints (the clients
+		// service's IPSB_AUDIT_CHECKPOINT_KEY in scripts/dev).
+		if err := audit.EnsureCheckpointKey(filepath.Join(*keyDir, "audit-checkpoint.pem")); err != nil {
+			return err
+		}
+		// The operator key that seals webhook signing secrets at rest
+		// (IPSB_WEBHOOK_SEALING_KEYS of the events service and the
+		// dispatcher in scripts/dev).
+		if err := ensureSealingKey(filepath.Join(*keyDir, "webhook-sealing.key")); err != nil {
+			return err
+		}
+		// A local CA and a certificate per component for mutual TLS on
+		// the internal hops (IPSB_TLS_* in scripts/dev).
+		if err := mtls.DevCA(filepath.Join(*keyDir, "tls"), "gateway", "clients", "employment", "benefits", "events",
+			"dispatcher", "funding", "fidelity"); err != nil {
 			return err
 		}
 		path, err := filepath.Abs(devkeys.JWKSPath(*keyDir))
@@ -111,4 +131,15 @@ func pairs() string {
 		fmt.Fprintf(&b, "  %-24s %-16s %s\n", p.role, p.org, strings.Join(users[p], ", "))
 	}
 	return b.String()
+}
+
+func ensureSealingKey(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	k, err := webhook.NewSealingKey()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(k+"\n"), 0o600)
 }

@@ -56,17 +56,48 @@ pg_start() {
 	data="$dir/data"
 	run="$dir/run"
 	log="$dir/postgres.log"
-	mkdir -p "$run"
+	mkdir -p "$ROOT/.local"
 	if [[ $(id -u) -eq 0 ]]; then
 		id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql postgres
-		chown -R postgres: "$dir"
+		# A checkout the postgres user cannot enter (root's home, a mode-700
+		# folder): the cluster lives in a folder of its own that postgres
+		# owns, and .local/NAME points at it.
+		if [[ ! -L $dir ]] && ! runuser -u postgres -- test -x "$ROOT/.local"; then
+			local elsewhere
+			elsewhere=/var/lib/postgresql/ipsbridge/$(echo "$ROOT" | sha256sum | cut -c1-12)/$name
+			echo "the postgres user cannot enter $ROOT; keeping the $name cluster in $elsewhere" >&2
+			mkdir -p "$elsewhere"
+			if [[ -d $dir ]]; then
+				cp -a "$dir/." "$elsewhere/" && rm -rf "$dir"
+			fi
+			ln -s "$elsewhere" "$dir"
+		fi
+	fi
+	# postgres reaches the cluster by its own path, not through the link.
+	[[ -L $dir ]] && dir=$(readlink -f "$dir") && data="$dir/data" && run="$dir/run" && log="$dir/postgres.log"
+	mkdir -p "$run"
+	if [[ $(id -u) -eq 0 ]]; then
+		chown -R postgres: "$dir/"
 	fi
 	if [[ ! -s "$data/PG_VERSION" ]]; then
 		echo "initdb: new private cluster in $data" >&2
 		pg_as "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
 			{ cat "$dir/initdb.log" >&2; return 1; }
 	fi
-	if ! pg_as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+	if pg_as "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+		# Running already: on the port it was started on.
+		port=$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || echo "$port")
+	else
+		# Another checkout's cluster (or anything else) on the port: take
+		# the next free one, and keep it for this checkout.
+		[[ -s $dir/port ]] && port=$(<"$dir/port")
+		local wanted=$port
+		while (: <>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+			port=$((port + 1))
+			((port < wanted + 50)) || { echo "no free port for PostgreSQL in $wanted-$port" >&2; return 1; }
+		done
+		[[ $port == "$wanted" ]] || echo "port $wanted is taken (another checkout's cluster?); $name uses $port" >&2
+		echo "$port" >"$dir/port"
 		local opts="-p $port -k $run -c listen_addresses=127.0.0.1 -c max_connections=300"
 		local s
 		for s in "$@"; do opts+=" -c $s"; done
@@ -78,10 +109,11 @@ pg_start() {
 }
 
 pg_stop() {
-	local name=$1 bin
+	local name=$1 bin data
 	bin=$(pg_bindir) || return 0
-	[[ -s "$ROOT/.local/$name/data/PG_VERSION" ]] || return 0
-	pg_as "$bin/pg_ctl" -D "$ROOT/.local/$name/data" -m fast stop >/dev/null 2>&1 || true
+	data=$(readlink -f "$ROOT/.local/$name")/data
+	[[ -s "$data/PG_VERSION" ]] || return 0
+	pg_as "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null 2>&1 || true
 }
 
 # pg_psql runs psql (from the cluster's binaries, else from PATH) with the

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ipsbridge/ipsbridge/internal/audit"
@@ -22,18 +23,22 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/dispatch"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 )
 
 // Config is the dispatcher's configuration.
 type Config struct {
-	DatabaseURL   string        `env:"DATABASE_URL"`
-	DBMaxConns    int32         `env:"IPSB_DB_MAX_CONNS" envDefault:"8"`
-	LogLevel      string        `env:"IPSB_LOG_LEVEL" envDefault:"info"`
-	LogFormat     string        `env:"IPSB_LOG_FORMAT" envDefault:"json"`
-	PolicyFiles   []string      `env:"IPSB_POLICY_FILES" envSeparator:","`
-	ShutdownGrace time.Duration `env:"IPSB_SHUTDOWN_GRACE" envDefault:"15s"`
+	// DatabaseURL is the owner role (migrations); DatabaseRuntimeURL the
+	// dispatcher's own role, derived from it when empty (database.Open).
+	DatabaseURL        string        `env:"DATABASE_URL"`
+	DatabaseRuntimeURL string        `env:"IPSB_DATABASE_RUNTIME_URL"`
+	DBMaxConns         int32         `env:"IPSB_DB_MAX_CONNS" envDefault:"8"`
+	LogLevel           string        `env:"IPSB_LOG_LEVEL" envDefault:"info"`
+	LogFormat          string        `env:"IPSB_LOG_FORMAT" envDefault:"json"`
+	PolicyFiles        []string      `env:"IPSB_POLICY_FILES" envSeparator:","`
+	ShutdownGrace      time.Duration `env:"IPSB_SHUTDOWN_GRACE" envDefault:"15s"`
 	// HealthAddr serves /healthz for probes.
 	HealthAddr  string        `env:"IPSB_DISPATCHER_HEALTH_ADDR" envDefault:"127.0.0.1:9105"`
 	Worker      string        `env:"IPSB_DISPATCHER_WORKER"`
@@ -51,6 +56,8 @@ type Config struct {
 	EgressDeny  string `env:"IPSB_EGRESS_DENY"`
 	// EgressAllowHTTP permits plain-http endpoints (development only).
 	EgressAllowHTTP bool `env:"IPSB_EGRESS_ALLOW_HTTP" envDefault:"false"`
+	// SealingKeys open the sealed signing secrets (the events service's).
+	SealingKeys string `env:"IPSB_WEBHOOK_SEALING_KEYS"`
 }
 
 func (c Config) common() config.Common {
@@ -71,7 +78,11 @@ func (c Config) dispatch() (dispatch.Config, error) {
 		host, _ := os.Hostname()
 		worker = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
-	return dispatch.Config{Worker: worker, Concurrency: c.Concurrency, Batch: c.Batch, Lease: c.Lease,
+	sealer, err := webhook.ParseSealer(c.SealingKeys)
+	if err != nil {
+		return dispatch.Config{}, fmt.Errorf("IPSB_WEBHOOK_SEALING_KEYS: %w", err)
+	}
+	return dispatch.Config{Worker: worker, Sealer: sealer, Concurrency: c.Concurrency, Batch: c.Batch, Lease: c.Lease,
 		Timeout: c.Timeout, Poll: c.Poll,
 		Backoff: dispatch.Backoff{Base: c.BackoffBase, Cap: c.BackoffCap, MaxAge: c.MaxAge, MaxRetryAfter: 24 * time.Hour},
 		Egress:  egress.Policy{Allow: allow, Deny: deny, AllowHTTP: c.EgressAllowHTTP}}, nil
@@ -80,8 +91,8 @@ func (c Config) dispatch() (dispatch.Config, error) {
 // Verify reports settings that cannot work.
 func (c Config) Verify() error {
 	var errs []error
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is required"))
+	if c.DatabaseURL == "" && c.DatabaseRuntimeURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL (the owner, for migrations) or IPSB_DATABASE_RUNTIME_URL is required"))
 	}
 	if c.Lease <= c.Timeout {
 		errs = append(errs, fmt.Errorf("IPSB_DISPATCHER_LEASE (%s) must exceed IPSB_DISPATCHER_TIMEOUT (%s)", c.Lease, c.Timeout))
@@ -122,18 +133,16 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	pool, err := database.Connect(ctx, cfg.DatabaseURL, cfg.DBMaxConns)
+	pool, err := database.Open(ctx, database.Access{OwnerURL: cfg.DatabaseURL, RuntimeURL: cfg.DatabaseRuntimeURL, MaxConns: cfg.DBMaxConns},
+		"dispatcher", dispatch.Runtime, func(ctx context.Context, p *pgxpool.Pool) error { return database.Migrate(ctx, p, Migrations...) }, migrateOnly)
 	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := database.Migrate(ctx, pool, Migrations...); err != nil {
 		return err
 	}
 	if migrateOnly {
 		logger.InfoContext(ctx, "migrations applied")
 		return nil
 	}
+	defer pool.Close()
 	regional, err := cfg.common().RegionalPolicies()
 	if err != nil {
 		return err

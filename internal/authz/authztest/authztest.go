@@ -13,12 +13,17 @@ import (
 // designTable transcribes DESIGN.md's "Who sees what" table, independently of
 // policy.csv: R read, W write, B BSN unmasked, S benefits summary, A region
 // aggregates; then the relation the cell needs ("own", "team", "involved")
-// and "consented" when the client's consent is needed.
+// and "consented" when the client's consent is needed. "funded": the
+// caller's organisation is party to a funding agreement covering the client.
 // DesignTable maps a role to its row.
 var DesignTable = map[string]map[authz.Section]string{
 	"employment_specialist": {
 		authz.Identity: "RW own", authz.Trajectory: "RW own", authz.WorkGoals: "RW own", authz.ClinicalInput: "R own",
 		authz.JobSearch: "RW own", authz.Placements: "RW own", authz.Benefits: "S own", authz.Milestones: "R own",
+		// DESIGN.md's table says "R own"; issue 11 has the specialist record
+		// the client's signature on the application ("with the client
+		// present"), a write of the funding section.
+		authz.Funding: "RW own",
 	},
 	"clinician": {
 		authz.Identity: "R own", authz.Trajectory: "R own", authz.WorkGoals: "R own", authz.ClinicalInput: "RW own",
@@ -30,11 +35,13 @@ var DesignTable = map[string]map[authz.Section]string{
 	"ips_supervisor": {
 		authz.Identity: "R team", authz.Trajectory: "RW team; A region", authz.WorkGoals: "R team", authz.ClinicalInput: "R team",
 		authz.JobSearch: "R team; A region", authz.Placements: "R team; A region", authz.Milestones: "R team",
-		authz.Benefits: "A region",
+		authz.Benefits: "A region", authz.Funding: "R team",
 	},
 	"officer": {
 		authz.Identity: "RB involved consented", authz.Trajectory: "R involved consented",
-		authz.Placements: "R involved consented", authz.Benefits: "RW involved consented", authz.Milestones: "R involved consented",
+		authz.Placements: "R involved consented", authz.Benefits: "RW involved consented",
+		// "R for their own funding agreements": the funded relation.
+		authz.Milestones: "R funded consented", authz.Funding: "R funded consented",
 	},
 	"benefits_counsellor": {
 		authz.Identity: "R involved consented", authz.Trajectory: "R involved consented",
@@ -42,6 +49,20 @@ var DesignTable = map[string]map[authz.Section]string{
 	},
 	"decision_maker": {
 		authz.Trajectory: "A region", authz.JobSearch: "A region", authz.Placements: "A region", authz.Benefits: "A region", authz.Milestones: "A region",
+		authz.Funding: "A region",
+	},
+	// DESIGN.md: "The MHA's funding_officer reads and writes the funding
+	// section and reads identity and trajectory of the clients under its
+	// agreements."
+	"funding_officer_mha": {
+		authz.Identity: "R funded", authz.Trajectory: "R funded", authz.Milestones: "R funded", authz.Funding: "RW funded",
+	},
+	// "A funder's funding_officer reads what its own agreements'
+	// applications and claims hold: the client's signature on the
+	// application is the basis, not the per-section consent"; the job's
+	// details only with placements consent (issue 11).
+	"funding_officer_funder": {
+		authz.Placements: "R funded consented", authz.Milestones: "R funded", authz.Funding: "RW funded",
 	},
 	// A fidelity reviewer: team-level figures of its region, and during an
 	// open review of a team the sample of its records without identity
@@ -68,6 +89,10 @@ func TableRow(orgKind, role string) map[authz.Section]string {
 	case role == "fidelity_reviewer" && orgKind == "independent":
 		// DESIGN.md's organisation table: fidelity reviewers are independent.
 		return DesignTable[role]
+	case role == "funding_officer" && orgKind == "mha":
+		return DesignTable["funding_officer_mha"]
+	case role == "funding_officer" && (orgKind == "uwv" || orgKind == "municipality"):
+		return DesignTable["funding_officer_funder"]
 	case role == "benefits_counsellor" || role == "decision_maker" || role == "org_admin":
 		return DesignTable[role]
 	}
@@ -125,11 +150,15 @@ func expectedClause(clause string, rels []authz.Relation, consented bool, action
 // Fidelity reviews (DESIGN.md: "a fidelity_reviewer scores a team on the
 // IPS-25 fidelity scale"; a decision maker "sees ... fidelity of a region";
 // the MHA's IPS supervisor requests the review of its team and
-// self-assesses).
+// self-assesses; a funding officer reads the bands a funding agreement may
+// require).
 var OrgTable = map[authz.Section]map[string]string{
 	authz.Subscriptions: {"org_admin": "RW *"},
 	authz.Events:        {"partner_system": "R uwv municipality"},
-	authz.Fidelity:      {"ips_supervisor": "RW mha", "fidelity_reviewer": "RW independent", "decision_maker": "R *"},
+	authz.Fidelity: {"ips_supervisor": "RW mha", "fidelity_reviewer": "RW independent", "decision_maker": "R *",
+		// Issue 11: a funding agreement may require a minimum fidelity
+		// band; the funding officer reads the region's bands.
+		"funding_officer": "R *"},
 }
 
 // ExpectedOrg reports whether OrgTable lets a role of an organisation kind

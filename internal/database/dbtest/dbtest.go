@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -185,4 +186,34 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Runtime returns a pool on the test database at url connected as the
+// runtime role rt (created when missing and granted what rt says, as a
+// service does at start-up), closed when the test ends. Servers under test
+// use it, so a missing grant fails the test as it would fail the service.
+func Runtime(tb testing.TB, url string, rt database.Runtime) *pgxpool.Pool {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	owner, err := database.Connect(ctx, url, 2)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer owner.Close()
+	password := database.DerivedPassword(AdminURL(tb), rt.Role)
+	var missing *database.MissingError
+	if err := database.GrantRuntime(ctx, owner, rt, password); err != nil && !errors.As(err, &missing) {
+		tb.Fatalf("runtime role %s: %v", rt.Role, err)
+	}
+	runtimeURL, err := database.WithRole(url, rt.Role, password)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool, err := database.Connect(ctx, runtimeURL, 8)
+	if err != nil {
+		tb.Fatalf("connect as %s: %v", rt.Role, err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -19,6 +18,7 @@ import (
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	"github.com/ipsbridge/ipsbridge/services/benefits/app"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
+	"github.com/ipsbridge/ipsbridge/services/benefits/explain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
 )
 
@@ -96,11 +96,44 @@ func date(t *time.Time) string {
 }
 
 func benefitToProto(b domain.Benefit) *benefitsv1.Benefit {
-	return &benefitsv1.Benefit{
+	out := &benefitsv1.Benefit{
 		BenefitId: b.ID, ClientId: b.ClientID, Kind: kindToProto(b.Kind), PayerOrganizationId: b.PayerOrgID,
 		MonthlyAmountCents: b.MonthlyAmountCents, StartDate: date(&b.Start), EndDate: date(b.End), Status: statuses[b.Status],
 		Version: b.Version, UpdateTime: timestamppb.New(b.UpdatedAt),
+		PreviousMonthlyWageCents: b.Basis.PreviousWageCents, ResidualEarningCapacityCents: b.Basis.ResidualCapacityCents,
+		DisabilityPercent: b.Basis.DisabilityPercent, WageRelatedEndDate: date(b.Basis.WageRelatedEnd),
 	}
+	for _, a := range b.Amounts {
+		out.Amounts = append(out.Amounts, &benefitsv1.BenefitAmount{EffectiveDate: a.From.Format(time.DateOnly), MonthlyAmountCents: a.Cents,
+			EarningsOffsetCents: a.EarningsOffsetCents, PaidCents: a.PaidCents(), Suspended: a.Suspended, Source: string(a.Source)})
+	}
+	return out
+}
+
+// basis reads the WW and WGA basis of a benefit message; the fields named
+// in only, or all when only is nil.
+func basis(in *benefitsv1.Benefit, x *domain.Basis, only []string) error {
+	has := func(f string) bool { return only == nil || slices.Contains(only, f) }
+	if has("previous_monthly_wage_cents") {
+		x.PreviousWageCents = in.GetPreviousMonthlyWageCents()
+	}
+	if has("residual_earning_capacity_cents") {
+		x.ResidualCapacityCents = in.GetResidualEarningCapacityCents()
+	}
+	if has("disability_percent") {
+		x.DisabilityPercent = in.GetDisabilityPercent()
+	}
+	if has("wage_related_end_date") {
+		x.WageRelatedEnd = nil
+		if in.GetWageRelatedEndDate() != "" {
+			d, err := domain.ParseDate("benefit.wage_related_end_date", in.GetWageRelatedEndDate())
+			if err != nil {
+				return err
+			}
+			x.WageRelatedEnd = &d
+		}
+	}
+	return nil
 }
 
 func requestToProto(r store.CounsellingRequest) *benefitsv1.CounsellingRequest {
@@ -151,8 +184,14 @@ func (s *Server) CreateBenefit(ctx context.Context, req *benefitsv1.CreateBenefi
 		}
 		b.End = &e
 	}
-	fp := rpc.Fingerprint(&benefitsv1.CreateBenefitRequest{ClientId: req.GetClientId(), Benefit: in})
-	out, err := s.app.CreateBenefit(ctx, b, rpc.RequestID(ctx, req.GetRequestId()), fp)
+	if err := basis(in, &b.Basis, nil); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.app.CreateBenefit(ctx, b, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -175,7 +214,8 @@ func (s *Server) ListBenefits(ctx context.Context, req *benefitsv1.ListBenefitsR
 // UpdateBenefit implements BenefitsService.
 func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefitRequest) (*benefitsv1.UpdateBenefitResponse, error) {
 	in := req.GetBenefit()
-	allowed := []string{"monthly_amount_cents", "end_date"}
+	allowed := []string{"monthly_amount_cents", "end_date", "previous_monthly_wage_cents", "residual_earning_capacity_cents",
+		"disability_percent", "wage_related_end_date"}
 	if len(req.GetUpdateMask().GetPaths()) == 0 {
 		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "update_mask", Description: "must name at least one field"})
 	}
@@ -188,11 +228,19 @@ func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefi
 	if in.GetVersion() <= 0 {
 		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "benefit.version", Description: "is required: send the version you read"})
 	}
-	out, err := s.app.UpdateBenefit(ctx, req.GetClientId(), req.GetBenefitId(), in.GetVersion(), func(b *domain.Benefit) error {
-		for _, p := range req.GetUpdateMask().GetPaths() {
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	paths := req.GetUpdateMask().GetPaths()
+	out, err := s.app.UpdateBenefit(ctx, req.GetClientId(), req.GetBenefitId(), in.GetVersion(), paths, func(b *domain.Benefit) error {
+		if err := basis(in, &b.Basis, paths); err != nil {
+			return err
+		}
+		for _, p := range paths {
 			switch p {
 			case "monthly_amount_cents":
-				b.MonthlyAmountCents = in.GetMonthlyAmountCents()
+				b.CorrectAmount(in.GetMonthlyAmountCents())
 			case "end_date":
 				b.End = nil
 				if in.GetEndDate() != "" {
@@ -205,7 +253,7 @@ func (s *Server) UpdateBenefit(ctx context.Context, req *benefitsv1.UpdateBenefi
 			}
 		}
 		return nil
-	})
+	}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -228,7 +276,11 @@ func (s *Server) GetBenefitSummary(ctx context.Context, req *benefitsv1.GetBenef
 // CreateCounsellingRequest implements BenefitsService.
 func (s *Server) CreateCounsellingRequest(ctx context.Context, req *benefitsv1.CreateCounsellingRequestRequest) (*benefitsv1.CreateCounsellingRequestResponse, error) {
 	in := req.GetCounsellingRequest()
-	r, err := s.app.CreateCounsellingRequest(ctx, req.GetClientId(), strings.TrimSpace(in.GetReason()), in.GetCounsellorId())
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.app.CreateCounsellingRequest(ctx, req.GetClientId(), in.GetReason(), in.GetCounsellorId(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -250,7 +302,11 @@ func (s *Server) ListCounsellingRequests(ctx context.Context, req *benefitsv1.Li
 
 // AssignCounsellingRequest implements BenefitsService.
 func (s *Server) AssignCounsellingRequest(ctx context.Context, req *benefitsv1.AssignCounsellingRequestRequest) (*benefitsv1.AssignCounsellingRequestResponse, error) {
-	r, err := s.app.AssignCounsellingRequest(ctx, req.GetClientId(), req.GetCounsellingRequestId(), req.GetCounsellorId())
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.app.AssignCounsellingRequest(ctx, req.GetClientId(), req.GetCounsellingRequestId(), req.GetCounsellorId(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -260,12 +316,16 @@ func (s *Server) AssignCounsellingRequest(ctx context.Context, req *benefitsv1.A
 // RecordCounsellingSession implements BenefitsService.
 func (s *Server) RecordCounsellingSession(ctx context.Context, req *benefitsv1.RecordCounsellingSessionRequest) (*benefitsv1.RecordCounsellingSessionResponse, error) {
 	in := req.GetSession()
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	d, err := parseDate("session.session_date", in.GetSessionDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	r, err := s.app.RecordSession(ctx, req.GetClientId(), req.GetCounsellingRequestId(),
-		store.Session{Date: d, Notes: in.GetNotes(), Outcome: in.GetOutcome()}, req.GetCloseRequest())
+		store.Session{Date: d, Notes: in.GetNotes(), Outcome: in.GetOutcome()}, req.GetCloseRequest(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -291,24 +351,69 @@ func (s *Server) CalculateIncomeEffect(ctx context.Context, req *benefitsv1.Calc
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	on := start
+	from := start
 	if req.GetCalculationDate() != "" {
-		if on, err = domain.ParseDate("calculation_date", req.GetCalculationDate()); err != nil {
+		if from, err = domain.ParseDate("calculation_date", req.GetCalculationDate()); err != nil {
 			return nil, s.toStatus(ctx, err)
 		}
 	}
-	e, err := s.app.CalculateIncomeEffect(ctx, app.Calculation{ClientID: req.GetClientId(), On: on,
-		Job: domain.Job{HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents(), Start: start}})
+	q := domain.Query{Job: domain.Job{HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents(), Start: start},
+		From: from, Months: max(int(req.GetMonths()), 1)}
+	if req.NetMonthlyEarningsCents != nil {
+		n := req.GetNetMonthlyEarningsCents()
+		q.NetEarningsCents = &n
+	}
+	e, err := s.app.CalculateIncomeEffect(ctx, app.Calculation{ClientID: req.GetClientId(), Query: q})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	out := &benefitsv1.CalculateIncomeEffectResponse{IncomeWithoutJobCents: e.WithoutJobCents, IncomeWithJobCents: e.WithJobCents,
-		DifferenceCents: e.Difference(), MonthlyEarningsCents: e.EarningsCents, Caveats: e.Caveats}
-	for _, l := range e.Lines {
-		out.Lines = append(out.Lines, &benefitsv1.IncomeLine{Code: l.Code, Description: l.Description, AmountCents: l.AmountCents,
-			BenefitId: l.BenefitID, RuleVersion: l.RuleVersion})
+	return incomeToProto(e, explain.Language(req.GetLanguageCode())), nil
+}
+
+func incomeToProto(e app.IncomeEffect, lang string) *benefitsv1.CalculateIncomeEffectResponse {
+	line := func(l domain.Line) *benefitsv1.IncomeLine {
+		out := &benefitsv1.IncomeLine{Code: l.Code, Description: explain.Line(lang, l, e.Name), AmountCents: l.AmountCents,
+			BenefitId: l.BenefitID, RuleVersion: l.RuleVersion, Source: explain.Source(lang, l.Rule), PayerOrganizationId: l.PayerOrgID}
+		if l.PayerOrgID != "" {
+			out.PayerOrganizationName = e.Name(l.PayerOrgID)
+		}
+		return out
 	}
-	return out, nil
+	note := func(n domain.Note) *benefitsv1.IncomeNote {
+		return &benefitsv1.IncomeNote{Code: n.Code, Text: explain.Note(lang, n, e.Name), Warning: n.Warning, BenefitId: n.BenefitID,
+			RuleVersion: n.RuleVersion, Source: explain.Source(lang, n.Rule)}
+	}
+	out := &benefitsv1.CalculateIncomeEffectResponse{}
+	for _, m := range e.Months {
+		pm := &benefitsv1.IncomeMonth{Month: m.Month.Format("2006-01"), Label: explain.MonthName(lang, m.Month), JobMonth: int32(m.JobMonth),
+			Net: m.Net, IncomeWithoutJobCents: m.WithoutCents, IncomeWithJobCents: m.WithCents, DifferenceCents: m.Difference(),
+			MonthlyEarningsCents: m.EarningsCents}
+		for _, l := range m.Without {
+			pm.LinesWithoutJob = append(pm.LinesWithoutJob, line(l))
+		}
+		for _, l := range m.With {
+			pm.Lines = append(pm.Lines, line(l))
+		}
+		for _, n := range m.Notes {
+			pm.Notes = append(pm.Notes, note(n))
+		}
+		out.Months = append(out.Months, pm)
+	}
+	for _, n := range e.Assumptions {
+		out.Assumptions = append(out.Assumptions, note(n))
+		out.Caveats = append(out.Caveats, explain.Note(lang, n, e.Name))
+	}
+	if len(out.Months) > 0 {
+		first := out.Months[0]
+		out.IncomeWithoutJobCents, out.IncomeWithJobCents, out.DifferenceCents = first.IncomeWithoutJobCents, first.IncomeWithJobCents, first.DifferenceCents
+		out.MonthlyEarningsCents, out.Lines = first.MonthlyEarningsCents, first.Lines
+		for _, n := range first.Notes {
+			if n.Warning {
+				out.Caveats = append(out.Caveats, n.Text)
+			}
+		}
+	}
+	return out
 }
 
 var decisionKinds = map[benefitsv1.DecisionKind]domain.DecisionKind{
@@ -322,11 +427,12 @@ func (s *Server) ReportBenefitDecision(ctx context.Context, req *benefitsv1.Repo
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	body := proto.Clone(req).(*benefitsv1.ReportBenefitDecisionRequest)
-	body.RequestId = ""
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.app.ReportDecision(ctx, domain.Decision{ClientID: req.GetClientId(), BenefitID: req.GetBenefitId(), Kind: decisionKinds[req.GetKind()],
-		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), Reason: strings.TrimSpace(req.GetReason())},
-		rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		Effective: eff, MonthlyAmountCents: req.GetMonthlyAmountCents(), EarningsOffsetCents: req.GetEarningsOffsetCents(), Reason: strings.TrimSpace(req.GetReason())}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -339,7 +445,7 @@ func (s *Server) ReportBenefitDecision(ctx context.Context, req *benefitsv1.Repo
 	d := r.Decision
 	return &benefitsv1.ReportBenefitDecisionResponse{Benefit: benefitToProto(r.Benefit), Decision: &benefitsv1.BenefitDecision{
 		DecisionId: d.ID, ClientId: d.ClientID, BenefitId: d.BenefitID, Kind: kind, EffectiveDate: d.Effective.Format(time.DateOnly),
-		MonthlyAmountCents: d.MonthlyAmountCents, Reason: d.Reason, ReportedBy: d.ReportedBy, ReceiveTime: timestamppb.New(d.ReceivedAt),
+		MonthlyAmountCents: d.MonthlyAmountCents, EarningsOffsetCents: d.EarningsOffsetCents, Reason: d.Reason, ReportedBy: d.ReportedBy, ReceiveTime: timestamppb.New(d.ReceivedAt),
 	}}, nil
 }
 
@@ -354,10 +460,12 @@ func (s *Server) ReportJobChange(ctx context.Context, req *benefitsv1.ReportJobC
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	body := proto.Clone(req).(*benefitsv1.ReportJobChangeRequest)
-	body.RequestId = ""
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.app.ReportJobChange(ctx, app.JobChange{ClientID: req.GetClientId(), Kind: jobKinds[req.GetKind()], Effective: eff,
-		HoursPerWeek: req.GetHoursPerWeek(), HourlyWageCents: req.GetHourlyWageCents()}, rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		HoursPerWeek: float64(req.GetHoursPerWeek()), HourlyWageCents: req.GetHourlyWageCents()}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

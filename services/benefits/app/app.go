@@ -19,6 +19,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
 )
@@ -118,6 +120,29 @@ func sees(c call, b domain.Benefit) bool {
 // write runs fn in a transaction with the access's audit record. A failure
 // of fn is returned unaudited when it is bad input (nothing was accessed),
 // and audited as a refusal when it is a row-level denial.
+// once runs write in tx under the caller's idempotency key for method
+// (internal/idempotency), its answer stored as JSON with the key: a retry
+// with the same key and request runs nothing and gets the first answer
+// (replay true). A request without a key just runs write.
+func once[T any](ctx context.Context, tx pgx.Tx, c call, method string, k idempotency.Request, write func() (T, error)) (out T, replay bool, err error) {
+	r, replay, err := store.Keys.Once(ctx, tx, c.Key(method, k), func() (idempotency.Result, error) {
+		var err error
+		if out, err = write(); err != nil {
+			return idempotency.Result{}, err
+		}
+		b, err := json.Marshal(out)
+		return idempotency.Result{Response: b}, err
+	})
+	if err != nil || !replay {
+		return out, false, err
+	}
+	var first T
+	if err := json.Unmarshal(r.Response, &first); err != nil {
+		return first, true, fmt.Errorf("first answer of %s: %w", method, err)
+	}
+	return first, true, nil
+}
+
 func (s *Service) write(ctx context.Context, c call, reason string, fn func(tx pgx.Tx) error) error {
 	op := c.op
 	op.Reason = reason

@@ -2,19 +2,19 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
 )
 
 // CreateBenefit records a benefit situation paid by the caller's own
 // organisation. A retry with the same request id returns the first benefit.
-func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID string, fingerprint []byte) (domain.Benefit, error) {
+func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, k idempotency.Request) (domain.Benefit, error) {
 	c, err := s.allow(ctx, b.ClientID, "write", mayWrite)
 	if err != nil {
 		return domain.Benefit{}, err
@@ -31,25 +31,15 @@ func (s *Service) CreateBenefit(ctx context.Context, b domain.Benefit, requestID
 	}
 	var out domain.Benefit
 	err = s.write(ctx, c, "benefit recorded", func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.Sub.OrgID, Method: "CreateBenefit", Key: requestID, Request: fingerprint}
-		if requestID != "" {
-			prev, replay, err := store.Claim(ctx, tx, key)
-			if err != nil {
-				return err
-			}
-			if replay {
-				return json.Unmarshal(prev, &out)
-			}
-		}
 		var err error
-		if out, err = store.InsertBenefit(ctx, tx, b, c.Sub.UserID); err != nil {
+		var replayed bool
+		out, replayed, err = once(ctx, tx, c, "CreateBenefit", k, func() (domain.Benefit, error) {
+			return store.InsertBenefit(ctx, tx, b, c.Sub.UserID)
+		})
+		if err != nil || replayed {
 			return err
 		}
-		if requestID == "" {
-			return nil
-		}
-		resp, _ := json.Marshal(out)
-		return store.Complete(ctx, tx, key, resp)
+		return emit(ctx, tx, benefitEvent(outbox.BenefitRecorded, c.Facts.RegionID, out, nil))
 	})
 	return out, err
 }
@@ -74,8 +64,11 @@ func (s *Service) ListBenefits(ctx context.Context, clientID string) ([]domain.B
 }
 
 // UpdateBenefit changes a benefit the caller's organisation pays, if it is
-// still at version.
-func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string, version int64, apply func(*domain.Benefit) error) (domain.Benefit, error) {
+// still at version, and reports it (BenefitChanged) in the same
+// transaction; fields names what changed. A retry with the same
+// idempotency key (even with the version read again) changes nothing,
+// reports nothing and gets the first answer.
+func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string, version int64, fields []string, apply func(*domain.Benefit) error, k idempotency.Request) (domain.Benefit, error) {
 	c, err := s.allow(ctx, clientID, "write", mayWrite)
 	if err != nil {
 		return domain.Benefit{}, err
@@ -83,19 +76,25 @@ func (s *Service) UpdateBenefit(ctx context.Context, clientID, benefitID string,
 	var out domain.Benefit
 	err = s.write(ctx, c, "benefit "+benefitID+" updated", func(tx pgx.Tx) error {
 		var err error
-		out, err = store.UpdateBenefit(ctx, tx, clientID, benefitID, c.Sub.UserID, func(b *domain.Benefit) error {
-			if b.PayerOrgID != c.Sub.OrgID {
-				return fmt.Errorf("benefit %s is not paid by %s: %w", benefitID, c.Sub.OrgID, domain.ErrNotFound)
-			}
-			if b.Version != version {
-				return fmt.Errorf("%w: benefit is at version %d, the change was based on %d", domain.ErrVersionConflict, b.Version, version)
-			}
-			if err := apply(b); err != nil {
-				return err
-			}
-			return b.Check()
+		var replayed bool
+		out, replayed, err = once(ctx, tx, c, "UpdateBenefit", k, func() (domain.Benefit, error) {
+			return store.UpdateBenefit(ctx, tx, clientID, benefitID, c.Sub.UserID, func(b *domain.Benefit) error {
+				if b.PayerOrgID != c.Sub.OrgID {
+					return fmt.Errorf("benefit %s is not paid by %s: %w", benefitID, c.Sub.OrgID, domain.ErrNotFound)
+				}
+				if b.Version != version {
+					return fmt.Errorf("%w: benefit is at version %d, the change was based on %d", domain.ErrVersionConflict, b.Version, version)
+				}
+				if err := apply(b); err != nil {
+					return err
+				}
+				return b.Check()
+			})
 		})
-		return err
+		if err != nil || replayed {
+			return err
+		}
+		return emit(ctx, tx, benefitEvent(outbox.BenefitChanged, c.Facts.RegionID, out, fields))
 	})
 	return out, err
 }
@@ -126,7 +125,7 @@ func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, err
 	var out Summary
 	for _, b := range all {
 		if c.Decision.Summary || sees(c, b) {
-			b.MonthlyAmountCents = 0
+			b.MonthlyAmountCents, b.Amounts = 0, nil
 			out.Benefits = append(out.Benefits, b)
 		}
 	}
@@ -139,35 +138,57 @@ func (s *Service) GetSummary(ctx context.Context, clientID string) (Summary, err
 // Calculation is an income-effect question.
 type Calculation struct {
 	ClientID string
-	Job      domain.Job
-	On       time.Time
+	Query    domain.Query
+}
+
+// IncomeEffect is a calculation's result with the names of the paying
+// organisations it mentions.
+type IncomeEffect struct {
+	domain.Result
+	Names map[string]string
+}
+
+// Name returns an organisation's name (its id when unknown).
+func (e IncomeEffect) Name(id string) string {
+	if n, ok := e.Names[id]; ok {
+		return n
+	}
+	return id
 }
 
 // CalculateIncomeEffect computes the effect of a job on the client's
-// monthly income, from the benefits the caller may see.
-func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (domain.IncomeEffect, error) {
+// income for each month of the period, from the benefits the caller may
+// see.
+func (s *Service) CalculateIncomeEffect(ctx context.Context, q Calculation) (IncomeEffect, error) {
 	c, err := s.allow(ctx, q.ClientID, "calculate", mayRead)
 	if err != nil {
-		return domain.IncomeEffect{}, err
+		return IncomeEffect{}, err
 	}
 	all, err := store.Benefits(ctx, s.st.Pool(), q.ClientID)
 	if err != nil {
-		return domain.IncomeEffect{}, err
+		return IncomeEffect{}, err
 	}
 	var visible []domain.Benefit
+	names := map[string]string{}
 	for _, b := range all {
 		if sees(c, b) {
 			visible = append(visible, b)
+			if _, ok := names[b.PayerOrgID]; !ok {
+				names[b.PayerOrgID] = s.path.Directory().Name(ctx, b.PayerOrgID)
+			}
 		}
 	}
-	e, err := domain.CalculateIncomeEffect(visible, q.Job, q.On)
+	r, err := domain.Rules.Calculate(visible, q.Query)
 	if err != nil {
-		return domain.IncomeEffect{}, err
+		return IncomeEffect{}, err
 	}
-	if len(visible) < len(all) {
-		e.Caveats = append(e.Caveats, "only the benefits your organisation pays are included")
+	// A payer sees only what it pays; the note says so always, not only
+	// when the client has other benefits, which a payer must not learn
+	// (issue 14).
+	if c.Sub.Role != Counsellor {
+		r.Assumptions = append(r.Assumptions, domain.Note{Code: "visible_only", Warning: true})
 	}
-	return e, s.readDone(ctx, c, "income-effect calculation")
+	return IncomeEffect{Result: r, Names: names}, s.readDone(ctx, c, "income-effect calculation")
 }
 
 // DecisionResult is the answer to a reported decision, stored with its
@@ -181,8 +202,8 @@ type DecisionResult struct {
 // pays and reports it (BenefitDecisionReceived) in the same transaction. A
 // retry with the same key returns the first answer and writes nothing, no
 // event either; the same key with another request is refused.
-func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, requestID string, fingerprint []byte) (DecisionResult, error) {
-	if requestID == "" {
+func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, k idempotency.Request) (DecisionResult, error) {
+	if k.Key == "" {
 		return DecisionResult{}, fmt.Errorf("%w: request_id (or an Idempotency-Key header) is required, so that a retry never applies a decision twice", domain.ErrInvalid)
 	}
 	c, err := s.allow(ctx, d.ClientID, "decision", mayWrite)
@@ -192,41 +213,28 @@ func (s *Service) ReportDecision(ctx context.Context, d domain.Decision, request
 	var out DecisionResult
 	replayed := false
 	err = s.write(ctx, c, "decision on benefit "+d.BenefitID, func(tx pgx.Tx) error {
-		key := store.Key{OrgID: c.Sub.OrgID, Method: "ReportBenefitDecision", Key: requestID, Request: fingerprint}
-		prev, replay, err := store.Claim(ctx, tx, key)
-		if err != nil {
-			return err
-		}
-		if replay {
-			replayed = true
-			return json.Unmarshal(prev, &out)
-		}
-		d.ReportedBy = c.Sub.UserID
-		b, err := store.UpdateBenefit(ctx, tx, d.ClientID, d.BenefitID, c.Sub.UserID, func(b *domain.Benefit) error {
-			if b.PayerOrgID != c.Sub.OrgID {
-				return fmt.Errorf("benefit %s is not a benefit %s pays for this client: %w", d.BenefitID, c.Sub.OrgID, domain.ErrNotFound)
+		var err error
+		out, replayed, err = once(ctx, tx, c, "ReportBenefitDecision", k, func() (DecisionResult, error) {
+			d.ReportedBy = c.Sub.UserID
+			b, err := store.UpdateBenefit(ctx, tx, d.ClientID, d.BenefitID, c.Sub.UserID, func(b *domain.Benefit) error {
+				if b.PayerOrgID != c.Sub.OrgID {
+					return fmt.Errorf("benefit %s is not a benefit %s pays for this client: %w", d.BenefitID, c.Sub.OrgID, domain.ErrNotFound)
+				}
+				return d.Apply(b)
+			})
+			if err != nil {
+				return DecisionResult{}, err
 			}
-			return d.Apply(b)
+			dec, err := store.InsertDecision(ctx, tx, d, c.Sub.OrgID)
+			if err != nil {
+				return DecisionResult{}, err
+			}
+			return DecisionResult{Decision: dec, Benefit: b}, emit(ctx, tx, decisionEvent(c.Facts.RegionID, b, dec))
 		})
-		if err != nil {
-			return err
-		}
-		dec, err := store.InsertDecision(ctx, tx, d, c.Sub.OrgID)
-		if err != nil {
-			return err
-		}
-		out = DecisionResult{Decision: dec, Benefit: b}
-		if err := emit(ctx, tx, decisionEvent(c.Facts.RegionID, b, dec)); err != nil {
-			return err
-		}
-		resp, err := json.Marshal(out)
-		if err != nil {
-			return err
-		}
-		return store.Complete(ctx, tx, key, resp)
+		return err
 	})
 	if err == nil && replayed {
-		s.log.InfoContext(ctx, "decision replayed", "key", requestID)
+		s.log.InfoContext(ctx, "decision replayed", "key", k.Key)
 	}
 	return out, err
 }

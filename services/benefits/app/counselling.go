@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/services/benefits/domain"
 	"github.com/ipsbridge/ipsbridge/services/benefits/store"
 )
@@ -45,8 +48,13 @@ func withoutSessions(role string, rs []store.CounsellingRequest) []store.Counsel
 }
 
 // CreateCounsellingRequest opens a counselling request, optionally naming
-// the counsellor.
-func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason, counsellorID string) (store.CounsellingRequest, error) {
+// the counsellor. A retry with the same idempotency key opens nothing and
+// gets the first answer.
+func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason, counsellorID string, k idempotency.Request) (store.CounsellingRequest, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return store.CounsellingRequest{}, &apperr.FieldError{Field: "counselling_request.reason", Msg: "is required: say what the client needs counselling about"}
+	}
 	c, err := s.allow(ctx, clientID, "write", mayRequestCounselling)
 	if err != nil {
 		return store.CounsellingRequest{}, err
@@ -54,10 +62,14 @@ func (s *Service) CreateCounsellingRequest(ctx context.Context, clientID, reason
 	var out store.CounsellingRequest
 	err = s.write(ctx, c, "counselling requested", func(tx pgx.Tx) error {
 		var err error
-		if out, err = store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.Sub.UserID); err != nil {
-			return err
-		}
-		return emit(ctx, tx, counsellingRequestedEvent(c.Facts.RegionID, out))
+		out, _, err = once(ctx, tx, c, "CreateCounsellingRequest", k, func() (store.CounsellingRequest, error) {
+			r, err := store.InsertCounsellingRequest(ctx, tx, clientID, reason, counsellorID, c.Sub.UserID)
+			if err != nil {
+				return r, err
+			}
+			return r, emit(ctx, tx, counsellingRequestedEvent(c.Facts.RegionID, r))
+		})
+		return err
 	})
 	return out, err
 }
@@ -82,7 +94,7 @@ func (s *Service) ListCounsellingRequests(ctx context.Context, clientID string) 
 }
 
 // AssignCounsellingRequest assigns a counsellor (the caller when empty).
-func (s *Service) AssignCounsellingRequest(ctx context.Context, clientID, requestID, counsellorID string) (store.CounsellingRequest, error) {
+func (s *Service) AssignCounsellingRequest(ctx context.Context, clientID, requestID, counsellorID string, k idempotency.Request) (store.CounsellingRequest, error) {
 	c, err := s.allow(ctx, clientID, "write", mayCounsel)
 	if err != nil {
 		return store.CounsellingRequest{}, err
@@ -93,12 +105,14 @@ func (s *Service) AssignCounsellingRequest(ctx context.Context, clientID, reques
 	var out store.CounsellingRequest
 	err = s.write(ctx, c, "counsellor "+counsellorID+" assigned", func(tx pgx.Tx) error {
 		var err error
-		out, err = s.st.UpdateCounsellingRequest(ctx, tx, clientID, requestID, func(r *store.CounsellingRequest) (*store.Session, error) {
-			if r.Status != "open" {
-				return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
-			}
-			r.CounsellorID = counsellorID
-			return nil, nil
+		out, _, err = once(ctx, tx, c, "AssignCounsellingRequest", k, func() (store.CounsellingRequest, error) {
+			return s.st.UpdateCounsellingRequest(ctx, tx, clientID, requestID, func(r *store.CounsellingRequest) (*store.Session, error) {
+				if r.Status != "open" {
+					return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
+				}
+				r.CounsellorID = counsellorID
+				return nil, nil
+			})
 		})
 		return err
 	})
@@ -106,8 +120,9 @@ func (s *Service) AssignCounsellingRequest(ctx context.Context, clientID, reques
 }
 
 // RecordSession records a counselling session by the calling counsellor,
-// assigning them when the request has no counsellor yet.
-func (s *Service) RecordSession(ctx context.Context, clientID, requestID string, sess store.Session, closeRequest bool) (store.CounsellingRequest, error) {
+// assigning them when the request has no counsellor yet. A retry with the
+// same idempotency key records nothing and gets the first answer.
+func (s *Service) RecordSession(ctx context.Context, clientID, requestID string, sess store.Session, closeRequest bool, k idempotency.Request) (store.CounsellingRequest, error) {
 	c, err := s.allow(ctx, clientID, "write", mayCounsel)
 	if err != nil {
 		return store.CounsellingRequest{}, err
@@ -118,18 +133,20 @@ func (s *Service) RecordSession(ctx context.Context, clientID, requestID string,
 	var out store.CounsellingRequest
 	err = s.write(ctx, c, "counselling session recorded", func(tx pgx.Tx) error {
 		var err error
-		out, err = s.st.UpdateCounsellingRequest(ctx, tx, clientID, requestID, func(r *store.CounsellingRequest) (*store.Session, error) {
-			if r.Status != "open" {
-				return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
-			}
-			if r.CounsellorID == "" {
-				r.CounsellorID = c.Sub.UserID
-			}
-			if closeRequest {
-				r.Status = "closed"
-			}
-			sess.CounsellorID = c.Sub.UserID
-			return &sess, nil
+		out, _, err = once(ctx, tx, c, "RecordCounsellingSession", k, func() (store.CounsellingRequest, error) {
+			return s.st.UpdateCounsellingRequest(ctx, tx, clientID, requestID, func(r *store.CounsellingRequest) (*store.Session, error) {
+				if r.Status != "open" {
+					return nil, fmt.Errorf("%w: counselling request %s is closed", domain.ErrFailedPrecondition, requestID)
+				}
+				if r.CounsellorID == "" {
+					r.CounsellorID = c.Sub.UserID
+				}
+				if closeRequest {
+					r.Status = "closed"
+				}
+				sess.CounsellorID = c.Sub.UserID
+				return &sess, nil
+			})
 		})
 		return err
 	})
@@ -144,7 +161,7 @@ func (s *Service) ListOpenCounsellingRequests(ctx context.Context, unassigned bo
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.st.OpenRequests(ctx, cl.Sub.UserID, unassigned)
+	rs, err := s.st.OpenRequests(ctx, cl.Sub.UserID, unassigned, cl.Sub.OrgID, cl.Sub.RegionID)
 	if err != nil {
 		return nil, err
 	}

@@ -28,15 +28,52 @@ type BenefitData struct {
 	Status              string    `json:"status"`
 	Version             int64     `json:"version"`
 	UpdateTime          time.Time `json:"update_time"`
+	// The amount's history and the basis, as the API gives them.
+	Amounts                      []AmountData `json:"amounts"`
+	PreviousMonthlyWageCents     int64        `json:"previous_monthly_wage_cents,omitempty"`
+	ResidualEarningCapacityCents int64        `json:"residual_earning_capacity_cents,omitempty"`
+	DisabilityPercent            int32        `json:"disability_percent,omitempty"`
+	WageRelatedEndDate           string       `json:"wage_related_end_date,omitempty"`
+}
+
+// AmountData is a row of a benefit's amount history in an event's data.
+type AmountData struct {
+	EffectiveDate       string `json:"effective_date"`
+	MonthlyAmountCents  int64  `json:"monthly_amount_cents"`
+	EarningsOffsetCents int64  `json:"earnings_offset_cents"`
+	PaidCents           int64  `json:"paid_cents"`
+	Suspended           bool   `json:"suspended"`
+	Source              string `json:"source"`
 }
 
 func benefitData(b domain.Benefit) BenefitData {
 	d := BenefitData{BenefitID: b.ID, Kind: string(b.Kind), PayerOrganizationID: b.PayerOrgID, MonthlyAmountCents: b.MonthlyAmountCents,
-		StartDate: b.Start.Format(time.DateOnly), Status: string(b.Status), Version: b.Version, UpdateTime: b.UpdatedAt.UTC()}
+		StartDate: b.Start.Format(time.DateOnly), Status: string(b.Status), Version: b.Version, UpdateTime: b.UpdatedAt.UTC(),
+		PreviousMonthlyWageCents: b.Basis.PreviousWageCents, ResidualEarningCapacityCents: b.Basis.ResidualCapacityCents,
+		DisabilityPercent: b.Basis.DisabilityPercent, Amounts: []AmountData{}}
 	if b.End != nil {
 		d.EndDate = b.End.Format(time.DateOnly)
 	}
+	if b.Basis.WageRelatedEnd != nil {
+		d.WageRelatedEndDate = b.Basis.WageRelatedEnd.Format(time.DateOnly)
+	}
+	for _, a := range b.Amounts {
+		d.Amounts = append(d.Amounts, AmountData{EffectiveDate: a.From.Format(time.DateOnly), MonthlyAmountCents: a.Cents,
+			EarningsOffsetCents: a.EarningsOffsetCents, PaidCents: a.PaidCents(), Suspended: a.Suspended, Source: string(a.Source)})
+	}
 	return d
+}
+
+// benefitEvent reports a benefit recorded (BenefitRecorded) or changed
+// (BenefitChanged, with the fields that changed); like a decision, only to
+// the organisation that pays it among the payers.
+func benefitEvent(typ outbox.Type, regionID string, b domain.Benefit, fields []string) outbox.Event {
+	change := map[string]any{"benefit_id": b.ID, "kind": string(b.Kind), "version": b.Version}
+	if fields != nil {
+		change["changed_fields"] = fields
+	}
+	return outbox.Event{Type: typ, ClientID: b.ClientID, RegionID: regionID, Subject: "benefits/" + b.ID, PayerOrgID: b.PayerOrgID,
+		Change: change, Data: benefitData(b)}
 }
 
 // DecisionData is a reported decision in an event's data.
@@ -46,6 +83,7 @@ type DecisionData struct {
 	Kind               string    `json:"kind"`
 	EffectiveDate      string    `json:"effective_date"`
 	MonthlyAmountCents int64     `json:"monthly_amount_cents"`
+	EarningsOffset     int64     `json:"earnings_offset_cents"`
 	Reason             string    `json:"reason"`
 	ReportedBy         string    `json:"reported_by"`
 	ReceiveTime        time.Time `json:"receive_time"`
@@ -81,7 +119,7 @@ func decisionEvent(regionID string, b domain.Benefit, d domain.Decision) outbox.
 		Data: DecisionEventData{
 			Benefit: benefitData(b),
 			Decision: DecisionData{DecisionID: d.ID, BenefitID: d.BenefitID, Kind: string(d.Kind), EffectiveDate: d.Effective.Format(time.DateOnly),
-				MonthlyAmountCents: d.MonthlyAmountCents, Reason: d.Reason, ReportedBy: d.ReportedBy, ReceiveTime: d.ReceivedAt.UTC()},
+				MonthlyAmountCents: d.MonthlyAmountCents, EarningsOffset: d.EarningsOffsetCents, Reason: d.Reason, ReportedBy: d.ReportedBy, ReceiveTime: d.ReceivedAt.UTC()},
 		},
 	}
 }

@@ -1,12 +1,16 @@
 package server_test
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
@@ -50,31 +54,63 @@ func benefitEvents(t *testing.T, f *fixture, clientID string) []outboxEvent {
 	return out
 }
 
-// TestEventsOfBenefitChanges: a counselling request and a partner system's
-// decision each write one event with the client's region, the benefits
-// section and, for the decision, the paying organisation; a refused
-// request, a decision on another payer's benefit, invalid input and
-// idempotent retries (also concurrent ones) write none.
+// TestEventsOfBenefitChanges: a benefit recorded or changed, a counselling
+// request and a partner system's decision each write one event with the
+// client's region, the benefits section and, for a benefit, the paying
+// organisation; a refused request, a decision on another payer's benefit,
+// invalid input and idempotent retries (also concurrent ones) write none.
 func TestEventsOfBenefitChanges(t *testing.T) {
 	f := newFixture(t)
 	id := f.enrol(t, "events-key-1", true)
 	wga := f.addBenefit(t, "uwv-system", id, benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, 150000)
 	pw := f.addBenefit(t, "gem-system", id, benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET, 40000)
-	if evs := benefitEvents(t, f, id); len(evs) != 0 {
-		t.Fatalf("benefits recorded: %d events, want none", len(evs))
+	evs := benefitEvents(t, f, id)
+	if len(evs) != 2 {
+		t.Fatalf("benefits recorded: %d events, want 2", len(evs))
+	}
+	for i, c := range []struct {
+		b     *benefitsv1.Benefit
+		payer string
+		cents float64
+	}{{wga, "uwv-noord", 150000}, {pw, "gem-groningen", 40000}} {
+		e := evs[i]
+		amounts, _ := e.Data["amounts"].([]any)
+		if e.Type != string(outbox.BenefitRecorded) || e.PayerOrgID != c.payer || e.Subject != "benefits/"+c.b.GetBenefitId() ||
+			e.Change["benefit_id"] != c.b.GetBenefitId() || e.Data["monthly_amount_cents"] != c.cents || len(amounts) != 1 {
+			t.Errorf("benefit recorded: %+v", e)
+		}
+	}
+	// A correction of the WGA's basis: one BenefitChanged; a stale version
+	// is refused and writes nothing.
+	upd := &benefitsv1.UpdateBenefitRequest{ClientId: id, BenefitId: wga.GetBenefitId(), UpdateMask: mask("previous_monthly_wage_cents"),
+		Benefit: &benefitsv1.Benefit{PreviousMonthlyWageCents: 250000, Version: wga.GetVersion()}}
+	changed, err := f.ben.UpdateBenefit(f.p.As(t, "uwv-system"), upd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ben.UpdateBenefit(f.p.As(t, "uwv-system"), upd); code(err) != codes.Aborted {
+		t.Fatalf("stale update: %v", err)
+	}
+	evs = benefitEvents(t, f, id)
+	if len(evs) != 3 {
+		t.Fatalf("%d events after one change, want 3", len(evs))
+	}
+	if e := evs[2]; e.Type != string(outbox.BenefitChanged) || e.PayerOrgID != "uwv-noord" || e.Change["version"] != float64(changed.GetBenefit().GetVersion()) ||
+		e.Data["previous_monthly_wage_cents"] != float64(250000) || !slices.Equal(e.Change["changed_fields"].([]any), []any{"previous_monthly_wage_cents"}) {
+		t.Errorf("benefit changed: %+v", e)
 	}
 
-	cr, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
+	cr, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "job offer"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	crID := cr.GetCounsellingRequest().GetCounsellingRequestId()
-	if _, err := f.ben.CreateCounsellingRequest(f.p.As(t, "cl-carla"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
+	if _, err := f.ben.CreateCounsellingRequest(f.p.As(t, "cl-carla"), &benefitsv1.CreateCounsellingRequestRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "clinician asks"}}); err == nil {
 		t.Fatal("clinician asked for counselling")
 	}
-	evs := benefitEvents(t, f, id)
+	evs = benefitEvents(t, f, id)[3:]
 	if len(evs) != 1 {
 		t.Fatalf("%d events after one counselling request, want 1", len(evs))
 	}
@@ -109,7 +145,7 @@ func TestEventsOfBenefitChanges(t *testing.T) {
 	if _, err := f.ben.ReportBenefitDecision(uwv, early); err == nil {
 		t.Fatal("decision before the benefit's start accepted")
 	}
-	evs = benefitEvents(t, f, id)
+	evs = benefitEvents(t, f, id)[3:]
 	if len(evs) != 2 {
 		t.Fatalf("%d events, want 2", len(evs))
 	}
@@ -141,7 +177,7 @@ func TestEventsOfBenefitChanges(t *testing.T) {
 		Kind: benefitsv1.DecisionKind_DECISION_KIND_ENDED, EffectiveDate: "2026-04-01", RequestId: "events-dec-gem"}); err != nil {
 		t.Fatal(err)
 	}
-	evs = benefitEvents(t, f, id)
+	evs = benefitEvents(t, f, id)[3:]
 	if len(evs) != 4 {
 		t.Fatalf("%d events, want 4", len(evs))
 	}

@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"github.com/google/uuid"
+
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -81,7 +85,7 @@ func (f *fixture) consent(t *testing.T, id string) {
 
 func (f *fixture) addBenefit(t *testing.T, as, id string, kind benefitsv1.BenefitKind, cents int64) *benefitsv1.Benefit {
 	t.Helper()
-	r, err := f.ben.CreateBenefit(f.p.As(t, as), &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: &benefitsv1.Benefit{
+	r, err := f.ben.CreateBenefit(f.p.As(t, as), &benefitsv1.CreateBenefitRequest{RequestId: uuid.NewString(), ClientId: id, Benefit: &benefitsv1.Benefit{
 		Kind: kind, MonthlyAmountCents: cents, StartDate: "2024-01-01"}})
 	if err != nil {
 		t.Fatalf("create benefit as %s: %v", as, err)
@@ -106,7 +110,7 @@ func TestCounsellingToDecisionFlow(t *testing.T) {
 	pw := f.addBenefit(t, "gem-system", id, benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET, 120000)
 
 	// The employment specialist asks for counselling, naming no counsellor.
-	req, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{ClientId: id,
+	req, err := f.ben.CreateCounsellingRequest(f.p.As(t, "es-anna"), &benefitsv1.CreateCounsellingRequestRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequest: &benefitsv1.CounsellingRequest{Reason: "job offer: 12 h a week in a bakery"}})
 	if err != nil {
 		t.Fatal(err)
@@ -124,18 +128,20 @@ func TestCounsellingToDecisionFlow(t *testing.T) {
 	if err != nil || len(open.GetCounsellingRequests()) != 1 {
 		t.Fatalf("open requests: %v %v", open, err)
 	}
-	if _, err := f.ben.RecordCounsellingSession(f.p.As(t, "gem-karin"), &benefitsv1.RecordCounsellingSessionRequest{ClientId: id,
+	if _, err := f.ben.RecordCounsellingSession(f.p.As(t, "gem-karin"), &benefitsv1.RecordCounsellingSessionRequest{RequestId: uuid.NewString(), ClientId: id,
 		CounsellingRequestId: crID, Session: &benefitsv1.CounsellingSession{SessionDate: "2026-01-02", Notes: "explained the release", Outcome: "client accepts"}}); err != nil {
 		t.Fatal(err)
 	}
-	// Calculation of the part-time offer: 12 h × 1400 ct → earnings 72800,
-	// release 18200, assistance 120000 − 54600 = 65400, with job 138200.
+	// Calculation of the part-time offer: 12 h × €14.00 × 52 / 12 = 72800
+	// gross; the assistance is net, so net 80% = 58240; release 25% = 14560;
+	// assistance 120000 − 58240 + 14560 = 76320; with the job 58240 +
+	// 76320 = 134560.
 	calc, err := f.ben.CalculateIncomeEffect(f.p.As(t, "gem-karin"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
 		HoursPerWeek: 12, HourlyWageCents: 1400, JobStartDate: "2026-01-05"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if calc.GetIncomeWithJobCents() != 138200 || calc.GetDifferenceCents() != 18200 {
+	if calc.GetIncomeWithJobCents() != 134560 || calc.GetDifferenceCents() != 14560 {
 		t.Errorf("calculation: %v", calc)
 	}
 	// The job starts: the counsellor gets a task, the municipality a notice.
@@ -243,7 +249,7 @@ func TestPayersSeeOnlyTheirOwnBenefits(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM benefits.decisions`); n != 0 {
 		t.Errorf("%d decisions written", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM benefits.idempotency_keys`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM benefits.idempotency_keys WHERE method = 'ReportBenefitDecision'`); n != 0 {
 		t.Errorf("refused decision claimed its key")
 	}
 }
@@ -254,7 +260,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	wga := f.addBenefit(t, "uwv-gijs", id, benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, 150000)
 	uwv := f.p.As(t, "uwv-gijs")
 	create := func(b *benefitsv1.Benefit) error {
-		_, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: b})
+		_, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{RequestId: uuid.NewString(), ClientId: id, Benefit: b})
 		return err
 	}
 	cases := []struct {
@@ -304,7 +310,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM benefits.benefits`); n != 1 {
 		t.Errorf("%d benefits, want 1", n)
 	}
-	if n := f.count(t, `SELECT count(*) FROM benefits.decisions`) + f.count(t, `SELECT count(*) FROM benefits.idempotency_keys`); n != 0 {
+	if n := f.count(t, `SELECT count(*) FROM benefits.decisions`) + f.count(t, `SELECT count(*) FROM benefits.idempotency_keys WHERE method = 'ReportBenefitDecision'`); n != 0 {
 		t.Errorf("bad decisions wrote %d rows", n)
 	}
 	if n := f.count(t, `SELECT version FROM benefits.benefits`); n != 1 {
@@ -367,7 +373,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				if org.Kind == "municipality" {
 					kind = benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET
 				}
-				_, err = f.ben.CreateBenefit(ctx, &benefitsv1.CreateBenefitRequest{ClientId: id, Benefit: &benefitsv1.Benefit{
+				_, err = f.ben.CreateBenefit(ctx, &benefitsv1.CreateBenefitRequest{RequestId: uuid.NewString(), ClientId: id, Benefit: &benefitsv1.Benefit{
 					Kind: kind, MonthlyAmountCents: 1000, StartDate: "2025-01-01"}})
 				check("write", want(authz.Write), err)
 			}
@@ -375,5 +381,82 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("audit records %d, calls %d", got, calls)
 			}
 		})
+	}
+}
+
+// TestIncomeEffectAfterAdjustment: UWV reports from March that it pays
+// less because it offsets the job's earnings; the history keeps the amount
+// before the offset, and the calculation over four months, in Dutch,
+// deducts the earnings once in every month and names UWV.
+func TestIncomeEffectAfterAdjustment(t *testing.T) {
+	f := newFixture(t)
+	id := f.enrol(t, "adjust-key-1", true)
+	uwv := f.p.As(t, "uwv-system")
+	r, err := f.ben.CreateBenefit(uwv, &benefitsv1.CreateBenefitRequest{ClientId: id, RequestId: "adjust-wga-1", Benefit: &benefitsv1.Benefit{
+		Kind: benefitsv1.BenefitKind_BENEFIT_KIND_WIA_WGA, MonthlyAmountCents: 185000, StartDate: "2025-01-01", WageRelatedEndDate: "2027-01-01"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wga := r.GetBenefit()
+	// 16 h × €14.00 × 52 / 12 = 97066 gross; UWV offsets 70% = 67946 and
+	// pays 185000 − 67946 = 117054 from 1 March.
+	if _, err := f.ben.ReportBenefitDecision(uwv, &benefitsv1.ReportBenefitDecisionRequest{ClientId: id, BenefitId: wga.GetBenefitId(),
+		Kind: benefitsv1.DecisionKind_DECISION_KIND_ADJUSTED, EffectiveDate: "2026-03-01", MonthlyAmountCents: 117054, EarningsOffsetCents: 67946,
+		RequestId: "adjust-1"}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.ben.ListBenefits(f.p.As(t, "gem-karin"), &benefitsv1.ListBenefitsRequest{ClientId: id})
+	if err != nil || len(list.GetBenefits()) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	b := list.GetBenefits()[0]
+	if b.GetMonthlyAmountCents() != 117054 || len(b.GetAmounts()) != 2 || b.GetAmounts()[1].GetMonthlyAmountCents() != 185000 ||
+		b.GetAmounts()[1].GetEarningsOffsetCents() != 67946 || b.GetAmounts()[1].GetPaidCents() != 117054 || b.GetAmounts()[1].GetSource() != "adjusted" {
+		t.Errorf("history: %v", b)
+	}
+	// Every month: without 185000, with 185000 − 67946 + 97066 = 214120.
+	calc, err := f.ben.CalculateIncomeEffect(f.p.As(t, "gem-karin"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
+		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01", Months: 4, LanguageCode: "nl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calc.GetMonths()) != 4 {
+		t.Fatalf("%d months", len(calc.GetMonths()))
+	}
+	for _, m := range calc.GetMonths() {
+		if m.GetIncomeWithoutJobCents() != 185000 || m.GetIncomeWithJobCents() != 214120 || m.GetNet() {
+			t.Errorf("%s: without %d, with %d (net %v)", m.GetMonth(), m.GetIncomeWithoutJobCents(), m.GetIncomeWithJobCents(), m.GetNet())
+		}
+	}
+	march := calc.GetMonths()[2]
+	if march.GetLabel() != "maart 2026" || !strings.Contains(march.GetLines()[1].GetDescription(), "UWV Noord") ||
+		!slices.ContainsFunc(march.GetNotes(), func(n *benefitsv1.IncomeNote) bool {
+			return n.GetCode() == "payer_offset" && strings.Contains(n.GetText(), "€ 679,46")
+		}) {
+		t.Errorf("march in Dutch: %v", march)
+	}
+	if _, err := f.ben.CalculateIncomeEffect(f.p.As(t, "gem-karin"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
+		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01", Months: 37}); code(err) != codes.InvalidArgument {
+		t.Errorf("37 months: %v", err)
+	}
+	// A net wage above the gross wage is refused.
+	net := int64(100000)
+	if _, err := f.ben.CalculateIncomeEffect(f.p.As(t, "gem-karin"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
+		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01", NetMonthlyEarningsCents: &net}); code(err) != codes.InvalidArgument {
+		t.Errorf("net above gross: %v", err)
+	}
+	// With the municipality's assistance recorded too, UWV's officer
+	// calculates from the WGA alone, in English by default, and is told so.
+	f.addBenefit(t, "gem-system", id, benefitsv1.BenefitKind_BENEFIT_KIND_PARTICIPATIEWET, 30000)
+	own, err := f.ben.CalculateIncomeEffect(f.p.As(t, "uwv-gijs"), &benefitsv1.CalculateIncomeEffectRequest{ClientId: id,
+		HoursPerWeek: 16, HourlyWageCents: 1400, JobStartDate: "2026-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(own.GetMonths()) != 1 || own.GetIncomeWithoutJobCents() != 185000 || own.GetMonths()[0].GetLabel() != "January 2026" ||
+		!slices.ContainsFunc(own.GetAssumptions(), func(n *benefitsv1.IncomeNote) bool {
+			return n.GetCode() == "visible_only" && strings.Contains(n.GetText(), "your organisation pays")
+		}) {
+		t.Errorf("UWV's calculation: %v", own)
 	}
 }

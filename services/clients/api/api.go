@@ -10,11 +10,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
@@ -38,6 +40,9 @@ const svc = "/ipsbridge.clients.v1.ClientsService/"
 func anyRead() []authz.Requirement {
 	var r []authz.Requirement
 	for _, s := range authz.Sections {
+		if s == authz.Funding {
+			continue // held by the funding service; nothing of it is here
+		}
 		r = append(r, authz.Requirement{Section: s, Action: authz.Read})
 	}
 	return append(r, authz.Requirement{Section: authz.Benefits, Action: authz.ReadSummary})
@@ -58,6 +63,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "GetWorkGoals":        {{Section: authz.WorkGoals, Action: authz.Read}},
 	svc + "UpdateWorkGoals":     {{Section: authz.WorkGoals, Action: authz.Write}},
 	svc + "GetClinicalInput":    {{Section: authz.ClinicalInput, Action: authz.Read}},
+	svc + "AddClinicalEntry":    {{Section: authz.ClinicalInput, Action: authz.Write}},
 	svc + "UpdateClinicalInput": {{Section: authz.ClinicalInput, Action: authz.Write}},
 	svc + "ListConsents":        {{Section: authz.Consent, Action: authz.Read}},
 	svc + "RecordConsent":       {{Section: authz.Consent, Action: authz.Write}},
@@ -88,6 +94,7 @@ var sectionToProto = map[authz.Section]clientsv1.Section{
 	authz.WorkGoals: clientsv1.Section_SECTION_WORK_GOALS, authz.ClinicalInput: clientsv1.Section_SECTION_CLINICAL_INPUT,
 	authz.JobSearch: clientsv1.Section_SECTION_JOB_SEARCH, authz.Placements: clientsv1.Section_SECTION_PLACEMENTS,
 	authz.Benefits: clientsv1.Section_SECTION_BENEFITS, authz.Milestones: clientsv1.Section_SECTION_MILESTONES,
+	authz.Funding: clientsv1.Section_SECTION_FUNDING,
 }
 
 func sectionFromProto(p clientsv1.Section) (authz.Section, bool) {
@@ -170,10 +177,42 @@ func clinicalToProto(c *domain.ClinicalInput) *clientsv1.ClinicalInput {
 	if c == nil {
 		return nil
 	}
-	return &clientsv1.ClinicalInput{
+	out := &clientsv1.ClinicalInput{
 		Notes: c.Notes, WorkConsiderations: c.WorkConsiderations, Version: c.Version,
 		UpdateTime: timestamppb.New(c.UpdatedAt), UpdatedBy: c.UpdatedBy,
 	}
+	for _, e := range c.Entries {
+		out.Entries = append(out.Entries, clinicalEntryToProto(e))
+	}
+	return out
+}
+
+func clinicalEntryToProto(e domain.ClinicalEntry) *clientsv1.ClinicalEntry {
+	return &clientsv1.ClinicalEntry{ClinicalEntryId: e.ID, EntryDate: e.Date.Format(time.DateOnly), Notes: e.Notes,
+		WorkConsiderations: e.WorkConsiderations, AuthorId: e.AuthorID, CreateTime: timestamppb.New(e.CreatedAt)}
+}
+
+// AddClinicalEntry implements ClientsService.
+func (s *Server) AddClinicalEntry(ctx context.Context, req *clientsv1.AddClinicalEntryRequest) (*clientsv1.AddClinicalEntryResponse, error) {
+	in := req.GetEntry()
+	date, err := time.Parse(time.DateOnly, in.GetEntryDate())
+	if err != nil {
+		return nil, s.toStatus(ctx, &apperr.FieldError{Field: "entry.entry_date", Msg: "is not a date (YYYY-MM-DD)"})
+	}
+	// A day ahead of UTC covers the Dutch date around midnight.
+	if date.After(time.Now().UTC().AddDate(0, 0, 1)) {
+		return nil, s.toStatus(ctx, &apperr.FieldError{Field: "entry.entry_date", Msg: "is in the future; an entry is about a day that has been"})
+	}
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.app.AddClinicalEntry(ctx, req.GetClientId(), domain.ClinicalEntry{
+		Date: date, Notes: strings.TrimSpace(in.GetNotes()), WorkConsiderations: strings.TrimSpace(in.GetWorkConsiderations())}, k)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &clientsv1.AddClinicalEntryResponse{Entry: clinicalEntryToProto(e)}, nil
 }
 
 func viewToProto(v *app.View) *clientsv1.Client {
@@ -229,9 +268,9 @@ func requireVersion(v int64, resource string) error {
 func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRequest) (*clientsv1.CreateClientResponse, error) {
 	id := req.GetClient().GetIdentity()
 	tr := req.GetClient().GetTrajectory()
-	rid := rpc.RequestID(ctx, req.GetRequestId())
-	if rid == "" {
-		return nil, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never enrols twice"})
+	key, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
 	}
 	var consents []app.ConsentGrant
 	for i, g := range req.GetConsents() {
@@ -251,8 +290,7 @@ func (s *Server) CreateClient(ctx context.Context, req *clientsv1.CreateClientRe
 			DateOfBirth: id.GetDateOfBirth(), Email: id.GetEmail(), Phone: id.GetPhone(), Address: id.GetAddress(), BSN: id.GetBsn(),
 		},
 		TeamID: tr.GetTeamId(), SpecialistID: tr.GetEmploymentSpecialistId(), InvolvedOrgIDs: tr.GetInvolvedOrganizationIds(),
-		Consents:  consents,
-		RequestID: rid, Fingerprint: rpc.Fingerprint(&clientsv1.CreateClientRequest{Client: req.GetClient(), Consents: req.GetConsents()}),
+		Consents: consents, Key: key,
 	})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
@@ -275,11 +313,15 @@ func (s *Server) ListClients(ctx context.Context, req *clientsv1.ListClientsRequ
 	if req.GetPhase() != clientsv1.Phase_PHASE_UNSPECIFIED {
 		phase = string(phaseFromProto(req.GetPhase()))
 	}
-	views, next, err := s.app.ListClients(ctx, int(req.GetPageSize()), req.GetPageToken(), phase)
+	f := app.ListFilter{Phase: phase, SpecialistID: req.GetEmploymentSpecialistId(), TeamID: req.GetTeamId(), OpenOnly: req.GetOpenOnly(), Name: req.GetNameContains()}
+	views, next, loads, err := s.app.ListClients(ctx, int(req.GetPageSize()), req.GetPageToken(), f)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &clientsv1.ListClientsResponse{NextPageToken: next}
+	for _, l := range loads {
+		out.Loads = append(out.Loads, &clientsv1.SpecialistLoad{EmploymentSpecialistId: l.SpecialistID, Clients: int32(l.Clients)})
+	}
 	for i := range views {
 		out.Clients = append(out.Clients, viewToProto(&views[i]))
 	}
@@ -293,6 +335,10 @@ func (s *Server) UpdateIdentity(ctx context.Context, req *clientsv1.UpdateIdenti
 		return nil, err
 	}
 	if err := requireVersion(in.GetVersion(), "identity"); err != nil {
+		return nil, err
+	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
 		return nil, err
 	}
 	i, masked, err := s.app.UpdateIdentity(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.Identity) error {
@@ -315,7 +361,7 @@ func (s *Server) UpdateIdentity(ctx context.Context, req *clientsv1.UpdateIdenti
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -340,6 +386,10 @@ func (s *Server) UpdateTrajectory(ctx context.Context, req *clientsv1.UpdateTraj
 	if err := requireVersion(in.GetVersion(), "trajectory"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	t, err := s.app.UpdateTrajectory(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.Trajectory) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -357,7 +407,7 @@ func (s *Server) UpdateTrajectory(ctx context.Context, req *clientsv1.UpdateTraj
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -366,7 +416,11 @@ func (s *Server) UpdateTrajectory(ctx context.Context, req *clientsv1.UpdateTraj
 
 // TransitionPhase implements ClientsService.
 func (s *Server) TransitionPhase(ctx context.Context, req *clientsv1.TransitionPhaseRequest) (*clientsv1.TransitionPhaseResponse, error) {
-	t, err := s.app.TransitionPhase(ctx, req.GetClientId(), phaseFromProto(req.GetPhase()), strings.TrimSpace(req.GetReason()), req.GetVersion())
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.app.TransitionPhase(ctx, req.GetClientId(), phaseFromProto(req.GetPhase()), strings.TrimSpace(req.GetReason()), req.GetVersion(), key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -391,6 +445,10 @@ func (s *Server) UpdateWorkGoals(ctx context.Context, req *clientsv1.UpdateWorkG
 	if err := requireVersion(in.GetVersion(), "work_goals"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	w, err := s.app.UpdateWorkGoals(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.WorkGoals) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -409,7 +467,7 @@ func (s *Server) UpdateWorkGoals(ctx context.Context, req *clientsv1.UpdateWorkG
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -434,6 +492,10 @@ func (s *Server) UpdateClinicalInput(ctx context.Context, req *clientsv1.UpdateC
 	if err := requireVersion(in.GetVersion(), "clinical_input"); err != nil {
 		return nil, err
 	}
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	c, err := s.app.UpdateClinicalInput(ctx, req.GetClientId(), in.GetVersion(), func(cur *domain.ClinicalInput) error {
 		for _, p := range req.GetUpdateMask().GetPaths() {
 			switch p {
@@ -444,7 +506,7 @@ func (s *Server) UpdateClinicalInput(ctx context.Context, req *clientsv1.UpdateC
 			}
 		}
 		return nil
-	})
+	}, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -474,8 +536,11 @@ func (s *Server) RecordConsent(ctx context.Context, req *clientsv1.RecordConsent
 		}
 		secs = append(secs, sec)
 	}
-	fp := rpc.Fingerprint(&clientsv1.RecordConsentRequest{ClientId: req.GetClientId(), OrganizationId: req.GetOrganizationId(), Sections: req.GetSections()})
-	cs, err := s.app.RecordConsent(ctx, req.GetClientId(), req.GetOrganizationId(), secs, rpc.RequestID(ctx, req.GetRequestId()), fp)
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.app.RecordConsent(ctx, req.GetClientId(), req.GetOrganizationId(), secs, key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -488,7 +553,11 @@ func (s *Server) RecordConsent(ctx context.Context, req *clientsv1.RecordConsent
 
 // RevokeConsent implements ClientsService.
 func (s *Server) RevokeConsent(ctx context.Context, req *clientsv1.RevokeConsentRequest) (*clientsv1.RevokeConsentResponse, error) {
-	c, err := s.app.RevokeConsent(ctx, req.GetClientId(), req.GetConsentId())
+	key, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.app.RevokeConsent(ctx, req.GetClientId(), req.GetConsentId(), key)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -497,7 +566,8 @@ func (s *Server) RevokeConsent(ctx context.Context, req *clientsv1.RevokeConsent
 
 // ListAccessEvents implements ClientsService.
 func (s *Server) ListAccessEvents(ctx context.Context, req *clientsv1.ListAccessEventsRequest) (*clientsv1.ListAccessEventsResponse, error) {
-	evs, next, err := s.app.ListAccessEvents(ctx, req.GetClientId(), int(req.GetPageSize()), req.GetPageToken())
+	f := app.AccessFilter{RefusalsOnly: req.GetRefusalsOnly(), OtherOrganizations: req.GetOtherOrganizationsOnly()}
+	evs, next, err := s.app.ListAccessEvents(ctx, req.GetClientId(), f, int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

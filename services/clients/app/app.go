@@ -7,14 +7,12 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 	"github.com/ipsbridge/ipsbridge/services/clients/domain"
 	"github.com/ipsbridge/ipsbridge/services/clients/store"
 )
@@ -102,6 +101,15 @@ func (s *Service) loadViews(ctx context.Context, rows []store.ClientRow, decisio
 	if len(need[authz.ClinicalInput]) > 0 {
 		if cins, err = s.st.ClinicalInputs(ctx, need[authz.ClinicalInput]); err != nil {
 			return nil, err
+		}
+		// One client's whole view carries the entries' history; a list
+		// never does.
+		if full && len(rows) == 1 {
+			if c := cins[rows[0].ID]; c != nil {
+				if c.Entries, err = s.st.ClinicalEntries(ctx, rows[0].ID); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	views := make([]View, len(rows))
@@ -185,6 +193,20 @@ func writeSection(ctx context.Context, s *Service, clientID string, sec authz.Se
 	})
 }
 
+// writeOnce is writeSection under the caller's idempotency key k for
+// method: a retry of a write done before (replay true) runs nothing, and
+// the use case answers with the resource as it is.
+func writeOnce(ctx context.Context, s *Service, clientID string, sec authz.Section, method string, k idempotency.Request, fn func(tx pgx.Tx, a *access.Access) error) (replay bool, err error) {
+	err = writeSection(ctx, s, clientID, sec, "write", func(tx pgx.Tx, a *access.Access) error {
+		var err error
+		_, replay, err = store.Keys.Once(ctx, tx, a.Key(method, k), func() (idempotency.Result, error) {
+			return idempotency.Result{ResourceID: clientID}, fn(tx, a)
+		})
+		return err
+	})
+	return replay, err
+}
+
 // NewClient is an enrolment request.
 type NewClient struct {
 	Identity       domain.Identity
@@ -192,10 +214,9 @@ type NewClient struct {
 	SpecialistID   string
 	InvolvedOrgIDs []string
 	// Consents given at intake, recorded with the enrolment.
-	Consents  []ConsentGrant
-	RequestID string
-	// Fingerprint identifies the request's content for the idempotency key.
-	Fingerprint []byte
+	Consents []ConsentGrant
+	// Key is the enrolment's idempotency key.
+	Key idempotency.Request
 }
 
 // ConsentGrant is one organisation's consented sections.
@@ -251,17 +272,24 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 			return nil, err
 		}
 	}
-	key := idempotency.Key{ActorID: sub.UserID, Method: "CreateClient", Key: n.RequestID, Request: n.Fingerprint}
 	var id string
 	op := access.Op{Action: "create", Sections: secs, Reason: "enrolled"}
-	err = s.path.WriteUnchecked(ctx, op, func(ctx context.Context, tx pgx.Tx, _ access.Caller) (string, error) {
-		prev, err := store.Keys.Claim(ctx, tx, key)
+	err = s.path.WriteUnchecked(ctx, op, func(ctx context.Context, tx pgx.Tx, c access.Caller) (string, error) {
+		key := c.Key("CreateClient", n.Key)
+		prev, replay, err := store.Keys.Claim(ctx, tx, key)
 		if err != nil {
 			return "", err
 		}
-		if prev != "" {
-			id = prev
+		if replay {
+			id = prev.ResourceID
 			return id, nil
+		}
+		if err := s.checkInvolved(ctx, tx, sub, sub.RegionID, n.InvolvedOrgIDs); err != nil {
+			return "", err
+		}
+		hidden, err := s.matchBSN(ctx, tx, c, n.Identity.BSN, "")
+		if err != nil {
+			return "", err
 		}
 		id, err = store.CreateClient(ctx, tx, store.NewClient{
 			MHAOrgID: sub.OrgID, RegionID: sub.RegionID, CreatedBy: sub.UserID, Identity: n.Identity,
@@ -270,7 +298,10 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 		if err != nil {
 			return "", err
 		}
-		if err := store.Keys.Complete(ctx, tx, key, id); err != nil {
+		if err := s.flagBSN(ctx, tx, c, id, hidden); err != nil {
+			return "", err
+		}
+		if err := store.Keys.Complete(ctx, tx, key, idempotency.Result{ResourceID: id}); err != nil {
 			return "", err
 		}
 		tr, err := store.Trajectory(ctx, tx, id)
@@ -306,27 +337,48 @@ func (s *Service) CreateClient(ctx context.Context, n NewClient) (*View, error) 
 	return v, nil
 }
 
-// ListClients lists, in enrolment order, the clients the caller may see.
-func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phase string) ([]View, string, error) {
+// ListFilter narrows a client list. Specialist and team make it a caseload.
+type ListFilter = store.ListFilter
+
+// Load is one specialist's number of clients matching a caseload filter.
+type Load = store.Load
+
+// ListClients lists, in enrolment order, the clients the caller may see that
+// match f. With a specialist or team filter it also counts every matching
+// client per specialist (loads), whatever the page.
+func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken string, f ListFilter) ([]View, string, []Load, error) {
 	c, err := access.CallerFrom(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	sub := c.Sub
 	if pageSize <= 0 {
 		pageSize = 25
 	}
-	cur, err := decodeCursor(pageToken)
-	if err != nil {
-		return nil, "", err
+	f.Name = strings.TrimSpace(f.Name)
+	query := pagetoken.Query{"clients.list", sub.OrgID, sub.UserID, f.Phase, f.SpecialistID, f.TeamID, strconv.FormatBool(f.OpenOnly), f.Name}
+	var cur store.Cursor
+	if err := pagetoken.Decode(query, pageToken, &cur); err != nil {
+		return nil, "", nil, err
 	}
+	var loads []Load
+	if f.SpecialistID != "" || f.TeamID != "" {
+		if loads, err = s.st.Loads(ctx, sub, f); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	views, next, err := s.listClients(ctx, sub, pageSize, cur, f, query)
+	return views, next, loads, err
+}
+
+func (s *Service) listClients(ctx context.Context, sub authz.Subject, pageSize int, cur store.Cursor, f ListFilter, query pagetoken.Query) ([]View, string, error) {
 	var rows []store.ClientRow
 	var views []View
 	// Candidates the policy rejects are skipped; keep reading until the page
 	// is full or the candidates run out. Each batch of candidates is decided
 	// and recorded at once on the request path.
 	for len(rows) <= pageSize {
-		batch, err := s.st.Candidates(ctx, sub, cur, phase, pageSize+1)
+		batch, err := s.st.Candidates(ctx, sub, cur, f, pageSize+1)
 		if err != nil {
 			return nil, "", err
 		}
@@ -340,7 +392,9 @@ func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phas
 			var decisions []authz.Decision
 			for _, r := range batch {
 				cur = store.Cursor{CreatedAt: r.CreatedAt, ID: r.ID}
-				if a := allowed[r.ID]; a != nil {
+				// A name search shows only clients whose name the caller
+				// may read: a match must not reveal a name otherwise.
+				if a := allowed[r.ID]; a != nil && (f.Name == "" || a.Decision.Read[authz.Identity]) {
 					take, decisions = append(take, r), append(decisions, a.Decision)
 					if len(rows)+len(take) > pageSize {
 						break
@@ -373,30 +427,12 @@ func (s *Service) ListClients(ctx context.Context, pageSize int, pageToken, phas
 	next := ""
 	if len(rows) > pageSize {
 		last := rows[pageSize-1]
-		next = encodeCursor(store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID})
+		var err error
+		if next, err = pagetoken.Encode(query, store.Cursor{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+			return nil, "", err
+		}
 	}
 	return views, next, nil
-}
-
-func encodeCursor(c store.Cursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.CreatedAt.UnixMicro(), 10) + "|" + c.ID))
-}
-
-func decodeCursor(token string) (store.Cursor, error) {
-	if token == "" {
-		return store.Cursor{}, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	bad := fmt.Errorf("%w: page_token is not a token this service issued", domain.ErrInvalid)
-	if err != nil {
-		return store.Cursor{}, bad
-	}
-	ts, id, ok := strings.Cut(string(b), "|")
-	us, err := strconv.ParseInt(ts, 10, 64)
-	if !ok || err != nil || len(id) != 36 {
-		return store.Cursor{}, bad
-	}
-	return store.Cursor{CreatedAt: time.UnixMicro(us), ID: id}, nil
 }
 
 // GetIdentity returns the identity section, its BSN masked unless the caller
@@ -416,9 +452,10 @@ func (s *Service) GetIdentity(ctx context.Context, clientID string) (*domain.Ide
 }
 
 // UpdateIdentity applies a change to the identity section.
-func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version int64, apply func(*domain.Identity) error) (*domain.Identity, bool, error) {
+func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version int64, apply func(*domain.Identity) error, k idempotency.Request) (*domain.Identity, bool, error) {
 	var out *domain.Identity
 	var readBSN bool
+	var replay bool
 	err := writeSection(ctx, s, clientID, authz.Identity, "write", func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var err error
@@ -426,14 +463,36 @@ func (s *Service) UpdateIdentity(ctx context.Context, clientID string, version i
 		if err != nil {
 			return err
 		}
-		out, err = store.UpdateIdentity(ctx, tx, clientID, version, func(i *domain.Identity) error {
-			if err := apply(i); err != nil {
+		var hidden []string
+		_, replay, err = store.Keys.Once(ctx, tx, a.Key("UpdateIdentity", k), func() (idempotency.Result, error) {
+			var err error
+			out, err = store.UpdateIdentity(ctx, tx, clientID, version, func(i *domain.Identity) error {
+				before := i.BSN
+				if err := apply(i); err != nil {
+					return err
+				}
+				if err := i.Check(); err != nil {
+					return err
+				}
+				if i.BSN == before {
+					return nil
+				}
+				var err error
+				hidden, err = s.matchBSN(ctx, tx, a.Caller, i.BSN, clientID)
 				return err
-			}
-			return i.Check()
+			})
+			return idempotency.Result{ResourceID: clientID}, err
 		})
-		return err
+		if err != nil || replay {
+			return err
+		}
+		return s.flagBSN(ctx, tx, a.Caller, clientID, hidden)
 	})
+	if err == nil && replay {
+		var m map[string]*domain.Identity
+		m, err = s.st.Identities(ctx, []string{clientID})
+		out = m[clientID]
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -454,19 +513,26 @@ func (s *Service) GetTrajectory(ctx context.Context, clientID string) (*domain.T
 }
 
 // UpdateTrajectory changes team, specialist or involved organisations.
-func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version int64, apply func(*domain.Trajectory) error) (*domain.Trajectory, error) {
+func (s *Service) UpdateTrajectory(ctx context.Context, clientID string, version int64, apply func(*domain.Trajectory) error, k idempotency.Request) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, a *access.Access) error {
+	_, err := writeOnce(ctx, s, clientID, authz.Trajectory, "UpdateTrajectory", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
+			before := slices.Clone(t.InvolvedOrgIDs)
 			if err := apply(t); err != nil {
 				return "", err
 			}
 			if slices.Contains(t.InvolvedOrgIDs, facts.MHAOrgID) {
 				return "", fmt.Errorf("%w: trajectory.involved_organization_ids lists the client's own MHA", domain.ErrInvalid)
 			}
-			return "", nil
+			var added []string
+			for _, org := range t.InvolvedOrgIDs {
+				if !slices.Contains(before, org) {
+					added = append(added, org)
+				}
+			}
+			return "", s.checkInvolved(ctx, tx, sub, facts.RegionID, added)
 		})
 		return err
 	})
@@ -490,9 +556,9 @@ func (s *Service) reloadTrajectory(ctx context.Context, clientID string, written
 }
 
 // TransitionPhase moves the trajectory to another phase if IPS allows it.
-func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domain.Phase, reason string, version int64) (*domain.Trajectory, error) {
+func (s *Service) TransitionPhase(ctx context.Context, clientID string, to domain.Phase, reason string, version int64, k idempotency.Request) (*domain.Trajectory, error) {
 	var out *domain.Trajectory
-	err := writeSection(ctx, s, clientID, authz.Trajectory, "write", func(tx pgx.Tx, a *access.Access) error {
+	_, err := writeOnce(ctx, s, clientID, authz.Trajectory, "TransitionPhase", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var err error
 		out, err = updateTrajectory(ctx, tx, clientID, facts.RegionID, version, sub.UserID, func(t *domain.Trajectory) (string, error) {
@@ -528,14 +594,18 @@ func (s *Service) GetWorkGoals(ctx context.Context, clientID string) (*domain.Wo
 }
 
 // UpdateWorkGoals changes the vocational profile.
-func (s *Service) UpdateWorkGoals(ctx context.Context, clientID string, version int64, apply func(*domain.WorkGoals) error) (*domain.WorkGoals, error) {
+func (s *Service) UpdateWorkGoals(ctx context.Context, clientID string, version int64, apply func(*domain.WorkGoals) error, k idempotency.Request) (*domain.WorkGoals, error) {
 	var out *domain.WorkGoals
-	err := writeSection(ctx, s, clientID, authz.WorkGoals, "write", func(tx pgx.Tx, a *access.Access) error {
-		sub := a.Sub
+	replay, err := writeOnce(ctx, s, clientID, authz.WorkGoals, "UpdateWorkGoals", k, func(tx pgx.Tx, a *access.Access) error {
 		var err error
-		out, err = store.UpdateWorkGoals(ctx, tx, clientID, version, sub.UserID, apply)
+		out, err = store.UpdateWorkGoals(ctx, tx, clientID, version, a.Sub.UserID, apply)
 		return err
 	})
+	if err == nil && replay {
+		var m map[string]*domain.WorkGoals
+		m, err = s.st.WorkGoals(ctx, []string{clientID})
+		out = m[clientID]
+	}
 	return out, err
 }
 
@@ -546,20 +616,48 @@ func (s *Service) GetClinicalInput(ctx context.Context, clientID string) (*domai
 		if err != nil {
 			return nil, err
 		}
-		return m[clientID], nil
+		c := m[clientID]
+		if c != nil {
+			if c.Entries, err = s.st.ClinicalEntries(ctx, clientID); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
 	})
 	return c, err
 }
 
-// UpdateClinicalInput changes the clinical input.
-func (s *Service) UpdateClinicalInput(ctx context.Context, clientID string, version int64, apply func(*domain.ClinicalInput) error) (*domain.ClinicalInput, error) {
-	var out *domain.ClinicalInput
-	err := writeSection(ctx, s, clientID, authz.ClinicalInput, "write", func(tx pgx.Tx, a *access.Access) error {
-		sub := a.Sub
+// AddClinicalEntry adds a dated entry to a client's clinical input, by the
+// caller. A retry with the same key adds nothing and returns the first
+// entry; the key with other content is refused (the shared idempotency
+// store), and the entry's own key column guards the same.
+func (s *Service) AddClinicalEntry(ctx context.Context, clientID string, e domain.ClinicalEntry, k idempotency.Request) (domain.ClinicalEntry, error) {
+	var out domain.ClinicalEntry
+	replay, err := writeOnce(ctx, s, clientID, authz.ClinicalInput, "AddClinicalEntry", k, func(tx pgx.Tx, a *access.Access) error {
+		e.AuthorID = a.Sub.UserID
 		var err error
-		out, err = store.UpdateClinicalInput(ctx, tx, clientID, version, sub.UserID, apply)
+		out, _, err = store.AddClinicalEntry(ctx, tx, clientID, k.Key, e)
 		return err
 	})
+	if err == nil && replay {
+		return s.st.ClinicalEntry(ctx, clientID, k.Key)
+	}
+	return out, err
+}
+
+// UpdateClinicalInput changes the clinical input.
+func (s *Service) UpdateClinicalInput(ctx context.Context, clientID string, version int64, apply func(*domain.ClinicalInput) error, k idempotency.Request) (*domain.ClinicalInput, error) {
+	var out *domain.ClinicalInput
+	replay, err := writeOnce(ctx, s, clientID, authz.ClinicalInput, "UpdateClinicalInput", k, func(tx pgx.Tx, a *access.Access) error {
+		var err error
+		out, err = store.UpdateClinicalInput(ctx, tx, clientID, version, a.Sub.UserID, apply)
+		return err
+	})
+	if err == nil && replay {
+		var m map[string]*domain.ClinicalInput
+		m, err = s.st.ClinicalInputs(ctx, []string{clientID})
+		out = m[clientID]
+	}
 	return out, err
 }
 
@@ -573,18 +671,14 @@ func (s *Service) ListConsents(ctx context.Context, clientID string) ([]domain.C
 
 // RecordConsent records the client's consent for an organisation involved in
 // the trajectory to see the given sections.
-func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sections []authz.Section, requestID string, fingerprint []byte) ([]domain.Consent, error) {
+// RecordConsents already makes a repeated grant change nothing; with a key
+// a retry returns the consents without writing or reporting anything.
+func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sections []authz.Section, k idempotency.Request) ([]domain.Consent, error) {
 	var out []domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, a *access.Access) error {
+	replay, err := writeOnce(ctx, s, clientID, authz.Consent, "RecordConsent", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		if err := checkConsentGrant(orgID, facts.MHAOrgID, facts.InvolvedOrgIDs, sections); err != nil {
 			return err
-		}
-		key := idempotency.Key{ActorID: sub.UserID, Method: "RecordConsent", Key: requestID, Request: fingerprint}
-		if requestID != "" {
-			if _, err := store.Keys.Claim(ctx, tx, key); err != nil {
-				return err
-			}
 		}
 		var created []bool
 		var err error
@@ -603,6 +697,16 @@ func (s *Service) RecordConsent(ctx context.Context, clientID, orgID string, sec
 		}
 		return nil
 	})
+	if err == nil && replay {
+		// The consents this request recorded, as they are now.
+		var cs []domain.Consent
+		cs, err = s.st.Consents(ctx, clientID)
+		for _, c := range cs {
+			if c.OrgID == orgID && c.RevokedAt == nil && slices.Contains(sections, authz.Section(c.Section)) {
+				out = append(out, c)
+			}
+		}
+	}
 	return out, err
 }
 
@@ -622,9 +726,9 @@ func checkConsentGrant(orgID, mhaOrgID string, involved []string, sections []aut
 }
 
 // RevokeConsent revokes a consent; it takes effect on the next request.
-func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string) (domain.Consent, error) {
+func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string, k idempotency.Request) (domain.Consent, error) {
 	var out domain.Consent
-	err := writeSection(ctx, s, clientID, authz.Consent, "write", func(tx pgx.Tx, a *access.Access) error {
+	replay, err := writeOnce(ctx, s, clientID, authz.Consent, "RevokeConsent", k, func(tx pgx.Tx, a *access.Access) error {
 		sub, facts := a.Sub, a.Facts
 		var revoked bool
 		var err error
@@ -634,23 +738,45 @@ func (s *Service) RevokeConsent(ctx context.Context, clientID, consentID string)
 		}
 		return emit(ctx, tx, consentRevokedEvent(facts.RegionID, out))
 	})
+	if err == nil && replay {
+		var cs []domain.Consent
+		cs, err = s.st.Consents(ctx, clientID)
+		for _, c := range cs {
+			if c.ID == consentID {
+				out = c
+			}
+		}
+	}
 	return out, err
 }
 
+// AccessFilter narrows a client's access history.
+type AccessFilter struct {
+	RefusalsOnly bool
+	// OtherOrganizations leaves out the client's own MHA's accesses.
+	OtherOrganizations bool
+}
+
 // ListAccessEvents lists the audit trail of one client, for its own MHA.
-func (s *Service) ListAccessEvents(ctx context.Context, clientID string, pageSize int, pageToken string) ([]audit.Event, string, error) {
-	type page struct {
-		events []audit.Event
-		next   string
-	}
-	pg, err := readSection(ctx, s, clientID, authz.Audit, func(authz.Decision) (page, error) {
-		ev, next, err := audit.List(ctx, s.st.Pool(), clientID, pageSize, pageToken)
-		if errors.Is(err, audit.ErrInvalidPageToken) {
-			return page{}, fmt.Errorf("%w: page_token is not a token this service issued", domain.ErrInvalid)
+func (s *Service) ListAccessEvents(ctx context.Context, clientID string, f AccessFilter, pageSize int, pageToken string) ([]audit.Event, string, error) {
+	var events []audit.Event
+	var next string
+	err := s.path.Read(ctx, clientID, access.Reading(authz.Audit), func(a *access.Access) error {
+		var af audit.Filter
+		if f.RefusalsOnly {
+			af.Outcome = audit.Denied
 		}
-		return page{ev, next}, err
+		if f.OtherOrganizations {
+			af.ExcludeOrg = a.Facts.MHAOrgID
+		}
+		var err error
+		events, next, err = audit.ListFiltered(ctx, s.st.Pool(), clientID, af, pageSize, pageToken)
+		if errors.Is(err, audit.ErrInvalidPageToken) {
+			return fmt.Errorf("%w: page_token is not a token issued for this client's history with these filters", domain.ErrInvalid)
+		}
+		return err
 	})
-	return pg.events, pg.next, err
+	return events, next, err
 }
 
 // CheckAccess tells a caller what it may do with a client. The client's
@@ -672,4 +798,86 @@ func (s *Service) CheckAccess(ctx context.Context, clientID string) (authz.Decis
 		return nil
 	})
 	return d, facts, err
+}
+
+// matchBSN looks for other clients of the caller's MHA with this BSN. A
+// match the caller may see is refused as ALREADY_EXISTS, naming it; matches
+// it may not see are returned, and the change goes ahead exactly as without
+// them, so the answer tells the caller nothing about clients it may not see
+// (issue 14). Those matches are flagged by flagBSN.
+func (s *Service) matchBSN(ctx context.Context, tx pgx.Tx, c access.Caller, bsn, self string) ([]string, error) {
+	if bsn == "" {
+		return nil, nil
+	}
+	ids, err := store.ClientsWithBSN(ctx, tx, c.Sub.OrgID, bsn, self)
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	facts, err := access.Facts(ctx, tx, c.Sub.OrgID, ids, false, false)
+	if err != nil {
+		return nil, err
+	}
+	var hidden []string
+	for _, id := range ids {
+		ok, err := s.az.Allowed(c.Sub, facts[id], authz.Identity, authz.Read)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return nil, fmt.Errorf("%w: a client with this BSN is already enrolled with this MHA: %s", domain.ErrAlreadyExists, id)
+		}
+		hidden = append(hidden, id)
+	}
+	return hidden, nil
+}
+
+// flagBSN records client's BSN matches with clients the caller may not see
+// as possible duplicates, and tells each of those clients' access history
+// (which their own team reads) that a record of the same BSN was made, so
+// the team that owns the client can take it up with the MHA.
+func (s *Service) flagBSN(ctx context.Context, tx pgx.Tx, c access.Caller, clientID string, hidden []string) error {
+	if len(hidden) == 0 {
+		return nil
+	}
+	if err := store.FlagPossibleDuplicates(ctx, tx, clientID, hidden, c.Sub.UserID); err != nil {
+		return err
+	}
+	for _, other := range hidden {
+		if err := access.RecordIn(ctx, tx, c.Event(ServiceName, other, []authz.Section{authz.Identity}, "match_bsn", audit.Allowed,
+			"a record of another team was given this client's BSN (client "+clientID+"); flagged as a possible duplicate")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkInvolved refuses naming an organisation of another region than the
+// client's as involved, unless the client region's policy allows it
+// (authz.CrossRegion): a region's agreement binds the organisations that
+// read its clients, and an organisation of another region would otherwise
+// be added by anyone (issue 14). Unknown organisations are left to the
+// store, which refuses them.
+func (s *Service) checkInvolved(ctx context.Context, tx pgx.Tx, sub authz.Subject, clientRegion string, orgs []string) error {
+	if len(orgs) == 0 {
+		return nil
+	}
+	regions, err := store.OrganizationRegions(ctx, tx, orgs)
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		region, ok := regions[org]
+		if !ok || region == clientRegion {
+			continue
+		}
+		allowed, err := s.az.InvolveAllowed(sub, clientRegion)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			return fmt.Errorf("%w: organisation %s belongs to %s; the policy of %s does not allow involving organisations of other regions",
+				domain.ErrPermissionDenied, org, region, clientRegion)
+		}
+	}
+	return nil
 }

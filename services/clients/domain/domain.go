@@ -57,6 +57,23 @@ func (p Phase) Valid() bool {
 	return ok
 }
 
+// PhaseForJobs is where the trajectory goes when the client's jobs change,
+// given how many of its placements are active after the change: a client
+// with an active job is employed (from job_search or follow_along); a
+// client whose last job ended goes back to job_search (from employed or
+// follow_along). Any other phase (referral, intake, closed) is left alone,
+// as is a phase that already follows: move is false then. The specialist
+// moves those by hand.
+func PhaseForJobs(cur Phase, activeJobs int) (to Phase, reason string, move bool) {
+	switch {
+	case activeJobs > 0 && (cur == JobSearch || cur == FollowAlong):
+		return Employed, "job started", true
+	case activeJobs == 0 && (cur == Employed || cur == FollowAlong):
+		return JobSearch, "last job ended", true
+	}
+	return cur, "", false
+}
+
 // CheckTransition returns nil when a trajectory may move from one phase to
 // another, and an error wrapping ErrInvalidTransition saying which moves
 // are allowed otherwise. Closing needs a reason.
@@ -186,6 +203,18 @@ type ClinicalInput struct {
 	Version            int64
 	UpdatedAt          time.Time
 	UpdatedBy          string
+	// Entries are every dated entry, the most recent first.
+	Entries []ClinicalEntry
+}
+
+// ClinicalEntry is one dated note of the treatment team about work.
+type ClinicalEntry struct {
+	ID                 string
+	Date               time.Time
+	Notes              string
+	WorkConsiderations string
+	AuthorID           string
+	CreatedAt          time.Time
 }
 
 // Consent is the client's consent for one organisation and section.

@@ -67,3 +67,26 @@ func FuzzIdentityCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestPhaseForJobs(t *testing.T) {
+	for _, c := range []struct {
+		cur    Phase
+		active int
+		to     Phase
+		move   bool
+	}{
+		{JobSearch, 1, Employed, true}, {FollowAlong, 2, Employed, true}, {Employed, 1, Employed, false},
+		{Employed, 0, JobSearch, true}, {FollowAlong, 0, JobSearch, true}, {JobSearch, 0, JobSearch, false},
+		{Referral, 1, Referral, false}, {Intake, 1, Intake, false}, {Closed, 1, Closed, false}, {Closed, 0, Closed, false},
+	} {
+		to, reason, move := PhaseForJobs(c.cur, c.active)
+		if to != c.to || move != c.move {
+			t.Errorf("%s with %d active jobs: %s %v, want %s %v", c.cur, c.active, to, move, c.to, c.move)
+		}
+		if move {
+			if err := CheckTransition(c.cur, to, reason); err != nil {
+				t.Errorf("%s → %s is not an allowed transition: %v", c.cur, to, err)
+			}
+		}
+	}
+}

@@ -137,3 +137,69 @@ func TestConcurrentReadersAndWritersKeepTheChain(t *testing.T) {
 		t.Fatalf("chain after concurrent requests: %+v, %v", res, err)
 	}
 }
+
+// TestPageTokenBoundToQuery: a client list's page token continues only the
+// list it came from: another filter or another caller gets
+// INVALID_ARGUMENT, never another list's page.
+func TestPageTokenBoundToQuery(t *testing.T) {
+	f := newFixture(t)
+	for i := range 3 {
+		f.enrol(t, "es-anna", "", fmt.Sprintf("bound-token-%d", i))
+	}
+	anna := f.p.As(t, "es-anna")
+	r, err := f.cli.ListClients(anna, &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-a", OpenOnly: true})
+	if err != nil || r.GetNextPageToken() == "" || len(r.GetLoads()) != 1 || r.GetLoads()[0].GetClients() != 3 {
+		t.Fatalf("first page: %v, loads %v, %v", r.GetClients(), r.GetLoads(), err)
+	}
+	tok := r.GetNextPageToken()
+	if _, err := f.cli.ListClients(anna, &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-a", OpenOnly: true, PageToken: tok}); err != nil {
+		t.Fatalf("same query, next page: %v", err)
+	}
+	for name, c := range map[string]struct {
+		ctx context.Context
+		req *clientsv1.ListClientsRequest
+	}{
+		"no filter":      {anna, &clientsv1.ListClientsRequest{PageSize: 1, PageToken: tok}},
+		"other team":     {anna, &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-b", OpenOnly: true, PageToken: tok}},
+		"another caller": {f.p.As(t, "sup-eva"), &clientsv1.ListClientsRequest{PageSize: 1, TeamId: "noord-team-a", OpenOnly: true, PageToken: tok}},
+	} {
+		if _, err := f.cli.ListClients(c.ctx, c.req); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s: %v, want INVALID_ARGUMENT", name, err)
+		}
+	}
+}
+
+// TestClientSearchByName: a name search finds the caller's clients by any
+// part of the name in any case, treats % and _ as letters, and finds
+// nothing of another team's clients.
+func TestClientSearchByName(t *testing.T) {
+	f := newFixture(t)
+	anna := f.p.As(t, "es-anna")
+	for i, name := range [][2]string{{"Sanne", "Kuipers"}, {"Ruben", "de Wit"}, {"Fleur", "Mulder_100%"}} {
+		if _, err := f.cli.CreateClient(anna, &clientsv1.CreateClientRequest{RequestId: fmt.Sprintf("search-client-%d", i), Client: &clientsv1.Client{
+			Identity: &clientsv1.Identity{GivenName: name[0], FamilyName: name[1]}, Trajectory: &clientsv1.Trajectory{TeamId: "noord-team-a"},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	search := func(ctx context.Context, q string) []string {
+		t.Helper()
+		r, err := f.cli.ListClients(ctx, &clientsv1.ListClientsRequest{NameContains: q})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		var out []string
+		for _, c := range r.GetClients() {
+			out = append(out, c.GetIdentity().GetGivenName())
+		}
+		return out
+	}
+	for q, want := range map[string]string{"kuip": "[Sanne]", "SANNE K": "[Sanne]", "e": "[Sanne Ruben Fleur]", "%": "[Fleur]", "_": "[Fleur]", "zz": "[]"} {
+		if got := fmt.Sprint(search(anna, q)); got != want {
+			t.Errorf("search %q: %s, want %s", q, got, want)
+		}
+	}
+	if got := search(f.p.As(t, "es-bram"), "Sanne"); len(got) != 0 {
+		t.Errorf("another team's specialist finds %v", got)
+	}
+}

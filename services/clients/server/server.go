@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
@@ -18,6 +19,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/config"
+	"github.com/ipsbridge/ipsbridge/internal/consumer"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
@@ -34,6 +36,13 @@ type Config struct {
 	GRPCAddr string `env:"IPSB_CLIENTS_GRPC_ADDR" envDefault:"127.0.0.1:9101"`
 	// SeedDemo loads the demo regions, organisations, teams and users.
 	SeedDemo bool `env:"IPSB_SEED_DEMO" envDefault:"false"`
+	// CheckpointDir, when set, receives a signed checkpoint of the audit
+	// chain's head every CheckpointInterval, signed with the ed25519 key in
+	// CheckpointKey (audit.WriteCheckpoint). The directory should be
+	// write-once storage the services cannot rewrite.
+	CheckpointDir      string        `env:"IPSB_AUDIT_CHECKPOINT_DIR"`
+	CheckpointKey      string        `env:"IPSB_AUDIT_CHECKPOINT_KEY"`
+	CheckpointInterval time.Duration `env:"IPSB_AUDIT_CHECKPOINT_INTERVAL" envDefault:"5m"`
 }
 
 // Verify reports settings that cannot work.
@@ -45,12 +54,21 @@ func (c Config) Verify() error {
 	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
 		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
 	}
+	if c.CheckpointDir != "" {
+		if _, err := audit.LoadCheckpointKey(c.CheckpointKey); err != nil {
+			errs = append(errs, fmt.Errorf("IPSB_AUDIT_CHECKPOINT_KEY: %w", err))
+		}
+		if c.CheckpointInterval <= 0 {
+			errs = append(errs, errors.New("IPSB_AUDIT_CHECKPOINT_INTERVAL must be positive"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // Migrations are the schemas this service applies at start-up: the shared
-// audit log, the shared event outbox and its own.
-var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, store.Migrations}
+// audit log, the shared event outbox, the event consumers' cursors and its
+// own.
+var Migrations = []database.Migrations{audit.Migrations, outbox.Migrations, consumer.Migrations, store.Migrations}
 
 // Deps are what Build needs.
 type Deps struct {
@@ -63,12 +81,30 @@ type Deps struct {
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
-	st := store.New(d.Pool)
-	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true})
-	a := app.New(st, path, d.Logger)
+	a, path := newApp(d)
 	return rpc.NewServer(d.Logger, d.Verifier, &clientsv1.ClientsService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))
 }
+
+func newApp(d Deps) (*app.Service, *access.Path) {
+	// Funding facts: the MHA's funding officer reads the identity and
+	// trajectory of the clients under its agreements (the funded relation).
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, OwnsTrajectories: true,
+		FundingFacts: true})
+	return app.New(store.New(d.Pool), path, d.Logger), path
+}
+
+// Consumers are the event consumers the service runs beside serving: the
+// trajectory phase follows the client's jobs.
+func Consumers(d Deps) []consumer.Config {
+	a, _ := newApp(d)
+	return []consumer.Config{a.PhaseConsumer()}
+}
+
+// Runtime is what the clients service's runtime role may do: its own
+// schema and its event consumer's cursors, the event log it consumes, the
+// outbox and (always) appending to the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("clients"), Write: []string{"clients", "consumer"}, Read: []string{"events.log"}, Outbox: true}
 
 // Migrate applies the service's migrations and, when asked, the demo seed.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, seed bool) error {
@@ -85,9 +121,24 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, seed bool) error {
 
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
+	background := []func(context.Context, service.Deps) error{
+		func(ctx context.Context, d service.Deps) error {
+			return consumer.Task(d.Pool, d.Logger, Consumers(Deps{Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})...)(ctx)
+		},
+	}
+	if cfg.CheckpointDir != "" {
+		key, err := audit.LoadCheckpointKey(cfg.CheckpointKey)
+		if err != nil {
+			return err
+		}
+		background = append(background, func(ctx context.Context, d service.Deps) error {
+			return audit.RunCheckpoints(ctx, d.Pool, cfg.CheckpointDir, key, cfg.CheckpointInterval, d.Logger)
+		})
+	}
 	return service.Run(ctx, service.Spec{
-		Name: "clients", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr,
+		Name: "clients", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Background: background,
 		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return Migrate(ctx, pool, cfg.SeedDemo) },
+		Runtime: Runtime,
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Logger: d.Logger})
 		},

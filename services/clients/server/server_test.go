@@ -136,11 +136,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 							// for them, unless the role can never do this at all.
 							roleCould := roleEverMay(org.Kind, u.Role, sec, act)
 							if sec == authz.Identity && act == authz.Read {
-								// GetClient: any readable section lets the call
-								// past the interceptor.
-								roleCould = slices.ContainsFunc(authz.Sections, func(s authz.Section) bool {
-									return roleEverMay(org.Kind, u.Role, s, authz.Read)
-								})
+								// Read through GetClient, which any role that may read
+								// some section of some client reaches (a funder's
+								// funding officer: milestones, never the identity).
+								for _, other := range authz.Sections {
+									roleCould = roleCould || (other != authz.Funding && roleEverMay(org.Kind, u.Role, other, authz.Read))
+								}
 							}
 							wantCode := codes.PermissionDenied
 							if !seesAny && roleCould {
@@ -574,7 +575,7 @@ func TestGetCaller(t *testing.T) {
 	}
 	// Teams claimed in a token count only when they are the caller's own
 	// organisation's.
-	tok, err := devkeys.Sign(f.p.KeyDir, devkeys.Claims{Subject: "x", Org: "uwv-noord", Role: "benefits_officer", Teams: []string{"noord-team-a"}}, time.Hour)
+	tok, err := devkeys.Sign(f.p.KeyDir, devkeys.Claims{Subject: "uwv-gijs", Org: "uwv-noord", Role: "benefits_officer", Teams: []string{"noord-team-a"}}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,5 +591,18 @@ func TestGetCaller(t *testing.T) {
 	_, err = f.cli.GetCaller(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok), &clientsv1.GetCallerRequest{})
 	if code(err) != codes.PermissionDenied {
 		t.Errorf("unknown organisation: %v", err)
+	}
+	// A user the directory does not know, or with another role than the
+	// token claims, is refused.
+	for _, c := range []devkeys.Claims{
+		{Subject: "x", Org: "mha-noord", Role: "clinician"},
+		{Subject: "cl-carla", Org: "mha-noord", Role: "ips_supervisor", Teams: []string{"noord-team-a"}},
+		{Subject: "cl-carla", Org: "mha-oost", Role: "clinician"},
+	} {
+		tok, _ = devkeys.Sign(f.p.KeyDir, c, time.Hour)
+		_, err = f.cli.GetCaller(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok), &clientsv1.GetCallerRequest{})
+		if code(err) != codes.PermissionDenied {
+			t.Errorf("token %+v: %v", c, err)
+		}
 	}
 }

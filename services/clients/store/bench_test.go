@@ -126,7 +126,7 @@ func BenchmarkTeamCandidates(b *testing.B) {
 			sup := authz.Subject{UserID: "sup-eva", OrgID: "mha-noord", OrgKind: "mha", Role: "ips_supervisor", Teams: []string{"noord-team-a"}}
 			b.ResetTimer()
 			for b.Loop() {
-				rows, err := st.Candidates(ctx, sup, store.Cursor{CreatedAt: now.Add(250 * time.Microsecond)}, "", 26)
+				rows, err := st.Candidates(ctx, sup, store.Cursor{CreatedAt: now.Add(250 * time.Microsecond)}, store.ListFilter{}, 26)
 				if err != nil || len(rows) != 26 {
 					b.Fatalf("page: %d rows, %v", len(rows), err)
 				}

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,9 +65,14 @@ func (s *Store) SeedDirectory(ctx context.Context) error {
 			}
 		}
 		for _, o := range seed.Demo.Organizations {
-			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id`,
-				o.ID, o.Name, o.Kind, o.RegionID); err != nil {
+			hosts := o.WebhookHosts
+			if hosts == nil {
+				hosts = seed.DemoWebhookHosts
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO clients.organizations (id, name, kind, region_id, webhook_hosts) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region_id = EXCLUDED.region_id,
+					webhook_hosts = EXCLUDED.webhook_hosts`,
+				o.ID, o.Name, o.Kind, o.RegionID, hosts); err != nil {
 				return fmt.Errorf("seed organisation %s: %w", o.ID, err)
 			}
 		}
@@ -140,12 +146,53 @@ func CreateClient(ctx context.Context, tx pgx.Tx, n NewClient) (string, error) {
 	return id, nil
 }
 
+// OrganizationRegions returns the region of each known organisation among
+// ids.
+func OrganizationRegions(ctx context.Context, tx pgx.Tx, ids []string) (map[string]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id, region_id FROM clients.organizations WHERE id = ANY ($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up organisations: %w", err)
+	}
+	out := map[string]string{}
+	var id, region string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &region}, func() error { out[id] = region; return nil }); err != nil {
+		return nil, fmt.Errorf("look up organisations: %w", err)
+	}
+	return out, nil
+}
+
+// ClientsWithBSN returns the other clients of the MHA with this BSN, after
+// taking a transaction lock on (MHA, BSN) so that two enrolments of one
+// BSN are checked one after the other.
+func ClientsWithBSN(ctx context.Context, tx pgx.Tx, mhaOrgID, bsn, except string) ([]string, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('clients.bsn:' || $1 || ':' || $2, 0))`,
+		mhaOrgID, bsn); err != nil {
+		return nil, fmt.Errorf("lock BSN: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT client_id::text FROM clients.identities
+		WHERE mha_org_id = $1 AND bsn = $2 AND client_id::text <> $3 ORDER BY client_id`, mhaOrgID, bsn, except)
+	if err != nil {
+		return nil, fmt.Errorf("look up BSN: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("look up BSN: %w", err)
+	}
+	return ids, nil
+}
+
+// FlagPossibleDuplicates records that client shares its BSN with others.
+func FlagPossibleDuplicates(ctx context.Context, tx pgx.Tx, clientID string, others []string, by string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO clients.possible_duplicates (client_id, other_client_id, found_by)
+		SELECT $1::uuid, o::uuid, $3 FROM unnest($2::text[]) o ON CONFLICT DO NOTHING`, clientID, others, by); err != nil {
+		return fmt.Errorf("flag possible duplicates: %w", err)
+	}
+	return nil
+}
+
 func classify(err error, what string) error {
 	switch database.Code(err) {
 	case database.UniqueViolation:
-		if database.Constraint(err) == "identities_bsn_per_mha" {
-			return fmt.Errorf("%w: a client with this BSN is already enrolled with this MHA", domain.ErrAlreadyExists)
-		}
 		return fmt.Errorf("%w: %s: %s", domain.ErrAlreadyExists, what, database.Constraint(err))
 	case database.ForeignKeyViolation:
 		return fmt.Errorf("%w: %s refers to an unknown organisation, team or client (%s)", domain.ErrInvalid, what, database.Constraint(err))
@@ -445,6 +492,77 @@ func UpdateClinicalInput(ctx context.Context, tx pgx.Tx, clientID string, versio
 	return &cur, nil
 }
 
+const clinicalEntryColumns = `id, entry_date, notes, work_considerations, author_id, created_at`
+
+func scanClinicalEntry(row pgx.Row) (domain.ClinicalEntry, error) {
+	var e domain.ClinicalEntry
+	err := row.Scan(&e.ID, &e.Date, &e.Notes, &e.WorkConsiderations, &e.AuthorID, &e.CreatedAt)
+	return e, err
+}
+
+// ClinicalEntries returns a client's clinical entries, the most recent
+// first.
+func (s *Store) ClinicalEntries(ctx context.Context, clientID string) ([]domain.ClinicalEntry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+clinicalEntryColumns+` FROM clients.clinical_entries
+		WHERE client_id = $1 ORDER BY entry_date DESC, created_at DESC`, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("load clinical entries: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (domain.ClinicalEntry, error) { return scanClinicalEntry(r) })
+	if err != nil {
+		return nil, fmt.Errorf("scan clinical entries: %w", err)
+	}
+	return out, nil
+}
+
+// ClinicalEntry returns the entry a request added.
+func (s *Store) ClinicalEntry(ctx context.Context, clientID, requestID string) (domain.ClinicalEntry, error) {
+	e, err := scanClinicalEntry(s.pool.QueryRow(ctx, `SELECT `+clinicalEntryColumns+` FROM clients.clinical_entries
+		WHERE client_id = $1 AND request_id = $2`, clientID, requestID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, domain.ErrNotFound
+	}
+	if err != nil {
+		return e, fmt.Errorf("read clinical entry: %w", err)
+	}
+	return e, nil
+}
+
+// AddClinicalEntry adds e for the client under the request's key. A retry
+// with the same key returns the entry added first; the same key with other
+// content is ErrIdempotencyMismatch. The latest entry by date becomes the
+// clinical input's summary.
+func AddClinicalEntry(ctx context.Context, tx pgx.Tx, clientID, requestID string, e domain.ClinicalEntry) (domain.ClinicalEntry, bool, error) {
+	e.ID = uuid.NewString()
+	tag, err := tx.Exec(ctx, `INSERT INTO clients.clinical_entries (id, client_id, entry_date, notes, work_considerations, author_id, request_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (client_id, request_id) DO NOTHING`,
+		e.ID, clientID, e.Date, e.Notes, e.WorkConsiderations, e.AuthorID, requestID)
+	if err != nil {
+		return domain.ClinicalEntry{}, false, classify(err, "add clinical entry")
+	}
+	created := tag.RowsAffected() == 1
+	got, err := scanClinicalEntry(tx.QueryRow(ctx, `SELECT `+clinicalEntryColumns+` FROM clients.clinical_entries
+		WHERE client_id = $1 AND request_id = $2`, clientID, requestID))
+	if err != nil {
+		return domain.ClinicalEntry{}, false, fmt.Errorf("read clinical entry: %w", err)
+	}
+	if !created {
+		if !got.Date.Equal(e.Date) || got.Notes != e.Notes || got.WorkConsiderations != e.WorkConsiderations || got.AuthorID != e.AuthorID {
+			return domain.ClinicalEntry{}, false, domain.ErrIdempotencyReused
+		}
+		return got, false, nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE clients.clinical_inputs ci SET notes = l.notes, work_considerations = l.work_considerations,
+			updated_by = l.author_id, updated_at = now(), version = ci.version + 1
+		FROM (SELECT notes, work_considerations, author_id FROM clients.clinical_entries
+		       WHERE client_id = $1 ORDER BY entry_date DESC, created_at DESC LIMIT 1) l
+		WHERE ci.client_id = $1`, clientID)
+	if err != nil {
+		return domain.ClinicalEntry{}, false, classify(err, "update clinical summary")
+	}
+	return got, true, nil
+}
+
 const consentColumns = `id, client_id, org_id, section, granted_at, granted_by, revoked_at, revoked_by`
 
 func scanConsent(row pgx.Row) (domain.Consent, error) {
@@ -538,16 +656,82 @@ func (s *Store) Client(ctx context.Context, id string) (ClientRow, error) {
 
 // Cursor is a keyset position in a client list.
 type Cursor struct {
-	CreatedAt time.Time
-	ID        string
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"i"`
+}
+
+// ListFilter narrows a client list; empty fields do not filter.
+type ListFilter struct {
+	Phase        string
+	SpecialistID string
+	TeamID       string
+	// OpenOnly leaves out closed trajectories.
+	OpenOnly bool
+	// Name keeps clients whose given and family name contain it (any
+	// case); the caller must also be allowed to read their identity.
+	Name string
+}
+
+// namePattern is f.Name as an ILIKE pattern ("" for no name filter).
+func (f ListFilter) namePattern() string {
+	if f.Name == "" {
+		return ""
+	}
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(f.Name) + "%"
+}
+
+// nameMatches is the name filter on a client id column; $N is namePattern.
+func nameMatches(idColumn, param string) string {
+	return `(` + param + ` = '' OR EXISTS (SELECT 1 FROM clients.identities i WHERE i.client_id = ` + idColumn +
+		` AND i.given_name || ' ' || i.family_name ILIKE ` + param + `))`
+}
+
+// Load is one specialist's number of clients matching a filter.
+type Load struct {
+	SpecialistID string
+	Clients      int
+}
+
+// trajectoryFilter is ListFilter in the MHA candidate query's parameters:
+// $4 phase, $8 specialist, $9 team, $10 open only, $11 name pattern.
+var trajectoryFilter = `($4 = '' OR phase = $4) AND ($8 = '' OR specialist_id = $8) AND ($9 = '' OR team_id = $9) AND (NOT $10 OR phase <> 'closed') AND ` +
+	nameMatches("trajectories.client_id", "$11")
+
+// Loads counts, per specialist, the clients matching f among the caller's
+// candidates (an MHA caller's teams and own clients). It is one statement
+// whatever the number of clients, and reads no client data. Other
+// organisations have no caseloads: none.
+func (s *Store) Loads(ctx context.Context, sub authz.Subject, f ListFilter) ([]Load, error) {
+	if sub.OrgKind != seed.KindMHA {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT t.specialist_id, count(*)
+		FROM clients.trajectories t JOIN clients.clients c ON c.id = t.client_id
+		WHERE c.mha_org_id = $1 AND (t.team_id = ANY($2) OR t.specialist_id = $3)
+		  AND ($4 = '' OR t.phase = $4) AND ($5 = '' OR t.specialist_id = $5) AND ($6 = '' OR t.team_id = $6)
+		  AND (NOT $7 OR t.phase <> 'closed')
+		GROUP BY t.specialist_id ORDER BY t.specialist_id`,
+		sub.OrgID, sub.Teams, sub.UserID, f.Phase, f.SpecialistID, f.TeamID, f.OpenOnly)
+	if err != nil {
+		return nil, fmt.Errorf("count caseloads: %w", err)
+	}
+	loads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Load, error) {
+		var l Load
+		err := r.Scan(&l.SpecialistID, &l.Clients)
+		return l, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count caseloads: %w", err)
+	}
+	return loads, nil
 }
 
 // Candidates lists, in enrolment order after the cursor, the clients a
-// caller may have some relation to: for MHA staff those of their teams or
-// assigned to them, for other organisations those that name the
-// organisation in the trajectory and have an active consent for it. The
-// policy then decides per client what is visible.
-func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor, phase string, limit int) ([]ClientRow, error) {
+// caller may be allowed to see that match f: for an MHA caller those of its
+// teams and its own, for another organisation those it is involved with
+// and has a consent from. The policy decides on each afterwards.
+func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor, f ListFilter, limit int) ([]ClientRow, error) {
 	var rows pgx.Rows
 	var err error
 	if after.ID == "" {
@@ -560,16 +744,16 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, t.enrolled_at
 			FROM (
 				(SELECT client_id, enrolled_at FROM clients.trajectories
-				 WHERE team_id = ANY($2) AND ($4 = '' OR phase = $4) AND (enrolled_at, client_id) > ($5, $6::uuid)
+				 WHERE team_id = ANY($2) AND `+trajectoryFilter+` AND (enrolled_at, client_id) > ($5, $6::uuid)
 				 ORDER BY enrolled_at, client_id LIMIT $7)
 				UNION
 				(SELECT client_id, enrolled_at FROM clients.trajectories
-				 WHERE specialist_id = $3 AND ($4 = '' OR phase = $4) AND (enrolled_at, client_id) > ($5, $6::uuid)
+				 WHERE specialist_id = $3 AND `+trajectoryFilter+` AND (enrolled_at, client_id) > ($5, $6::uuid)
 				 ORDER BY enrolled_at, client_id LIMIT $7)
 			) t JOIN clients.clients c ON c.id = t.client_id
 			WHERE c.mha_org_id = $1
 			ORDER BY t.enrolled_at, t.client_id LIMIT $7`,
-			sub.OrgID, sub.Teams, sub.UserID, phase, after.CreatedAt, after.ID, limit)
+			sub.OrgID, sub.Teams, sub.UserID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly, f.namePattern())
 	default:
 		rows, err = s.pool.Query(ctx, `SELECT c.id, c.mha_org_id, c.region_id, c.created_at
 			FROM clients.trajectory_organizations o
@@ -578,8 +762,10 @@ func (s *Store) Candidates(ctx context.Context, sub authz.Subject, after Cursor,
 			WHERE o.org_id = $1
 			  AND EXISTS (SELECT 1 FROM clients.consents k WHERE k.client_id = c.id AND k.org_id = $1 AND k.revoked_at IS NULL)
 			  AND ($2 = '' OR t.phase = $2) AND (c.created_at, c.id) > ($3, $4::uuid)
+			  AND ($6 = '' OR t.specialist_id = $6) AND ($7 = '' OR t.team_id = $7) AND (NOT $8 OR t.phase <> 'closed')
+			  AND `+nameMatches("c.id", "$9")+`
 			ORDER BY c.created_at, c.id LIMIT $5`,
-			sub.OrgID, phase, after.CreatedAt, after.ID, limit)
+			sub.OrgID, f.Phase, after.CreatedAt, after.ID, limit, f.SpecialistID, f.TeamID, f.OpenOnly, f.namePattern())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -48,6 +47,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "CreateFollowAlongContact": {{Section: authz.Placements, Action: authz.Write}},
 	svc + "ListFollowAlongContacts":  {{Section: authz.Placements, Action: authz.Read}},
 	svc + "ListMilestones":           {{Section: authz.Milestones, Action: authz.Read}},
+	svc + "ListWorkHistories":        {{Section: authz.Milestones, Action: authz.Read}},
 	svc + "GetRegionOutcomes":        {{Section: authz.Placements, Action: authz.Aggregate}}, // region figures only
 	svc + "GetTeamFigures":           {{Section: authz.Placements, Action: authz.Aggregate}}, // team figures only
 	svc + "ListSampleActivity":       {{Section: authz.JobSearch, Action: authz.Read}},
@@ -62,24 +62,11 @@ var Rules = map[string][]authz.Requirement{
 // causes are logged, never sent.
 func (s *Server) toStatus(ctx context.Context, err error) error {
 	switch {
-	case errors.Is(err, domain.ErrPhaseSync):
-		s.log.WarnContext(ctx, "trajectory phase not synced", "err", err)
-		return rpc.Error(codes.Unavailable, "PHASE_SYNC_FAILED", err.Error()+"; retry the same request to update the trajectory", nil)
 	case errors.Is(err, domain.ErrClientsUnavailable):
 		s.log.ErrorContext(ctx, "clients service unavailable", "err", err)
 		return rpc.Error(codes.Unavailable, "CLIENTS_UNAVAILABLE", "access cannot be decided now; nothing was read or changed", nil)
 	}
 	return rpc.Status(ctx, s.log, err)
-}
-
-func key(ctx context.Context, rid string, req proto.Message) (app.Key, error) {
-	if rid == "" {
-		rid = rpc.InfoFromContext(ctx).IdempotencyKey
-	}
-	if rid == "" {
-		return app.Key{}, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never records twice"})
-	}
-	return app.Key{RequestID: rid, Fingerprint: rpc.Fingerprint(req)}, nil
 }
 
 func contactToProto(c domain.EmployerContact) *employmentv1.EmployerContact {
@@ -182,7 +169,7 @@ func milestoneToProto(m domain.Milestone) *employmentv1.Milestone {
 // CreateEmployerContact implements EmploymentService.
 func (s *Server) CreateEmployerContact(ctx context.Context, req *employmentv1.CreateEmployerContactRequest) (*employmentv1.CreateEmployerContactResponse, error) {
 	in := req.GetEmployerContact()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.CreateEmployerContactRequest{ClientId: req.GetClientId(), EmployerContact: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +203,7 @@ func (s *Server) ListEmployerContacts(ctx context.Context, req *employmentv1.Lis
 // CreateApplication implements EmploymentService.
 func (s *Server) CreateApplication(ctx context.Context, req *employmentv1.CreateApplicationRequest) (*employmentv1.CreateApplicationResponse, error) {
 	in := req.GetApplication()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.CreateApplicationRequest{ClientId: req.GetClientId(), Application: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +227,11 @@ func (s *Server) CreateApplication(ctx context.Context, req *employmentv1.Create
 
 // UpdateApplicationStatus implements EmploymentService.
 func (s *Server) UpdateApplicationStatus(ctx context.Context, req *employmentv1.UpdateApplicationStatusRequest) (*employmentv1.UpdateApplicationStatusResponse, error) {
-	a, err := s.app.UpdateApplicationStatus(ctx, req.GetClientId(), req.GetApplicationId(), appStatusFromProto(req.GetStatus()), req.GetVersion())
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.app.UpdateApplicationStatus(ctx, req.GetClientId(), req.GetApplicationId(), appStatusFromProto(req.GetStatus()), req.GetVersion(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -263,7 +254,7 @@ func (s *Server) ListApplications(ctx context.Context, req *employmentv1.ListApp
 // StartPlacement implements EmploymentService.
 func (s *Server) StartPlacement(ctx context.Context, req *employmentv1.StartPlacementRequest) (*employmentv1.StartPlacementResponse, error) {
 	in := req.GetPlacement()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.StartPlacementRequest{ClientId: req.GetClientId(), Placement: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -308,12 +299,16 @@ func (s *Server) ListPlacements(ctx context.Context, req *employmentv1.ListPlace
 // ChangePlacementTerms implements EmploymentService.
 func (s *Server) ChangePlacementTerms(ctx context.Context, req *employmentv1.ChangePlacementTermsRequest) (*employmentv1.ChangePlacementTermsResponse, error) {
 	in := req.GetTerms()
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	eff, err := domain.ParseDate("terms.effective_date", in.GetEffectiveDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	p, err := s.app.ChangePlacementTerms(ctx, req.GetClientId(), req.GetPlacementId(),
-		domain.Terms{Effective: eff, HoursPerWeek: in.GetHoursPerWeek(), HourlyWageCents: in.GetHourlyWageCents()}, req.GetVersion())
+		domain.Terms{Effective: eff, HoursPerWeek: in.GetHoursPerWeek(), HourlyWageCents: in.GetHourlyWageCents()}, req.GetVersion(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -322,11 +317,15 @@ func (s *Server) ChangePlacementTerms(ctx context.Context, req *employmentv1.Cha
 
 // EndPlacement implements EmploymentService.
 func (s *Server) EndPlacement(ctx context.Context, req *employmentv1.EndPlacementRequest) (*employmentv1.EndPlacementResponse, error) {
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	end, err := domain.ParseDate("end_date", req.GetEndDate())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
-	p, err := s.app.EndPlacement(ctx, req.GetClientId(), req.GetPlacementId(), end, strings.TrimSpace(req.GetEndReason()), req.GetVersion())
+	p, err := s.app.EndPlacement(ctx, req.GetClientId(), req.GetPlacementId(), end, strings.TrimSpace(req.GetEndReason()), req.GetVersion(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -336,7 +335,7 @@ func (s *Server) EndPlacement(ctx context.Context, req *employmentv1.EndPlacemen
 // CreateFollowAlongContact implements EmploymentService.
 func (s *Server) CreateFollowAlongContact(ctx context.Context, req *employmentv1.CreateFollowAlongContactRequest) (*employmentv1.CreateFollowAlongContactResponse, error) {
 	in := req.GetFollowAlongContact()
-	k, err := key(ctx, req.GetRequestId(), &employmentv1.CreateFollowAlongContactRequest{ClientId: req.GetClientId(), FollowAlongContact: in})
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -381,6 +380,28 @@ func (s *Server) ListMilestones(ctx context.Context, req *employmentv1.ListMiles
 	out := &employmentv1.ListMilestonesResponse{MinimumHoursPerWeek: domain.MinHoursForMilestones}
 	for _, m := range ms {
 		out.Milestones = append(out.Milestones, milestoneToProto(m))
+	}
+	return out, nil
+}
+
+// ListWorkHistories implements EmploymentService.
+func (s *Server) ListWorkHistories(ctx context.Context, req *employmentv1.ListWorkHistoriesRequest) (*employmentv1.ListWorkHistoriesResponse, error) {
+	hs, err := s.app.ListWorkHistories(ctx, req.GetClientIds())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &employmentv1.ListWorkHistoriesResponse{}
+	for _, h := range hs {
+		ph := &employmentv1.WorkHistory{ClientId: h.ClientID, JobDetails: h.JobDetails}
+		for _, p := range h.Placements {
+			wp := &employmentv1.WorkPeriod{PlacementId: p.ID, StartDate: domain.FormatDate(p.Start), EndDate: domain.FormatDate(p.End),
+				EmployerName: p.EmployerName, JobTitle: p.JobTitle}
+			for _, t := range p.Terms {
+				wp.Hours = append(wp.Hours, &employmentv1.HoursFrom{EffectiveDate: domain.FormatDate(t.Effective), HoursPerWeek: t.HoursPerWeek})
+			}
+			ph.Periods = append(ph.Periods, wp)
+		}
+		out.Histories = append(out.Histories, ph)
 	}
 	return out, nil
 }

@@ -71,39 +71,27 @@ func write(ctx context.Context, s *Service, clientID string, sec authz.Section, 
 	})
 }
 
-// Key is an idempotency key with its request's fingerprint.
-type Key struct {
-	RequestID   string
-	Fingerprint []byte
-}
-
-// create runs an idempotent create: a retry with the same key returns the
-// id the first request produced (and runs nothing).
-func create(ctx context.Context, tx pgx.Tx, sub authz.Subject, method string, k Key, insert func() (string, error)) (id string, replay bool, err error) {
-	key := idempotency.Key{ActorID: sub.UserID, Method: method, Key: k.RequestID, Request: k.Fingerprint}
-	prev, err := store.Keys.Claim(ctx, tx, key)
-	if err != nil {
-		return "", false, err
-	}
-	if prev != "" {
-		return prev, true, nil
-	}
-	if id, err = insert(); err != nil {
-		return "", false, err
-	}
-	return id, false, store.Keys.Complete(ctx, tx, key, id)
+// once runs a write under the caller's idempotency key in its
+// transaction: a retry with the same key returns the id the first request
+// produced (replay true) and runs nothing.
+func once(ctx context.Context, tx pgx.Tx, sub authz.Subject, method string, k idempotency.Request, write func() (string, error)) (id string, replay bool, err error) {
+	r, replay, err := store.Keys.Once(ctx, tx, idempotency.For(sub.UserID, method, k), func() (idempotency.Result, error) {
+		id, err := write()
+		return idempotency.Result{ResourceID: id}, err
+	})
+	return r.ResourceID, replay, err
 }
 
 // CreateEmployerContact records an employer contact. With no client it is
 // general job development: it belongs to the caller, who must be a
 // specialist of an MHA, and its audit record names no client.
-func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerContact, k Key) (domain.EmployerContact, error) {
+func (s *Service) CreateEmployerContact(ctx context.Context, c domain.EmployerContact, k idempotency.Request) (domain.EmployerContact, error) {
 	if err := c.Check(s.Today()); err != nil {
 		return c, err
 	}
 	var id string
 	insert := func(tx pgx.Tx, sub authz.Subject) (replay bool, err error) {
-		id, replay, err = create(ctx, tx, sub, "CreateEmployerContact", k, func() (string, error) {
+		id, replay, err = once(ctx, tx, sub, "CreateEmployerContact", k, func() (string, error) {
 			c.SpecialistID = sub.UserID
 			out, err := store.InsertEmployerContact(ctx, tx, c)
 			return out.ID, err
@@ -181,14 +169,14 @@ func (s *Service) ListEmployerContacts(ctx context.Context, clientID string) ([]
 }
 
 // CreateApplication records a client's job application.
-func (s *Service) CreateApplication(ctx context.Context, a domain.Application, k Key) (domain.Application, error) {
+func (s *Service) CreateApplication(ctx context.Context, a domain.Application, k idempotency.Request) (domain.Application, error) {
 	if err := a.Check(s.Today()); err != nil {
 		return a, err
 	}
 	var id string
 	err := write(ctx, s, a.ClientID, authz.JobSearch, "create", func(tx pgx.Tx, sub authz.Subject, _ authz.ClientFacts) error {
 		var err error
-		id, _, err = create(ctx, tx, sub, "CreateApplication", k, func() (string, error) {
+		id, _, err = once(ctx, tx, sub, "CreateApplication", k, func() (string, error) {
 			out, err := store.InsertApplication(ctx, tx, a, sub.UserID)
 			return out.ID, err
 		})
@@ -201,17 +189,25 @@ func (s *Service) CreateApplication(ctx context.Context, a domain.Application, k
 }
 
 // UpdateApplicationStatus moves an application to another status.
-func (s *Service) UpdateApplicationStatus(ctx context.Context, clientID, id string, st domain.ApplicationStatus, version int64) (domain.Application, error) {
+func (s *Service) UpdateApplicationStatus(ctx context.Context, clientID, id string, st domain.ApplicationStatus, version int64, k idempotency.Request) (domain.Application, error) {
 	var out domain.Application
+	var replay bool
 	err := write(ctx, s, clientID, authz.JobSearch, "write", func(tx pgx.Tx, sub authz.Subject, _ authz.ClientFacts) error {
 		var err error
-		out, err = store.UpdateApplication(ctx, tx, clientID, id, version, sub.UserID, func(a *domain.Application) error {
-			a.Status = st
-			// Only the status changes; the date was checked when recorded.
-			return a.Check(a.Date)
+		_, replay, err = once(ctx, tx, sub, "UpdateApplicationStatus", k, func() (string, error) {
+			var err error
+			out, err = store.UpdateApplication(ctx, tx, clientID, id, version, sub.UserID, func(a *domain.Application) error {
+				a.Status = st
+				// Only the status changes; the date was checked when recorded.
+				return a.Check(a.Date)
+			})
+			return id, err
 		})
 		return err
 	})
+	if err == nil && replay {
+		return s.st.Application(ctx, clientID, id)
+	}
 	return out, err
 }
 
@@ -222,11 +218,12 @@ func (s *Service) ListApplications(ctx context.Context, clientID string) ([]doma
 	})
 }
 
-// StartPlacement records a job start, then brings the trajectory phase in
-// line (see syncPhase). A retry with the same request id returns the
-// placement the first request created and syncs the phase again, so a
-// failed clients call is repaired by retrying.
-func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key) (domain.Placement, error) {
+// StartPlacement records a job start. The trajectory phase follows by
+// itself: the clients service consumes the JobStarted event this write
+// commits (see clients' PhaseConsumer), so nothing depends on this caller
+// staying to ask. A retry with the same request id returns the placement
+// the first request created.
+func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k idempotency.Request) (domain.Placement, error) {
 	if err := p.Check(); err != nil {
 		return p, err
 	}
@@ -237,7 +234,7 @@ func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key)
 		}
 		var replay bool
 		var err error
-		id, replay, err = create(ctx, tx, sub, "StartPlacement", k, func() (string, error) {
+		id, replay, err = once(ctx, tx, sub, "StartPlacement", k, func() (string, error) {
 			return store.InsertPlacement(ctx, tx, p, sub.UserID)
 		})
 		if err != nil || replay {
@@ -247,7 +244,11 @@ func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key)
 		if err != nil {
 			return err
 		}
-		if err := emit(ctx, tx, jobStartedEvent(facts.RegionID, ps[0])); err != nil {
+		active, err := store.ActivePlacementsTx(ctx, tx, p.ClientID)
+		if err != nil {
+			return err
+		}
+		if err := emit(ctx, tx, jobStartedEvent(facts.RegionID, ps[0], active)); err != nil {
 			return err
 		}
 		_, err = announcePlacementMilestones(ctx, tx, p.ClientID, facts.RegionID, s.now())
@@ -256,11 +257,7 @@ func (s *Service) StartPlacement(ctx context.Context, p domain.Placement, k Key)
 	if err != nil {
 		return p, err
 	}
-	out, err := s.st.Placement(ctx, p.ClientID, id)
-	if err != nil {
-		return out, err
-	}
-	return out, s.syncPhase(ctx, p.ClientID, out.ID)
+	return s.st.Placement(ctx, p.ClientID, id)
 }
 
 // GetPlacement returns one placement with its terms history.
@@ -278,127 +275,94 @@ func (s *Service) ListPlacements(ctx context.Context, clientID string) ([]domain
 }
 
 // ChangePlacementTerms records new hours and wage from an effective date.
-func (s *Service) ChangePlacementTerms(ctx context.Context, clientID, id string, t domain.Terms, version int64) (domain.Placement, error) {
+// A retry with the same idempotency key (after a lost answer, even with
+// the version read again) records nothing and returns the placement.
+func (s *Service) ChangePlacementTerms(ctx context.Context, clientID, id string, t domain.Terms, version int64, k idempotency.Request) (domain.Placement, error) {
 	var out domain.Placement
+	var replay bool
 	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
 		if err := store.LockClient(ctx, tx, clientID, facts.RegionID); err != nil {
 			return err
 		}
-		var old domain.Terms
 		var err error
-		out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
-			old, _ = p.TermsOn(t.Effective)
-			return []domain.Terms{t}, p.ChangeTerms(t)
+		_, replay, err = once(ctx, tx, sub, "ChangePlacementTerms", k, func() (string, error) {
+			var old domain.Terms
+			var err error
+			out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
+				old, _ = p.TermsOn(t.Effective)
+				return []domain.Terms{t}, p.ChangeTerms(t)
+			})
+			if err != nil {
+				return "", err
+			}
+			if err := emit(ctx, tx, termsEvents(facts.RegionID, out, old, t)...); err != nil {
+				return "", err
+			}
+			_, err = announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now())
+			return id, err
 		})
-		if err != nil {
-			return err
-		}
-		if err := emit(ctx, tx, termsEvents(facts.RegionID, out, old, t)...); err != nil {
-			return err
-		}
-		_, err = announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now())
 		return err
 	})
+	if err == nil && replay {
+		return s.st.Placement(ctx, clientID, id)
+	}
 	return out, err
 }
 
-// EndPlacement records a job end, then brings the trajectory phase in line.
-// A retry of an end that was saved (same date and reason) returns the
-// ended placement and syncs the phase again instead of failing on the
-// version.
-func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end domain.Date, reason string, version int64) (domain.Placement, error) {
+// EndPlacement records a job end; the trajectory phase follows through
+// the JobEnded event, as for a start. A retry with the same key, or of an
+// end that was saved (same date and reason), returns the ended placement
+// instead of failing on the version.
+func (s *Service) EndPlacement(ctx context.Context, clientID, id string, end domain.Date, reason string, version int64, k idempotency.Request) (domain.Placement, error) {
 	var out domain.Placement
+	var replay bool
 	err := write(ctx, s, clientID, authz.Placements, "write", func(tx pgx.Tx, sub authz.Subject, facts authz.ClientFacts) error {
 		if err := store.LockClient(ctx, tx, clientID, facts.RegionID); err != nil {
 			return err
 		}
 		var err error
-		out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
-			return nil, p.EndOn(end, reason)
+		_, replay, err = once(ctx, tx, sub, "EndPlacement", k, func() (string, error) {
+			var err error
+			out, err = store.UpdatePlacement(ctx, tx, clientID, id, version, sub.UserID, func(p *domain.Placement) ([]domain.Terms, error) {
+				return nil, p.EndOn(end, reason)
+			})
+			if err != nil {
+				return "", err
+			}
+			// Ending a job reaches no milestone, but one reached before the
+			// end that the sweep has not announced yet is announced first.
+			if _, err := announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now()); err != nil {
+				return "", err
+			}
+			active, err := store.ActivePlacementsTx(ctx, tx, clientID)
+			if err != nil {
+				return "", err
+			}
+			return id, emit(ctx, tx, jobEndedEvent(facts.RegionID, out, active))
 		})
-		if err != nil {
-			return err
-		}
-		// Ending a job reaches no milestone, but one reached before the end
-		// that the sweep has not announced yet is announced first.
-		if _, err := announcePlacementMilestones(ctx, tx, clientID, facts.RegionID, s.now()); err != nil {
-			return err
-		}
-		return emit(ctx, tx, jobEndedEvent(facts.RegionID, out))
+		return err
 	})
+	if err == nil && replay {
+		out, err = s.st.Placement(ctx, clientID, id)
+	}
 	if errors.Is(err, domain.ErrVersionConflict) {
 		cur, lerr := s.st.Placement(ctx, clientID, id)
 		if lerr == nil && !cur.Active() && cur.End.Equal(end) && cur.EndReason == reason && cur.Version == version+1 {
 			out, err = cur, nil // the same end, saved before: a retry
 		}
 	}
-	if err != nil {
-		return out, err
-	}
-	return out, s.syncPhase(ctx, clientID, id)
-}
-
-// syncPhase brings the trajectory in line with the placements: a client
-// with an active job is employed (from job_search or follow_along), a
-// client whose last job ended goes back to job_search (from employed or
-// follow_along). Any other phase (referral, intake, closed) is left alone:
-// the specialist moves those by hand.
-//
-// It runs after the placement's transaction has committed, with the
-// caller's own token, so the clients service authorises and audits the
-// transition itself. If the clients service cannot be reached or refuses,
-// the placement stays saved and the caller gets ErrPhaseSync (UNAVAILABLE);
-// syncPhase derives the target from the stored placements, not from the
-// request, so it is idempotent and a retry of the same request (or any
-// later placement write) repairs the phase. A version conflict (someone
-// else changed the trajectory meanwhile) is retried with a fresh read.
-func (s *Service) syncPhase(ctx context.Context, clientID, placementID string) error {
-	out := authn.OutgoingContext(ctx)
-	var lastErr error
-	for range 3 {
-		active, err := s.st.ActivePlacements(ctx, clientID)
-		if err != nil {
-			return err
-		}
-		tr, err := s.clients.GetTrajectory(out, &clientsv1.GetTrajectoryRequest{ClientId: clientID})
-		if err != nil {
-			return fmt.Errorf("%w: placement %s saved; reading the trajectory failed: %v", domain.ErrPhaseSync, placementID, status.Convert(err).Message())
-		}
-		phase := tr.GetTrajectory().GetPhase()
-		var to clientsv1.Phase
-		var reason string
-		switch {
-		case active > 0 && (phase == clientsv1.Phase_PHASE_JOB_SEARCH || phase == clientsv1.Phase_PHASE_FOLLOW_ALONG):
-			to, reason = clientsv1.Phase_PHASE_EMPLOYED, "job started"
-		case active == 0 && (phase == clientsv1.Phase_PHASE_EMPLOYED || phase == clientsv1.Phase_PHASE_FOLLOW_ALONG):
-			to, reason = clientsv1.Phase_PHASE_JOB_SEARCH, "last job ended"
-		default:
-			return nil
-		}
-		_, err = s.clients.TransitionPhase(out, &clientsv1.TransitionPhaseRequest{
-			ClientId: clientID, Phase: to, Reason: reason, Version: tr.GetTrajectory().GetVersion(),
-		})
-		if status.Code(err) == codes.Aborted {
-			lastErr = err
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w: placement %s saved; moving the trajectory to %s failed: %v", domain.ErrPhaseSync, placementID, to, status.Convert(err).Message())
-		}
-		return nil
-	}
-	return fmt.Errorf("%w: placement %s saved; the trajectory kept changing: %v", domain.ErrPhaseSync, placementID, lastErr)
+	return out, err
 }
 
 // CreateFollowAlongContact records follow-along support.
-func (s *Service) CreateFollowAlongContact(ctx context.Context, c domain.FollowAlongContact, k Key) (domain.FollowAlongContact, error) {
+func (s *Service) CreateFollowAlongContact(ctx context.Context, c domain.FollowAlongContact, k idempotency.Request) (domain.FollowAlongContact, error) {
 	if err := c.Check(s.Today()); err != nil {
 		return c, err
 	}
 	var id string
 	err := write(ctx, s, c.ClientID, authz.Placements, "create", func(tx pgx.Tx, sub authz.Subject, _ authz.ClientFacts) error {
 		var err error
-		id, _, err = create(ctx, tx, sub, "CreateFollowAlongContact", k, func() (string, error) {
+		id, _, err = once(ctx, tx, sub, "CreateFollowAlongContact", k, func() (string, error) {
 			c.SpecialistID = sub.UserID
 			out, err := store.InsertFollowAlongContact(ctx, tx, c)
 			return out.ID, err

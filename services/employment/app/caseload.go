@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"sort"
-	"strconv"
 	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
@@ -43,76 +43,63 @@ type Caseload struct {
 	Loads   []Load
 }
 
-type rosterEntry struct {
-	key    string // keyset: create time (µs, zero-padded) and client id
-	client *clientsv1.Client
-}
-
 // ListCaseload lists the open clients of a specialist (default the caller)
-// or, with teamID, of a team. The roster comes from the clients service
-// with the caller's token, so it holds exactly the clients the caller may
-// see, scoped by the clients service to the caller's own teams; it is
-// ordered by enrolment (create time, id) and paged by keyset on that order.
-// Only the page's clients are looked up in this service's tables.
+// or, with teamID, of a team. The page comes from the clients service with
+// the caller's token in one call, filtered and paged there: it holds
+// exactly the clients the caller may see, in enrolment order, with each
+// specialist's number of open clients beside it. Only the page's clients
+// are looked up in this service's tables, so a page costs the same number
+// of calls and statements whatever the size of the team or the region.
+// The page token is the clients service's, bound to the caller and filter.
 func (s *Service) ListCaseload(ctx context.Context, specialistID, teamID string, pageSize int, pageToken string) (Caseload, error) {
 	cl, err := access.CallerFrom(ctx)
 	if err != nil {
 		return Caseload{}, err
 	}
-	sub := cl.Sub
 	if pageSize <= 0 {
 		pageSize = 25
 	}
-	after := ""
-	if pageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(pageToken)
-		if err != nil || !strings.Contains(string(b), "|") {
-			return Caseload{}, &domain.FieldError{Field: "page_token", Msg: "is not a token this service issued"}
-		}
-		after = string(b)
-	}
 	if teamID == "" && specialistID == "" {
-		specialistID = sub.UserID
+		specialistID = cl.Sub.UserID
 	}
-	roster, err := s.roster(ctx, specialistID, teamID)
+	// The clients service's audit record of this page also covers the
+	// sections read here (access.CoverSections), so each listed client gets
+	// one record for the whole caseload request.
+	out := access.CoverSections(authn.OutgoingContext(ctx), authz.JobSearch, authz.Placements, authz.Milestones)
+	resp, err := s.clients.ListClients(out, &clientsv1.ListClientsRequest{
+		PageSize: int32(min(pageSize, 100)), PageToken: pageToken,
+		EmploymentSpecialistId: specialistID, TeamId: teamID, OpenOnly: true,
+	})
+	if status.Code(err) == codes.InvalidArgument {
+		return Caseload{}, &domain.FieldError{Field: "page_token", Msg: "is not a token issued for this caseload and caller; start again without it"}
+	}
 	if err != nil {
-		return Caseload{}, err
+		return Caseload{}, fmt.Errorf("%w: list clients: %v", domain.ErrClientsUnavailable, err)
 	}
-	var out Caseload
-	counts := map[string]int{}
-	for _, r := range roster {
-		counts[r.client.GetTrajectory().GetEmploymentSpecialistId()]++
-	}
-	for id, n := range counts {
-		l := Load{SpecialistID: id, Clients: n}
-		if n > CaseloadLimit {
-			l.Warning = fmt.Sprintf("%d open clients is above the IPS caseload maximum of %d", n, CaseloadLimit)
+	var caseload Caseload
+	caseload.Next = resp.GetNextPageToken()
+	for _, l := range resp.GetLoads() {
+		load := Load{SpecialistID: l.GetEmploymentSpecialistId(), Clients: int(l.GetClients())}
+		if load.Clients > CaseloadLimit {
+			load.Warning = fmt.Sprintf("%d open clients is above the IPS caseload maximum of %d", load.Clients, CaseloadLimit)
 		}
-		out.Loads = append(out.Loads, l)
+		caseload.Loads = append(caseload.Loads, load)
 	}
-	sort.Slice(out.Loads, func(i, j int) bool { return out.Loads[i].SpecialistID < out.Loads[j].SpecialistID })
-
-	start := sort.Search(len(roster), func(i int) bool { return roster[i].key > after })
-	page := roster[start:]
-	if len(page) > pageSize {
-		page = page[:pageSize]
-		out.Next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].key))
-	}
-
+	page := resp.GetClients()
 	ids := make([]string, len(page))
-	for i, r := range page {
-		ids[i] = r.client.GetClientId()
+	for i, c := range page {
+		ids[i] = c.GetClientId()
 	}
 	// One decision for the whole page (one statement), this service's facts
 	// of the page in a fixed number of statements, and one audit append
 	// with a record per listed client.
 	op := access.Op{Action: "list", Reason: "caseload", Rule: func(*access.Access) string { return "" }}
-	err = s.path.ReadMany(ctx, ids, op, func(allowed map[string]*access.Access) error {
+	err = s.path.ReadMany(access.ExpectCover(ctx), ids, op, func(allowed map[string]*access.Access) error {
 		intakes := map[string]domain.Date{}
-		for _, r := range page {
-			id := r.client.GetClientId()
+		for _, c := range page {
+			id := c.GetClientId()
 			if a := allowed[id]; a != nil && a.Decision.Read[authz.Milestones] {
-				if t := r.client.GetTrajectory().GetIntakeTime(); t != nil {
+				if t := c.GetTrajectory().GetIntakeTime(); t != nil {
 					intakes[id] = domain.Today(t.AsTime())
 					continue
 				}
@@ -124,21 +111,20 @@ func (s *Service) ListCaseload(ctx context.Context, specialistID, teamID string,
 			return err
 		}
 		today := s.Today()
-		for _, r := range page {
-			c := r.client
+		for _, c := range page {
 			id, tr := c.GetClientId(), c.GetTrajectory()
 			e := CaseloadEntry{ClientID: id, SpecialistID: tr.GetEmploymentSpecialistId(), TeamID: tr.GetTeamId(),
 				Phase: strings.ToLower(strings.TrimPrefix(tr.GetPhase().String(), "PHASE_"))}
 			if idn := c.GetIdentity(); idn != nil {
 				e.DisplayName = strings.TrimSpace(idn.GetGivenName() + " " + idn.GetFamilyName())
 			}
-			out.Entries = append(out.Entries, e)
+			caseload.Entries = append(caseload.Entries, e)
 			a := allowed[id]
 			if a == nil {
 				continue
 			}
 			f := facts[id]
-			entry := &out.Entries[len(out.Entries)-1]
+			entry := &caseload.Entries[len(caseload.Entries)-1]
 			var last domain.Date
 			if a.Decision.Read[authz.JobSearch] {
 				a.Touch(authz.JobSearch)
@@ -166,36 +152,5 @@ func (s *Service) ListCaseload(ctx context.Context, specialistID, teamID string,
 	if err != nil {
 		return Caseload{}, err
 	}
-	return out, nil
-}
-
-// roster reads every open client of the specialist or team that the caller
-// may see from the clients service, in enrolment order.
-func (s *Service) roster(ctx context.Context, specialistID, teamID string) ([]rosterEntry, error) {
-	out := authn.OutgoingContext(ctx)
-	var roster []rosterEntry
-	token := ""
-	for {
-		resp, err := s.clients.ListClients(out, &clientsv1.ListClientsRequest{PageSize: 100, PageToken: token})
-		if err != nil {
-			return nil, fmt.Errorf("%w: list clients: %v", domain.ErrClientsUnavailable, err)
-		}
-		for _, c := range resp.GetClients() {
-			tr := c.GetTrajectory()
-			if tr == nil || tr.GetPhase() == clientsv1.Phase_PHASE_CLOSED {
-				continue
-			}
-			if (teamID != "" && tr.GetTeamId() != teamID) || (teamID == "" && tr.GetEmploymentSpecialistId() != specialistID) {
-				continue
-			}
-			key := fmt.Sprintf("%020s|%s", strconv.FormatInt(c.GetCreateTime().AsTime().UnixMicro(), 10), c.GetClientId())
-			roster = append(roster, rosterEntry{key: key, client: c})
-		}
-		token = resp.GetNextPageToken()
-		if token == "" {
-			break
-		}
-	}
-	sort.Slice(roster, func(i, j int) bool { return roster[i].key < roster[j].key })
-	return roster, nil
+	return caseload, nil
 }

@@ -77,9 +77,12 @@ func placementEvent(typ outbox.Type, regionID string, p domain.Placement, change
 		Change: change, Data: placementData(p)}
 }
 
-// jobStartedEvent reports a new placement.
-func jobStartedEvent(regionID string, p domain.Placement) outbox.Event {
-	return placementEvent(outbox.JobStarted, regionID, p, map[string]any{"start_date": domain.FormatDate(p.Start)})
+// jobStartedEvent reports a new placement. active is the number of the
+// client's placements active after it (the clients service moves the
+// trajectory phase by it).
+func jobStartedEvent(regionID string, p domain.Placement, active int) outbox.Event {
+	return placementEvent(outbox.JobStarted, regionID, p, map[string]any{"start_date": domain.FormatDate(p.Start),
+		"active_placements": active})
 }
 
 // termsEvents reports a terms change: HoursChanged and WageChanged, each
@@ -101,10 +104,11 @@ func termsEvents(regionID string, p domain.Placement, old, t domain.Terms) []out
 	return evs
 }
 
-// jobEndedEvent reports the end of a placement.
-func jobEndedEvent(regionID string, p domain.Placement) outbox.Event {
+// jobEndedEvent reports the end of a placement, with the number of the
+// client's placements still active after it.
+func jobEndedEvent(regionID string, p domain.Placement, active int) outbox.Event {
 	return placementEvent(outbox.JobEnded, regionID, p, map[string]any{
-		"end_date": domain.FormatDate(p.End), "end_reason": p.EndReason,
+		"end_date": domain.FormatDate(p.End), "end_reason": p.EndReason, "active_placements": active,
 	})
 }
 

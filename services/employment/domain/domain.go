@@ -26,9 +26,6 @@ var (
 	// ErrClientsUnavailable: the clients service, which decides access and
 	// owns the trajectory, could not be asked.
 	ErrClientsUnavailable = errors.New("clients service unavailable")
-	// ErrPhaseSync: the placement was saved but the trajectory phase could
-	// not be brought in line with it; a retry of the same request does it.
-	ErrPhaseSync = errors.New("trajectory phase not updated")
 )
 
 // FieldError is an invalid field; it wraps ErrInvalid and names the field.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
@@ -82,7 +81,9 @@ type Deps struct {
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	clients := clientsv1.NewClientsServiceClient(d.Clients)
-	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})
+	// Funding facts: milestones are read under funding agreements (the
+	// funded relation), from the funding schema's published parties.
+	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger, FundingFacts: true})
 	a := app.New(store.New(d.Pool), path, clients, d.Logger, d.Now)
 	return rpc.NewServer(d.Logger, d.Verifier, &employmentv1.EmploymentService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))
@@ -115,6 +116,13 @@ func SweepMilestones(ctx context.Context, a *app.Service, every time.Duration, n
 	}
 }
 
+// Runtime is what the employment service's runtime role may do: its own
+// schema, the clients schema's access functions, the clients tables the
+// region figures (store/stats.go) and the team figures (store/team.go)
+// read, the outbox and the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("employment"), Write: []string{"employment"},
+	Read: []string{"clients.clients", "clients.phase_changes", "clients.trajectories"}, Call: []string{"clients"}, Outbox: true}
+
 // Migrate applies the service's migrations.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return database.Migrate(ctx, pool, Migrations...)
@@ -123,13 +131,19 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
 	// The connection is lazy: the clients service may start after this one.
-	conn, err := grpc.NewClient(cfg.ClientsAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	transport, err := cfg.TLS.DialOption()
+	if err != nil {
+		return err
+	}
+	// rpc.Dial's prompt reconnects; transport replaces its plain-text
+	// default when mutual TLS is configured.
+	conn, err := rpc.Dial(cfg.ClientsAddr, transport)
 	if err != nil {
 		return fmt.Errorf("connect to the clients service at %s: %w", cfg.ClientsAddr, err)
 	}
 	defer conn.Close()
 	spec := service.Spec{
-		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate,
+		Name: "employment", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate, Runtime: Runtime,
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Clients: conn, Logger: d.Logger})
 		},

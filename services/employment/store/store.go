@@ -312,10 +312,11 @@ func UpdatePlacement(ctx context.Context, tx pgx.Tx, clientID, id string, versio
 	return ps[0], nil
 }
 
-// ActivePlacements counts a client's placements that have not ended.
-func (s *Store) ActivePlacements(ctx context.Context, clientID string) (int, error) {
+// ActivePlacementsTx counts a client's placements that have not ended, in
+// the write's transaction (whose client lock keeps the count current).
+func ActivePlacementsTx(ctx context.Context, tx pgx.Tx, clientID string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM employment.placements WHERE client_id = $1 AND end_date IS NULL`, clientID).Scan(&n)
+	err := tx.QueryRow(ctx, `SELECT count(*) FROM employment.placements WHERE client_id = $1 AND end_date IS NULL`, clientID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count active placements: %w", err)
 	}

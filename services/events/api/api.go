@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 	"github.com/ipsbridge/ipsbridge/services/events/app"
@@ -119,13 +120,17 @@ func (s *Server) CreateSubscription(ctx context.Context, req *eventsv1.CreateSub
 		Description: in.GetDescription(), SigningAlgorithm: algorithms[alg]}}
 	c, err := s.app.CreateSubscription(ctx, app.NewSubscription{URL: in.GetUrl(), EventTypes: in.GetEventTypes(),
 		IncludeData: in.GetIncludeData(), Description: in.GetDescription(), Algorithm: alg},
-		rpc.RequestID(ctx, req.GetRequestId()), rpc.Fingerprint(body))
+		idempotency.Request{Key: rpc.RequestID(ctx, req.GetRequestId()), Fingerprint: rpc.Fingerprint(body)})
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	out := &eventsv1.CreateSubscriptionResponse{Subscription: subscriptionToProto(c.Subscription)}
-	if c.Key.Secret != "" {
-		out.SigningKey = keyToProto(c.Key, true)
+	if c.Key.KeyID != 0 {
+		out.SigningKey = keyToProto(c.Key, !c.Replayed)
+	}
+	if c.Replayed {
+		out.Note = "this request_id was answered before: the signing secret was shown in that first answer only " +
+			"and is not shown again; if it was lost, rotate the signing key (:rotateSigningKey)"
 	}
 	return out, nil
 }
@@ -155,10 +160,14 @@ func (s *Server) ListSubscriptions(ctx context.Context, req *eventsv1.ListSubscr
 // UpdateSubscription implements EventsService.
 func (s *Server) UpdateSubscription(ctx context.Context, req *eventsv1.UpdateSubscriptionRequest) (*eventsv1.UpdateSubscriptionResponse, error) {
 	in := req.GetSubscription()
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
 	x, err := s.app.UpdateSubscription(ctx, req.GetSubscriptionId(), in.GetVersion(), app.Change{
 		Paths: req.GetUpdateMask().GetPaths(), URL: in.GetUrl(), EventTypes: in.GetEventTypes(),
 		IncludeData: in.GetIncludeData(), Active: in.GetActive(), Description: in.GetDescription(),
-	})
+	}, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -167,7 +176,11 @@ func (s *Server) UpdateSubscription(ctx context.Context, req *eventsv1.UpdateSub
 
 // DeleteSubscription implements EventsService.
 func (s *Server) DeleteSubscription(ctx context.Context, req *eventsv1.DeleteSubscriptionRequest) (*eventsv1.DeleteSubscriptionResponse, error) {
-	if err := s.app.DeleteSubscription(ctx, req.GetSubscriptionId(), req.GetVersion()); err != nil {
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.app.DeleteSubscription(ctx, req.GetSubscriptionId(), req.GetVersion(), k); err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
 	return &eventsv1.DeleteSubscriptionResponse{}, nil
@@ -175,12 +188,16 @@ func (s *Server) DeleteSubscription(ctx context.Context, req *eventsv1.DeleteSub
 
 // RotateSigningKey implements EventsService.
 func (s *Server) RotateSigningKey(ctx context.Context, req *eventsv1.RotateSigningKeyRequest) (*eventsv1.RotateSigningKeyResponse, error) {
+	k, err := rpc.Idempotency(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
 	var overlap *time.Duration
 	if req.GetOverlap() != nil {
 		d := req.GetOverlap().AsDuration()
 		overlap = &d
 	}
-	r, err := s.app.RotateSigningKey(ctx, req.GetSubscriptionId(), overlap)
+	r, err := s.app.RotateSigningKey(ctx, req.GetSubscriptionId(), overlap, k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -233,7 +250,11 @@ func (s *Server) ListDeliveryAttempts(ctx context.Context, req *eventsv1.ListDel
 
 // RedeliverDeadLetters implements EventsService.
 func (s *Server) RedeliverDeadLetters(ctx context.Context, req *eventsv1.RedeliverDeadLettersRequest) (*eventsv1.RedeliverDeadLettersResponse, error) {
-	n, err := s.app.RedeliverDeadLetters(ctx, req.GetSubscriptionId(), req.GetDeliveryIds(), req.GetAll())
+	k, err := rpc.Idempotency(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.app.RedeliverDeadLetters(ctx, req.GetSubscriptionId(), req.GetDeliveryIds(), req.GetAll(), k)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	Egress egress.Policy
 	// VerifyTimeout bounds the verification handshake with an endpoint.
 	VerifyTimeout time.Duration
+	// Sealer seals signing secrets at rest (nil: stored as they are; tests
+	// only).
+	Sealer *webhook.Sealer
 }
 
 // Service is the events API's application layer.
@@ -51,6 +55,7 @@ type Service struct {
 	az     *authz.Authorizer
 	judge  *visibility.Judge
 	verify *endpoints
+	sealer *webhook.Sealer
 	log    *slog.Logger
 }
 
@@ -59,7 +64,7 @@ func New(st *store.Store, path *access.Path, judge *visibility.Judge, cfg Config
 	if cfg.VerifyTimeout <= 0 {
 		cfg.VerifyTimeout = 10 * time.Second
 	}
-	return &Service{st: st, path: path, az: path.Authorizer(), judge: judge, log: log,
+	return &Service{st: st, path: path, az: path.Authorizer(), judge: judge, log: log, sealer: cfg.Sealer,
 		verify: &endpoints{policy: cfg.Egress, client: cfg.Egress.Client(cfg.VerifyTimeout)}}
 }
 

@@ -2,14 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/dispatch"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
@@ -69,7 +72,7 @@ func (s *Service) ListEvents(ctx context.Context, q FeedQuery) (FeedPage, error)
 	var cursor int64
 	switch {
 	case q.PageToken != "":
-		if cursor, err = decodeID(cursorPrefix, q.PageToken); err != nil {
+		if cursor, err = s.openCursor(sub.OrgID, q.PageToken); err != nil {
 			return FeedPage{}, err
 		}
 	case q.StartAtEnd:
@@ -77,7 +80,8 @@ func (s *Service) ListEvents(ctx context.Context, q FeedQuery) (FeedPage, error)
 		if err != nil {
 			return FeedPage{}, err
 		}
-		return FeedPage{Next: encodeID(cursorPrefix, last), CaughtUp: true}, nil
+		next, err := s.sealCursor(sub.OrgID, last)
+		return FeedPage{Next: next, CaughtUp: true}, err
 	}
 	if q.Types == nil {
 		q.Types = []string{} // LogAfter reads nil as NULL, which matches nothing
@@ -114,7 +118,9 @@ func (s *Service) ListEvents(ctx context.Context, q FeedQuery) (FeedPage, error)
 			break
 		}
 	}
-	page.Next = encodeID(cursorPrefix, cursor)
+	if page.Next, err = s.sealCursor(sub.OrgID, cursor); err != nil {
+		return FeedPage{}, err
+	}
 	if err := s.recordFeed(ctx, call{sub: sub, p: p}, page.Events); err != nil {
 		return FeedPage{}, err
 	}
@@ -173,4 +179,36 @@ func feedEvent(e visibility.Event, includeData bool) (FeedEvent, error) {
 		return FeedEvent{}, fmt.Errorf("decode event %d: %w", e.Position, err)
 	}
 	return FeedEvent{Event: e, Source: dispatch.ToCloudEvent(e, payload).Source, Change: parts.Change, Data: parts.Data}, nil
+}
+
+// The cursor is the position after the last log entry read, events the
+// caller may not see included: in the clear it would move when an invisible
+// client's event is read past, telling the organisation that something
+// happened (issue 14). So it is sealed with the operator key, with a fresh
+// nonce every time and bound to the organisation: opaque, different on
+// every page, and useless to another organisation.
+func (s *Service) sealCursor(orgID string, pos int64) (string, error) {
+	if s.sealer == nil {
+		return encodeID(cursorPrefix, pos), nil // tests without a key
+	}
+	sealed, err := s.sealer.Seal(cursorPrefix+strconv.FormatInt(pos, 10), "feed-cursor:"+orgID)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(sealed)), nil
+}
+
+func (s *Service) openCursor(orgID, token string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || !webhook.Sealed(string(b)) {
+		if s.sealer != nil {
+			return 0, errPageToken
+		}
+		return decodeID(cursorPrefix, token)
+	}
+	plain, err := s.sealer.Open(string(b), "feed-cursor:"+orgID)
+	if err != nil {
+		return 0, errPageToken
+	}
+	return decodeID(cursorPrefix, base64.RawURLEncoding.EncodeToString([]byte(plain)))
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/webhook"
@@ -32,9 +34,10 @@ const (
 	Ed25519    Algorithm = "ed25519"
 )
 
-// AlgorithmOf tells a key's scheme from its serialisation.
+// AlgorithmOf tells a key's scheme: an ed25519 key has a public key (its
+// secret is sealed in storage and tells nothing).
 func AlgorithmOf(k store.SigningKey) Algorithm {
-	if strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
+	if k.PublicKey != "" || strings.HasPrefix(k.Secret, webhook.PrivateKeyPrefix) {
 		return Ed25519
 	}
 	return HMACSHA256
@@ -64,10 +67,15 @@ func newKey(alg Algorithm) (store.SigningKey, webhook.SigningKey, error) {
 	return store.SigningKey{Secret: sec.String()}, sec, nil
 }
 
-func signingKeys(keys []store.SigningKey) ([]webhook.SigningKey, error) {
+// signingKeys opens a subscription's stored keys for signing.
+func (s *Service) signingKeys(subscriptionID string, keys []store.SigningKey) ([]webhook.SigningKey, error) {
 	out := make([]webhook.SigningKey, 0, len(keys))
 	for _, k := range keys {
-		sk, err := webhook.ParseSigningKey(k.Secret)
+		secret, err := s.sealer.Open(k.Secret, subscriptionID)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
+		}
+		sk, err := webhook.ParseSigningKey(secret)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %d: %w", k.KeyID, err)
 		}
@@ -103,6 +111,9 @@ type NewSubscription struct {
 type Created struct {
 	Subscription store.Subscription
 	Key          store.SigningKey
+	// Replayed: the answer to a retried request. The key's secret was
+	// shown in the first answer and is not shown again.
+	Replayed bool
 }
 
 const createMethod = "CreateSubscription"
@@ -110,7 +121,7 @@ const createMethod = "CreateSubscription"
 // CreateSubscription verifies the endpoint and stores the subscription for
 // the caller's organisation. With a request id, a retry returns the first
 // request's subscription and key without a new handshake.
-func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, requestID string, fingerprint []byte) (Created, error) {
+func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, k idempotency.Request) (Created, error) {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return Created{}, err
@@ -118,18 +129,21 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	if err := checkTypes("subscription.event_types", n.EventTypes); err != nil {
 		return Created{}, err
 	}
-	key := idempotency.Key{ActorID: sub.UserID, Method: createMethod, Key: requestID, Request: fingerprint}
-	if requestID != "" {
-		prev, err := s.st.IdempotencyResult(ctx, key)
+	key := idempotency.For(p.Subject, createMethod, k)
+	if k.Key != "" {
+		prev, found, err := store.Keys.Lookup(ctx, s.st.Pool(), key)
 		if err != nil {
 			return Created{}, err
 		}
-		if prev != "" {
-			return s.replayCreate(ctx, sub.OrgID, prev)
+		if found {
+			return s.replayCreate(ctx, sub.OrgID, prev.ResourceID)
 		}
 	}
 	endpoint, err := s.verify.check(ctx, n.URL)
 	if err != nil {
+		return Created{}, err
+	}
+	if err := s.checkDataHost(ctx, sub.OrgID, endpoint, n.IncludeData); err != nil {
 		return Created{}, err
 	}
 	if n.Algorithm == "" {
@@ -143,25 +157,29 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	if err := s.verify.handshake(ctx, id, endpoint, []webhook.SigningKey{signer}); err != nil {
 		return Created{}, err
 	}
+	stored := row
+	if stored.Secret, err = s.sealer.Seal(row.Secret, id); err != nil {
+		return Created{}, err
+	}
 	var out store.Subscription
 	var replay string
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if requestID != "" {
-			prev, err := store.Keys.Claim(ctx, tx, key)
-			if err != nil || prev != "" {
-				replay = prev
+		if k.Key != "" {
+			prev, found, err := store.Keys.Claim(ctx, tx, key)
+			if err != nil || found {
+				replay = prev.ResourceID
 				return err
 			}
 		}
 		var err error
 		out, err = store.InsertSubscription(ctx, tx, store.Subscription{ID: id, OrgID: sub.OrgID, OrgKind: sub.OrgKind,
 			RegionID: sub.RegionID, URL: endpoint, EventTypes: n.EventTypes, IncludeData: n.IncludeData,
-			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, row)
+			Description: strings.TrimSpace(n.Description), CreatedBy: p.Subject, VerifiedAt: time.Now()}, stored)
 		if err != nil {
 			return err
 		}
-		if requestID != "" {
-			if err := store.Keys.Complete(ctx, tx, key, out.ID); err != nil {
+		if k.Key != "" {
+			if err := store.Keys.Complete(ctx, tx, key, idempotency.Result{ResourceID: out.ID}); err != nil {
 				return err
 			}
 		}
@@ -178,8 +196,10 @@ func (s *Service) CreateSubscription(ctx context.Context, n NewSubscription, req
 	return Created{Subscription: out, Key: row}, nil
 }
 
-// replayCreate answers a retried create as the first time, with the first
-// key.
+// replayCreate answers a retried create with the subscription and its first
+// key's metadata (and public key), never its secret: a secret is shown once,
+// in the first answer, and a replayed request (by whoever got hold of the
+// request id) does not show it again (issue 14).
 func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, error) {
 	out, err := s.st.Subscription(ctx, orgID, id)
 	if errors.Is(err, apperr.ErrNotFound) {
@@ -192,7 +212,8 @@ func (s *Service) replayCreate(ctx context.Context, orgID, id string) (Created, 
 	if err != nil && !errors.Is(err, apperr.ErrNotFound) {
 		return Created{}, err
 	}
-	return Created{Subscription: out, Key: key}, nil
+	key.Secret = ""
+	return Created{Subscription: out, Key: key, Replayed: true}, nil
 }
 
 func hostOf(endpoint string) string {
@@ -282,7 +303,10 @@ var UpdatablePaths = []string{"url", "event_types", "include_data", "active", "d
 // UpdateSubscription changes the fields of c.Paths of a subscription at
 // version. A changed url passes the handshake, signed with the current
 // keys, before anything is written.
-func (s *Service) UpdateSubscription(ctx context.Context, id string, version int64, c Change) (store.Subscription, error) {
+//
+// A retry with the same idempotency key (even with the version read again)
+// changes nothing and returns the subscription.
+func (s *Service) UpdateSubscription(ctx context.Context, id string, version int64, c Change, k idempotency.Request) (store.Subscription, error) {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return store.Subscription{}, err
@@ -304,6 +328,15 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 			return store.Subscription{}, err
 		}
 	}
+	key := idempotency.For(p.Subject, "UpdateSubscription", k)
+	if k.Key != "" {
+		if _, found, err := store.Keys.Lookup(ctx, s.st.Pool(), key); err != nil || found {
+			if err != nil {
+				return store.Subscription{}, err
+			}
+			return s.st.Subscription(ctx, sub.OrgID, id)
+		}
+	}
 	cur, err := s.st.Subscription(ctx, sub.OrgID, id)
 	if err != nil {
 		return store.Subscription{}, err
@@ -313,12 +346,16 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 	}
 	verifiedAt := cur.VerifiedAt
 	newURL := cur.URL
+	includeData := cur.IncludeData
+	if slices.Contains(c.Paths, "include_data") {
+		includeData = c.IncludeData
+	}
 	if slices.Contains(c.Paths, "url") {
 		if newURL, err = s.verify.check(ctx, c.URL); err != nil {
 			return store.Subscription{}, err
 		}
 		if newURL != cur.URL {
-			keys, err := signingKeys(cur.Keys)
+			keys, err := s.signingKeys(id, cur.Keys)
 			if err != nil {
 				return store.Subscription{}, err
 			}
@@ -328,51 +365,72 @@ func (s *Service) UpdateSubscription(ctx context.Context, id string, version int
 			verifiedAt = time.Now()
 		}
 	}
+	if err := s.checkDataHost(ctx, sub.OrgID, newURL, includeData); err != nil {
+		return store.Subscription{}, err
+	}
 	var out store.Subscription
+	var replay bool
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = store.UpdateSubscription(ctx, tx, sub.OrgID, id, version, func(x *store.Subscription) error {
-			for _, path := range c.Paths {
-				switch path {
-				case "url":
-					x.URL = newURL
-				case "event_types":
-					x.EventTypes = c.EventTypes
-				case "include_data":
-					x.IncludeData = c.IncludeData
-				case "active":
-					x.Active = c.Active
-					if c.Active {
-						x.DisabledReason = ""
-					}
-				case "description":
-					x.Description = strings.TrimSpace(c.Description)
-				}
-			}
-			x.VerifiedAt = verifiedAt
-			return nil
+		_, replay, err = store.Keys.Once(ctx, tx, key, func() (idempotency.Result, error) {
+			return idempotency.Result{ResourceID: id}, s.updateSubscription(ctx, tx, call{sub, p}, id, version, c, newURL, verifiedAt, &out)
 		})
-		if err != nil {
-			return err
-		}
-		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
-			fmt.Sprintf("subscription %s: %s", id, strings.Join(c.Paths, ", "))))
+		return err
 	})
+	if err == nil && replay {
+		return s.st.Subscription(ctx, sub.OrgID, id)
+	}
 	return out, err
 }
 
+// updateSubscription writes an update and its audit record in tx.
+func (s *Service) updateSubscription(ctx context.Context, tx pgx.Tx, cl call, id string, version int64, c Change, newURL string, verifiedAt time.Time, out *store.Subscription) error {
+	sub, p := cl.sub, cl.p
+	var err error
+	*out, err = store.UpdateSubscription(ctx, tx, sub.OrgID, id, version, func(x *store.Subscription) error {
+		for _, path := range c.Paths {
+			switch path {
+			case "url":
+				x.URL = newURL
+			case "event_types":
+				x.EventTypes = c.EventTypes
+			case "include_data":
+				x.IncludeData = c.IncludeData
+			case "active":
+				x.Active = c.Active
+				if c.Active {
+					x.DisabledReason = ""
+				}
+			case "description":
+				x.Description = strings.TrimSpace(c.Description)
+			}
+		}
+		x.VerifiedAt = verifiedAt
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "update",
+		fmt.Sprintf("subscription %s: %s", id, strings.Join(c.Paths, ", "))))
+}
+
 // DeleteSubscription removes a subscription of the caller's organisation;
-// version 0 skips the version check.
-func (s *Service) DeleteSubscription(ctx context.Context, id string, version int64) error {
+// version 0 skips the version check. A retry with the same idempotency key
+// succeeds again and deletes nothing.
+func (s *Service) DeleteSubscription(ctx context.Context, id string, version int64, k idempotency.Request) error {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return err
 	}
 	return s.st.InTx(ctx, func(tx pgx.Tx) error {
-		if err := store.DeleteSubscription(ctx, tx, sub.OrgID, id, version); err != nil {
-			return err
-		}
-		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
+		_, _, err := store.Keys.Once(ctx, tx, idempotency.For(p.Subject, "DeleteSubscription", k), func() (idempotency.Result, error) {
+			if err := store.DeleteSubscription(ctx, tx, sub.OrgID, id, version); err != nil {
+				return idempotency.Result{}, err
+			}
+			return idempotency.Result{ResourceID: id}, access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "delete", "subscription "+id))
+		})
+		return err
 	})
 }
 
@@ -390,8 +448,9 @@ type Rotated struct {
 }
 
 // RotateSigningKey adds a key of the subscription's scheme; the current keys
-// expire after overlap (nil: DefaultOverlap).
-func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time.Duration) (Rotated, error) {
+// expire after overlap (nil: DefaultOverlap). A retry with the same
+// idempotency key adds no key and returns the one the first request added.
+func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time.Duration, k idempotency.Request) (Rotated, error) {
 	sub, p, err := s.orgCaller(ctx, authz.Subscriptions, authz.Write)
 	if err != nil {
 		return Rotated{}, err
@@ -403,6 +462,13 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 	if d < 0 || d > MaxOverlap {
 		return Rotated{}, &apperr.FieldError{Field: "overlap", Msg: fmt.Sprintf("must be between 0 and %s", MaxOverlap)}
 	}
+	key := idempotency.For(p.Subject, "RotateSigningKey", k)
+	if prev, found, err := store.Keys.Lookup(ctx, s.st.Pool(), key); err != nil || found {
+		if err != nil {
+			return Rotated{}, err
+		}
+		return s.replayRotation(ctx, sub.OrgID, id, prev)
+	}
 	cur, err := s.st.Subscription(ctx, sub.OrgID, id)
 	if err != nil {
 		return Rotated{}, err
@@ -411,14 +477,70 @@ func (s *Service) RotateSigningKey(ctx context.Context, id string, overlap *time
 	if err != nil {
 		return Rotated{}, err
 	}
+	stored := row
+	if stored.Secret, err = s.sealer.Seal(row.Secret, id); err != nil {
+		return Rotated{}, err
+	}
 	var out Rotated
+	var prev idempotency.Result
+	var replay bool
 	err = s.st.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, row, d); err != nil {
-			return err
-		}
-		return access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
-			fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
+		prev, replay, err = store.Keys.Once(ctx, tx, key, func() (idempotency.Result, error) {
+			var err error
+			if out.Key, out.Subscription, err = store.RotateSigningKey(ctx, tx, sub.OrgID, id, stored, d); err != nil {
+				return idempotency.Result{}, err
+			}
+			out.Key.Secret = row.Secret // the answer shows it, once; the store keeps it sealed
+			return idempotency.Result{ResourceID: strconv.Itoa(int(out.Key.KeyID))}, access.RecordIn(ctx, tx, event(ctx, sub, p, "", subscriptionsSection, "rotate_signing_key",
+				fmt.Sprintf("subscription %s: key %d added; older keys expire in %s", id, out.Key.KeyID, d)))
+		})
+		return err
 	})
+	if err == nil && replay {
+		return s.replayRotation(ctx, sub.OrgID, id, prev)
+	}
 	return out, err
+}
+
+// replayRotation answers a retried rotation with the key it added.
+func (s *Service) replayRotation(ctx context.Context, orgID, id string, prev idempotency.Result) (Rotated, error) {
+	keyID, err := strconv.Atoi(prev.ResourceID)
+	if err != nil {
+		return Rotated{}, fmt.Errorf("rotation result %q: %w", prev.ResourceID, err)
+	}
+	var out Rotated
+	if out.Subscription, err = s.st.Subscription(ctx, orgID, id); err != nil {
+		return Rotated{}, err
+	}
+	out.Key, err = s.st.SigningKeyByID(ctx, id, int32(keyID))
+	// A secret is shown once, to the request that made it (issue 14).
+	out.Key.Secret = ""
+	return out, err
+}
+
+// checkDataHost refuses a data-carrying subscription (include_data) whose
+// endpoint is not on one of the organisation's registered webhook hosts:
+// the data is what the organisation's partner system may read, and an
+// org_admin must not be able to send it anywhere (issue 14). Thin
+// subscriptions (ids and the change only) may point anywhere the egress
+// policy allows.
+func (s *Service) checkDataHost(ctx context.Context, orgID, endpoint string, includeData bool) error {
+	if !includeData {
+		return nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return &apperr.FieldError{Field: "subscription.url", Msg: "is not a URL"}
+	}
+	hosts, err := s.st.WebhookHosts(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if !egress.HostRegistered(u.Hostname(), hosts) {
+		return fmt.Errorf("%w: subscription.include_data: %s is not a registered webhook host of %s (registered: %s); "+
+			"a subscription that carries data may only point at one of them, a thin one anywhere",
+			apperr.ErrFailedPrecondition, u.Hostname(), orgID, strings.Join(hosts, ", "))
+	}
+	return nil
 }

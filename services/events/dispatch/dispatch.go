@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,10 +25,17 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/cloudevent"
+	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
+
+// Runtime is what the dispatcher's runtime database role may do: the events
+// schema, draining the outbox, the clients schema's access functions and the
+// audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("dispatcher"), Write: []string{"events", "outbox"}, Call: []string{"clients"}}
 
 // Config tunes a dispatcher.
 type Config struct {
@@ -49,6 +57,9 @@ type Config struct {
 	Poll    time.Duration
 	Backoff Backoff
 	Egress  egress.Policy
+	// Sealer opens the subscriptions' sealed signing secrets (nil: stored
+	// as they are; tests only).
+	Sealer *webhook.Sealer
 }
 
 // Defaults fills unset fields.
@@ -178,7 +189,7 @@ func (d *Dispatcher) listenOnce(ctx context.Context) error {
 // replica holds the relay).
 func (d *Dispatcher) relayAll(ctx context.Context) error {
 	for {
-		r, err := d.st.Relay(ctx, d.cfg.RelayBatch)
+		r, err := d.st.Relay(ctx, d.cfg.RelayBatch, d.judge)
 		if err != nil {
 			return err
 		}
@@ -276,9 +287,17 @@ func (d *Dispatcher) judgeAll(ctx context.Context, claimed []store.Claimed) (map
 func (d *Dispatcher) deliver(ctx context.Context, c store.Claimed, v visibility.Verdict) error {
 	sub := visibility.PartnerSystem(c.Target.OrgID, c.Target.OrgKind, c.Target.RegionID)
 	base := store.Result{DeliveryID: c.DeliveryID, Attempt: c.Attempt, Worker: d.cfg.Worker}
-	record := audit.Event{Service: "events", ActorID: "subscription:" + c.Target.SubscriptionID, OrgID: c.Target.OrgID,
-		Role: sub.Role, ClientID: c.Event.ClientID, Sections: []string{c.Event.Section}, Action: "deliver_event",
-		Purpose: c.Event.Type}
+	// Audited as the subscription, on behalf of the person who made it
+	// (issue 14): a delivery discloses what that person chose to send.
+	record := audit.Event{Service: "events", ActorID: "subscription:" + c.Target.SubscriptionID, OnBehalfOf: c.Target.CreatedBy,
+		OrgID: c.Target.OrgID, Role: sub.Role, ClientID: c.Event.ClientID, Sections: []string{c.Event.Section},
+		Action: "deliver_event", Purpose: c.Event.Type}
+	if c.Target.IncludeData && !dataHost(c.Target) {
+		// The endpoint is no longer on a registered host (the registration
+		// changed since the subscription was made): the event goes thin.
+		c.Target.IncludeData = false
+		record.Reason = "data withheld: the endpoint is not on a registered webhook host"
+	}
 	if !v.Deliver {
 		base.State, base.Reason = store.Withheld, v.Reason
 		record.Outcome, record.Reason = audit.Denied, v.Reason
@@ -358,7 +377,14 @@ func ToCloudEvent(e visibility.Event, data []byte) cloudevent.Event {
 // send POSTs one signed event. The request goes to the subscription's URL
 // only (no redirects) through the egress policy.
 func (d *Dispatcher) send(ctx context.Context, c store.Claimed, body []byte, now time.Time) (int, http.Header, string, error) {
-	headers, err := signHeaders(c.Target.Secrets, c.Event.EventID, now, body)
+	secrets := make([]string, len(c.Target.Secrets))
+	for i, sealed := range c.Target.Secrets {
+		var err error
+		if secrets[i], err = d.cfg.Sealer.Open(sealed, c.Target.SubscriptionID); err != nil {
+			return 0, nil, "", fmt.Errorf("signing key of subscription %s: %w", c.Target.SubscriptionID, err)
+		}
+	}
+	headers, err := signHeaders(secrets, c.Event.EventID, now, body)
 	if err != nil {
 		return 0, nil, "", err
 	}
@@ -379,4 +405,11 @@ func (d *Dispatcher) send(ctx context.Context, c store.Claimed, body []byte, now
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // reuse the connection
 	return resp.StatusCode, resp.Header, string(snippet), nil
+}
+
+// dataHost reports whether the target's endpoint is on one of its
+// organisation's registered webhook hosts.
+func dataHost(t store.Target) bool {
+	u, err := url.Parse(t.URL)
+	return err == nil && egress.HostRegistered(u.Hostname(), t.Hosts)
 }

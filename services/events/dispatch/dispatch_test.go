@@ -15,6 +15,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
+	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
 
 // A receiver that fails three times gets the event again each time, with
@@ -255,8 +256,9 @@ func TestLateCommitWithLowerIDIsDelivered(t *testing.T) {
 	}
 }
 
-// Consent revoked between the change and the delivery: nothing is sent,
-// the delivery says why, and the audit log has the refusal.
+// Consent revoked between the relay and the delivery: nothing is sent, the
+// delivery is gone without a trace the organisation can see, and the audit
+// log has the refusal with its reason.
 func TestConsentRevokedBeforeDeliveryWithholds(t *testing.T) {
 	f := newFixture(t)
 	client := f.enrol(t)
@@ -265,6 +267,10 @@ func TestConsentRevokedBeforeDeliveryWithholds(t *testing.T) {
 	f.setURL(t, rc.srv.URL)
 
 	f.emit(t, placementEvent(client, outbox.JobStarted, 1))
+	// Relayed while UWV may see it: a pending delivery.
+	if r, err := store.New(f.pool).Relay(context.Background(), 100, visibility.New(f.pool, f.az)); err != nil || r.Deliveries != 1 {
+		t.Fatalf("relay: %+v %v", r, err)
+	}
 	consentID := f.one(t, `SELECT id::text FROM clients.consents WHERE client_id = $1 AND org_id = 'uwv-noord' AND section = 'placements' AND revoked_at IS NULL`, client)
 	if _, err := f.clients.RevokeConsent(f.p.As(t, "es-anna"), &clientsv1.RevokeConsentRequest{ClientId: client, ConsentId: consentID}); err != nil {
 		t.Fatalf("revoke: %v", err)
@@ -278,19 +284,19 @@ func TestConsentRevokedBeforeDeliveryWithholds(t *testing.T) {
 	f.run(t, testConfig("w1"))
 	eventually(t, 5*time.Second, "both deliveries decided", func() bool {
 		s := f.states(t, subID)
-		return s[store.Delivered] == 1 && s[store.Withheld] == 1
+		return s[store.Delivered] == 1 && s[store.Pending] == 0
 	})
 	for _, g := range rc.all() {
 		if g.Event.Type == string(outbox.JobStarted) {
 			t.Fatalf("a placement event was delivered after the placements consent was revoked")
 		}
 	}
-	reason := f.one(t, `SELECT reason FROM events.deliveries WHERE state = 'withheld'`)
-	if !strings.Contains(reason, "consent") {
-		t.Fatalf("withheld reason %q does not mention consent", reason)
+	if n := f.one(t, `SELECT count(*)::text FROM events.deliveries WHERE subscription_id = $1`, subID); n != "1" {
+		t.Fatalf("%s deliveries kept, want only the delivered one", n)
 	}
-	if n := f.one(t, `SELECT count(*)::text FROM audit.events WHERE action = 'deliver_event' AND outcome = 'denied' AND client_id = $1`, client); n != "1" {
-		t.Fatalf("%s audit refusals", n)
+	reason := f.one(t, `SELECT reason FROM audit.events WHERE action = 'deliver_event' AND outcome = 'denied' AND client_id = $1`, client)
+	if !strings.Contains(reason, "consent") {
+		t.Fatalf("the audited refusal %q does not mention consent", reason)
 	}
 }
 
@@ -319,8 +325,8 @@ func TestPayersReceiveOnlyTheirOwnBenefits(t *testing.T) {
 	f.emit(t, outbox.Event{Type: outbox.CounsellingRequested, ClientID: client, RegionID: region, Subject: "counselling-requests/r1",
 		Change: map[string]any{"request_id": "r1"}})
 	f.run(t, testConfig("w1"))
-	eventually(t, 5*time.Second, "all decided", func() bool { // 3 events × 3 subscriptions
-		return f.one(t, `SELECT count(*)::text FROM events.deliveries WHERE state <> 'pending'`) == "9"
+	eventually(t, 5*time.Second, "all decided", func() bool { // 3 events × 3 subscriptions, less each payer's benefit for the other's subscriptions
+		return f.one(t, `SELECT count(*)::text FROM events.deliveries WHERE state <> 'pending'`) == "6"
 	})
 	ids := func(rs []received) (out []string) {
 		for _, r := range rs {
@@ -349,8 +355,10 @@ func TestPayersReceiveOnlyTheirOwnBenefits(t *testing.T) {
 	if d := thin.all()[0].Data.Data; len(d) != 0 {
 		t.Fatalf("a thin subscription got data %s", d)
 	}
-	if reason := f.one(t, `SELECT reason FROM events.deliveries WHERE subscription_id = $1 AND state = 'withheld'`, gemID); !strings.Contains(reason, "another organisation") {
-		t.Fatalf("withheld reason %q", reason)
+	// No trace of UWV's decision in the municipality's deliveries.
+	if n := f.one(t, `SELECT count(*)::text FROM events.deliveries d JOIN events.log l USING (position)
+		WHERE d.subscription_id = $1 AND l.payer_org_id NOT IN ('', 'gem-groningen')`, gemID); n != "0" {
+		t.Fatalf("%s deliveries of another payer's benefit for the municipality", n)
 	}
 }
 
@@ -369,8 +377,11 @@ func TestConsentEventsGoToTheOrganisationConcerned(t *testing.T) {
 	f.emit(t, placementEvent(client, outbox.JobStarted, 1)) // not subscribed
 	f.run(t, testConfig("w1"))
 	eventually(t, 5*time.Second, "decided", func() bool {
-		return f.one(t, `SELECT count(*)::text FROM events.deliveries WHERE state <> 'pending'`) == "2"
+		return f.one(t, `SELECT count(*)::text FROM events.deliveries WHERE state <> 'pending'`) == "1"
 	})
+	if n := f.one(t, `SELECT count(*)::text FROM events.deliveries`); n != "1" {
+		t.Fatalf("%s deliveries, want only UWV's", n)
+	}
 	if len(uwv.all()) != 1 || len(gem.all()) != 0 {
 		t.Fatalf("UWV got %d, the municipality %d consent events; want 1 and 0", len(uwv.all()), len(gem.all()))
 	}

@@ -3,13 +3,17 @@ package server_test
 import (
 	"context"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/testplatform"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 )
@@ -227,7 +231,7 @@ func TestDeadLetters(t *testing.T) {
 	f := newFixture(t)
 	good := newReceiver(t, echo)
 	sub := f.create(t, "admin-uwv", good.URL, nil).GetSubscription().GetSubscriptionId()
-	client := uuid.NewString()
+	client := f.enrol(t, "dead-letters", clientsv1.Section_SECTION_PLACEMENTS)
 	pos := f.appendLog(t, logRow{client: client, region: "region-noord", typ: outbox.JobStarted},
 		logRow{client: client, region: "region-noord", typ: outbox.HoursChanged},
 		logRow{client: client, region: "region-noord", typ: outbox.JobEnded},
@@ -308,5 +312,98 @@ func TestDeadLetters(t *testing.T) {
 	if n := f.count(t, `SELECT count(*) FROM audit.events WHERE service = 'events' AND actor_id = 'admin-uwv'
 			AND action IN ('read', 'redeliver') AND sections = '{subscriptions}'`); n != 5 {
 		t.Errorf("%d audit records of dead-letter work, want 5", n)
+	}
+}
+
+// A dead letter of an event the organisation may not see now (the client's
+// consent was revoked since, or the client is gone) is not listed, not
+// redelivered, and its id answers as a random one.
+func TestDeadLettersOfInvisibleEventsLeaveNoTrace(t *testing.T) {
+	f := newFixture(t)
+	good := newReceiver(t, echo)
+	sub := f.create(t, "admin-uwv", good.URL, nil).GetSubscription().GetSubscriptionId()
+	seen := f.enrol(t, "dead-letter-seen", clientsv1.Section_SECTION_PLACEMENTS)
+	unseen := f.enrol(t, "dead-letter-unseen", clientsv1.Section_SECTION_TRAJECTORY)
+	pos := f.appendLog(t, logRow{client: seen, region: "region-noord", typ: outbox.JobStarted},
+		logRow{client: unseen, region: "region-noord", typ: outbox.JobStarted})
+	var ids []int64
+	for i, client := range []string{seen, unseen} {
+		var id int64
+		if err := f.p.Pool.QueryRow(context.Background(), `INSERT INTO events.deliveries (subscription_id, position, client_id, state,
+				attempts, first_attempt_at, reason, finished_at)
+			VALUES ($1, $2, $3, 'dead', 1, now(), 'gave up', now()) RETURNING id`, sub, pos[i], client).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	ctx := f.p.As(t, "admin-uwv")
+	dl, err := f.ev.ListDeadLetters(ctx, &eventsv1.ListDeadLettersRequest{SubscriptionId: sub})
+	if err != nil || len(dl.GetDeadLetters()) != 1 || dl.GetDeadLetters()[0].GetClientId() != seen {
+		t.Fatalf("dead letters: %v %v", dl, err)
+	}
+	_, errUnseen := f.ev.ListDeliveryAttempts(ctx, &eventsv1.ListDeliveryAttemptsRequest{DeliveryId: ids[1]})
+	_, errRandom := f.ev.ListDeliveryAttempts(ctx, &eventsv1.ListDeliveryAttemptsRequest{DeliveryId: 4242424242})
+	if code(errUnseen) != codes.NotFound || strings.ReplaceAll(status.Convert(errUnseen).Message(), strconv.FormatInt(ids[1], 10), "N") !=
+		strings.ReplaceAll(status.Convert(errRandom).Message(), "4242424242", "N") {
+		t.Errorf("attempts of the unseen client's delivery: %v; of a random id: %v", errUnseen, errRandom)
+	}
+	rd, err := f.ev.RedeliverDeadLetters(ctx, &eventsv1.RedeliverDeadLettersRequest{SubscriptionId: sub, All: true})
+	if err != nil || rd.GetRedeliveredCount() != 1 {
+		t.Fatalf("redeliver all: %v %v", rd, err)
+	}
+	rd, err = f.ev.RedeliverDeadLetters(ctx, &eventsv1.RedeliverDeadLettersRequest{SubscriptionId: sub, DeliveryIds: []int64{ids[1]}})
+	if err != nil || rd.GetRedeliveredCount() != 0 {
+		t.Fatalf("redeliver the unseen one: %v %v", rd, err)
+	}
+}
+
+// Issue 14: the feed's cursor is opaque: sealed, different on every page
+// even when nothing happened (a cursor in the clear moves when the log is
+// read past an invisible client's event), and bound to the organisation.
+func TestFeedCursorIsOpaque(t *testing.T) {
+	f := newFixture(t)
+	key, err := webhook.NewSealingKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := webhook.ParseSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := f.serveSealed(t, loopback, sealer)
+	seen := f.enrol(t, "cursor-client", clientsv1.Section_SECTION_PLACEMENTS)
+	f.appendLog(t, logRow{client: seen, region: "region-noord", typ: outbox.JobStarted},
+		logRow{client: uuid.NewString(), region: "region-noord", typ: outbox.JobStarted},
+		logRow{client: seen, region: "region-noord", typ: outbox.JobEnded})
+	uwv := f.p.As(t, "uwv-system")
+	var got []int64
+	token := ""
+	for range 5 {
+		r, err := ev.ListEvents(uwv, &eventsv1.ListEventsRequest{PageSize: 1, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, positions(r.GetEvents())...)
+		if strings.Contains(r.GetNextPageToken(), "cDo") { // base64 of "p:"
+			t.Errorf("cursor in the clear: %s", r.GetNextPageToken())
+		}
+		token = r.GetNextPageToken()
+		if r.GetCaughtUp() {
+			break
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("paged through %v, want the two visible events", got)
+	}
+	a, err := ev.ListEvents(uwv, &eventsv1.ListEventsRequest{StartAtEnd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ev.ListEvents(uwv, &eventsv1.ListEventsRequest{StartAtEnd: true})
+	if err != nil || a.GetNextPageToken() == b.GetNextPageToken() {
+		t.Errorf("two cursors at the same place are equal: %v", err)
+	}
+	if _, err := ev.ListEvents(f.p.As(t, "gem-system"), &eventsv1.ListEventsRequest{PageToken: token}); code(err) != codes.InvalidArgument {
+		t.Errorf("another organisation's cursor: %v", err)
 	}
 }

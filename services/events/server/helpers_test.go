@@ -45,13 +45,19 @@ func newFixture(t *testing.T) *fixture {
 
 // serve starts another events server on the same database with policy.
 func (f *fixture) serve(t *testing.T, policy egress.Policy) eventsv1.EventsServiceClient {
+	return f.serveSealed(t, policy, nil)
+}
+
+// serveSealed starts another events server that seals signing secrets with
+// sealer.
+func (f *fixture) serveSealed(t *testing.T, policy egress.Policy, sealer *webhook.Sealer) eventsv1.EventsServiceClient {
 	t.Helper()
 	az, err := authz.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, _, err := server.Build(server.Deps{Pool: f.p.Pool, Verifier: f.p.Verifier, Authz: az,
-		Egress: policy, Logger: testplatform.Logger()})
+		Egress: policy, Sealer: sealer, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestRESTMappings(t *testing.T) {
 		t.Errorf("patch: %v", up)
 	}
 	do("PATCH", "/v1/subscriptions/"+id+"?update_mask=description", `{"description":"stale","version":"1"}`, 409)
-	do("POST", "/v1/subscriptions/"+id+":rotateSigningKey", `{"overlap":"3600s"}`, 200)
+	do("POST", "/v1/subscriptions/"+id+":rotateSigningKey", `{"overlap":"3600s","request_id":"rotate-1"}`, 200)
 	do("GET", "/v1/subscriptions/"+id+"/deadLetters?page_size=5", "", 200)
 	do("POST", "/v1/subscriptions/"+id+"/deadLetters:redeliver", `{"all":true}`, 200)
 	do("GET", "/v1/subscriptions/"+id+"/deliveryStats", "", 200)

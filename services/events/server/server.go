@@ -26,6 +26,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
 	"github.com/ipsbridge/ipsbridge/internal/service"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
 	"github.com/ipsbridge/ipsbridge/services/events/api"
 	"github.com/ipsbridge/ipsbridge/services/events/app"
@@ -45,6 +46,10 @@ type Config struct {
 	EgressAllowHTTP bool   `env:"IPSB_EGRESS_ALLOW_HTTP" envDefault:"false"`
 	// VerifyTimeout bounds the verification handshake with an endpoint.
 	VerifyTimeout time.Duration `env:"IPSB_EVENTS_VERIFY_TIMEOUT" envDefault:"10s"`
+	// SealingKeys are the operator's keys that encrypt webhook signing
+	// secrets at rest (webhook.ParseSealer: base64, the sealing key first;
+	// the dispatcher needs the same).
+	SealingKeys string `env:"IPSB_WEBHOOK_SEALING_KEYS"`
 }
 
 // Verify reports settings that cannot work.
@@ -58,6 +63,9 @@ func (c Config) Verify() error {
 	}
 	if _, err := c.Egress(); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := webhook.ParseSealer(c.SealingKeys); err != nil {
+		errs = append(errs, fmt.Errorf("IPSB_WEBHOOK_SEALING_KEYS: %w", err))
 	}
 	if c.VerifyTimeout <= 0 || c.VerifyTimeout > time.Minute {
 		errs = append(errs, fmt.Errorf("IPSB_EVENTS_VERIFY_TIMEOUT %s is not between 0s and 1m", c.VerifyTimeout))
@@ -93,15 +101,21 @@ type Deps struct {
 	Egress egress.Policy
 	// VerifyTimeout bounds the handshake; 0 means 10 s.
 	VerifyTimeout time.Duration
-	Logger        *slog.Logger
+	// Sealer encrypts signing secrets at rest; nil only in tests.
+	Sealer *webhook.Sealer
+	Logger *slog.Logger
 }
+
+// Runtime is what the events service's runtime role may do: its own schema,
+// the clients schema's access functions and the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("events"), Write: []string{"events"}, Call: []string{"clients"}}
 
 // Build returns the gRPC server with every interceptor and the health
 // service registered.
 func Build(d Deps) (*grpc.Server, *health.Server, error) {
 	path := access.New(access.Config{Service: app.ServiceName, Pool: d.Pool, Authz: d.Authz, Logger: d.Logger})
 	a := app.New(store.New(d.Pool), path, visibility.New(d.Pool, d.Authz),
-		app.Config{Egress: d.Egress, VerifyTimeout: d.VerifyTimeout}, d.Logger)
+		app.Config{Egress: d.Egress, VerifyTimeout: d.VerifyTimeout, Sealer: d.Sealer}, d.Logger)
 	return rpc.NewServer(d.Logger, d.Verifier, &eventsv1.EventsService_ServiceDesc, api.New(a, d.Logger),
 		path.Interceptor(api.Rules))
 }
@@ -112,12 +126,23 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 	if err != nil {
 		return err
 	}
+	sealer, err := webhook.ParseSealer(cfg.SealingKeys)
+	if err != nil {
+		return fmt.Errorf("IPSB_WEBHOOK_SEALING_KEYS: %w", err)
+	}
 	return service.Run(ctx, service.Spec{
-		Name: "events", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr,
-		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
+		Name: "events", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Runtime: Runtime,
+		Migrate: func(ctx context.Context, pool *pgxpool.Pool) error {
+			if err := database.Migrate(ctx, pool, Migrations...); err != nil {
+				return err
+			}
+			// Secrets stored before they were sealed, and any sealed with
+			// an older operator key, are sealed with the current one.
+			return store.SealSigningKeys(ctx, pool, sealer)
+		},
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Egress: policy,
-				VerifyTimeout: cfg.VerifyTimeout, Logger: d.Logger})
+				VerifyTimeout: cfg.VerifyTimeout, Sealer: sealer, Logger: d.Logger})
 		},
 	}, logger, migrateOnly)
 }

@@ -1,6 +1,11 @@
 package server_test
 
 import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
 	"net/http"
 	"strings"
 	"testing"
@@ -131,7 +136,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	}
 
 	// Rotate: a new key, returned once; the old one signs for the overlap.
-	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: id, Overlap: durationpb.New(time.Hour)})
+	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: id, Overlap: durationpb.New(time.Hour)})
 	if err != nil || rot.GetSigningKey().GetKeyId() != 2 || !strings.HasPrefix(rot.GetSigningKey().GetSecret(), webhook.SecretPrefix) ||
 		rot.GetSigningKey().GetSecret() == key.GetSecret() || len(rot.GetSubscription().GetSigningKeys()) != 2 {
 		t.Fatalf("rotate: %v %v", rot, err)
@@ -141,7 +146,7 @@ func TestSubscriptionLifecycle(t *testing.T) {
 				OR key_id = 2 AND expires_at IS NULL)`, id); n != 2 {
 		t.Errorf("stored keys after rotation: %d as expected", n)
 	}
-	if _, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: id, Overlap: durationpb.New(8 * 24 * time.Hour)}); code(err) != codes.InvalidArgument {
+	if _, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: id, Overlap: durationpb.New(8 * 24 * time.Hour)}); code(err) != codes.InvalidArgument {
 		t.Errorf("overlap of 8 days: %v", err)
 	}
 
@@ -187,10 +192,11 @@ func TestCreateIsIdempotentAndEd25519(t *testing.T) {
 	if err := good.last(t).verifies(pub); err != nil {
 		t.Errorf("handshake signature with the public key: %v", err)
 	}
-	// A retry: the same answer, no second handshake, no second row.
+	// A retry: the same subscription and public key, no second handshake,
+	// no second row.
 	again, err := f.ev.CreateSubscription(ctx, req)
 	if err != nil || again.GetSubscription().GetSubscriptionId() != first.GetSubscription().GetSubscriptionId() ||
-		again.GetSigningKey().GetPublicKey() != k.GetPublicKey() {
+		again.GetSigningKey().GetPublicKey() != k.GetPublicKey() || again.GetNote() == "" {
 		t.Fatalf("retry: %v %v", again, err)
 	}
 	if n := len(good.requests()); n != 1 {
@@ -203,7 +209,7 @@ func TestCreateIsIdempotentAndEd25519(t *testing.T) {
 		t.Errorf("key reused: %v", err)
 	}
 	// Rotation keeps the scheme.
-	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: first.GetSubscription().GetSubscriptionId()})
+	rot, err := f.ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: first.GetSubscription().GetSubscriptionId()})
 	if err != nil || rot.GetSigningKey().GetSecret() != "" || !strings.HasPrefix(rot.GetSigningKey().GetPublicKey(), webhook.PublicKeyPrefix) {
 		t.Errorf("rotate ed25519: %v %v", rot, err)
 	}
@@ -319,7 +325,7 @@ func TestOnlyOrgAdminsAndOwnOrganisation(t *testing.T) {
 			return err
 		},
 		"rotate": func() error {
-			_, err := f.ev.RotateSigningKey(gem, &eventsv1.RotateSigningKeyRequest{SubscriptionId: uwvSub})
+			_, err := f.ev.RotateSigningKey(gem, &eventsv1.RotateSigningKeyRequest{RequestId: uuid.NewString(), SubscriptionId: uwvSub})
 			return err
 		},
 		"dead letters": func() error {
@@ -342,5 +348,104 @@ func TestOnlyOrgAdminsAndOwnOrganisation(t *testing.T) {
 	}
 	if n := f.count(t, `SELECT version FROM events.subscriptions WHERE id = $1 AND active`, uwvSub); n != 1 {
 		t.Errorf("uwv's subscription changed: version %d", n)
+	}
+}
+
+// Issue 14, finding 8: a signing secret is stored sealed with the operator
+// key and shown once: a replayed create (before or after a rotation)
+// answers without it and says why.
+func TestSigningSecretsSealedAndShownOnce(t *testing.T) {
+	f := newFixture(t)
+	key, err := webhook.NewSealingKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := webhook.ParseSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := f.serveSealed(t, loopback, sealer)
+	ctx := f.p.As(t, "admin-uwv")
+	good := newReceiver(t, echo)
+	req := &eventsv1.CreateSubscriptionRequest{RequestId: "uwv-sealed-1", Subscription: &eventsv1.Subscription{Url: good.URL}}
+	first, err := ev.CreateSubscription(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := first.GetSigningKey().GetSecret()
+	if !strings.HasPrefix(secret, "whsec_") || first.GetNote() != "" {
+		t.Fatalf("first answer: %v", first)
+	}
+	id := first.GetSubscription().GetSubscriptionId()
+	var stored string
+	if err := f.p.Pool.QueryRow(context.Background(), `SELECT secret FROM events.signing_keys WHERE subscription_id = $1`, id).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(stored, "sealed:v1:") || strings.Contains(stored, strings.TrimPrefix(secret, "whsec_")) {
+		t.Fatalf("stored in plain text: %q", stored)
+	}
+	replay := func(what string) {
+		t.Helper()
+		again, err := ev.CreateSubscription(ctx, req)
+		if err != nil || again.GetSubscription().GetSubscriptionId() != id || again.GetSigningKey().GetSecret() != "" ||
+			!strings.Contains(again.GetNote(), "not shown again") || strings.Contains(fmt.Sprint(again), strings.TrimPrefix(secret, "whsec_")) {
+			t.Fatalf("%s: %v %v", what, again, err)
+		}
+	}
+	replay("replayed create")
+	rot, err := ev.RotateSigningKey(ctx, &eventsv1.RotateSigningKeyRequest{SubscriptionId: id, RequestId: "sealed-rotate-1"})
+	if err != nil || !strings.HasPrefix(rot.GetSigningKey().GetSecret(), "whsec_") || rot.GetSigningKey().GetSecret() == secret {
+		t.Fatalf("rotate: %v %v", rot, err)
+	}
+	replay("replayed create after a rotation")
+	// The sealed keys still sign: a new url's handshake verifies with the
+	// first secret (still in its overlap).
+	other := newReceiver(t, echo)
+	sub, err := ev.GetSubscription(ctx, &eventsv1.GetSubscriptionRequest{SubscriptionId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.UpdateSubscription(ctx, &eventsv1.UpdateSubscriptionRequest{SubscriptionId: id, UpdateMask: mask("url"),
+		Subscription: &eventsv1.Subscription{SubscriptionId: id, Url: other.URL + "/new", Version: sub.GetSubscription().GetVersion()}}); err != nil {
+		t.Fatalf("update url: %v", err)
+	}
+	s, err := webhook.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.last(t).verifies(s); err != nil {
+		t.Errorf("handshake with the sealed keys: %v", err)
+	}
+}
+
+// Issue 14, finding 9: a subscription that carries data may only point at
+// one of the organisation's registered webhook hosts; a thin one anywhere
+// the egress policy allows.
+func TestDataCarryingEndpointsOnRegisteredHostsOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := f.p.As(t, "admin-uwv")
+	f.exec(t, `UPDATE clients.organizations SET webhook_hosts = '{hooks.uwv.example}' WHERE id = 'uwv-noord'`)
+	good := newReceiver(t, echo)
+	_, err := f.ev.CreateSubscription(ctx, &eventsv1.CreateSubscriptionRequest{Subscription: &eventsv1.Subscription{Url: good.URL, IncludeData: true}})
+	if code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "registered webhook host") {
+		t.Fatalf("data to an unregistered host: %v", err)
+	}
+	if len(good.requests()) != 0 {
+		t.Errorf("the unregistered endpoint was contacted")
+	}
+	thin, err := f.ev.CreateSubscription(ctx, &eventsv1.CreateSubscriptionRequest{Subscription: &eventsv1.Subscription{Url: good.URL}})
+	if err != nil {
+		t.Fatalf("thin subscription: %v", err)
+	}
+	s := thin.GetSubscription()
+	_, err = f.ev.UpdateSubscription(ctx, &eventsv1.UpdateSubscriptionRequest{SubscriptionId: s.GetSubscriptionId(), UpdateMask: mask("include_data"),
+		Subscription: &eventsv1.Subscription{IncludeData: true, Version: s.GetVersion()}})
+	if code(err) != codes.FailedPrecondition {
+		t.Fatalf("switching data on for an unregistered host: %v", err)
+	}
+	f.exec(t, `UPDATE clients.organizations SET webhook_hosts = '{hooks.uwv.example, 127.0.0.1}' WHERE id = 'uwv-noord'`)
+	if _, err := f.ev.UpdateSubscription(ctx, &eventsv1.UpdateSubscriptionRequest{SubscriptionId: s.GetSubscriptionId(), UpdateMask: mask("include_data"),
+		Subscription: &eventsv1.Subscription{IncludeData: true, Version: s.GetVersion()}}); err != nil {
+		t.Fatalf("data to a registered host: %v", err)
 	}
 }

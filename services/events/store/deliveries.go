@@ -21,6 +21,12 @@ type Target struct {
 	RegionID       string
 	URL            string
 	IncludeData    bool
+	// CreatedBy is the person who made the subscription: deliveries are
+	// audited on their behalf.
+	CreatedBy string
+	// Hosts are the organisation's registered webhook hosts: data goes
+	// only to an endpoint on one of them.
+	Hosts []string
 	// Secrets are the unexpired signing secrets (whsec_… or whsk_…),
 	// newest first.
 	Secrets []string
@@ -51,7 +57,7 @@ func (s *Store) Claim(ctx context.Context, worker string, lease time.Duration, l
 				AND NOT EXISTS (SELECT 1 FROM events.deliveries e
 					WHERE e.subscription_id = d.subscription_id AND e.client_id = d.client_id
 						AND e.state = 'pending' AND e.position < d.position)
-			ORDER BY d.id
+			ORDER BY d.next_attempt_at, d.position
 			LIMIT $3
 			FOR UPDATE OF d SKIP LOCKED
 		)
@@ -105,6 +111,7 @@ func (s *Store) targets(ctx context.Context, ids map[string]bool) (map[string]Ta
 		list = append(list, id)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT s.id::text, s.org_id, s.org_kind, s.region_id, s.url, s.include_data,
+			s.created_by, clients.webhook_hosts_of(s.org_id),
 			ARRAY(SELECT k.secret FROM events.signing_keys k
 				WHERE k.subscription_id = s.id AND (k.expires_at IS NULL OR k.expires_at > now())
 				ORDER BY k.key_id DESC)
@@ -116,7 +123,8 @@ func (s *Store) targets(ctx context.Context, ids map[string]bool) (map[string]Ta
 	out := map[string]Target{}
 	for rows.Next() {
 		var t Target
-		if err := rows.Scan(&t.SubscriptionID, &t.OrgID, &t.OrgKind, &t.RegionID, &t.URL, &t.IncludeData, &t.Secrets); err != nil {
+		if err := rows.Scan(&t.SubscriptionID, &t.OrgID, &t.OrgKind, &t.RegionID, &t.URL, &t.IncludeData,
+			&t.CreatedBy, &t.Hosts, &t.Secrets); err != nil {
 			return nil, fmt.Errorf("read subscription: %w", err)
 		}
 		out[t.SubscriptionID] = t
@@ -129,7 +137,9 @@ const (
 	Pending   = "pending"
 	Delivered = "delivered"
 	Dead      = "dead"
-	Withheld  = "withheld"
+	// Withheld is a result only: a withheld delivery is deleted, never
+	// kept in this state.
+	Withheld = "withheld"
 )
 
 // Attempt is one try at sending, as recorded.
@@ -179,6 +189,24 @@ func (s *Store) Finish(ctx context.Context, r Result) error {
 				truncate(a.Error, 1000), truncate(a.Response, 1000)); err != nil {
 				return fmt.Errorf("record attempt %d of delivery %d: %w", r.Attempt, r.DeliveryID, err)
 			}
+		}
+		if r.State == Withheld {
+			// The organisation may no longer see the event (a consent was
+			// revoked since it was relayed): the delivery and its attempts go,
+			// so nothing of it is listed, counted or looked up any more. The
+			// refusal stays in the audit log, which the organisation cannot
+			// read.
+			tag, err := tx.Exec(ctx, `DELETE FROM events.deliveries
+				WHERE id = $1 AND lease_owner = $2 AND attempts = $3 AND state = 'pending'`,
+				r.DeliveryID, r.Worker, r.Attempt)
+			if err != nil {
+				return fmt.Errorf("drop withheld delivery %d: %w", r.DeliveryID, err)
+			}
+			lost = tag.RowsAffected() == 0
+			if r.Audit != nil && !lost {
+				return audit.Record(ctx, tx, *r.Audit)
+			}
+			return nil
 		}
 		var finished *time.Time
 		next := r.NextAttempt

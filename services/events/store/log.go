@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,6 +12,15 @@ import (
 
 const logColumns = `position, event_id::text, source, type, client_id, region_id, section, payer_org_id, subject,
 	change, data, occurred_at`
+
+// logColumnsOf is logColumns qualified with a table alias.
+func logColumnsOf(alias string) string {
+	var cols []string
+	for _, c := range strings.Split(logColumns, ",") {
+		cols = append(cols, alias+"."+strings.TrimSpace(c))
+	}
+	return strings.Join(cols, ", ")
+}
 
 func scanLog(rows pgx.Rows) ([]visibility.Event, error) {
 	defer rows.Close()

@@ -6,9 +6,7 @@ package store
 // another organisation's subscription reads as not found.
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,37 +14,17 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/database"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/webhook"
+	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
 
 // Keys are the events schema's idempotency keys.
 var Keys = idempotency.In("events")
-
-// IdempotencyResult looks a used key up without claiming it: the id of the
-// resource its first request made ("" when the key is new), or
-// apperr.ErrIdempotencyReused when that request differed. A create checks it
-// before the slow part (the endpoint handshake); the claim in the create's
-// transaction still decides between concurrent retries.
-func (s *Store) IdempotencyResult(ctx context.Context, k idempotency.Key) (string, error) {
-	hash := sha256.Sum256(k.Request)
-	var prev []byte
-	var id string
-	err := s.pool.QueryRow(ctx, `SELECT request_hash, resource_id FROM events.idempotency_keys
-		WHERE actor_id = $1 AND method = $2 AND key = $3`, k.ActorID, k.Method, k.Key).Scan(&prev, &id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("read idempotency key: %w", err)
-	}
-	if !bytes.Equal(prev, hash[:]) {
-		return "", apperr.ErrIdempotencyReused
-	}
-	return id, nil
-}
 
 // Querier is satisfied by the pool and by a transaction.
 type Querier interface {
@@ -164,6 +142,60 @@ func signingKeys(ctx context.Context, q Querier, subscriptionID string, all bool
 		var k SigningKey
 		err := r.Scan(&k.KeyID, &k.Secret, &k.PublicKey, &k.CreatedAt, &k.ExpiresAt)
 		return k, err
+	})
+}
+
+// WebhookHosts returns the hosts an organisation registered for its
+// data-carrying webhook endpoints (the clients schema's webhook_hosts_of).
+func (s *Store) WebhookHosts(ctx context.Context, orgID string) ([]string, error) {
+	var hosts []string
+	if err := s.pool.QueryRow(ctx, `SELECT clients.webhook_hosts_of($1)`, orgID).Scan(&hosts); err != nil {
+		return nil, fmt.Errorf("look up the registered webhook hosts of %s: %w", orgID, err)
+	}
+	return hosts, nil
+}
+
+// SealSigningKeys seals every stored signing secret that is not sealed with
+// sealer's current key: secrets from before sealing, and after the operator
+// rotated the key, those sealed with an older one (which sealer must still
+// hold).
+func SealSigningKeys(ctx context.Context, pool *pgxpool.Pool, sealer *webhook.Sealer) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT subscription_id::text, key_id, secret FROM events.signing_keys FOR UPDATE`)
+		if err != nil {
+			return fmt.Errorf("load signing keys to seal: %w", err)
+		}
+		type key struct {
+			sub    string
+			id     int32
+			secret string
+		}
+		keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (key, error) {
+			var k key
+			err := r.Scan(&k.sub, &k.id, &k.secret)
+			return k, err
+		})
+		if err != nil {
+			return fmt.Errorf("load signing keys to seal: %w", err)
+		}
+		for _, k := range keys {
+			if sealer.Current(k.secret) {
+				continue
+			}
+			plain, err := sealer.Open(k.secret, k.sub)
+			if err != nil {
+				return fmt.Errorf("signing key %d of subscription %s: %w", k.id, k.sub, err)
+			}
+			sealed, err := sealer.Seal(plain, k.sub)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE events.signing_keys SET secret = $3 WHERE subscription_id = $1 AND key_id = $2`,
+				k.sub, k.id, sealed); err != nil {
+				return fmt.Errorf("seal signing key %d of subscription %s: %w", k.id, k.sub, err)
+			}
+		}
+		return nil
 	})
 }
 
@@ -348,13 +380,13 @@ func scanDelivery(r pgx.Row) (Delivery, error) {
 }
 
 // DeadLetters returns up to limit dead deliveries of a subscription, newest
-// first, with ids below before when it is positive. The caller has checked
-// that the subscription is the organisation's.
+// event first, with positions below before when it is positive. The caller
+// has checked that the subscription is the organisation's.
 func (s *Store) DeadLetters(ctx context.Context, subscriptionID string, before int64, limit int) ([]Delivery, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumns+` FROM events.deliveries d
 		JOIN events.log l ON l.position = d.position
-		WHERE d.subscription_id = $1 AND d.state = 'dead' AND ($2 <= 0 OR d.id < $2)
-		ORDER BY d.id DESC LIMIT $3`, subscriptionID, before, limit)
+		WHERE d.subscription_id = $1 AND d.state = 'dead' AND ($2 <= 0 OR d.position < $2)
+		ORDER BY d.position DESC LIMIT $3`, subscriptionID, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list dead letters: %w", err)
 	}
@@ -375,6 +407,13 @@ type DeliveryAttempt struct {
 	Response   string
 }
 
+// ErrNoDelivery is the one answer for a delivery id the caller may not
+// look up, whatever the reason: absent, another organisation's, or of an
+// event the organisation may not see.
+func ErrNoDelivery(id int64) error {
+	return fmt.Errorf("%w: no delivery %d of this organisation", apperr.ErrNotFound, id)
+}
+
 // DeliveryWithAttempts returns a delivery of one of the organisation's
 // subscriptions, with its attempts in order; not found for any other.
 func (s *Store) DeliveryWithAttempts(ctx context.Context, orgID string, deliveryID int64) (Delivery, []DeliveryAttempt, error) {
@@ -383,7 +422,7 @@ func (s *Store) DeliveryWithAttempts(ctx context.Context, orgID string, delivery
 		JOIN events.log l ON l.position = d.position
 		WHERE d.id = $1 AND s.org_id = $2`, deliveryID, orgID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Delivery{}, nil, fmt.Errorf("%w: no delivery %d of this organisation", apperr.ErrNotFound, deliveryID)
+		return Delivery{}, nil, ErrNoDelivery(deliveryID)
 	}
 	if err != nil {
 		return Delivery{}, nil, fmt.Errorf("load delivery: %w", err)
@@ -412,6 +451,9 @@ func RedeliverDeadLetters(ctx context.Context, tx pgx.Tx, subscriptionID string,
 	if ids == nil {
 		ids = []int64{}
 	}
+	if len(ids) == 0 && !all {
+		return 0, nil
+	}
 	rows, err := tx.Query(ctx, `UPDATE events.deliveries
 		SET state = 'pending', next_attempt_at = now(), first_attempt_at = NULL, reason = '',
 			finished_at = NULL, lease_owner = '', lease_until = NULL
@@ -425,6 +467,37 @@ func RedeliverDeadLetters(ctx context.Context, tx pgx.Tx, subscriptionID string,
 		return 0, fmt.Errorf("redeliver dead letters: %w", err)
 	}
 	return len(queued), nil
+}
+
+// DeadLetterEvents returns the dead deliveries of a subscription (the ids
+// given, or all) with their events, locked for a redelivery. The caller has
+// checked that the subscription is the organisation's.
+func DeadLetterEvents(ctx context.Context, tx pgx.Tx, subscriptionID string, ids []int64, all bool) (map[int64]visibility.Event, error) {
+	if ids == nil {
+		ids = []int64{}
+	}
+	rows, err := tx.Query(ctx, `SELECT d.id, `+logColumnsOf("l")+` FROM events.deliveries d
+		JOIN events.log l ON l.position = d.position
+		WHERE d.subscription_id = $1 AND d.state = 'dead' AND ($3 OR d.id = ANY ($2))
+		FOR UPDATE OF d`, subscriptionID, ids, all)
+	if err != nil {
+		return nil, fmt.Errorf("load dead letters: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]visibility.Event{}
+	for rows.Next() {
+		var id int64
+		var e visibility.Event
+		if err := rows.Scan(&id, &e.Position, &e.EventID, &e.Source, &e.Type, &e.ClientID, &e.RegionID, &e.Section,
+			&e.PayerOrgID, &e.Subject, &e.Change, &e.Data, &e.OccurredAt); err != nil {
+			return nil, fmt.Errorf("read dead letter: %w", err)
+		}
+		out[id] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load dead letters: %w", err)
+	}
+	return out, nil
 }
 
 // DeliveryStats are a subscription's deliveries counted per state.

@@ -44,30 +44,44 @@ type Verdict struct {
 
 // Judge looks up access facts and applies the policy.
 type Judge struct {
-	pool *pgxpool.Pool
-	az   *authz.Authorizer
+	pool  *pgxpool.Pool
+	az    *authz.Authorizer
+	probe access.FundingProbe
 }
 
 // New returns a judge reading facts from the clients schema's
-// access_facts function (the clients service's contract for this).
+// access_facts function (the clients service's contract for this) and,
+// once the funding schema exists, the funding parties.
 func New(pool *pgxpool.Pool, az *authz.Authorizer) *Judge { return &Judge{pool: pool, az: az} }
 
 // PartnerSystem is the subject an organisation's subscription acts as: its
 // partner system, which may read what the policy gives partner systems.
 func PartnerSystem(orgID, orgKind, regionID string) authz.Subject {
-	return authz.Subject{OrgID: orgID, OrgKind: orgKind, RegionID: regionID, Role: "partner_system"}
+	return authz.PartnerSystem(orgID, orgKind, regionID)
 }
 
 // Judge returns one verdict per event for sub, looking up each client's
 // facts once.
 func (j *Judge) Judge(ctx context.Context, sub authz.Subject, events []Event) ([]Verdict, error) {
+	return j.JudgeIn(ctx, j.pool, sub, events)
+}
+
+// JudgeIn is Judge reading the facts through q (e.g. the relay's
+// transaction).
+func (j *Judge) JudgeIn(ctx context.Context, q access.Querier, sub authz.Subject, events []Event) ([]Verdict, error) {
 	var ids []string
 	for _, e := range events {
 		if !slices.Contains(ids, e.ClientID) {
 			ids = append(ids, e.ClientID)
 		}
 	}
-	facts, err := j.facts(ctx, ids, sub.OrgID)
+	// Funding facts: milestone and funding events follow the funded
+	// relation, as the API does.
+	funding, err := j.probe.Published(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := access.FactsOf(ctx, q, sub.OrgID, ids, access.FactsOptions{Funding: funding})
 	if err != nil {
 		return nil, err
 	}
@@ -117,10 +131,6 @@ func (j *Judge) verdict(sub authz.Subject, f authz.ClientFacts, found bool, e Ev
 }
 
 func payerKind(kind string) bool { return kind == "uwv" || kind == "municipality" }
-
-func (j *Judge) facts(ctx context.Context, clientIDs []string, orgID string) (map[string]authz.ClientFacts, error) {
-	return access.Facts(ctx, j.pool, orgID, clientIDs, false, false)
-}
 
 // Payload is the data of the CloudEvent for an allowed event: the client,
 // the change, and the section's data when the subscriber asked for it.

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strconv"
 
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/ipsbridge/ipsbridge/internal/authz"
@@ -60,14 +59,6 @@ var Rules = map[string][]authz.Requirement{
 }
 
 func (s *Server) status(ctx context.Context, err error) error { return rpc.Status(ctx, s.log, err) }
-
-func key(ctx context.Context, rid string, req proto.Message) (app.Key, error) {
-	rid = rpc.RequestID(ctx, rid)
-	if rid == "" {
-		return app.Key{}, rpc.InvalidArgument("INVALID_ARGUMENT", rpc.FieldViolation{Field: "request_id", Description: "is required (or an Idempotency-Key header), so that a retry never records twice"})
-	}
-	return app.Key{RequestID: rid, Fingerprint: rpc.Fingerprint(req)}, nil
-}
 
 func text(t domain.Text) *fidelityv1.LocalText { return &fidelityv1.LocalText{Nl: t.NL, En: t.EN} }
 
@@ -165,7 +156,7 @@ func (s *Server) GetScale(ctx context.Context, req *fidelityv1.GetScaleRequest) 
 
 // RequestReview implements FidelityService.
 func (s *Server) RequestReview(ctx context.Context, req *fidelityv1.RequestReviewRequest) (*fidelityv1.RequestReviewResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +177,7 @@ func (s *Server) RequestReview(ctx context.Context, req *fidelityv1.RequestRevie
 
 // AssignReviewer implements FidelityService.
 func (s *Server) AssignReviewer(ctx context.Context, req *fidelityv1.AssignReviewerRequest) (*fidelityv1.AssignReviewerResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +227,7 @@ func scoresFromProto(in []*fidelityv1.ItemScore) []domain.Score {
 
 // SubmitSelfAssessment implements FidelityService.
 func (s *Server) SubmitSelfAssessment(ctx context.Context, req *fidelityv1.SubmitSelfAssessmentRequest) (*fidelityv1.SubmitSelfAssessmentResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +240,7 @@ func (s *Server) SubmitSelfAssessment(ctx context.Context, req *fidelityv1.Submi
 
 // ScoreItem implements FidelityService.
 func (s *Server) ScoreItem(ctx context.Context, req *fidelityv1.ScoreItemRequest) (*fidelityv1.ScoreItemResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +254,7 @@ func (s *Server) ScoreItem(ctx context.Context, req *fidelityv1.ScoreItemRequest
 
 // ShareDraft implements FidelityService.
 func (s *Server) ShareDraft(ctx context.Context, req *fidelityv1.ShareDraftRequest) (*fidelityv1.ShareDraftResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +267,7 @@ func (s *Server) ShareDraft(ctx context.Context, req *fidelityv1.ShareDraftReque
 
 // CommentOnDraft implements FidelityService.
 func (s *Server) CommentOnDraft(ctx context.Context, req *fidelityv1.CommentOnDraftRequest) (*fidelityv1.CommentOnDraftResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +280,7 @@ func (s *Server) CommentOnDraft(ctx context.Context, req *fidelityv1.CommentOnDr
 
 // FinaliseReview implements FidelityService.
 func (s *Server) FinaliseReview(ctx context.Context, req *fidelityv1.FinaliseReviewRequest) (*fidelityv1.FinaliseReviewResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +301,7 @@ func (s *Server) FinaliseReview(ctx context.Context, req *fidelityv1.FinaliseRev
 
 // CompleteActionItem implements FidelityService.
 func (s *Server) CompleteActionItem(ctx context.Context, req *fidelityv1.CompleteActionItemRequest) (*fidelityv1.CompleteActionItemResponse, error) {
-	k, err := key(ctx, req.GetRequestId(), req)
+	k, err := rpc.Idempotency(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}

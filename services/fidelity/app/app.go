@@ -10,7 +10,9 @@
 //   - a fidelity reviewer sees the reviews assigned to it, and requested
 //     reviews of its region waiting for a reviewer; scores only its own
 //     assigned reviews, and never a review of its own organisation;
-//   - a decision maker sees bands and history of its own region's teams.
+//   - a decision maker sees bands and history of its own region's teams;
+//   - a funding officer sees the same bands and histories (a funding
+//     agreement may require a minimum band), never a review.
 package app
 
 import (
@@ -95,12 +97,6 @@ func (s *Service) Scales() []*domain.Scale {
 	return out
 }
 
-// Key is an idempotency key with its request's fingerprint.
-type Key struct {
-	RequestID   string
-	Fingerprint []byte
-}
-
 func op(action authz.Action, subject string) access.OrgOp {
 	return access.OrgOp{Section: authz.Fidelity, Action: action, Subject: subject}
 }
@@ -137,7 +133,7 @@ func denied(format string, args ...any) error {
 // the row rule, runs fn and records the access in the same transaction. A
 // retry with the same key returns the review as it is and changes nothing.
 // A row-level refusal is audited.
-func (s *Service) change(ctx context.Context, method, reviewID string, version int64, k Key,
+func (s *Service) change(ctx context.Context, method, reviewID string, version int64, k idempotency.Request,
 	rule func(c access.Caller, r *domain.Review) error, fn func(tx pgx.Tx, c access.Caller, r *domain.Review) error) (*domain.Review, error) {
 	o := op(authz.Write, "review "+reviewID+": "+method)
 	c, err := s.path.Org(ctx, o)
@@ -145,31 +141,26 @@ func (s *Service) change(ctx context.Context, method, reviewID string, version i
 		return nil, err
 	}
 	err = s.path.OrgWrite(ctx, c, o, func(ctx context.Context, tx pgx.Tx) error {
-		key := idempotency.Key{ActorID: c.Sub.UserID, Method: method, Key: k.RequestID, Request: k.Fingerprint}
-		prev, err := store.Keys.Claim(ctx, tx, key)
-		if err != nil {
-			return err
-		}
-		if prev != "" {
-			return nil // a retry: the first request did it
-		}
-		r, err := s.st.Get(ctx, tx, reviewID, true)
-		if err != nil {
-			return err
-		}
-		if !mayRead(c, r) && !isAssignedReviewer(c, r) && !isTeamSupervisor(c, r) {
-			return fmt.Errorf("review %s: %w", reviewID, domain.ErrNotFound)
-		}
-		if err := rule(c, r); err != nil {
-			return err
-		}
-		if version > 0 && r.Version != version {
-			return fmt.Errorf("%w: review %s is at version %d, not %d; read it again", domain.ErrVersionConflict, reviewID, r.Version, version)
-		}
-		if err := fn(tx, c, r); err != nil {
-			return err
-		}
-		return store.Keys.Complete(ctx, tx, key, reviewID)
+		_, _, err := store.Keys.Once(ctx, tx, idempotency.For(c.Sub.UserID, method, k), func() (idempotency.Result, error) {
+			r, err := s.st.Get(ctx, tx, reviewID, true)
+			if err != nil {
+				return idempotency.Result{}, err
+			}
+			if !mayRead(c, r) && !isAssignedReviewer(c, r) && !isTeamSupervisor(c, r) {
+				return idempotency.Result{}, fmt.Errorf("review %s: %w", reviewID, domain.ErrNotFound)
+			}
+			if err := rule(c, r); err != nil {
+				return idempotency.Result{}, err
+			}
+			if version > 0 && r.Version != version {
+				return idempotency.Result{}, fmt.Errorf("%w: review %s is at version %d, not %d; read it again", domain.ErrVersionConflict, reviewID, r.Version, version)
+			}
+			if err := fn(tx, c, r); err != nil {
+				return idempotency.Result{}, err
+			}
+			return idempotency.Result{ResourceID: reviewID}, nil
+		})
+		return err
 	})
 	if errors.Is(err, domain.ErrPermissionDenied) || errors.Is(err, domain.ErrNotFound) {
 		return nil, s.path.OrgRefuse(ctx, c, o, err)

@@ -19,7 +19,7 @@ import (
 
 // RequestReview records the request of a review of one of the caller's
 // teams, on scaleID (empty: the newest version).
-func (s *Service) RequestReview(ctx context.Context, teamID string, from, to domain.Date, scaleID string, k Key) (*domain.Review, error) {
+func (s *Service) RequestReview(ctx context.Context, teamID string, from, to domain.Date, scaleID string, k idempotency.Request) (*domain.Review, error) {
 	if err := domain.CheckPeriod(from, to); err != nil {
 		return nil, err
 	}
@@ -37,21 +37,19 @@ func (s *Service) RequestReview(ctx context.Context, teamID string, from, to dom
 	}
 	id := uuid.NewString()
 	err = s.path.OrgWrite(ctx, c, o, func(ctx context.Context, tx pgx.Tx) error {
-		key := idempotency.Key{ActorID: c.Sub.UserID, Method: "RequestReview", Key: k.RequestID, Request: k.Fingerprint}
-		prev, err := store.Keys.Claim(ctx, tx, key)
+		res, _, err := store.Keys.Once(ctx, tx, idempotency.For(c.Sub.UserID, "RequestReview", k), func() (idempotency.Result, error) {
+			r := &domain.Review{ID: id, TeamID: teamID, OrgID: c.Sub.OrgID, RegionID: c.Sub.RegionID, ScaleID: sc.ID,
+				PeriodFrom: from, PeriodTo: to, RequestedBy: c.Sub.UserID}
+			if err := s.st.CreateReview(ctx, tx, r); err != nil {
+				return idempotency.Result{}, err
+			}
+			return idempotency.Result{ResourceID: id}, nil
+		})
 		if err != nil {
 			return err
 		}
-		if prev != "" {
-			id = prev
-			return nil
-		}
-		r := &domain.Review{ID: id, TeamID: teamID, OrgID: c.Sub.OrgID, RegionID: c.Sub.RegionID, ScaleID: sc.ID,
-			PeriodFrom: from, PeriodTo: to, RequestedBy: c.Sub.UserID}
-		if err := s.st.CreateReview(ctx, tx, r); err != nil {
-			return err
-		}
-		return store.Keys.Complete(ctx, tx, key, id)
+		id = res.ResourceID // a retry: the review the first request made
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -62,10 +60,10 @@ func (s *Service) RequestReview(ctx context.Context, teamID string, from, to dom
 // AssignReviewer assigns reviewerID and the visit date. The team's
 // supervisor or a fidelity reviewer assigns; the reviewer must be a
 // fidelity reviewer of another organisation than the reviewed one.
-func (s *Service) AssignReviewer(ctx context.Context, reviewID, reviewerID string, on domain.Date, version int64, k Key) (*domain.Review, error) {
+func (s *Service) AssignReviewer(ctx context.Context, reviewID, reviewerID string, on domain.Date, version int64, k idempotency.Request) (*domain.Review, error) {
 	u, err := s.path.Directory().User(ctx, reviewerID)
 	if err != nil {
-		if errors.Is(err, domain.ErrNotFound) {
+		if errors.Is(err, access.ErrUnknownUser) {
 			return nil, &domain.FieldError{Field: "reviewer_id", Msg: fmt.Sprintf("%q is not a user of the directory", reviewerID)}
 		}
 		return nil, err
@@ -83,7 +81,7 @@ func (s *Service) AssignReviewer(ctx context.Context, reviewID, reviewerID strin
 }
 
 // SubmitSelfAssessment records the supervisor's own scores.
-func (s *Service) SubmitSelfAssessment(ctx context.Context, reviewID, scaleID string, scores []domain.Score, version int64, k Key) (*domain.Review, error) {
+func (s *Service) SubmitSelfAssessment(ctx context.Context, reviewID, scaleID string, scores []domain.Score, version int64, k idempotency.Request) (*domain.Review, error) {
 	rule := func(c access.Caller, r *domain.Review) error {
 		if !isTeamSupervisor(c, r) {
 			return denied("only the team's supervisor self-assesses")
@@ -127,7 +125,7 @@ func (s *Service) reviewScale(r *domain.Review, scaleID string) (*domain.Scale, 
 }
 
 // ScoreItem records the assigned reviewer's score of one item.
-func (s *Service) ScoreItem(ctx context.Context, reviewID, scaleID string, x domain.Score, version int64, k Key) (*domain.Review, error) {
+func (s *Service) ScoreItem(ctx context.Context, reviewID, scaleID string, x domain.Score, version int64, k idempotency.Request) (*domain.Review, error) {
 	rule := func(c access.Caller, r *domain.Review) error {
 		if !isAssignedReviewer(c, r) {
 			return denied("only the review's independent reviewer scores it")
@@ -151,7 +149,7 @@ func (s *Service) ScoreItem(ctx context.Context, reviewID, scaleID string, x dom
 }
 
 // ShareDraft shares the fully scored review with the team.
-func (s *Service) ShareDraft(ctx context.Context, reviewID string, version int64, k Key) (*domain.Review, error) {
+func (s *Service) ShareDraft(ctx context.Context, reviewID string, version int64, k idempotency.Request) (*domain.Review, error) {
 	rule := func(c access.Caller, r *domain.Review) error {
 		if !isAssignedReviewer(c, r) {
 			return denied("only the review's reviewer shares its draft")
@@ -172,7 +170,7 @@ func (s *Service) ShareDraft(ctx context.Context, reviewID string, version int64
 }
 
 // CommentOnDraft records the team's remark on a draft.
-func (s *Service) CommentOnDraft(ctx context.Context, reviewID, itemCode, text string, k Key) (*domain.Review, error) {
+func (s *Service) CommentOnDraft(ctx context.Context, reviewID, itemCode, text string, k idempotency.Request) (*domain.Review, error) {
 	rule := func(c access.Caller, r *domain.Review) error {
 		if !isTeamSupervisor(c, r) {
 			return denied("only the reviewed team comments on its draft")
@@ -192,7 +190,7 @@ func (s *Service) CommentOnDraft(ctx context.Context, reviewID, itemCode, text s
 }
 
 // FinaliseReview makes the draft final with its report and action plan.
-func (s *Service) FinaliseReview(ctx context.Context, reviewID, strengths, recommendations string, actions []domain.ActionItem, version int64, k Key) (*domain.Review, error) {
+func (s *Service) FinaliseReview(ctx context.Context, reviewID, strengths, recommendations string, actions []domain.ActionItem, version int64, k idempotency.Request) (*domain.Review, error) {
 	rule := func(c access.Caller, r *domain.Review) error {
 		if !isAssignedReviewer(c, r) {
 			return denied("only the review's reviewer finalises it")
@@ -220,7 +218,7 @@ func (s *Service) FinaliseReview(ctx context.Context, reviewID, strengths, recom
 
 // CompleteActionItem marks an action plan item done: the team's
 // supervisor, on a final review.
-func (s *Service) CompleteActionItem(ctx context.Context, reviewID, itemID string, k Key) (*domain.Review, error) {
+func (s *Service) CompleteActionItem(ctx context.Context, reviewID, itemID string, k idempotency.Request) (*domain.Review, error) {
 	rule := func(c access.Caller, r *domain.Review) error {
 		if !isTeamSupervisor(c, r) {
 			return denied("only the team's supervisor tracks its action plan")

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
@@ -62,6 +61,13 @@ func (c Config) Verify() error {
 // audit log and its own.
 var Migrations = []database.Migrations{audit.Migrations, store.Migrations}
 
+// Runtime is what the fidelity service's runtime role may do: its own
+// schema, the clients schema's published functions (organization_of,
+// access_facts, user_of), and the audit log. It writes no domain events
+// and reads no other service's tables: team figures and the sample come
+// from the other services' RPCs.
+var Runtime = database.Runtime{Role: database.RoleFor("fidelity"), Write: []string{"fidelity"}, Call: []string{"clients"}}
+
 // Migrate applies the migrations and seeds the scale versions shipped with
 // the service (a version already seeded must not have changed).
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
@@ -105,9 +111,15 @@ func Build(d Deps) (*grpc.Server, *health.Server, error) {
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
 	// Connections are lazy: the other services may start after this one.
+	transport, err := cfg.TLS.DialOption()
+	if err != nil {
+		return err
+	}
 	var conns []*grpc.ClientConn
 	for _, addr := range []string{cfg.EmploymentAddr, cfg.ClientsAddr, cfg.BenefitsAddr} {
-		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		// rpc.Dial's prompt reconnects; transport replaces its plain-text
+		// default when mutual TLS is configured.
+		conn, err := rpc.Dial(addr, transport)
 		if err != nil {
 			return fmt.Errorf("connect to %s: %w", addr, err)
 		}
@@ -115,7 +127,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool)
 		conns = append(conns, conn)
 	}
 	return service.Run(ctx, service.Spec{
-		Name: "fidelity", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate,
+		Name: "fidelity", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Migrate: Migrate, Runtime: Runtime,
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Figures: NewFigures(conns[0], conns[1], conns[2]), Logger: d.Logger})
 		},

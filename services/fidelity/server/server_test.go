@@ -24,7 +24,7 @@ func start(t *testing.T) (*testplatform.Platform, fidelityv1.FidelityServiceClie
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, _, err := server.Build(server.Deps{Pool: p.Pool, Verifier: p.Verifier, Authz: az, Logger: testplatform.Logger()})
+	srv, _, err := server.Build(server.Deps{Pool: p.RuntimePool(t, server.Runtime), Verifier: p.Verifier, Authz: az, Logger: testplatform.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +112,20 @@ func TestRowRules(t *testing.T) {
 		{"es-anna", codes.PermissionDenied}, // no fidelity role
 		{"dm-lucas", codes.NotFound},        // not final yet
 		{"uwv-gijs", codes.PermissionDenied},
+		{"fo-otto", codes.NotFound}, // bands only, never a review
 	} {
 		_, err := cli.GetReview(p.As(t, c.user), &fidelityv1.GetReviewRequest{ReviewId: r.GetReviewId()})
 		if status.Code(err) != c.want {
 			t.Errorf("%s reads the review: %v, want %v", c.user, status.Code(err), c.want)
 		}
+	}
+	// A funding officer reads its region's bands (a funding agreement may
+	// require a minimum band), not another region's.
+	if _, err := cli.ListTeamBands(p.As(t, "fo-otto"), &fidelityv1.ListTeamBandsRequest{}); err != nil {
+		t.Errorf("funding officer reading the bands: %v", err)
+	}
+	if _, err := cli.ListTeamBands(p.As(t, "fo-otto"), &fidelityv1.ListTeamBandsRequest{RegionId: "region-oost"}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("funding officer reading another region's bands: %v, want PermissionDenied", err)
 	}
 	// Only the assigned reviewer scores.
 	_, err := cli.ScoreItem(p.As(t, "sup-eva"), &fidelityv1.ScoreItemRequest{ReviewId: r.GetReviewId(), ItemCode: "S1", Score: 5,

@@ -8,6 +8,7 @@ package benefitsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -314,7 +315,11 @@ type Benefit struct {
 	Kind     BenefitKind `protobuf:"varint,3,opt,name=kind,proto3,enum=ipsbridge.benefits.v1.BenefitKind" json:"kind,omitempty"`
 	// Output only: the caller's organisation when created.
 	PayerOrganizationId string `protobuf:"bytes,4,opt,name=payer_organization_id,json=payerOrganizationId,proto3" json:"payer_organization_id,omitempty"`
-	// Monthly gross amount in euro cents.
+	// Monthly amount in euro cents that the benefit pays under the latest
+	// row of its amount history, after any earnings offset the payer
+	// reported: gross, except social assistance (Participatiewet), whose
+	// norm is net. On update it corrects the amount in force from the
+	// latest row's date; a change from a date is a decision (ADJUSTED).
 	MonthlyAmountCents int64 `protobuf:"varint,5,opt,name=monthly_amount_cents,json=monthlyAmountCents,proto3" json:"monthly_amount_cents,omitempty"`
 	// ISO 8601 calendar date, YYYY-MM-DD.
 	StartDate string `protobuf:"bytes,6,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
@@ -325,9 +330,22 @@ type Benefit struct {
 	// The version a change is based on; required on update.
 	Version int64 `protobuf:"varint,9,opt,name=version,proto3" json:"version,omitempty"`
 	// Output only.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: the amount's history, oldest first.
+	Amounts []*BenefitAmount `protobuf:"bytes,11,rep,name=amounts,proto3" json:"amounts,omitempty"`
+	// WW and WIA: the monthly wage the benefit is based on (maandloon), in
+	// euro cents; 0 when not known.
+	PreviousMonthlyWageCents int64 `protobuf:"varint,12,opt,name=previous_monthly_wage_cents,json=previousMonthlyWageCents,proto3" json:"previous_monthly_wage_cents,omitempty"`
+	// WGA: what UWV says the client can still earn per month
+	// (restverdiencapaciteit), in euro cents; 0 when not known.
+	ResidualEarningCapacityCents int64 `protobuf:"varint,13,opt,name=residual_earning_capacity_cents,json=residualEarningCapacityCents,proto3" json:"residual_earning_capacity_cents,omitempty"`
+	// WGA: the degree of disability, 35 to 100; 0 when not known.
+	DisabilityPercent int32 `protobuf:"varint,14,opt,name=disability_percent,json=disabilityPercent,proto3" json:"disability_percent,omitempty"`
+	// WGA: the first day after the wage-related phase (loongerelateerde
+	// uitkering), YYYY-MM-DD; empty when not known.
+	WageRelatedEndDate string `protobuf:"bytes,15,opt,name=wage_related_end_date,json=wageRelatedEndDate,proto3" json:"wage_related_end_date,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Benefit) Reset() {
@@ -430,6 +448,134 @@ func (x *Benefit) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Benefit) GetAmounts() []*BenefitAmount {
+	if x != nil {
+		return x.Amounts
+	}
+	return nil
+}
+
+func (x *Benefit) GetPreviousMonthlyWageCents() int64 {
+	if x != nil {
+		return x.PreviousMonthlyWageCents
+	}
+	return 0
+}
+
+func (x *Benefit) GetResidualEarningCapacityCents() int64 {
+	if x != nil {
+		return x.ResidualEarningCapacityCents
+	}
+	return 0
+}
+
+func (x *Benefit) GetDisabilityPercent() int32 {
+	if x != nil {
+		return x.DisabilityPercent
+	}
+	return 0
+}
+
+func (x *Benefit) GetWageRelatedEndDate() string {
+	if x != nil {
+		return x.WageRelatedEndDate
+	}
+	return ""
+}
+
+// BenefitAmount is the benefit's amount from a date until the next row's.
+type BenefitAmount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// YYYY-MM-DD.
+	EffectiveDate string `protobuf:"bytes,1,opt,name=effective_date,json=effectiveDate,proto3" json:"effective_date,omitempty"`
+	// The benefit before any earnings offset, in euro cents: what it pays
+	// without work. The income-effect calculation starts from it.
+	MonthlyAmountCents int64 `protobuf:"varint,2,opt,name=monthly_amount_cents,json=monthlyAmountCents,proto3" json:"monthly_amount_cents,omitempty"`
+	// What the payer reported it offsets for earnings from this date.
+	EarningsOffsetCents int64 `protobuf:"varint,3,opt,name=earnings_offset_cents,json=earningsOffsetCents,proto3" json:"earnings_offset_cents,omitempty"`
+	// What the benefit pays: monthly_amount_cents − earnings_offset_cents,
+	// 0 while suspended.
+	PaidCents int64 `protobuf:"varint,4,opt,name=paid_cents,json=paidCents,proto3" json:"paid_cents,omitempty"`
+	Suspended bool  `protobuf:"varint,5,opt,name=suspended,proto3" json:"suspended,omitempty"`
+	// recorded, adjusted, suspended, corrected, or migrated (carried over
+	// from before the history existed).
+	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BenefitAmount) Reset() {
+	*x = BenefitAmount{}
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BenefitAmount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BenefitAmount) ProtoMessage() {}
+
+func (x *BenefitAmount) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BenefitAmount.ProtoReflect.Descriptor instead.
+func (*BenefitAmount) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *BenefitAmount) GetEffectiveDate() string {
+	if x != nil {
+		return x.EffectiveDate
+	}
+	return ""
+}
+
+func (x *BenefitAmount) GetMonthlyAmountCents() int64 {
+	if x != nil {
+		return x.MonthlyAmountCents
+	}
+	return 0
+}
+
+func (x *BenefitAmount) GetEarningsOffsetCents() int64 {
+	if x != nil {
+		return x.EarningsOffsetCents
+	}
+	return 0
+}
+
+func (x *BenefitAmount) GetPaidCents() int64 {
+	if x != nil {
+		return x.PaidCents
+	}
+	return 0
+}
+
+func (x *BenefitAmount) GetSuspended() bool {
+	if x != nil {
+		return x.Suspended
+	}
+	return false
+}
+
+func (x *BenefitAmount) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
 // BenefitSummaryItem is a benefit without amounts.
 type BenefitSummaryItem struct {
 	state               protoimpl.MessageState `protogen:"open.v1"`
@@ -442,7 +588,7 @@ type BenefitSummaryItem struct {
 
 func (x *BenefitSummaryItem) Reset() {
 	*x = BenefitSummaryItem{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[1]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +600,7 @@ func (x *BenefitSummaryItem) String() string {
 func (*BenefitSummaryItem) ProtoMessage() {}
 
 func (x *BenefitSummaryItem) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[1]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +613,7 @@ func (x *BenefitSummaryItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitSummaryItem.ProtoReflect.Descriptor instead.
 func (*BenefitSummaryItem) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{1}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *BenefitSummaryItem) GetKind() BenefitKind {
@@ -516,7 +662,7 @@ type CounsellingRequest struct {
 
 func (x *CounsellingRequest) Reset() {
 	*x = CounsellingRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[2]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -528,7 +674,7 @@ func (x *CounsellingRequest) String() string {
 func (*CounsellingRequest) ProtoMessage() {}
 
 func (x *CounsellingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[2]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -541,7 +687,7 @@ func (x *CounsellingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounsellingRequest.ProtoReflect.Descriptor instead.
 func (*CounsellingRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{2}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CounsellingRequest) GetCounsellingRequestId() string {
@@ -617,7 +763,7 @@ type CounsellingSession struct {
 
 func (x *CounsellingSession) Reset() {
 	*x = CounsellingSession{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[3]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +775,7 @@ func (x *CounsellingSession) String() string {
 func (*CounsellingSession) ProtoMessage() {}
 
 func (x *CounsellingSession) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[3]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +788,7 @@ func (x *CounsellingSession) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounsellingSession.ProtoReflect.Descriptor instead.
 func (*CounsellingSession) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{3}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CounsellingSession) GetSessionId() string {
@@ -692,7 +838,7 @@ type CreateBenefitRequest struct {
 
 func (x *CreateBenefitRequest) Reset() {
 	*x = CreateBenefitRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[4]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +850,7 @@ func (x *CreateBenefitRequest) String() string {
 func (*CreateBenefitRequest) ProtoMessage() {}
 
 func (x *CreateBenefitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[4]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +863,7 @@ func (x *CreateBenefitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBenefitRequest.ProtoReflect.Descriptor instead.
 func (*CreateBenefitRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{4}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateBenefitRequest) GetClientId() string {
@@ -750,7 +896,7 @@ type CreateBenefitResponse struct {
 
 func (x *CreateBenefitResponse) Reset() {
 	*x = CreateBenefitResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[5]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -762,7 +908,7 @@ func (x *CreateBenefitResponse) String() string {
 func (*CreateBenefitResponse) ProtoMessage() {}
 
 func (x *CreateBenefitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[5]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -775,7 +921,7 @@ func (x *CreateBenefitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBenefitResponse.ProtoReflect.Descriptor instead.
 func (*CreateBenefitResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{5}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateBenefitResponse) GetBenefit() *Benefit {
@@ -794,7 +940,7 @@ type ListBenefitsRequest struct {
 
 func (x *ListBenefitsRequest) Reset() {
 	*x = ListBenefitsRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[6]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -806,7 +952,7 @@ func (x *ListBenefitsRequest) String() string {
 func (*ListBenefitsRequest) ProtoMessage() {}
 
 func (x *ListBenefitsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[6]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -819,7 +965,7 @@ func (x *ListBenefitsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitsRequest.ProtoReflect.Descriptor instead.
 func (*ListBenefitsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{6}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListBenefitsRequest) GetClientId() string {
@@ -838,7 +984,7 @@ type ListBenefitsResponse struct {
 
 func (x *ListBenefitsResponse) Reset() {
 	*x = ListBenefitsResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[7]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +996,7 @@ func (x *ListBenefitsResponse) String() string {
 func (*ListBenefitsResponse) ProtoMessage() {}
 
 func (x *ListBenefitsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[7]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +1009,7 @@ func (x *ListBenefitsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitsResponse.ProtoReflect.Descriptor instead.
 func (*ListBenefitsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{7}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListBenefitsResponse) GetBenefits() []*Benefit {
@@ -878,15 +1024,21 @@ type UpdateBenefitRequest struct {
 	ClientId  string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	BenefitId string                 `protobuf:"bytes,2,opt,name=benefit_id,json=benefitId,proto3" json:"benefit_id,omitempty"`
 	Benefit   *Benefit               `protobuf:"bytes,3,opt,name=benefit,proto3" json:"benefit,omitempty"`
-	// Fields to change: monthly_amount_cents, end_date.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Fields to change: monthly_amount_cents, end_date,
+	// previous_monthly_wage_cents, residual_earning_capacity_cents,
+	// disability_percent, wage_related_end_date.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,4,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateBenefitRequest) Reset() {
 	*x = UpdateBenefitRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[8]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -898,7 +1050,7 @@ func (x *UpdateBenefitRequest) String() string {
 func (*UpdateBenefitRequest) ProtoMessage() {}
 
 func (x *UpdateBenefitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[8]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -911,7 +1063,7 @@ func (x *UpdateBenefitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBenefitRequest.ProtoReflect.Descriptor instead.
 func (*UpdateBenefitRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{8}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UpdateBenefitRequest) GetClientId() string {
@@ -942,6 +1094,13 @@ func (x *UpdateBenefitRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateBenefitRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateBenefitResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Benefit       *Benefit               `protobuf:"bytes,1,opt,name=benefit,proto3" json:"benefit,omitempty"`
@@ -951,7 +1110,7 @@ type UpdateBenefitResponse struct {
 
 func (x *UpdateBenefitResponse) Reset() {
 	*x = UpdateBenefitResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[9]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1122,7 @@ func (x *UpdateBenefitResponse) String() string {
 func (*UpdateBenefitResponse) ProtoMessage() {}
 
 func (x *UpdateBenefitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[9]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1135,7 @@ func (x *UpdateBenefitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBenefitResponse.ProtoReflect.Descriptor instead.
 func (*UpdateBenefitResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{9}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UpdateBenefitResponse) GetBenefit() *Benefit {
@@ -995,7 +1154,7 @@ type GetBenefitSummaryRequest struct {
 
 func (x *GetBenefitSummaryRequest) Reset() {
 	*x = GetBenefitSummaryRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[10]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1166,7 @@ func (x *GetBenefitSummaryRequest) String() string {
 func (*GetBenefitSummaryRequest) ProtoMessage() {}
 
 func (x *GetBenefitSummaryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[10]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1179,7 @@ func (x *GetBenefitSummaryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBenefitSummaryRequest.ProtoReflect.Descriptor instead.
 func (*GetBenefitSummaryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{10}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetBenefitSummaryRequest) GetClientId() string {
@@ -1041,7 +1200,7 @@ type GetBenefitSummaryResponse struct {
 
 func (x *GetBenefitSummaryResponse) Reset() {
 	*x = GetBenefitSummaryResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[11]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1212,7 @@ func (x *GetBenefitSummaryResponse) String() string {
 func (*GetBenefitSummaryResponse) ProtoMessage() {}
 
 func (x *GetBenefitSummaryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[11]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1225,7 @@ func (x *GetBenefitSummaryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBenefitSummaryResponse.ProtoReflect.Descriptor instead.
 func (*GetBenefitSummaryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{11}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetBenefitSummaryResponse) GetBenefits() []*BenefitSummaryItem {
@@ -1087,13 +1246,17 @@ type CreateCounsellingRequestRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ClientId           string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	CounsellingRequest *CounsellingRequest    `protobuf:"bytes,2,opt,name=counselling_request,json=counsellingRequest,proto3" json:"counselling_request,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Idempotency key, required (or the Idempotency-Key header): a retry
+	// with the same key and request returns the first answer and records
+	// nothing again; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateCounsellingRequestRequest) Reset() {
 	*x = CreateCounsellingRequestRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[12]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1268,7 @@ func (x *CreateCounsellingRequestRequest) String() string {
 func (*CreateCounsellingRequestRequest) ProtoMessage() {}
 
 func (x *CreateCounsellingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[12]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1281,7 @@ func (x *CreateCounsellingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCounsellingRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateCounsellingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{12}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateCounsellingRequestRequest) GetClientId() string {
@@ -1135,6 +1298,13 @@ func (x *CreateCounsellingRequestRequest) GetCounsellingRequest() *CounsellingRe
 	return nil
 }
 
+func (x *CreateCounsellingRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type CreateCounsellingRequestResponse struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	CounsellingRequest *CounsellingRequest    `protobuf:"bytes,1,opt,name=counselling_request,json=counsellingRequest,proto3" json:"counselling_request,omitempty"`
@@ -1144,7 +1314,7 @@ type CreateCounsellingRequestResponse struct {
 
 func (x *CreateCounsellingRequestResponse) Reset() {
 	*x = CreateCounsellingRequestResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[13]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +1326,7 @@ func (x *CreateCounsellingRequestResponse) String() string {
 func (*CreateCounsellingRequestResponse) ProtoMessage() {}
 
 func (x *CreateCounsellingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[13]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +1339,7 @@ func (x *CreateCounsellingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCounsellingRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateCounsellingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{13}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateCounsellingRequestResponse) GetCounsellingRequest() *CounsellingRequest {
@@ -1188,7 +1358,7 @@ type ListCounsellingRequestsRequest struct {
 
 func (x *ListCounsellingRequestsRequest) Reset() {
 	*x = ListCounsellingRequestsRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[14]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1370,7 @@ func (x *ListCounsellingRequestsRequest) String() string {
 func (*ListCounsellingRequestsRequest) ProtoMessage() {}
 
 func (x *ListCounsellingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[14]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1383,7 @@ func (x *ListCounsellingRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCounsellingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListCounsellingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{14}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCounsellingRequestsRequest) GetClientId() string {
@@ -1232,7 +1402,7 @@ type ListCounsellingRequestsResponse struct {
 
 func (x *ListCounsellingRequestsResponse) Reset() {
 	*x = ListCounsellingRequestsResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[15]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1414,7 @@ func (x *ListCounsellingRequestsResponse) String() string {
 func (*ListCounsellingRequestsResponse) ProtoMessage() {}
 
 func (x *ListCounsellingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[15]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1427,7 @@ func (x *ListCounsellingRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCounsellingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListCounsellingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{15}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListCounsellingRequestsResponse) GetCounsellingRequests() []*CounsellingRequest {
@@ -1272,14 +1442,18 @@ type AssignCounsellingRequestRequest struct {
 	ClientId             string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	CounsellingRequestId string                 `protobuf:"bytes,2,opt,name=counselling_request_id,json=counsellingRequestId,proto3" json:"counselling_request_id,omitempty"`
 	// The counsellor to assign; the caller when empty.
-	CounsellorId  string `protobuf:"bytes,3,opt,name=counsellor_id,json=counsellorId,proto3" json:"counsellor_id,omitempty"`
+	CounsellorId string `protobuf:"bytes,3,opt,name=counsellor_id,json=counsellorId,proto3" json:"counsellor_id,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AssignCounsellingRequestRequest) Reset() {
 	*x = AssignCounsellingRequestRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[16]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1465,7 @@ func (x *AssignCounsellingRequestRequest) String() string {
 func (*AssignCounsellingRequestRequest) ProtoMessage() {}
 
 func (x *AssignCounsellingRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[16]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1478,7 @@ func (x *AssignCounsellingRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignCounsellingRequestRequest.ProtoReflect.Descriptor instead.
 func (*AssignCounsellingRequestRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{16}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AssignCounsellingRequestRequest) GetClientId() string {
@@ -1328,6 +1502,13 @@ func (x *AssignCounsellingRequestRequest) GetCounsellorId() string {
 	return ""
 }
 
+func (x *AssignCounsellingRequestRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type AssignCounsellingRequestResponse struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	CounsellingRequest *CounsellingRequest    `protobuf:"bytes,1,opt,name=counselling_request,json=counsellingRequest,proto3" json:"counselling_request,omitempty"`
@@ -1337,7 +1518,7 @@ type AssignCounsellingRequestResponse struct {
 
 func (x *AssignCounsellingRequestResponse) Reset() {
 	*x = AssignCounsellingRequestResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[17]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1530,7 @@ func (x *AssignCounsellingRequestResponse) String() string {
 func (*AssignCounsellingRequestResponse) ProtoMessage() {}
 
 func (x *AssignCounsellingRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[17]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1543,7 @@ func (x *AssignCounsellingRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignCounsellingRequestResponse.ProtoReflect.Descriptor instead.
 func (*AssignCounsellingRequestResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{17}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AssignCounsellingRequestResponse) GetCounsellingRequest() *CounsellingRequest {
@@ -1378,14 +1559,18 @@ type RecordCounsellingSessionRequest struct {
 	CounsellingRequestId string                 `protobuf:"bytes,2,opt,name=counselling_request_id,json=counsellingRequestId,proto3" json:"counselling_request_id,omitempty"`
 	Session              *CounsellingSession    `protobuf:"bytes,3,opt,name=session,proto3" json:"session,omitempty"`
 	// Close the request after this session.
-	CloseRequest  bool `protobuf:"varint,4,opt,name=close_request,json=closeRequest,proto3" json:"close_request,omitempty"`
+	CloseRequest bool `protobuf:"varint,4,opt,name=close_request,json=closeRequest,proto3" json:"close_request,omitempty"`
+	// Idempotency key, required (or the Idempotency-Key header): a retry
+	// with the same key and request returns the first answer and records
+	// nothing again; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RecordCounsellingSessionRequest) Reset() {
 	*x = RecordCounsellingSessionRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[18]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1397,7 +1582,7 @@ func (x *RecordCounsellingSessionRequest) String() string {
 func (*RecordCounsellingSessionRequest) ProtoMessage() {}
 
 func (x *RecordCounsellingSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[18]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1410,7 +1595,7 @@ func (x *RecordCounsellingSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCounsellingSessionRequest.ProtoReflect.Descriptor instead.
 func (*RecordCounsellingSessionRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{18}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RecordCounsellingSessionRequest) GetClientId() string {
@@ -1441,6 +1626,13 @@ func (x *RecordCounsellingSessionRequest) GetCloseRequest() bool {
 	return false
 }
 
+func (x *RecordCounsellingSessionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type RecordCounsellingSessionResponse struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	CounsellingRequest *CounsellingRequest    `protobuf:"bytes,1,opt,name=counselling_request,json=counsellingRequest,proto3" json:"counselling_request,omitempty"`
@@ -1450,7 +1642,7 @@ type RecordCounsellingSessionResponse struct {
 
 func (x *RecordCounsellingSessionResponse) Reset() {
 	*x = RecordCounsellingSessionResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[19]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1654,7 @@ func (x *RecordCounsellingSessionResponse) String() string {
 func (*RecordCounsellingSessionResponse) ProtoMessage() {}
 
 func (x *RecordCounsellingSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[19]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1667,7 @@ func (x *RecordCounsellingSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordCounsellingSessionResponse.ProtoReflect.Descriptor instead.
 func (*RecordCounsellingSessionResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{19}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RecordCounsellingSessionResponse) GetCounsellingRequest() *CounsellingRequest {
@@ -1495,7 +1687,7 @@ type ListOpenCounsellingRequestsRequest struct {
 
 func (x *ListOpenCounsellingRequestsRequest) Reset() {
 	*x = ListOpenCounsellingRequestsRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[20]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1699,7 @@ func (x *ListOpenCounsellingRequestsRequest) String() string {
 func (*ListOpenCounsellingRequestsRequest) ProtoMessage() {}
 
 func (x *ListOpenCounsellingRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[20]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1712,7 @@ func (x *ListOpenCounsellingRequestsRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListOpenCounsellingRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListOpenCounsellingRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{20}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListOpenCounsellingRequestsRequest) GetIncludeUnassigned() bool {
@@ -1539,7 +1731,7 @@ type ListOpenCounsellingRequestsResponse struct {
 
 func (x *ListOpenCounsellingRequestsResponse) Reset() {
 	*x = ListOpenCounsellingRequestsResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[21]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1743,7 @@ func (x *ListOpenCounsellingRequestsResponse) String() string {
 func (*ListOpenCounsellingRequestsResponse) ProtoMessage() {}
 
 func (x *ListOpenCounsellingRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[21]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1756,7 @@ func (x *ListOpenCounsellingRequestsResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use ListOpenCounsellingRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListOpenCounsellingRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{21}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListOpenCounsellingRequestsResponse) GetCounsellingRequests() []*CounsellingRequest {
@@ -1583,16 +1775,24 @@ type CalculateIncomeEffectRequest struct {
 	HourlyWageCents int64 `protobuf:"varint,3,opt,name=hourly_wage_cents,json=hourlyWageCents,proto3" json:"hourly_wage_cents,omitempty"`
 	// The job's first day, YYYY-MM-DD; the Participatiewet release runs from it.
 	JobStartDate string `protobuf:"bytes,4,opt,name=job_start_date,json=jobStartDate,proto3" json:"job_start_date,omitempty"`
-	// The month to calculate for (any day in it), YYYY-MM-DD; the job start
-	// when empty. Rules in force on this date apply.
+	// The first month to calculate (any day in it), YYYY-MM-DD; the job's
+	// start when empty.
 	CalculationDate string `protobuf:"bytes,5,opt,name=calculation_date,json=calculationDate,proto3" json:"calculation_date,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// How many calendar months to calculate from calculation_date; 1 when 0.
+	Months int32 `protobuf:"varint,6,opt,name=months,proto3" json:"months,omitempty"`
+	// The language of descriptions and notes: "nl" or "en"; English when
+	// empty.
+	LanguageCode string `protobuf:"bytes,7,opt,name=language_code,json=languageCode,proto3" json:"language_code,omitempty"`
+	// The net monthly wage from a payslip, in euro cents; where a rule works
+	// on net amounts (social assistance) it replaces the net assumption.
+	NetMonthlyEarningsCents *int64 `protobuf:"varint,8,opt,name=net_monthly_earnings_cents,json=netMonthlyEarningsCents,proto3,oneof" json:"net_monthly_earnings_cents,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *CalculateIncomeEffectRequest) Reset() {
 	*x = CalculateIncomeEffectRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[22]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1804,7 @@ func (x *CalculateIncomeEffectRequest) String() string {
 func (*CalculateIncomeEffectRequest) ProtoMessage() {}
 
 func (x *CalculateIncomeEffectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[22]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1817,7 @@ func (x *CalculateIncomeEffectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateIncomeEffectRequest.ProtoReflect.Descriptor instead.
 func (*CalculateIncomeEffectRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{22}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CalculateIncomeEffectRequest) GetClientId() string {
@@ -1655,6 +1855,250 @@ func (x *CalculateIncomeEffectRequest) GetCalculationDate() string {
 	return ""
 }
 
+func (x *CalculateIncomeEffectRequest) GetMonths() int32 {
+	if x != nil {
+		return x.Months
+	}
+	return 0
+}
+
+func (x *CalculateIncomeEffectRequest) GetLanguageCode() string {
+	if x != nil {
+		return x.LanguageCode
+	}
+	return ""
+}
+
+func (x *CalculateIncomeEffectRequest) GetNetMonthlyEarningsCents() int64 {
+	if x != nil && x.NetMonthlyEarningsCents != nil {
+		return *x.NetMonthlyEarningsCents
+	}
+	return 0
+}
+
+// IncomeNote is a statement about a month or the calculation in words: a
+// warning, what a rule means for the client, or an assumption made.
+type IncomeNote struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Machine-readable, e.g. "below_minimum_wage", "pw_release_over_nothing".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// In the requested language.
+	Text    string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	Warning bool   `protobuf:"varint,3,opt,name=warning,proto3" json:"warning,omitempty"`
+	// The benefit the note is about, if any.
+	BenefitId   string `protobuf:"bytes,4,opt,name=benefit_id,json=benefitId,proto3" json:"benefit_id,omitempty"`
+	RuleVersion string `protobuf:"bytes,5,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
+	// Where the rule's figures come from, in the requested language.
+	Source        string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncomeNote) Reset() {
+	*x = IncomeNote{}
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncomeNote) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncomeNote) ProtoMessage() {}
+
+func (x *IncomeNote) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncomeNote.ProtoReflect.Descriptor instead.
+func (*IncomeNote) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *IncomeNote) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *IncomeNote) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *IncomeNote) GetWarning() bool {
+	if x != nil {
+		return x.Warning
+	}
+	return false
+}
+
+func (x *IncomeNote) GetBenefitId() string {
+	if x != nil {
+		return x.BenefitId
+	}
+	return ""
+}
+
+func (x *IncomeNote) GetRuleVersion() string {
+	if x != nil {
+		return x.RuleVersion
+	}
+	return ""
+}
+
+func (x *IncomeNote) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+// IncomeMonth is one calendar month of a calculation.
+type IncomeMonth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// YYYY-MM.
+	Month string `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	// The month written out in the requested language, e.g. "juli 2026".
+	Label string `protobuf:"bytes,2,opt,name=label,proto3" json:"label,omitempty"`
+	// The job's month number (1 for the month it starts in); 0 without a job.
+	JobMonth int32 `protobuf:"varint,3,opt,name=job_month,json=jobMonth,proto3" json:"job_month,omitempty"`
+	// True when every amount of the month is net (the client has social
+	// assistance, whose norm is net); otherwise all are gross.
+	Net                   bool  `protobuf:"varint,4,opt,name=net,proto3" json:"net,omitempty"`
+	IncomeWithoutJobCents int64 `protobuf:"varint,5,opt,name=income_without_job_cents,json=incomeWithoutJobCents,proto3" json:"income_without_job_cents,omitempty"`
+	IncomeWithJobCents    int64 `protobuf:"varint,6,opt,name=income_with_job_cents,json=incomeWithJobCents,proto3" json:"income_with_job_cents,omitempty"`
+	DifferenceCents       int64 `protobuf:"varint,7,opt,name=difference_cents,json=differenceCents,proto3" json:"difference_cents,omitempty"`
+	// Gross monthly earnings from the job.
+	MonthlyEarningsCents int64 `protobuf:"varint,8,opt,name=monthly_earnings_cents,json=monthlyEarningsCents,proto3" json:"monthly_earnings_cents,omitempty"`
+	// Lines without the job; their sum is income_without_job_cents.
+	LinesWithoutJob []*IncomeLine `protobuf:"bytes,9,rep,name=lines_without_job,json=linesWithoutJob,proto3" json:"lines_without_job,omitempty"`
+	// Lines with the job; their sum is income_with_job_cents.
+	Lines         []*IncomeLine `protobuf:"bytes,10,rep,name=lines,proto3" json:"lines,omitempty"`
+	Notes         []*IncomeNote `protobuf:"bytes,11,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IncomeMonth) Reset() {
+	*x = IncomeMonth{}
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IncomeMonth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IncomeMonth) ProtoMessage() {}
+
+func (x *IncomeMonth) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IncomeMonth.ProtoReflect.Descriptor instead.
+func (*IncomeMonth) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *IncomeMonth) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *IncomeMonth) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *IncomeMonth) GetJobMonth() int32 {
+	if x != nil {
+		return x.JobMonth
+	}
+	return 0
+}
+
+func (x *IncomeMonth) GetNet() bool {
+	if x != nil {
+		return x.Net
+	}
+	return false
+}
+
+func (x *IncomeMonth) GetIncomeWithoutJobCents() int64 {
+	if x != nil {
+		return x.IncomeWithoutJobCents
+	}
+	return 0
+}
+
+func (x *IncomeMonth) GetIncomeWithJobCents() int64 {
+	if x != nil {
+		return x.IncomeWithJobCents
+	}
+	return 0
+}
+
+func (x *IncomeMonth) GetDifferenceCents() int64 {
+	if x != nil {
+		return x.DifferenceCents
+	}
+	return 0
+}
+
+func (x *IncomeMonth) GetMonthlyEarningsCents() int64 {
+	if x != nil {
+		return x.MonthlyEarningsCents
+	}
+	return 0
+}
+
+func (x *IncomeMonth) GetLinesWithoutJob() []*IncomeLine {
+	if x != nil {
+		return x.LinesWithoutJob
+	}
+	return nil
+}
+
+func (x *IncomeMonth) GetLines() []*IncomeLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *IncomeMonth) GetNotes() []*IncomeNote {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
 // IncomeLine is one line of a calculation: an amount that makes up or
 // changes the monthly income.
 type IncomeLine struct {
@@ -1667,14 +2111,20 @@ type IncomeLine struct {
 	// The benefit the line belongs to, if any.
 	BenefitId string `protobuf:"bytes,4,opt,name=benefit_id,json=benefitId,proto3" json:"benefit_id,omitempty"`
 	// The rule table version applied, e.g. "participatiewet/2026-01-01".
-	RuleVersion   string `protobuf:"bytes,5,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RuleVersion string `protobuf:"bytes,5,opt,name=rule_version,json=ruleVersion,proto3" json:"rule_version,omitempty"`
+	// Where the rule's figures come from (law article or published table)
+	// and from when they apply, in the requested language.
+	Source string `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
+	// The paying organisation of the line's benefit, by id and by name.
+	PayerOrganizationId   string `protobuf:"bytes,7,opt,name=payer_organization_id,json=payerOrganizationId,proto3" json:"payer_organization_id,omitempty"`
+	PayerOrganizationName string `protobuf:"bytes,8,opt,name=payer_organization_name,json=payerOrganizationName,proto3" json:"payer_organization_name,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *IncomeLine) Reset() {
 	*x = IncomeLine{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[23]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +2136,7 @@ func (x *IncomeLine) String() string {
 func (*IncomeLine) ProtoMessage() {}
 
 func (x *IncomeLine) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[23]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +2149,7 @@ func (x *IncomeLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IncomeLine.ProtoReflect.Descriptor instead.
 func (*IncomeLine) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{23}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *IncomeLine) GetCode() string {
@@ -1737,6 +2187,27 @@ func (x *IncomeLine) GetRuleVersion() string {
 	return ""
 }
 
+func (x *IncomeLine) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *IncomeLine) GetPayerOrganizationId() string {
+	if x != nil {
+		return x.PayerOrganizationId
+	}
+	return ""
+}
+
+func (x *IncomeLine) GetPayerOrganizationName() string {
+	if x != nil {
+		return x.PayerOrganizationName
+	}
+	return ""
+}
+
 type CalculateIncomeEffectResponse struct {
 	state                 protoimpl.MessageState `protogen:"open.v1"`
 	IncomeWithoutJobCents int64                  `protobuf:"varint,1,opt,name=income_without_job_cents,json=incomeWithoutJobCents,proto3" json:"income_without_job_cents,omitempty"`
@@ -1746,15 +2217,19 @@ type CalculateIncomeEffectResponse struct {
 	MonthlyEarningsCents int64 `protobuf:"varint,4,opt,name=monthly_earnings_cents,json=monthlyEarningsCents,proto3" json:"monthly_earnings_cents,omitempty"`
 	// Lines of the situation with the job; their sum is income_with_job_cents.
 	Lines []*IncomeLine `protobuf:"bytes,5,rep,name=lines,proto3" json:"lines,omitempty"`
-	// Rules that were simplified or not modelled for this client.
-	Caveats       []string `protobuf:"bytes,6,rep,name=caveats,proto3" json:"caveats,omitempty"`
+	// Warnings of the first month and the assumptions, as text.
+	Caveats []string `protobuf:"bytes,6,rep,name=caveats,proto3" json:"caveats,omitempty"`
+	// Every month of the period; the fields above repeat the first.
+	Months []*IncomeMonth `protobuf:"bytes,7,rep,name=months,proto3" json:"months,omitempty"`
+	// What the calculation assumes or leaves out.
+	Assumptions   []*IncomeNote `protobuf:"bytes,8,rep,name=assumptions,proto3" json:"assumptions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CalculateIncomeEffectResponse) Reset() {
 	*x = CalculateIncomeEffectResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[24]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1766,7 +2241,7 @@ func (x *CalculateIncomeEffectResponse) String() string {
 func (*CalculateIncomeEffectResponse) ProtoMessage() {}
 
 func (x *CalculateIncomeEffectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[24]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1779,7 +2254,7 @@ func (x *CalculateIncomeEffectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalculateIncomeEffectResponse.ProtoReflect.Descriptor instead.
 func (*CalculateIncomeEffectResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{24}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CalculateIncomeEffectResponse) GetIncomeWithoutJobCents() int64 {
@@ -1824,6 +2299,20 @@ func (x *CalculateIncomeEffectResponse) GetCaveats() []string {
 	return nil
 }
 
+func (x *CalculateIncomeEffectResponse) GetMonths() []*IncomeMonth {
+	if x != nil {
+		return x.Months
+	}
+	return nil
+}
+
+func (x *CalculateIncomeEffectResponse) GetAssumptions() []*IncomeNote {
+	if x != nil {
+		return x.Assumptions
+	}
+	return nil
+}
+
 // BenefitDecision is a decision a paying organisation reported.
 type BenefitDecision struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1833,20 +2322,23 @@ type BenefitDecision struct {
 	BenefitId     string       `protobuf:"bytes,3,opt,name=benefit_id,json=benefitId,proto3" json:"benefit_id,omitempty"`
 	Kind          DecisionKind `protobuf:"varint,4,opt,name=kind,proto3,enum=ipsbridge.benefits.v1.DecisionKind" json:"kind,omitempty"`
 	EffectiveDate string       `protobuf:"bytes,5,opt,name=effective_date,json=effectiveDate,proto3" json:"effective_date,omitempty"`
-	// The new monthly amount, for ADJUSTED.
+	// The new monthly amount paid, for ADJUSTED.
 	MonthlyAmountCents int64  `protobuf:"varint,6,opt,name=monthly_amount_cents,json=monthlyAmountCents,proto3" json:"monthly_amount_cents,omitempty"`
 	Reason             string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Output only.
 	ReportedBy string `protobuf:"bytes,8,opt,name=reported_by,json=reportedBy,proto3" json:"reported_by,omitempty"`
 	// Output only.
-	ReceiveTime   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// For ADJUSTED: the part of the benefit not paid because earnings are
+	// offset.
+	EarningsOffsetCents int64 `protobuf:"varint,10,opt,name=earnings_offset_cents,json=earningsOffsetCents,proto3" json:"earnings_offset_cents,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *BenefitDecision) Reset() {
 	*x = BenefitDecision{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[25]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1858,7 +2350,7 @@ func (x *BenefitDecision) String() string {
 func (*BenefitDecision) ProtoMessage() {}
 
 func (x *BenefitDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[25]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1871,7 +2363,7 @@ func (x *BenefitDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitDecision.ProtoReflect.Descriptor instead.
 func (*BenefitDecision) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{25}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *BenefitDecision) GetDecisionId() string {
@@ -1937,6 +2429,13 @@ func (x *BenefitDecision) GetReceiveTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *BenefitDecision) GetEarningsOffsetCents() int64 {
+	if x != nil {
+		return x.EarningsOffsetCents
+	}
+	return 0
+}
+
 type ReportBenefitDecisionRequest struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	ClientId           string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
@@ -1946,14 +2445,20 @@ type ReportBenefitDecisionRequest struct {
 	MonthlyAmountCents int64                  `protobuf:"varint,5,opt,name=monthly_amount_cents,json=monthlyAmountCents,proto3" json:"monthly_amount_cents,omitempty"`
 	Reason             string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Idempotency key (or the Idempotency-Key header); required.
-	RequestId     string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// For ADJUSTED: the part of the benefit the payer no longer pays because
+	// it offsets the client's earnings. The benefit before the offset,
+	// monthly_amount_cents + earnings_offset_cents, stays the basis of the
+	// income-effect calculation, so those earnings are not deducted twice.
+	// 0: the new amount is the benefit itself from effective_date.
+	EarningsOffsetCents int64 `protobuf:"varint,8,opt,name=earnings_offset_cents,json=earningsOffsetCents,proto3" json:"earnings_offset_cents,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ReportBenefitDecisionRequest) Reset() {
 	*x = ReportBenefitDecisionRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[26]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1965,7 +2470,7 @@ func (x *ReportBenefitDecisionRequest) String() string {
 func (*ReportBenefitDecisionRequest) ProtoMessage() {}
 
 func (x *ReportBenefitDecisionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[26]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1978,7 +2483,7 @@ func (x *ReportBenefitDecisionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBenefitDecisionRequest.ProtoReflect.Descriptor instead.
 func (*ReportBenefitDecisionRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{26}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReportBenefitDecisionRequest) GetClientId() string {
@@ -2030,6 +2535,13 @@ func (x *ReportBenefitDecisionRequest) GetRequestId() string {
 	return ""
 }
 
+func (x *ReportBenefitDecisionRequest) GetEarningsOffsetCents() int64 {
+	if x != nil {
+		return x.EarningsOffsetCents
+	}
+	return 0
+}
+
 type ReportBenefitDecisionResponse struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Decision *BenefitDecision       `protobuf:"bytes,1,opt,name=decision,proto3" json:"decision,omitempty"`
@@ -2041,7 +2553,7 @@ type ReportBenefitDecisionResponse struct {
 
 func (x *ReportBenefitDecisionResponse) Reset() {
 	*x = ReportBenefitDecisionResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[27]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2053,7 +2565,7 @@ func (x *ReportBenefitDecisionResponse) String() string {
 func (*ReportBenefitDecisionResponse) ProtoMessage() {}
 
 func (x *ReportBenefitDecisionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[27]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2066,7 +2578,7 @@ func (x *ReportBenefitDecisionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportBenefitDecisionResponse.ProtoReflect.Descriptor instead.
 func (*ReportBenefitDecisionResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{27}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReportBenefitDecisionResponse) GetDecision() *BenefitDecision {
@@ -2098,7 +2610,7 @@ type ReportJobChangeRequest struct {
 
 func (x *ReportJobChangeRequest) Reset() {
 	*x = ReportJobChangeRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[28]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2622,7 @@ func (x *ReportJobChangeRequest) String() string {
 func (*ReportJobChangeRequest) ProtoMessage() {}
 
 func (x *ReportJobChangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[28]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2635,7 @@ func (x *ReportJobChangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportJobChangeRequest.ProtoReflect.Descriptor instead.
 func (*ReportJobChangeRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{28}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReportJobChangeRequest) GetClientId() string {
@@ -2180,7 +2692,7 @@ type ReportJobChangeResponse struct {
 
 func (x *ReportJobChangeResponse) Reset() {
 	*x = ReportJobChangeResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[29]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2704,7 @@ func (x *ReportJobChangeResponse) String() string {
 func (*ReportJobChangeResponse) ProtoMessage() {}
 
 func (x *ReportJobChangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[29]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2717,7 @@ func (x *ReportJobChangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportJobChangeResponse.ProtoReflect.Descriptor instead.
 func (*ReportJobChangeResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{29}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReportJobChangeResponse) GetJobChangeId() string {
@@ -2245,7 +2757,7 @@ type CounsellorTask struct {
 
 func (x *CounsellorTask) Reset() {
 	*x = CounsellorTask{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[30]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2769,7 @@ func (x *CounsellorTask) String() string {
 func (*CounsellorTask) ProtoMessage() {}
 
 func (x *CounsellorTask) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[30]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2782,7 @@ func (x *CounsellorTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CounsellorTask.ProtoReflect.Descriptor instead.
 func (*CounsellorTask) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{30}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CounsellorTask) GetTaskId() string {
@@ -2323,7 +2835,7 @@ type BenefitNotice struct {
 
 func (x *BenefitNotice) Reset() {
 	*x = BenefitNotice{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[31]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2847,7 @@ func (x *BenefitNotice) String() string {
 func (*BenefitNotice) ProtoMessage() {}
 
 func (x *BenefitNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[31]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2860,7 @@ func (x *BenefitNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BenefitNotice.ProtoReflect.Descriptor instead.
 func (*BenefitNotice) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{31}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BenefitNotice) GetNoticeId() string {
@@ -2401,7 +2913,7 @@ type ListCounsellorTasksRequest struct {
 
 func (x *ListCounsellorTasksRequest) Reset() {
 	*x = ListCounsellorTasksRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[32]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2925,7 @@ func (x *ListCounsellorTasksRequest) String() string {
 func (*ListCounsellorTasksRequest) ProtoMessage() {}
 
 func (x *ListCounsellorTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[32]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2938,7 @@ func (x *ListCounsellorTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCounsellorTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListCounsellorTasksRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{32}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{35}
 }
 
 type ListCounsellorTasksResponse struct {
@@ -2438,7 +2950,7 @@ type ListCounsellorTasksResponse struct {
 
 func (x *ListCounsellorTasksResponse) Reset() {
 	*x = ListCounsellorTasksResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[33]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2450,7 +2962,7 @@ func (x *ListCounsellorTasksResponse) String() string {
 func (*ListCounsellorTasksResponse) ProtoMessage() {}
 
 func (x *ListCounsellorTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[33]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2463,7 +2975,7 @@ func (x *ListCounsellorTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCounsellorTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListCounsellorTasksResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{33}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListCounsellorTasksResponse) GetTasks() []*CounsellorTask {
@@ -2481,7 +2993,7 @@ type ListBenefitNoticesRequest struct {
 
 func (x *ListBenefitNoticesRequest) Reset() {
 	*x = ListBenefitNoticesRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[34]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +3005,7 @@ func (x *ListBenefitNoticesRequest) String() string {
 func (*ListBenefitNoticesRequest) ProtoMessage() {}
 
 func (x *ListBenefitNoticesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[34]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +3018,7 @@ func (x *ListBenefitNoticesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitNoticesRequest.ProtoReflect.Descriptor instead.
 func (*ListBenefitNoticesRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{34}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{37}
 }
 
 type ListBenefitNoticesResponse struct {
@@ -2518,7 +3030,7 @@ type ListBenefitNoticesResponse struct {
 
 func (x *ListBenefitNoticesResponse) Reset() {
 	*x = ListBenefitNoticesResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[35]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2530,7 +3042,7 @@ func (x *ListBenefitNoticesResponse) String() string {
 func (*ListBenefitNoticesResponse) ProtoMessage() {}
 
 func (x *ListBenefitNoticesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[35]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2543,7 +3055,7 @@ func (x *ListBenefitNoticesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBenefitNoticesResponse.ProtoReflect.Descriptor instead.
 func (*ListBenefitNoticesResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{35}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListBenefitNoticesResponse) GetNotices() []*BenefitNotice {
@@ -2564,7 +3076,7 @@ type GetTeamFiguresRequest struct {
 
 func (x *GetTeamFiguresRequest) Reset() {
 	*x = GetTeamFiguresRequest{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[36]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +3088,7 @@ func (x *GetTeamFiguresRequest) String() string {
 func (*GetTeamFiguresRequest) ProtoMessage() {}
 
 func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[36]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +3101,7 @@ func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{36}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetTeamFiguresRequest) GetTeamId() string {
@@ -2627,7 +3139,7 @@ type GetTeamFiguresResponse struct {
 
 func (x *GetTeamFiguresResponse) Reset() {
 	*x = GetTeamFiguresResponse{}
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[37]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +3151,7 @@ func (x *GetTeamFiguresResponse) String() string {
 func (*GetTeamFiguresResponse) ProtoMessage() {}
 
 func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[37]
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +3164,7 @@ func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{37}
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetTeamFiguresResponse) GetTeamId() string {
@@ -2680,100 +3192,147 @@ var File_ipsbridge_benefits_v1_benefits_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\n" +
-	"$ipsbridge/benefits/v1/benefits.proto\x12\x15ipsbridge.benefits.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x04\n" +
-	"\aBenefit\x12\x1d\n" +
+	"$ipsbridge/benefits/v1/benefits.proto\x12\x15ipsbridge.benefits.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\a\n" +
+	"\aBenefit\x12\"\n" +
 	"\n" +
-	"benefit_id\x18\x01 \x01(\tR\tbenefitId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12@\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\".ipsbridge.benefits.v1.BenefitKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x122\n" +
-	"\x15payer_organization_id\x18\x04 \x01(\tR\x13payerOrganizationId\x12>\n" +
+	"benefit_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tbenefitId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12@\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\".ipsbridge.benefits.v1.BenefitKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\x127\n" +
+	"\x15payer_organization_id\x18\x04 \x01(\tB\x03\xe0A\x03R\x13payerOrganizationId\x12>\n" +
 	"\x14monthly_amount_cents\x18\x05 \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x12monthlyAmountCents\x12E\n" +
 	"\n" +
 	"start_date\x18\x06 \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12A\n" +
-	"\bend_date\x18\a \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\x12<\n" +
-	"\x06status\x18\b \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusR\x06status\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"\bend_date\x18\a \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\x12A\n" +
+	"\x06status\x18\b \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusB\x03\xe0A\x03R\x06status\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xbe\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12>\n" +
+	"\aamounts\x18\v \x03(\v2$.ipsbridge.benefits.v1.BenefitAmountR\aamounts\x12K\n" +
+	"\x1bprevious_monthly_wage_cents\x18\f \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x18previousMonthlyWageCents\x12S\n" +
+	"\x1fresidual_earning_capacity_cents\x18\r \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x1cresidualEarningCapacityCents\x128\n" +
+	"\x12disability_percent\x18\x0e \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x11disabilityPercent\x12Y\n" +
+	"\x15wage_related_end_date\x18\x0f \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x12wageRelatedEndDate\"\xf1\x01\n" +
+	"\rBenefitAmount\x12%\n" +
+	"\x0eeffective_date\x18\x01 \x01(\tR\reffectiveDate\x120\n" +
+	"\x14monthly_amount_cents\x18\x02 \x01(\x03R\x12monthlyAmountCents\x122\n" +
+	"\x15earnings_offset_cents\x18\x03 \x01(\x03R\x13earningsOffsetCents\x12\x1d\n" +
+	"\n" +
+	"paid_cents\x18\x04 \x01(\x03R\tpaidCents\x12\x1c\n" +
+	"\tsuspended\x18\x05 \x01(\bR\tsuspended\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"\xbe\x01\n" +
 	"\x12BenefitSummaryItem\x126\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\".ipsbridge.benefits.v1.BenefitKindR\x04kind\x122\n" +
 	"\x15payer_organization_id\x18\x02 \x01(\tR\x13payerOrganizationId\x12<\n" +
-	"\x06status\x18\x03 \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusR\x06status\"\xa0\x03\n" +
-	"\x12CounsellingRequest\x124\n" +
-	"\x16counselling_request_id\x18\x01 \x01(\tR\x14counsellingRequestId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12 \n" +
+	"\x06status\x18\x03 \x01(\x0e2$.ipsbridge.benefits.v1.BenefitStatusR\x06status\"\xbe\x03\n" +
+	"\x12CounsellingRequest\x129\n" +
+	"\x16counselling_request_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x14counsellingRequestId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\x12,\n" +
-	"\rcounsellor_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12@\n" +
-	"\x06status\x18\x05 \x01(\x0e2(.ipsbridge.benefits.v1.CounsellingStatusR\x06status\x12!\n" +
-	"\frequested_by\x18\x06 \x01(\tR\vrequestedBy\x12;\n" +
-	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12E\n" +
-	"\bsessions\x18\b \x03(\v2).ipsbridge.benefits.v1.CounsellingSessionR\bsessions\"\xe4\x01\n" +
-	"\x12CounsellingSession\x12\x1d\n" +
+	"\rcounsellor_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12E\n" +
+	"\x06status\x18\x05 \x01(\x0e2(.ipsbridge.benefits.v1.CounsellingStatusB\x03\xe0A\x03R\x06status\x12&\n" +
+	"\frequested_by\x18\x06 \x01(\tB\x03\xe0A\x03R\vrequestedBy\x12@\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12J\n" +
+	"\bsessions\x18\b \x03(\v2).ipsbridge.benefits.v1.CounsellingSessionB\x03\xe0A\x03R\bsessions\"\xee\x01\n" +
+	"\x12CounsellingSession\x12\"\n" +
 	"\n" +
-	"session_id\x18\x01 \x01(\tR\tsessionId\x12F\n" +
+	"session_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tsessionId\x12F\n" +
 	"\fsession_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\vsessionDate\x12\x1e\n" +
 	"\x05notes\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x12\"\n" +
-	"\aoutcome\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\aoutcome\x12#\n" +
-	"\rcounsellor_id\x18\x05 \x01(\tR\fcounsellorId\"\xa8\x01\n" +
-	"\x14CreateBenefitRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12@\n" +
-	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\x06\xbaH\x03\xc8\x01\x01R\abenefit\x12'\n" +
+	"\aoutcome\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\aoutcome\x12(\n" +
+	"\rcounsellor_id\x18\x05 \x01(\tB\x03\xe0A\x03R\fcounsellorId\"\xae\x01\n" +
+	"\x14CreateBenefitRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12C\n" +
+	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\abenefit\x12'\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Q\n" +
 	"\x15CreateBenefitResponse\x128\n" +
-	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"<\n" +
-	"\x13ListBenefitsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"R\n" +
+	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"?\n" +
+	"\x13ListBenefitsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"R\n" +
 	"\x14ListBenefitsResponse\x12:\n" +
-	"\bbenefits\x18\x01 \x03(\v2\x1e.ipsbridge.benefits.v1.BenefitR\bbenefits\"\xed\x01\n" +
-	"\x14UpdateBenefitRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\bbenefits\x18\x01 \x03(\v2\x1e.ipsbridge.benefits.v1.BenefitR\bbenefits\"\x9f\x02\n" +
+	"\x14UpdateBenefitRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"benefit_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12@\n" +
-	"\abenefit\x18\x03 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\x06\xbaH\x03\xc8\x01\x01R\abenefit\x12C\n" +
+	"benefit_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12C\n" +
+	"\abenefit\x18\x03 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\abenefit\x12C\n" +
 	"\vupdate_mask\x18\x04 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"Q\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Q\n" +
 	"\x15UpdateBenefitResponse\x128\n" +
-	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"A\n" +
-	"\x18GetBenefitSummaryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x8d\x01\n" +
+	"\abenefit\x18\x01 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"D\n" +
+	"\x18GetBenefitSummaryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x8d\x01\n" +
 	"\x19GetBenefitSummaryResponse\x12E\n" +
 	"\bbenefits\x18\x01 \x03(\v2).ipsbridge.benefits.v1.BenefitSummaryItemR\bbenefits\x12)\n" +
-	"\x10counselling_open\x18\x02 \x01(\bR\x0fcounsellingOpen\"\xac\x01\n" +
-	"\x1fCreateCounsellingRequestRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12b\n" +
-	"\x13counselling_request\x18\x02 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestB\x06\xbaH\x03\xc8\x01\x01R\x12counsellingRequest\"~\n" +
+	"\x10counselling_open\x18\x02 \x01(\bR\x0fcounsellingOpen\"\xdb\x01\n" +
+	"\x1fCreateCounsellingRequestRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12e\n" +
+	"\x13counselling_request\x18\x02 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12counsellingRequest\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" CreateCounsellingRequestResponse\x12Z\n" +
-	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"G\n" +
-	"\x1eListCounsellingRequestsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x7f\n" +
+	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"J\n" +
+	"\x1eListCounsellingRequestsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x7f\n" +
 	"\x1fListCounsellingRequestsResponse\x12\\\n" +
-	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xb6\x01\n" +
-	"\x1fAssignCounsellingRequestRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12>\n" +
-	"\x16counselling_request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12,\n" +
-	"\rcounsellor_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\"~\n" +
+	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xe5\x01\n" +
+	"\x1fAssignCounsellingRequestRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12A\n" +
+	"\x16counselling_request_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12,\n" +
+	"\rcounsellor_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\fcounsellorId\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" AssignCounsellingRequestResponse\x12Z\n" +
-	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"\xfa\x01\n" +
-	"\x1fRecordCounsellingSessionRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12>\n" +
-	"\x16counselling_request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12K\n" +
-	"\asession\x18\x03 \x01(\v2).ipsbridge.benefits.v1.CounsellingSessionB\x06\xbaH\x03\xc8\x01\x01R\asession\x12#\n" +
-	"\rclose_request\x18\x04 \x01(\bR\fcloseRequest\"~\n" +
+	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"\xac\x02\n" +
+	"\x1fRecordCounsellingSessionRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12A\n" +
+	"\x16counselling_request_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x14counsellingRequestId\x12N\n" +
+	"\asession\x18\x03 \x01(\v2).ipsbridge.benefits.v1.CounsellingSessionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\asession\x12#\n" +
+	"\rclose_request\x18\x04 \x01(\bR\fcloseRequest\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"~\n" +
 	" RecordCounsellingSessionResponse\x12Z\n" +
 	"\x13counselling_request\x18\x01 \x01(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x12counsellingRequest\"S\n" +
 	"\"ListOpenCounsellingRequestsRequest\x12-\n" +
 	"\x12include_unassigned\x18\x01 \x01(\bR\x11includeUnassigned\"\x83\x01\n" +
 	"#ListOpenCounsellingRequestsResponse\x12\\\n" +
-	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\xcd\x02\n" +
-	"\x1cCalculateIncomeEffectRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
+	"\x14counselling_requests\x18\x01 \x03(\v2).ipsbridge.benefits.v1.CounsellingRequestR\x13counsellingRequests\"\x90\x04\n" +
+	"\x1cCalculateIncomeEffectRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
 	"\x0ehours_per_week\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\fhoursPerWeek\x127\n" +
 	"\x11hourly_wage_cents\x18\x03 \x01(\x03B\v\xbaH\b\"\x06\x18\xa0\x8d\x06(\x00R\x0fhourlyWageCents\x12I\n" +
 	"\x0ejob_start_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\fjobStartDate\x12Q\n" +
-	"\x10calculation_date\x18\x05 \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fcalculationDate\"\xa7\x01\n" +
+	"\x10calculation_date\x18\x05 \x01(\tB&\xbaH#\xd8\x01\x01r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\x0fcalculationDate\x12!\n" +
+	"\x06months\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18$(\x00R\x06months\x12,\n" +
+	"\rlanguage_code\x18\a \x01(\tB\a\xbaH\x04r\x02\x18\x10R\flanguageCode\x12N\n" +
+	"\x1anet_monthly_earnings_cents\x18\b \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00H\x00R\x17netMonthlyEarningsCents\x88\x01\x01B\x1d\n" +
+	"\x1b_net_monthly_earnings_cents\"\xa8\x01\n" +
+	"\n" +
+	"IncomeNote\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x18\n" +
+	"\awarning\x18\x03 \x01(\bR\awarning\x12\x1d\n" +
+	"\n" +
+	"benefit_id\x18\x04 \x01(\tR\tbenefitId\x12!\n" +
+	"\frule_version\x18\x05 \x01(\tR\vruleVersion\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"\xf6\x03\n" +
+	"\vIncomeMonth\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12\x14\n" +
+	"\x05label\x18\x02 \x01(\tR\x05label\x12\x1b\n" +
+	"\tjob_month\x18\x03 \x01(\x05R\bjobMonth\x12\x10\n" +
+	"\x03net\x18\x04 \x01(\bR\x03net\x127\n" +
+	"\x18income_without_job_cents\x18\x05 \x01(\x03R\x15incomeWithoutJobCents\x121\n" +
+	"\x15income_with_job_cents\x18\x06 \x01(\x03R\x12incomeWithJobCents\x12)\n" +
+	"\x10difference_cents\x18\a \x01(\x03R\x0fdifferenceCents\x124\n" +
+	"\x16monthly_earnings_cents\x18\b \x01(\x03R\x14monthlyEarningsCents\x12M\n" +
+	"\x11lines_without_job\x18\t \x03(\v2!.ipsbridge.benefits.v1.IncomeLineR\x0flinesWithoutJob\x127\n" +
+	"\x05lines\x18\n" +
+	" \x03(\v2!.ipsbridge.benefits.v1.IncomeLineR\x05lines\x127\n" +
+	"\x05notes\x18\v \x03(\v2!.ipsbridge.benefits.v1.IncomeNoteR\x05notes\"\xab\x02\n" +
 	"\n" +
 	"IncomeLine\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12 \n" +
@@ -2781,16 +3340,21 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\famount_cents\x18\x03 \x01(\x03R\vamountCents\x12\x1d\n" +
 	"\n" +
 	"benefit_id\x18\x04 \x01(\tR\tbenefitId\x12!\n" +
-	"\frule_version\x18\x05 \x01(\tR\vruleVersion\"\xbf\x02\n" +
+	"\frule_version\x18\x05 \x01(\tR\vruleVersion\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\x122\n" +
+	"\x15payer_organization_id\x18\a \x01(\tR\x13payerOrganizationId\x126\n" +
+	"\x17payer_organization_name\x18\b \x01(\tR\x15payerOrganizationName\"\xc0\x03\n" +
 	"\x1dCalculateIncomeEffectResponse\x127\n" +
 	"\x18income_without_job_cents\x18\x01 \x01(\x03R\x15incomeWithoutJobCents\x121\n" +
 	"\x15income_with_job_cents\x18\x02 \x01(\x03R\x12incomeWithJobCents\x12)\n" +
 	"\x10difference_cents\x18\x03 \x01(\x03R\x0fdifferenceCents\x124\n" +
 	"\x16monthly_earnings_cents\x18\x04 \x01(\x03R\x14monthlyEarningsCents\x127\n" +
 	"\x05lines\x18\x05 \x03(\v2!.ipsbridge.benefits.v1.IncomeLineR\x05lines\x12\x18\n" +
-	"\acaveats\x18\x06 \x03(\tR\acaveats\"\xf8\x02\n" +
-	"\x0fBenefitDecision\x12\x1f\n" +
-	"\vdecision_id\x18\x01 \x01(\tR\n" +
+	"\acaveats\x18\x06 \x03(\tR\acaveats\x12:\n" +
+	"\x06months\x18\a \x03(\v2\".ipsbridge.benefits.v1.IncomeMonthR\x06months\x12C\n" +
+	"\vassumptions\x18\b \x03(\v2!.ipsbridge.benefits.v1.IncomeNoteR\vassumptions\"\xbb\x03\n" +
+	"\x0fBenefitDecision\x12$\n" +
+	"\vdecision_id\x18\x01 \x01(\tB\x03\xe0A\x03R\n" +
 	"decisionId\x12\x1b\n" +
 	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12\x1d\n" +
 	"\n" +
@@ -2798,28 +3362,29 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x04kind\x18\x04 \x01(\x0e2#.ipsbridge.benefits.v1.DecisionKindR\x04kind\x12%\n" +
 	"\x0eeffective_date\x18\x05 \x01(\tR\reffectiveDate\x120\n" +
 	"\x14monthly_amount_cents\x18\x06 \x01(\x03R\x12monthlyAmountCents\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\x12\x1f\n" +
-	"\vreported_by\x18\b \x01(\tR\n" +
-	"reportedBy\x12=\n" +
-	"\freceive_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\"\x8a\x03\n" +
-	"\x1cReportBenefitDecisionRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12$\n" +
+	"\vreported_by\x18\b \x01(\tB\x03\xe0A\x03R\n" +
+	"reportedBy\x12B\n" +
+	"\freceive_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\vreceiveTime\x122\n" +
+	"\x15earnings_offset_cents\x18\n" +
+	" \x01(\x03R\x13earningsOffsetCents\"\xd5\x03\n" +
+	"\x1cReportBenefitDecisionRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"benefit_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12C\n" +
-	"\x04kind\x18\x03 \x01(\x0e2#.ipsbridge.benefits.v1.DecisionKindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
+	"benefit_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tbenefitId\x12F\n" +
+	"\x04kind\x18\x03 \x01(\x0e2#.ipsbridge.benefits.v1.DecisionKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
 	"\x0eeffective_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\reffectiveDate\x12>\n" +
 	"\x14monthly_amount_cents\x18\x05 \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x12monthlyAmountCents\x12 \n" +
 	"\x06reason\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\x06reason\x12'\n" +
 	"\n" +
-	"request_id\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\x9d\x01\n" +
+	"request_id\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\x12@\n" +
+	"\x15earnings_offset_cents\x18\b \x01(\x03B\f\xbaH\t\"\a\x18\x80\xad\xe2\x04(\x00R\x13earningsOffsetCents\"\x9d\x01\n" +
 	"\x1dReportBenefitDecisionResponse\x12B\n" +
 	"\bdecision\x18\x01 \x01(\v2&.ipsbridge.benefits.v1.BenefitDecisionR\bdecision\x128\n" +
-	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"\xe4\x02\n" +
-	"\x16ReportJobChangeRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12D\n" +
-	"\x04kind\x18\x02 \x01(\x0e2$.ipsbridge.benefits.v1.JobChangeKindB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
+	"\abenefit\x18\x02 \x01(\v2\x1e.ipsbridge.benefits.v1.BenefitR\abenefit\"\xea\x02\n" +
+	"\x16ReportJobChangeRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12G\n" +
+	"\x04kind\x18\x02 \x01(\x0e2$.ipsbridge.benefits.v1.JobChangeKindB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04kind\x12J\n" +
 	"\x0eeffective_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\reffectiveDate\x12/\n" +
 	"\x0ehours_per_week\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\fhoursPerWeek\x127\n" +
 	"\x11hourly_wage_cents\x18\x05 \x01(\x03B\v\xbaH\b\"\x06\x18\xa0\x8d\x06(\x00R\x0fhourlyWageCents\x12'\n" +
@@ -2919,7 +3484,7 @@ func file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_benefits_v1_benefits_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_benefits_v1_benefits_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_ipsbridge_benefits_v1_benefits_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_ipsbridge_benefits_v1_benefits_proto_goTypes = []any{
 	(BenefitKind)(0),                            // 0: ipsbridge.benefits.v1.BenefitKind
 	(BenefitStatus)(0),                          // 1: ipsbridge.benefits.v1.BenefitStatus
@@ -2927,117 +3492,126 @@ var file_ipsbridge_benefits_v1_benefits_proto_goTypes = []any{
 	(DecisionKind)(0),                           // 3: ipsbridge.benefits.v1.DecisionKind
 	(JobChangeKind)(0),                          // 4: ipsbridge.benefits.v1.JobChangeKind
 	(*Benefit)(nil),                             // 5: ipsbridge.benefits.v1.Benefit
-	(*BenefitSummaryItem)(nil),                  // 6: ipsbridge.benefits.v1.BenefitSummaryItem
-	(*CounsellingRequest)(nil),                  // 7: ipsbridge.benefits.v1.CounsellingRequest
-	(*CounsellingSession)(nil),                  // 8: ipsbridge.benefits.v1.CounsellingSession
-	(*CreateBenefitRequest)(nil),                // 9: ipsbridge.benefits.v1.CreateBenefitRequest
-	(*CreateBenefitResponse)(nil),               // 10: ipsbridge.benefits.v1.CreateBenefitResponse
-	(*ListBenefitsRequest)(nil),                 // 11: ipsbridge.benefits.v1.ListBenefitsRequest
-	(*ListBenefitsResponse)(nil),                // 12: ipsbridge.benefits.v1.ListBenefitsResponse
-	(*UpdateBenefitRequest)(nil),                // 13: ipsbridge.benefits.v1.UpdateBenefitRequest
-	(*UpdateBenefitResponse)(nil),               // 14: ipsbridge.benefits.v1.UpdateBenefitResponse
-	(*GetBenefitSummaryRequest)(nil),            // 15: ipsbridge.benefits.v1.GetBenefitSummaryRequest
-	(*GetBenefitSummaryResponse)(nil),           // 16: ipsbridge.benefits.v1.GetBenefitSummaryResponse
-	(*CreateCounsellingRequestRequest)(nil),     // 17: ipsbridge.benefits.v1.CreateCounsellingRequestRequest
-	(*CreateCounsellingRequestResponse)(nil),    // 18: ipsbridge.benefits.v1.CreateCounsellingRequestResponse
-	(*ListCounsellingRequestsRequest)(nil),      // 19: ipsbridge.benefits.v1.ListCounsellingRequestsRequest
-	(*ListCounsellingRequestsResponse)(nil),     // 20: ipsbridge.benefits.v1.ListCounsellingRequestsResponse
-	(*AssignCounsellingRequestRequest)(nil),     // 21: ipsbridge.benefits.v1.AssignCounsellingRequestRequest
-	(*AssignCounsellingRequestResponse)(nil),    // 22: ipsbridge.benefits.v1.AssignCounsellingRequestResponse
-	(*RecordCounsellingSessionRequest)(nil),     // 23: ipsbridge.benefits.v1.RecordCounsellingSessionRequest
-	(*RecordCounsellingSessionResponse)(nil),    // 24: ipsbridge.benefits.v1.RecordCounsellingSessionResponse
-	(*ListOpenCounsellingRequestsRequest)(nil),  // 25: ipsbridge.benefits.v1.ListOpenCounsellingRequestsRequest
-	(*ListOpenCounsellingRequestsResponse)(nil), // 26: ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse
-	(*CalculateIncomeEffectRequest)(nil),        // 27: ipsbridge.benefits.v1.CalculateIncomeEffectRequest
-	(*IncomeLine)(nil),                          // 28: ipsbridge.benefits.v1.IncomeLine
-	(*CalculateIncomeEffectResponse)(nil),       // 29: ipsbridge.benefits.v1.CalculateIncomeEffectResponse
-	(*BenefitDecision)(nil),                     // 30: ipsbridge.benefits.v1.BenefitDecision
-	(*ReportBenefitDecisionRequest)(nil),        // 31: ipsbridge.benefits.v1.ReportBenefitDecisionRequest
-	(*ReportBenefitDecisionResponse)(nil),       // 32: ipsbridge.benefits.v1.ReportBenefitDecisionResponse
-	(*ReportJobChangeRequest)(nil),              // 33: ipsbridge.benefits.v1.ReportJobChangeRequest
-	(*ReportJobChangeResponse)(nil),             // 34: ipsbridge.benefits.v1.ReportJobChangeResponse
-	(*CounsellorTask)(nil),                      // 35: ipsbridge.benefits.v1.CounsellorTask
-	(*BenefitNotice)(nil),                       // 36: ipsbridge.benefits.v1.BenefitNotice
-	(*ListCounsellorTasksRequest)(nil),          // 37: ipsbridge.benefits.v1.ListCounsellorTasksRequest
-	(*ListCounsellorTasksResponse)(nil),         // 38: ipsbridge.benefits.v1.ListCounsellorTasksResponse
-	(*ListBenefitNoticesRequest)(nil),           // 39: ipsbridge.benefits.v1.ListBenefitNoticesRequest
-	(*ListBenefitNoticesResponse)(nil),          // 40: ipsbridge.benefits.v1.ListBenefitNoticesResponse
-	(*GetTeamFiguresRequest)(nil),               // 41: ipsbridge.benefits.v1.GetTeamFiguresRequest
-	(*GetTeamFiguresResponse)(nil),              // 42: ipsbridge.benefits.v1.GetTeamFiguresResponse
-	(*timestamppb.Timestamp)(nil),               // 43: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 44: google.protobuf.FieldMask
+	(*BenefitAmount)(nil),                       // 6: ipsbridge.benefits.v1.BenefitAmount
+	(*BenefitSummaryItem)(nil),                  // 7: ipsbridge.benefits.v1.BenefitSummaryItem
+	(*CounsellingRequest)(nil),                  // 8: ipsbridge.benefits.v1.CounsellingRequest
+	(*CounsellingSession)(nil),                  // 9: ipsbridge.benefits.v1.CounsellingSession
+	(*CreateBenefitRequest)(nil),                // 10: ipsbridge.benefits.v1.CreateBenefitRequest
+	(*CreateBenefitResponse)(nil),               // 11: ipsbridge.benefits.v1.CreateBenefitResponse
+	(*ListBenefitsRequest)(nil),                 // 12: ipsbridge.benefits.v1.ListBenefitsRequest
+	(*ListBenefitsResponse)(nil),                // 13: ipsbridge.benefits.v1.ListBenefitsResponse
+	(*UpdateBenefitRequest)(nil),                // 14: ipsbridge.benefits.v1.UpdateBenefitRequest
+	(*UpdateBenefitResponse)(nil),               // 15: ipsbridge.benefits.v1.UpdateBenefitResponse
+	(*GetBenefitSummaryRequest)(nil),            // 16: ipsbridge.benefits.v1.GetBenefitSummaryRequest
+	(*GetBenefitSummaryResponse)(nil),           // 17: ipsbridge.benefits.v1.GetBenefitSummaryResponse
+	(*CreateCounsellingRequestRequest)(nil),     // 18: ipsbridge.benefits.v1.CreateCounsellingRequestRequest
+	(*CreateCounsellingRequestResponse)(nil),    // 19: ipsbridge.benefits.v1.CreateCounsellingRequestResponse
+	(*ListCounsellingRequestsRequest)(nil),      // 20: ipsbridge.benefits.v1.ListCounsellingRequestsRequest
+	(*ListCounsellingRequestsResponse)(nil),     // 21: ipsbridge.benefits.v1.ListCounsellingRequestsResponse
+	(*AssignCounsellingRequestRequest)(nil),     // 22: ipsbridge.benefits.v1.AssignCounsellingRequestRequest
+	(*AssignCounsellingRequestResponse)(nil),    // 23: ipsbridge.benefits.v1.AssignCounsellingRequestResponse
+	(*RecordCounsellingSessionRequest)(nil),     // 24: ipsbridge.benefits.v1.RecordCounsellingSessionRequest
+	(*RecordCounsellingSessionResponse)(nil),    // 25: ipsbridge.benefits.v1.RecordCounsellingSessionResponse
+	(*ListOpenCounsellingRequestsRequest)(nil),  // 26: ipsbridge.benefits.v1.ListOpenCounsellingRequestsRequest
+	(*ListOpenCounsellingRequestsResponse)(nil), // 27: ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse
+	(*CalculateIncomeEffectRequest)(nil),        // 28: ipsbridge.benefits.v1.CalculateIncomeEffectRequest
+	(*IncomeNote)(nil),                          // 29: ipsbridge.benefits.v1.IncomeNote
+	(*IncomeMonth)(nil),                         // 30: ipsbridge.benefits.v1.IncomeMonth
+	(*IncomeLine)(nil),                          // 31: ipsbridge.benefits.v1.IncomeLine
+	(*CalculateIncomeEffectResponse)(nil),       // 32: ipsbridge.benefits.v1.CalculateIncomeEffectResponse
+	(*BenefitDecision)(nil),                     // 33: ipsbridge.benefits.v1.BenefitDecision
+	(*ReportBenefitDecisionRequest)(nil),        // 34: ipsbridge.benefits.v1.ReportBenefitDecisionRequest
+	(*ReportBenefitDecisionResponse)(nil),       // 35: ipsbridge.benefits.v1.ReportBenefitDecisionResponse
+	(*ReportJobChangeRequest)(nil),              // 36: ipsbridge.benefits.v1.ReportJobChangeRequest
+	(*ReportJobChangeResponse)(nil),             // 37: ipsbridge.benefits.v1.ReportJobChangeResponse
+	(*CounsellorTask)(nil),                      // 38: ipsbridge.benefits.v1.CounsellorTask
+	(*BenefitNotice)(nil),                       // 39: ipsbridge.benefits.v1.BenefitNotice
+	(*ListCounsellorTasksRequest)(nil),          // 40: ipsbridge.benefits.v1.ListCounsellorTasksRequest
+	(*ListCounsellorTasksResponse)(nil),         // 41: ipsbridge.benefits.v1.ListCounsellorTasksResponse
+	(*ListBenefitNoticesRequest)(nil),           // 42: ipsbridge.benefits.v1.ListBenefitNoticesRequest
+	(*ListBenefitNoticesResponse)(nil),          // 43: ipsbridge.benefits.v1.ListBenefitNoticesResponse
+	(*GetTeamFiguresRequest)(nil),               // 44: ipsbridge.benefits.v1.GetTeamFiguresRequest
+	(*GetTeamFiguresResponse)(nil),              // 45: ipsbridge.benefits.v1.GetTeamFiguresResponse
+	(*timestamppb.Timestamp)(nil),               // 46: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 47: google.protobuf.FieldMask
 }
 var file_ipsbridge_benefits_v1_benefits_proto_depIdxs = []int32{
 	0,  // 0: ipsbridge.benefits.v1.Benefit.kind:type_name -> ipsbridge.benefits.v1.BenefitKind
 	1,  // 1: ipsbridge.benefits.v1.Benefit.status:type_name -> ipsbridge.benefits.v1.BenefitStatus
-	43, // 2: ipsbridge.benefits.v1.Benefit.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: ipsbridge.benefits.v1.BenefitSummaryItem.kind:type_name -> ipsbridge.benefits.v1.BenefitKind
-	1,  // 4: ipsbridge.benefits.v1.BenefitSummaryItem.status:type_name -> ipsbridge.benefits.v1.BenefitStatus
-	2,  // 5: ipsbridge.benefits.v1.CounsellingRequest.status:type_name -> ipsbridge.benefits.v1.CounsellingStatus
-	43, // 6: ipsbridge.benefits.v1.CounsellingRequest.create_time:type_name -> google.protobuf.Timestamp
-	8,  // 7: ipsbridge.benefits.v1.CounsellingRequest.sessions:type_name -> ipsbridge.benefits.v1.CounsellingSession
-	5,  // 8: ipsbridge.benefits.v1.CreateBenefitRequest.benefit:type_name -> ipsbridge.benefits.v1.Benefit
-	5,  // 9: ipsbridge.benefits.v1.CreateBenefitResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
-	5,  // 10: ipsbridge.benefits.v1.ListBenefitsResponse.benefits:type_name -> ipsbridge.benefits.v1.Benefit
-	5,  // 11: ipsbridge.benefits.v1.UpdateBenefitRequest.benefit:type_name -> ipsbridge.benefits.v1.Benefit
-	44, // 12: ipsbridge.benefits.v1.UpdateBenefitRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 13: ipsbridge.benefits.v1.UpdateBenefitResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
-	6,  // 14: ipsbridge.benefits.v1.GetBenefitSummaryResponse.benefits:type_name -> ipsbridge.benefits.v1.BenefitSummaryItem
-	7,  // 15: ipsbridge.benefits.v1.CreateCounsellingRequestRequest.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
-	7,  // 16: ipsbridge.benefits.v1.CreateCounsellingRequestResponse.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
-	7,  // 17: ipsbridge.benefits.v1.ListCounsellingRequestsResponse.counselling_requests:type_name -> ipsbridge.benefits.v1.CounsellingRequest
-	7,  // 18: ipsbridge.benefits.v1.AssignCounsellingRequestResponse.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
-	8,  // 19: ipsbridge.benefits.v1.RecordCounsellingSessionRequest.session:type_name -> ipsbridge.benefits.v1.CounsellingSession
-	7,  // 20: ipsbridge.benefits.v1.RecordCounsellingSessionResponse.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
-	7,  // 21: ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse.counselling_requests:type_name -> ipsbridge.benefits.v1.CounsellingRequest
-	28, // 22: ipsbridge.benefits.v1.CalculateIncomeEffectResponse.lines:type_name -> ipsbridge.benefits.v1.IncomeLine
-	3,  // 23: ipsbridge.benefits.v1.BenefitDecision.kind:type_name -> ipsbridge.benefits.v1.DecisionKind
-	43, // 24: ipsbridge.benefits.v1.BenefitDecision.receive_time:type_name -> google.protobuf.Timestamp
-	3,  // 25: ipsbridge.benefits.v1.ReportBenefitDecisionRequest.kind:type_name -> ipsbridge.benefits.v1.DecisionKind
-	30, // 26: ipsbridge.benefits.v1.ReportBenefitDecisionResponse.decision:type_name -> ipsbridge.benefits.v1.BenefitDecision
-	5,  // 27: ipsbridge.benefits.v1.ReportBenefitDecisionResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
-	4,  // 28: ipsbridge.benefits.v1.ReportJobChangeRequest.kind:type_name -> ipsbridge.benefits.v1.JobChangeKind
-	35, // 29: ipsbridge.benefits.v1.ReportJobChangeResponse.tasks:type_name -> ipsbridge.benefits.v1.CounsellorTask
-	36, // 30: ipsbridge.benefits.v1.ReportJobChangeResponse.notices:type_name -> ipsbridge.benefits.v1.BenefitNotice
-	43, // 31: ipsbridge.benefits.v1.CounsellorTask.create_time:type_name -> google.protobuf.Timestamp
-	43, // 32: ipsbridge.benefits.v1.BenefitNotice.create_time:type_name -> google.protobuf.Timestamp
-	35, // 33: ipsbridge.benefits.v1.ListCounsellorTasksResponse.tasks:type_name -> ipsbridge.benefits.v1.CounsellorTask
-	36, // 34: ipsbridge.benefits.v1.ListBenefitNoticesResponse.notices:type_name -> ipsbridge.benefits.v1.BenefitNotice
-	9,  // 35: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:input_type -> ipsbridge.benefits.v1.CreateBenefitRequest
-	11, // 36: ipsbridge.benefits.v1.BenefitsService.ListBenefits:input_type -> ipsbridge.benefits.v1.ListBenefitsRequest
-	13, // 37: ipsbridge.benefits.v1.BenefitsService.UpdateBenefit:input_type -> ipsbridge.benefits.v1.UpdateBenefitRequest
-	15, // 38: ipsbridge.benefits.v1.BenefitsService.GetBenefitSummary:input_type -> ipsbridge.benefits.v1.GetBenefitSummaryRequest
-	17, // 39: ipsbridge.benefits.v1.BenefitsService.CreateCounsellingRequest:input_type -> ipsbridge.benefits.v1.CreateCounsellingRequestRequest
-	19, // 40: ipsbridge.benefits.v1.BenefitsService.ListCounsellingRequests:input_type -> ipsbridge.benefits.v1.ListCounsellingRequestsRequest
-	21, // 41: ipsbridge.benefits.v1.BenefitsService.AssignCounsellingRequest:input_type -> ipsbridge.benefits.v1.AssignCounsellingRequestRequest
-	23, // 42: ipsbridge.benefits.v1.BenefitsService.RecordCounsellingSession:input_type -> ipsbridge.benefits.v1.RecordCounsellingSessionRequest
-	25, // 43: ipsbridge.benefits.v1.BenefitsService.ListOpenCounsellingRequests:input_type -> ipsbridge.benefits.v1.ListOpenCounsellingRequestsRequest
-	27, // 44: ipsbridge.benefits.v1.BenefitsService.CalculateIncomeEffect:input_type -> ipsbridge.benefits.v1.CalculateIncomeEffectRequest
-	31, // 45: ipsbridge.benefits.v1.BenefitsService.ReportBenefitDecision:input_type -> ipsbridge.benefits.v1.ReportBenefitDecisionRequest
-	33, // 46: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:input_type -> ipsbridge.benefits.v1.ReportJobChangeRequest
-	37, // 47: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:input_type -> ipsbridge.benefits.v1.ListCounsellorTasksRequest
-	39, // 48: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:input_type -> ipsbridge.benefits.v1.ListBenefitNoticesRequest
-	41, // 49: ipsbridge.benefits.v1.BenefitsService.GetTeamFigures:input_type -> ipsbridge.benefits.v1.GetTeamFiguresRequest
-	10, // 50: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:output_type -> ipsbridge.benefits.v1.CreateBenefitResponse
-	12, // 51: ipsbridge.benefits.v1.BenefitsService.ListBenefits:output_type -> ipsbridge.benefits.v1.ListBenefitsResponse
-	14, // 52: ipsbridge.benefits.v1.BenefitsService.UpdateBenefit:output_type -> ipsbridge.benefits.v1.UpdateBenefitResponse
-	16, // 53: ipsbridge.benefits.v1.BenefitsService.GetBenefitSummary:output_type -> ipsbridge.benefits.v1.GetBenefitSummaryResponse
-	18, // 54: ipsbridge.benefits.v1.BenefitsService.CreateCounsellingRequest:output_type -> ipsbridge.benefits.v1.CreateCounsellingRequestResponse
-	20, // 55: ipsbridge.benefits.v1.BenefitsService.ListCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListCounsellingRequestsResponse
-	22, // 56: ipsbridge.benefits.v1.BenefitsService.AssignCounsellingRequest:output_type -> ipsbridge.benefits.v1.AssignCounsellingRequestResponse
-	24, // 57: ipsbridge.benefits.v1.BenefitsService.RecordCounsellingSession:output_type -> ipsbridge.benefits.v1.RecordCounsellingSessionResponse
-	26, // 58: ipsbridge.benefits.v1.BenefitsService.ListOpenCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse
-	29, // 59: ipsbridge.benefits.v1.BenefitsService.CalculateIncomeEffect:output_type -> ipsbridge.benefits.v1.CalculateIncomeEffectResponse
-	32, // 60: ipsbridge.benefits.v1.BenefitsService.ReportBenefitDecision:output_type -> ipsbridge.benefits.v1.ReportBenefitDecisionResponse
-	34, // 61: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:output_type -> ipsbridge.benefits.v1.ReportJobChangeResponse
-	38, // 62: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:output_type -> ipsbridge.benefits.v1.ListCounsellorTasksResponse
-	40, // 63: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:output_type -> ipsbridge.benefits.v1.ListBenefitNoticesResponse
-	42, // 64: ipsbridge.benefits.v1.BenefitsService.GetTeamFigures:output_type -> ipsbridge.benefits.v1.GetTeamFiguresResponse
-	50, // [50:65] is the sub-list for method output_type
-	35, // [35:50] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	46, // 2: ipsbridge.benefits.v1.Benefit.update_time:type_name -> google.protobuf.Timestamp
+	6,  // 3: ipsbridge.benefits.v1.Benefit.amounts:type_name -> ipsbridge.benefits.v1.BenefitAmount
+	0,  // 4: ipsbridge.benefits.v1.BenefitSummaryItem.kind:type_name -> ipsbridge.benefits.v1.BenefitKind
+	1,  // 5: ipsbridge.benefits.v1.BenefitSummaryItem.status:type_name -> ipsbridge.benefits.v1.BenefitStatus
+	2,  // 6: ipsbridge.benefits.v1.CounsellingRequest.status:type_name -> ipsbridge.benefits.v1.CounsellingStatus
+	46, // 7: ipsbridge.benefits.v1.CounsellingRequest.create_time:type_name -> google.protobuf.Timestamp
+	9,  // 8: ipsbridge.benefits.v1.CounsellingRequest.sessions:type_name -> ipsbridge.benefits.v1.CounsellingSession
+	5,  // 9: ipsbridge.benefits.v1.CreateBenefitRequest.benefit:type_name -> ipsbridge.benefits.v1.Benefit
+	5,  // 10: ipsbridge.benefits.v1.CreateBenefitResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
+	5,  // 11: ipsbridge.benefits.v1.ListBenefitsResponse.benefits:type_name -> ipsbridge.benefits.v1.Benefit
+	5,  // 12: ipsbridge.benefits.v1.UpdateBenefitRequest.benefit:type_name -> ipsbridge.benefits.v1.Benefit
+	47, // 13: ipsbridge.benefits.v1.UpdateBenefitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 14: ipsbridge.benefits.v1.UpdateBenefitResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
+	7,  // 15: ipsbridge.benefits.v1.GetBenefitSummaryResponse.benefits:type_name -> ipsbridge.benefits.v1.BenefitSummaryItem
+	8,  // 16: ipsbridge.benefits.v1.CreateCounsellingRequestRequest.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
+	8,  // 17: ipsbridge.benefits.v1.CreateCounsellingRequestResponse.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
+	8,  // 18: ipsbridge.benefits.v1.ListCounsellingRequestsResponse.counselling_requests:type_name -> ipsbridge.benefits.v1.CounsellingRequest
+	8,  // 19: ipsbridge.benefits.v1.AssignCounsellingRequestResponse.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
+	9,  // 20: ipsbridge.benefits.v1.RecordCounsellingSessionRequest.session:type_name -> ipsbridge.benefits.v1.CounsellingSession
+	8,  // 21: ipsbridge.benefits.v1.RecordCounsellingSessionResponse.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
+	8,  // 22: ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse.counselling_requests:type_name -> ipsbridge.benefits.v1.CounsellingRequest
+	31, // 23: ipsbridge.benefits.v1.IncomeMonth.lines_without_job:type_name -> ipsbridge.benefits.v1.IncomeLine
+	31, // 24: ipsbridge.benefits.v1.IncomeMonth.lines:type_name -> ipsbridge.benefits.v1.IncomeLine
+	29, // 25: ipsbridge.benefits.v1.IncomeMonth.notes:type_name -> ipsbridge.benefits.v1.IncomeNote
+	31, // 26: ipsbridge.benefits.v1.CalculateIncomeEffectResponse.lines:type_name -> ipsbridge.benefits.v1.IncomeLine
+	30, // 27: ipsbridge.benefits.v1.CalculateIncomeEffectResponse.months:type_name -> ipsbridge.benefits.v1.IncomeMonth
+	29, // 28: ipsbridge.benefits.v1.CalculateIncomeEffectResponse.assumptions:type_name -> ipsbridge.benefits.v1.IncomeNote
+	3,  // 29: ipsbridge.benefits.v1.BenefitDecision.kind:type_name -> ipsbridge.benefits.v1.DecisionKind
+	46, // 30: ipsbridge.benefits.v1.BenefitDecision.receive_time:type_name -> google.protobuf.Timestamp
+	3,  // 31: ipsbridge.benefits.v1.ReportBenefitDecisionRequest.kind:type_name -> ipsbridge.benefits.v1.DecisionKind
+	33, // 32: ipsbridge.benefits.v1.ReportBenefitDecisionResponse.decision:type_name -> ipsbridge.benefits.v1.BenefitDecision
+	5,  // 33: ipsbridge.benefits.v1.ReportBenefitDecisionResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
+	4,  // 34: ipsbridge.benefits.v1.ReportJobChangeRequest.kind:type_name -> ipsbridge.benefits.v1.JobChangeKind
+	38, // 35: ipsbridge.benefits.v1.ReportJobChangeResponse.tasks:type_name -> ipsbridge.benefits.v1.CounsellorTask
+	39, // 36: ipsbridge.benefits.v1.ReportJobChangeResponse.notices:type_name -> ipsbridge.benefits.v1.BenefitNotice
+	46, // 37: ipsbridge.benefits.v1.CounsellorTask.create_time:type_name -> google.protobuf.Timestamp
+	46, // 38: ipsbridge.benefits.v1.BenefitNotice.create_time:type_name -> google.protobuf.Timestamp
+	38, // 39: ipsbridge.benefits.v1.ListCounsellorTasksResponse.tasks:type_name -> ipsbridge.benefits.v1.CounsellorTask
+	39, // 40: ipsbridge.benefits.v1.ListBenefitNoticesResponse.notices:type_name -> ipsbridge.benefits.v1.BenefitNotice
+	10, // 41: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:input_type -> ipsbridge.benefits.v1.CreateBenefitRequest
+	12, // 42: ipsbridge.benefits.v1.BenefitsService.ListBenefits:input_type -> ipsbridge.benefits.v1.ListBenefitsRequest
+	14, // 43: ipsbridge.benefits.v1.BenefitsService.UpdateBenefit:input_type -> ipsbridge.benefits.v1.UpdateBenefitRequest
+	16, // 44: ipsbridge.benefits.v1.BenefitsService.GetBenefitSummary:input_type -> ipsbridge.benefits.v1.GetBenefitSummaryRequest
+	18, // 45: ipsbridge.benefits.v1.BenefitsService.CreateCounsellingRequest:input_type -> ipsbridge.benefits.v1.CreateCounsellingRequestRequest
+	20, // 46: ipsbridge.benefits.v1.BenefitsService.ListCounsellingRequests:input_type -> ipsbridge.benefits.v1.ListCounsellingRequestsRequest
+	22, // 47: ipsbridge.benefits.v1.BenefitsService.AssignCounsellingRequest:input_type -> ipsbridge.benefits.v1.AssignCounsellingRequestRequest
+	24, // 48: ipsbridge.benefits.v1.BenefitsService.RecordCounsellingSession:input_type -> ipsbridge.benefits.v1.RecordCounsellingSessionRequest
+	26, // 49: ipsbridge.benefits.v1.BenefitsService.ListOpenCounsellingRequests:input_type -> ipsbridge.benefits.v1.ListOpenCounsellingRequestsRequest
+	28, // 50: ipsbridge.benefits.v1.BenefitsService.CalculateIncomeEffect:input_type -> ipsbridge.benefits.v1.CalculateIncomeEffectRequest
+	34, // 51: ipsbridge.benefits.v1.BenefitsService.ReportBenefitDecision:input_type -> ipsbridge.benefits.v1.ReportBenefitDecisionRequest
+	36, // 52: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:input_type -> ipsbridge.benefits.v1.ReportJobChangeRequest
+	40, // 53: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:input_type -> ipsbridge.benefits.v1.ListCounsellorTasksRequest
+	42, // 54: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:input_type -> ipsbridge.benefits.v1.ListBenefitNoticesRequest
+	44, // 55: ipsbridge.benefits.v1.BenefitsService.GetTeamFigures:input_type -> ipsbridge.benefits.v1.GetTeamFiguresRequest
+	11, // 56: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:output_type -> ipsbridge.benefits.v1.CreateBenefitResponse
+	13, // 57: ipsbridge.benefits.v1.BenefitsService.ListBenefits:output_type -> ipsbridge.benefits.v1.ListBenefitsResponse
+	15, // 58: ipsbridge.benefits.v1.BenefitsService.UpdateBenefit:output_type -> ipsbridge.benefits.v1.UpdateBenefitResponse
+	17, // 59: ipsbridge.benefits.v1.BenefitsService.GetBenefitSummary:output_type -> ipsbridge.benefits.v1.GetBenefitSummaryResponse
+	19, // 60: ipsbridge.benefits.v1.BenefitsService.CreateCounsellingRequest:output_type -> ipsbridge.benefits.v1.CreateCounsellingRequestResponse
+	21, // 61: ipsbridge.benefits.v1.BenefitsService.ListCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListCounsellingRequestsResponse
+	23, // 62: ipsbridge.benefits.v1.BenefitsService.AssignCounsellingRequest:output_type -> ipsbridge.benefits.v1.AssignCounsellingRequestResponse
+	25, // 63: ipsbridge.benefits.v1.BenefitsService.RecordCounsellingSession:output_type -> ipsbridge.benefits.v1.RecordCounsellingSessionResponse
+	27, // 64: ipsbridge.benefits.v1.BenefitsService.ListOpenCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse
+	32, // 65: ipsbridge.benefits.v1.BenefitsService.CalculateIncomeEffect:output_type -> ipsbridge.benefits.v1.CalculateIncomeEffectResponse
+	35, // 66: ipsbridge.benefits.v1.BenefitsService.ReportBenefitDecision:output_type -> ipsbridge.benefits.v1.ReportBenefitDecisionResponse
+	37, // 67: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:output_type -> ipsbridge.benefits.v1.ReportJobChangeResponse
+	41, // 68: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:output_type -> ipsbridge.benefits.v1.ListCounsellorTasksResponse
+	43, // 69: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:output_type -> ipsbridge.benefits.v1.ListBenefitNoticesResponse
+	45, // 70: ipsbridge.benefits.v1.BenefitsService.GetTeamFigures:output_type -> ipsbridge.benefits.v1.GetTeamFiguresResponse
+	56, // [56:71] is the sub-list for method output_type
+	41, // [41:56] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_benefits_v1_benefits_proto_init() }
@@ -3045,13 +3619,14 @@ func file_ipsbridge_benefits_v1_benefits_proto_init() {
 	if File_ipsbridge_benefits_v1_benefits_proto != nil {
 		return
 	}
+	file_ipsbridge_benefits_v1_benefits_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_benefits_v1_benefits_proto_rawDesc), len(file_ipsbridge_benefits_v1_benefits_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   38,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

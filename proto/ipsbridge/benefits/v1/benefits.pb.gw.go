@@ -255,6 +255,8 @@ func local_request_BenefitsService_GetBenefitSummary_0(ctx context.Context, mars
 	return msg, metadata, err
 }
 
+var filter_BenefitsService_CreateCounsellingRequest_0 = &utilities.DoubleArray{Encoding: map[string]int{"counselling_request": 0, "client_id": 1}, Base: []int{1, 1, 2, 0, 0}, Check: []int{0, 1, 1, 2, 3}}
+
 func request_BenefitsService_CreateCounsellingRequest_0(ctx context.Context, marshaler runtime.Marshaler, client BenefitsServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
 		protoReq CreateCounsellingRequestRequest
@@ -271,6 +273,12 @@ func request_BenefitsService_CreateCounsellingRequest_0(ctx context.Context, mar
 	protoReq.ClientId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "client_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_BenefitsService_CreateCounsellingRequest_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	if req.Body != nil {
 		_, _ = io.Copy(io.Discard, req.Body)
@@ -295,6 +303,12 @@ func local_request_BenefitsService_CreateCounsellingRequest_0(ctx context.Contex
 	protoReq.ClientId, err = runtime.String(val)
 	if err != nil {
 		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "client_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_BenefitsService_CreateCounsellingRequest_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
 	msg, err := server.CreateCounsellingRequest(ctx, &protoReq)
 	return msg, metadata, err

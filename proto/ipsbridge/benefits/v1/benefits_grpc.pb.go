@@ -75,8 +75,10 @@ type BenefitsServiceClient interface {
 	// ListOpenCounsellingRequests lists the open requests assigned to the
 	// calling counsellor, and optionally the unassigned ones they may take.
 	ListOpenCounsellingRequests(ctx context.Context, in *ListOpenCounsellingRequestsRequest, opts ...grpc.CallOption) (*ListOpenCounsellingRequestsResponse, error)
-	// CalculateIncomeEffect computes the client's monthly income with and
-	// without a job, line by line, from the benefits the caller may see.
+	// CalculateIncomeEffect computes the client's income with and without a
+	// job for each calendar month of a period, line by line, from the
+	// benefits the caller may see and the benefit amounts in force each
+	// month, with the rules' sources, warnings and assumptions in words.
 	CalculateIncomeEffect(ctx context.Context, in *CalculateIncomeEffectRequest, opts ...grpc.CallOption) (*CalculateIncomeEffectResponse, error)
 	// ReportBenefitDecision takes a decision of the paying organisation's
 	// system on a benefit it pays. Idempotent by request_id (or the
@@ -293,8 +295,10 @@ type BenefitsServiceServer interface {
 	// ListOpenCounsellingRequests lists the open requests assigned to the
 	// calling counsellor, and optionally the unassigned ones they may take.
 	ListOpenCounsellingRequests(context.Context, *ListOpenCounsellingRequestsRequest) (*ListOpenCounsellingRequestsResponse, error)
-	// CalculateIncomeEffect computes the client's monthly income with and
-	// without a job, line by line, from the benefits the caller may see.
+	// CalculateIncomeEffect computes the client's income with and without a
+	// job for each calendar month of a period, line by line, from the
+	// benefits the caller may see and the benefit amounts in force each
+	// month, with the rules' sources, warnings and assumptions in words.
 	CalculateIncomeEffect(context.Context, *CalculateIncomeEffectRequest) (*CalculateIncomeEffectResponse, error)
 	// ReportBenefitDecision takes a decision of the paying organisation's
 	// system on a benefit it pays. Idempotent by request_id (or the

@@ -8,6 +8,7 @@ package clientsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -37,6 +38,9 @@ const (
 	Section_SECTION_PLACEMENTS     Section = 6
 	Section_SECTION_BENEFITS       Section = 7
 	Section_SECTION_MILESTONES     Section = 8
+	// The trajectory application, its decisions and the claim lines earned
+	// on the client (the funding service).
+	Section_SECTION_FUNDING Section = 9
 )
 
 // Enum value maps for Section.
@@ -51,6 +55,7 @@ var (
 		6: "SECTION_PLACEMENTS",
 		7: "SECTION_BENEFITS",
 		8: "SECTION_MILESTONES",
+		9: "SECTION_FUNDING",
 	}
 	Section_value = map[string]int32{
 		"SECTION_UNSPECIFIED":    0,
@@ -62,6 +67,7 @@ var (
 		"SECTION_PLACEMENTS":     6,
 		"SECTION_BENEFITS":       7,
 		"SECTION_MILESTONES":     8,
+		"SECTION_FUNDING":        9,
 	}
 )
 
@@ -739,7 +745,9 @@ type ClinicalInput struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only.
-	UpdatedBy     string `protobuf:"bytes,5,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	UpdatedBy string `protobuf:"bytes,5,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
+	// Output only: every entry, the most recent first.
+	Entries       []*ClinicalEntry `protobuf:"bytes,6,rep,name=entries,proto3" json:"entries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -809,6 +817,102 @@ func (x *ClinicalInput) GetUpdatedBy() string {
 	return ""
 }
 
+func (x *ClinicalInput) GetEntries() []*ClinicalEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// ClinicalEntry is one dated note of the treatment team about work.
+type ClinicalEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	ClinicalEntryId string `protobuf:"bytes,1,opt,name=clinical_entry_id,json=clinicalEntryId,proto3" json:"clinical_entry_id,omitempty"`
+	// The day the entry is about (YYYY-MM-DD), not after today.
+	EntryDate          string `protobuf:"bytes,2,opt,name=entry_date,json=entryDate,proto3" json:"entry_date,omitempty"`
+	Notes              string `protobuf:"bytes,3,opt,name=notes,proto3" json:"notes,omitempty"`
+	WorkConsiderations string `protobuf:"bytes,4,opt,name=work_considerations,json=workConsiderations,proto3" json:"work_considerations,omitempty"`
+	// Output only.
+	AuthorId string `protobuf:"bytes,5,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
+	// Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClinicalEntry) Reset() {
+	*x = ClinicalEntry{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClinicalEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClinicalEntry) ProtoMessage() {}
+
+func (x *ClinicalEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClinicalEntry.ProtoReflect.Descriptor instead.
+func (*ClinicalEntry) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ClinicalEntry) GetClinicalEntryId() string {
+	if x != nil {
+		return x.ClinicalEntryId
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetEntryDate() string {
+	if x != nil {
+		return x.EntryDate
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetNotes() string {
+	if x != nil {
+		return x.Notes
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetWorkConsiderations() string {
+	if x != nil {
+		return x.WorkConsiderations
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetAuthorId() string {
+	if x != nil {
+		return x.AuthorId
+	}
+	return ""
+}
+
+func (x *ClinicalEntry) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
 // Consent is the client's consent for one organisation to see one section.
 type Consent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -834,7 +938,7 @@ type Consent struct {
 
 func (x *Consent) Reset() {
 	*x = Consent{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +950,7 @@ func (x *Consent) String() string {
 func (*Consent) ProtoMessage() {}
 
 func (x *Consent) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[6]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +963,7 @@ func (x *Consent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Consent.ProtoReflect.Descriptor instead.
 func (*Consent) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{6}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Consent) GetConsentId() string {
@@ -950,7 +1054,7 @@ type AccessEvent struct {
 
 func (x *AccessEvent) Reset() {
 	*x = AccessEvent{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1066,7 @@ func (x *AccessEvent) String() string {
 func (*AccessEvent) ProtoMessage() {}
 
 func (x *AccessEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[7]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1079,7 @@ func (x *AccessEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessEvent.ProtoReflect.Descriptor instead.
 func (*AccessEvent) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{7}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AccessEvent) GetSequence() int64 {
@@ -1086,8 +1190,8 @@ func (x *AccessEvent) GetService() string {
 type CreateClientRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Client *Client                `protobuf:"bytes,1,opt,name=client,proto3" json:"client,omitempty"`
-	// Idempotency key: a retry with the same request_id returns the client
-	// created by the first request.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header: a
+	// retry with the same key returns the client created by the first request.
 	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// Consents the client gives at intake, recorded in the same transaction
 	// as the enrolment. Each organisation must be in
@@ -1101,7 +1205,7 @@ type CreateClientRequest struct {
 
 func (x *CreateClientRequest) Reset() {
 	*x = CreateClientRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1217,7 @@ func (x *CreateClientRequest) String() string {
 func (*CreateClientRequest) ProtoMessage() {}
 
 func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[8]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1230,7 @@ func (x *CreateClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientRequest.ProtoReflect.Descriptor instead.
 func (*CreateClientRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{8}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateClientRequest) GetClient() *Client {
@@ -1161,7 +1265,7 @@ type ConsentGrant struct {
 
 func (x *ConsentGrant) Reset() {
 	*x = ConsentGrant{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1277,7 @@ func (x *ConsentGrant) String() string {
 func (*ConsentGrant) ProtoMessage() {}
 
 func (x *ConsentGrant) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[9]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1290,7 @@ func (x *ConsentGrant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsentGrant.ProtoReflect.Descriptor instead.
 func (*ConsentGrant) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{9}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConsentGrant) GetOrganizationId() string {
@@ -1212,7 +1316,7 @@ type CreateClientResponse struct {
 
 func (x *CreateClientResponse) Reset() {
 	*x = CreateClientResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1224,7 +1328,7 @@ func (x *CreateClientResponse) String() string {
 func (*CreateClientResponse) ProtoMessage() {}
 
 func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[10]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1237,7 +1341,7 @@ func (x *CreateClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateClientResponse.ProtoReflect.Descriptor instead.
 func (*CreateClientResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{10}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateClientResponse) GetClient() *Client {
@@ -1256,7 +1360,7 @@ type GetClientRequest struct {
 
 func (x *GetClientRequest) Reset() {
 	*x = GetClientRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1372,7 @@ func (x *GetClientRequest) String() string {
 func (*GetClientRequest) ProtoMessage() {}
 
 func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[11]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1385,7 @@ func (x *GetClientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientRequest.ProtoReflect.Descriptor instead.
 func (*GetClientRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{11}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetClientRequest) GetClientId() string {
@@ -1300,7 +1404,7 @@ type GetClientResponse struct {
 
 func (x *GetClientResponse) Reset() {
 	*x = GetClientResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1312,7 +1416,7 @@ func (x *GetClientResponse) String() string {
 func (*GetClientResponse) ProtoMessage() {}
 
 func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[12]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1325,7 +1429,7 @@ func (x *GetClientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClientResponse.ProtoReflect.Descriptor instead.
 func (*GetClientResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{12}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetClientResponse) GetClient() *Client {
@@ -1341,14 +1445,23 @@ type ListClientsRequest struct {
 	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only clients in this phase, when set.
-	Phase         Phase `protobuf:"varint,3,opt,name=phase,proto3,enum=ipsbridge.clients.v1.Phase" json:"phase,omitempty"`
+	Phase Phase `protobuf:"varint,3,opt,name=phase,proto3,enum=ipsbridge.clients.v1.Phase" json:"phase,omitempty"`
+	// Only clients of this employment specialist, when set (a caseload).
+	EmploymentSpecialistId string `protobuf:"bytes,4,opt,name=employment_specialist_id,json=employmentSpecialistId,proto3" json:"employment_specialist_id,omitempty"`
+	// Only clients of this team, when set (a team's caseload).
+	TeamId string `protobuf:"bytes,5,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// Leave out closed trajectories.
+	OpenOnly bool `protobuf:"varint,6,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	// Only clients whose name contains this (any case), among those whose
+	// identity the caller may read.
+	NameContains  string `protobuf:"bytes,7,opt,name=name_contains,json=nameContains,proto3" json:"name_contains,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListClientsRequest) Reset() {
 	*x = ListClientsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1473,7 @@ func (x *ListClientsRequest) String() string {
 func (*ListClientsRequest) ProtoMessage() {}
 
 func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[13]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1486,7 @@ func (x *ListClientsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsRequest.ProtoReflect.Descriptor instead.
 func (*ListClientsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{13}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListClientsRequest) GetPageSize() int32 {
@@ -1397,17 +1510,49 @@ func (x *ListClientsRequest) GetPhase() Phase {
 	return Phase_PHASE_UNSPECIFIED
 }
 
+func (x *ListClientsRequest) GetEmploymentSpecialistId() string {
+	if x != nil {
+		return x.EmploymentSpecialistId
+	}
+	return ""
+}
+
+func (x *ListClientsRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *ListClientsRequest) GetOpenOnly() bool {
+	if x != nil {
+		return x.OpenOnly
+	}
+	return false
+}
+
+func (x *ListClientsRequest) GetNameContains() string {
+	if x != nil {
+		return x.NameContains
+	}
+	return ""
+}
+
 type ListClientsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Clients       []*Client              `protobuf:"bytes,1,rep,name=clients,proto3" json:"clients,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// With employment_specialist_id or team_id: the number of clients each
+	// specialist has among all that match the filter (not only this page),
+	// for caseload warnings. Counts, never client data.
+	Loads         []*SpecialistLoad `protobuf:"bytes,3,rep,name=loads,proto3" json:"loads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListClientsResponse) Reset() {
 	*x = ListClientsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1564,7 @@ func (x *ListClientsResponse) String() string {
 func (*ListClientsResponse) ProtoMessage() {}
 
 func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[14]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1577,7 @@ func (x *ListClientsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListClientsResponse.ProtoReflect.Descriptor instead.
 func (*ListClientsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{14}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListClientsResponse) GetClients() []*Client {
@@ -1449,19 +1594,83 @@ func (x *ListClientsResponse) GetNextPageToken() string {
 	return ""
 }
 
+func (x *ListClientsResponse) GetLoads() []*SpecialistLoad {
+	if x != nil {
+		return x.Loads
+	}
+	return nil
+}
+
+// SpecialistLoad is one specialist's number of matching clients.
+type SpecialistLoad struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	EmploymentSpecialistId string                 `protobuf:"bytes,1,opt,name=employment_specialist_id,json=employmentSpecialistId,proto3" json:"employment_specialist_id,omitempty"`
+	Clients                int32                  `protobuf:"varint,2,opt,name=clients,proto3" json:"clients,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *SpecialistLoad) Reset() {
+	*x = SpecialistLoad{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SpecialistLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SpecialistLoad) ProtoMessage() {}
+
+func (x *SpecialistLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SpecialistLoad.ProtoReflect.Descriptor instead.
+func (*SpecialistLoad) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SpecialistLoad) GetEmploymentSpecialistId() string {
+	if x != nil {
+		return x.EmploymentSpecialistId
+	}
+	return ""
+}
+
+func (x *SpecialistLoad) GetClients() int32 {
+	if x != nil {
+		return x.Clients
+	}
+	return 0
+}
+
 type UpdateIdentityRequest struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	Identity *Identity              `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
 	// Fields of identity to change; required.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateIdentityRequest) Reset() {
 	*x = UpdateIdentityRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1682,7 @@ func (x *UpdateIdentityRequest) String() string {
 func (*UpdateIdentityRequest) ProtoMessage() {}
 
 func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[15]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1695,7 @@ func (x *UpdateIdentityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityRequest.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{15}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateIdentityRequest) GetClientId() string {
@@ -1510,6 +1719,13 @@ func (x *UpdateIdentityRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateIdentityRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateIdentityResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Identity      *Identity              `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
@@ -1519,7 +1735,7 @@ type UpdateIdentityResponse struct {
 
 func (x *UpdateIdentityResponse) Reset() {
 	*x = UpdateIdentityResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1531,7 +1747,7 @@ func (x *UpdateIdentityResponse) String() string {
 func (*UpdateIdentityResponse) ProtoMessage() {}
 
 func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[16]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1544,7 +1760,7 @@ func (x *UpdateIdentityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateIdentityResponse.ProtoReflect.Descriptor instead.
 func (*UpdateIdentityResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{16}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpdateIdentityResponse) GetIdentity() *Identity {
@@ -1563,7 +1779,7 @@ type GetTrajectoryRequest struct {
 
 func (x *GetTrajectoryRequest) Reset() {
 	*x = GetTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1575,7 +1791,7 @@ func (x *GetTrajectoryRequest) String() string {
 func (*GetTrajectoryRequest) ProtoMessage() {}
 
 func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[17]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1588,7 +1804,7 @@ func (x *GetTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{17}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetTrajectoryRequest) GetClientId() string {
@@ -1607,7 +1823,7 @@ type GetTrajectoryResponse struct {
 
 func (x *GetTrajectoryResponse) Reset() {
 	*x = GetTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1835,7 @@ func (x *GetTrajectoryResponse) String() string {
 func (*GetTrajectoryResponse) ProtoMessage() {}
 
 func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[18]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1848,7 @@ func (x *GetTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*GetTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{18}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1648,14 +1864,18 @@ type UpdateTrajectoryRequest struct {
 	Trajectory *Trajectory            `protobuf:"bytes,2,opt,name=trajectory,proto3" json:"trajectory,omitempty"`
 	// Fields of trajectory to change: team_id, employment_specialist_id,
 	// involved_organization_ids.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateTrajectoryRequest) Reset() {
 	*x = UpdateTrajectoryRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +1887,7 @@ func (x *UpdateTrajectoryRequest) String() string {
 func (*UpdateTrajectoryRequest) ProtoMessage() {}
 
 func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[19]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +1900,7 @@ func (x *UpdateTrajectoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryRequest.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{19}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateTrajectoryRequest) GetClientId() string {
@@ -1704,6 +1924,13 @@ func (x *UpdateTrajectoryRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateTrajectoryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateTrajectoryResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Trajectory    *Trajectory            `protobuf:"bytes,1,opt,name=trajectory,proto3" json:"trajectory,omitempty"`
@@ -1713,7 +1940,7 @@ type UpdateTrajectoryResponse struct {
 
 func (x *UpdateTrajectoryResponse) Reset() {
 	*x = UpdateTrajectoryResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1725,7 +1952,7 @@ func (x *UpdateTrajectoryResponse) String() string {
 func (*UpdateTrajectoryResponse) ProtoMessage() {}
 
 func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[20]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1738,7 +1965,7 @@ func (x *UpdateTrajectoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateTrajectoryResponse.ProtoReflect.Descriptor instead.
 func (*UpdateTrajectoryResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{20}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateTrajectoryResponse) GetTrajectory() *Trajectory {
@@ -1755,14 +1982,18 @@ type TransitionPhaseRequest struct {
 	// Required when closing; why the trajectory ends.
 	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The trajectory version this transition is based on.
-	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TransitionPhaseRequest) Reset() {
 	*x = TransitionPhaseRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +2005,7 @@ func (x *TransitionPhaseRequest) String() string {
 func (*TransitionPhaseRequest) ProtoMessage() {}
 
 func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[21]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +2018,7 @@ func (x *TransitionPhaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseRequest.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{21}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TransitionPhaseRequest) GetClientId() string {
@@ -1818,6 +2049,13 @@ func (x *TransitionPhaseRequest) GetVersion() int64 {
 	return 0
 }
 
+func (x *TransitionPhaseRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type TransitionPhaseResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Trajectory    *Trajectory            `protobuf:"bytes,1,opt,name=trajectory,proto3" json:"trajectory,omitempty"`
@@ -1827,7 +2065,7 @@ type TransitionPhaseResponse struct {
 
 func (x *TransitionPhaseResponse) Reset() {
 	*x = TransitionPhaseResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +2077,7 @@ func (x *TransitionPhaseResponse) String() string {
 func (*TransitionPhaseResponse) ProtoMessage() {}
 
 func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[22]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +2090,7 @@ func (x *TransitionPhaseResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransitionPhaseResponse.ProtoReflect.Descriptor instead.
 func (*TransitionPhaseResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{22}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TransitionPhaseResponse) GetTrajectory() *Trajectory {
@@ -1871,7 +2109,7 @@ type GetWorkGoalsRequest struct {
 
 func (x *GetWorkGoalsRequest) Reset() {
 	*x = GetWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2121,7 @@ func (x *GetWorkGoalsRequest) String() string {
 func (*GetWorkGoalsRequest) ProtoMessage() {}
 
 func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[23]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2134,7 @@ func (x *GetWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{23}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetWorkGoalsRequest) GetClientId() string {
@@ -1915,7 +2153,7 @@ type GetWorkGoalsResponse struct {
 
 func (x *GetWorkGoalsResponse) Reset() {
 	*x = GetWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2165,7 @@ func (x *GetWorkGoalsResponse) String() string {
 func (*GetWorkGoalsResponse) ProtoMessage() {}
 
 func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[24]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2178,7 @@ func (x *GetWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{24}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetWorkGoalsResponse) GetWorkGoals() *WorkGoals {
@@ -1951,17 +2189,21 @@ func (x *GetWorkGoalsResponse) GetWorkGoals() *WorkGoals {
 }
 
 type UpdateWorkGoalsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	WorkGoals     *WorkGoals             `protobuf:"bytes,2,opt,name=work_goals,json=workGoals,proto3" json:"work_goals,omitempty"`
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	ClientId   string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	WorkGoals  *WorkGoals             `protobuf:"bytes,2,opt,name=work_goals,json=workGoals,proto3" json:"work_goals,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateWorkGoalsRequest) Reset() {
 	*x = UpdateWorkGoalsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2215,7 @@ func (x *UpdateWorkGoalsRequest) String() string {
 func (*UpdateWorkGoalsRequest) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[25]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2228,7 @@ func (x *UpdateWorkGoalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{25}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateWorkGoalsRequest) GetClientId() string {
@@ -2010,6 +2252,13 @@ func (x *UpdateWorkGoalsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateWorkGoalsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateWorkGoalsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	WorkGoals     *WorkGoals             `protobuf:"bytes,1,opt,name=work_goals,json=workGoals,proto3" json:"work_goals,omitempty"`
@@ -2019,7 +2268,7 @@ type UpdateWorkGoalsResponse struct {
 
 func (x *UpdateWorkGoalsResponse) Reset() {
 	*x = UpdateWorkGoalsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2031,7 +2280,7 @@ func (x *UpdateWorkGoalsResponse) String() string {
 func (*UpdateWorkGoalsResponse) ProtoMessage() {}
 
 func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[26]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2044,12 +2293,117 @@ func (x *UpdateWorkGoalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateWorkGoalsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateWorkGoalsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{26}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateWorkGoalsResponse) GetWorkGoals() *WorkGoals {
 	if x != nil {
 		return x.WorkGoals
+	}
+	return nil
+}
+
+type AddClinicalEntryRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Entry    *ClinicalEntry         `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Idempotency key: a retry with the same key adds nothing.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddClinicalEntryRequest) Reset() {
+	*x = AddClinicalEntryRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddClinicalEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddClinicalEntryRequest) ProtoMessage() {}
+
+func (x *AddClinicalEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddClinicalEntryRequest.ProtoReflect.Descriptor instead.
+func (*AddClinicalEntryRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AddClinicalEntryRequest) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *AddClinicalEntryRequest) GetEntry() *ClinicalEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+func (x *AddClinicalEntryRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type AddClinicalEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entry         *ClinicalEntry         `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddClinicalEntryResponse) Reset() {
+	*x = AddClinicalEntryResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddClinicalEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddClinicalEntryResponse) ProtoMessage() {}
+
+func (x *AddClinicalEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddClinicalEntryResponse.ProtoReflect.Descriptor instead.
+func (*AddClinicalEntryResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AddClinicalEntryResponse) GetEntry() *ClinicalEntry {
+	if x != nil {
+		return x.Entry
 	}
 	return nil
 }
@@ -2063,7 +2417,7 @@ type GetClinicalInputRequest struct {
 
 func (x *GetClinicalInputRequest) Reset() {
 	*x = GetClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2429,7 @@ func (x *GetClinicalInputRequest) String() string {
 func (*GetClinicalInputRequest) ProtoMessage() {}
 
 func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[27]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2442,7 @@ func (x *GetClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{27}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetClinicalInputRequest) GetClientId() string {
@@ -2107,7 +2461,7 @@ type GetClinicalInputResponse struct {
 
 func (x *GetClinicalInputResponse) Reset() {
 	*x = GetClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2473,7 @@ func (x *GetClinicalInputResponse) String() string {
 func (*GetClinicalInputResponse) ProtoMessage() {}
 
 func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[28]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2486,7 @@ func (x *GetClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*GetClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{28}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2147,13 +2501,17 @@ type UpdateClinicalInputRequest struct {
 	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	ClinicalInput *ClinicalInput         `protobuf:"bytes,2,opt,name=clinical_input,json=clinicalInput,proto3" json:"clinical_input,omitempty"`
 	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateClinicalInputRequest) Reset() {
 	*x = UpdateClinicalInputRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2523,7 @@ func (x *UpdateClinicalInputRequest) String() string {
 func (*UpdateClinicalInputRequest) ProtoMessage() {}
 
 func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[29]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2536,7 @@ func (x *UpdateClinicalInputRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputRequest.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{29}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateClinicalInputRequest) GetClientId() string {
@@ -2202,6 +2560,13 @@ func (x *UpdateClinicalInputRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateClinicalInputRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateClinicalInputResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ClinicalInput *ClinicalInput         `protobuf:"bytes,1,opt,name=clinical_input,json=clinicalInput,proto3" json:"clinical_input,omitempty"`
@@ -2211,7 +2576,7 @@ type UpdateClinicalInputResponse struct {
 
 func (x *UpdateClinicalInputResponse) Reset() {
 	*x = UpdateClinicalInputResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2588,7 @@ func (x *UpdateClinicalInputResponse) String() string {
 func (*UpdateClinicalInputResponse) ProtoMessage() {}
 
 func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[30]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2601,7 @@ func (x *UpdateClinicalInputResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateClinicalInputResponse.ProtoReflect.Descriptor instead.
 func (*UpdateClinicalInputResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{30}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateClinicalInputResponse) GetClinicalInput() *ClinicalInput {
@@ -2255,7 +2620,7 @@ type ListConsentsRequest struct {
 
 func (x *ListConsentsRequest) Reset() {
 	*x = ListConsentsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2632,7 @@ func (x *ListConsentsRequest) String() string {
 func (*ListConsentsRequest) ProtoMessage() {}
 
 func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[31]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2645,7 @@ func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsRequest.ProtoReflect.Descriptor instead.
 func (*ListConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{31}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListConsentsRequest) GetClientId() string {
@@ -2299,7 +2664,7 @@ type ListConsentsResponse struct {
 
 func (x *ListConsentsResponse) Reset() {
 	*x = ListConsentsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2311,7 +2676,7 @@ func (x *ListConsentsResponse) String() string {
 func (*ListConsentsResponse) ProtoMessage() {}
 
 func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[32]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2689,7 @@ func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsResponse.ProtoReflect.Descriptor instead.
 func (*ListConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{32}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListConsentsResponse) GetConsents() []*Consent {
@@ -2339,7 +2704,7 @@ type RecordConsentRequest struct {
 	ClientId       string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
 	Sections       []Section              `protobuf:"varint,3,rep,packed,name=sections,proto3,enum=ipsbridge.clients.v1.Section" json:"sections,omitempty"`
-	// Idempotency key.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2347,7 +2712,7 @@ type RecordConsentRequest struct {
 
 func (x *RecordConsentRequest) Reset() {
 	*x = RecordConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2724,7 @@ func (x *RecordConsentRequest) String() string {
 func (*RecordConsentRequest) ProtoMessage() {}
 
 func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[33]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2737,7 @@ func (x *RecordConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentRequest.ProtoReflect.Descriptor instead.
 func (*RecordConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{33}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RecordConsentRequest) GetClientId() string {
@@ -2412,7 +2777,7 @@ type RecordConsentResponse struct {
 
 func (x *RecordConsentResponse) Reset() {
 	*x = RecordConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2424,7 +2789,7 @@ func (x *RecordConsentResponse) String() string {
 func (*RecordConsentResponse) ProtoMessage() {}
 
 func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[34]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2437,7 +2802,7 @@ func (x *RecordConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConsentResponse.ProtoReflect.Descriptor instead.
 func (*RecordConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{34}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RecordConsentResponse) GetConsents() []*Consent {
@@ -2448,16 +2813,20 @@ func (x *RecordConsentResponse) GetConsents() []*Consent {
 }
 
 type RevokeConsentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	ConsentId     string                 `protobuf:"bytes,2,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClientId  string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	ConsentId string                 `protobuf:"bytes,2,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RevokeConsentRequest) Reset() {
 	*x = RevokeConsentRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2838,7 @@ func (x *RevokeConsentRequest) String() string {
 func (*RevokeConsentRequest) ProtoMessage() {}
 
 func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[35]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2851,7 @@ func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeConsentRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{35}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RevokeConsentRequest) GetClientId() string {
@@ -2499,6 +2868,13 @@ func (x *RevokeConsentRequest) GetConsentId() string {
 	return ""
 }
 
+func (x *RevokeConsentRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type RevokeConsentResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Consent       *Consent               `protobuf:"bytes,1,opt,name=consent,proto3" json:"consent,omitempty"`
@@ -2508,7 +2884,7 @@ type RevokeConsentResponse struct {
 
 func (x *RevokeConsentResponse) Reset() {
 	*x = RevokeConsentResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2896,7 @@ func (x *RevokeConsentResponse) String() string {
 func (*RevokeConsentResponse) ProtoMessage() {}
 
 func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[36]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2909,7 @@ func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeConsentResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{36}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RevokeConsentResponse) GetConsent() *Consent {
@@ -2544,17 +2920,21 @@ func (x *RevokeConsentResponse) GetConsent() *Consent {
 }
 
 type ListAccessEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ClientId      string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
-	PageSize      int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ClientId  string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	PageSize  int32                  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only refused accesses.
+	RefusalsOnly bool `protobuf:"varint,4,opt,name=refusals_only,json=refusalsOnly,proto3" json:"refusals_only,omitempty"`
+	// Only accesses by organisations other than the client's own MHA.
+	OtherOrganizationsOnly bool `protobuf:"varint,5,opt,name=other_organizations_only,json=otherOrganizationsOnly,proto3" json:"other_organizations_only,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *ListAccessEventsRequest) Reset() {
 	*x = ListAccessEventsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2946,7 @@ func (x *ListAccessEventsRequest) String() string {
 func (*ListAccessEventsRequest) ProtoMessage() {}
 
 func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[37]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2959,7 @@ func (x *ListAccessEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{37}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAccessEventsRequest) GetClientId() string {
@@ -2603,6 +2983,20 @@ func (x *ListAccessEventsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListAccessEventsRequest) GetRefusalsOnly() bool {
+	if x != nil {
+		return x.RefusalsOnly
+	}
+	return false
+}
+
+func (x *ListAccessEventsRequest) GetOtherOrganizationsOnly() bool {
+	if x != nil {
+		return x.OtherOrganizationsOnly
+	}
+	return false
+}
+
 type ListAccessEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	AccessEvents  []*AccessEvent         `protobuf:"bytes,1,rep,name=access_events,json=accessEvents,proto3" json:"access_events,omitempty"`
@@ -2613,7 +3007,7 @@ type ListAccessEventsResponse struct {
 
 func (x *ListAccessEventsResponse) Reset() {
 	*x = ListAccessEventsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +3019,7 @@ func (x *ListAccessEventsResponse) String() string {
 func (*ListAccessEventsResponse) ProtoMessage() {}
 
 func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[38]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +3032,7 @@ func (x *ListAccessEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccessEventsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{38}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAccessEventsResponse) GetAccessEvents() []*AccessEvent {
@@ -2664,7 +3058,7 @@ type CheckAccessRequest struct {
 
 func (x *CheckAccessRequest) Reset() {
 	*x = CheckAccessRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2676,7 +3070,7 @@ func (x *CheckAccessRequest) String() string {
 func (*CheckAccessRequest) ProtoMessage() {}
 
 func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[39]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2689,7 +3083,7 @@ func (x *CheckAccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessRequest.ProtoReflect.Descriptor instead.
 func (*CheckAccessRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{39}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CheckAccessRequest) GetClientId() string {
@@ -2720,7 +3114,7 @@ type CheckAccessResponse struct {
 
 func (x *CheckAccessResponse) Reset() {
 	*x = CheckAccessResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +3126,7 @@ func (x *CheckAccessResponse) String() string {
 func (*CheckAccessResponse) ProtoMessage() {}
 
 func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[40]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +3139,7 @@ func (x *CheckAccessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckAccessResponse.ProtoReflect.Descriptor instead.
 func (*CheckAccessResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{40}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CheckAccessResponse) GetMhaOrganizationId() string {
@@ -2812,7 +3206,7 @@ type GetCallerRequest struct {
 
 func (x *GetCallerRequest) Reset() {
 	*x = GetCallerRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3218,7 @@ func (x *GetCallerRequest) String() string {
 func (*GetCallerRequest) ProtoMessage() {}
 
 func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[41]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3231,7 @@ func (x *GetCallerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerRequest.ProtoReflect.Descriptor instead.
 func (*GetCallerRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{41}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
 }
 
 type GetCallerResponse struct {
@@ -2855,7 +3249,7 @@ type GetCallerResponse struct {
 
 func (x *GetCallerResponse) Reset() {
 	*x = GetCallerResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2867,7 +3261,7 @@ func (x *GetCallerResponse) String() string {
 func (*GetCallerResponse) ProtoMessage() {}
 
 func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[42]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2880,7 +3274,7 @@ func (x *GetCallerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCallerResponse.ProtoReflect.Descriptor instead.
 func (*GetCallerResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{42}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetCallerResponse) GetUserId() string {
@@ -2935,7 +3329,7 @@ type GetRegionStatisticsRequest struct {
 
 func (x *GetRegionStatisticsRequest) Reset() {
 	*x = GetRegionStatisticsRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3341,7 @@ func (x *GetRegionStatisticsRequest) String() string {
 func (*GetRegionStatisticsRequest) ProtoMessage() {}
 
 func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[43]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3354,7 @@ func (x *GetRegionStatisticsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsRequest.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{43}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetRegionStatisticsRequest) GetRegionId() string {
@@ -2986,7 +3380,7 @@ type GroupCount struct {
 
 func (x *GroupCount) Reset() {
 	*x = GroupCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3392,7 @@ func (x *GroupCount) String() string {
 func (*GroupCount) ProtoMessage() {}
 
 func (x *GroupCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[44]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3405,7 @@ func (x *GroupCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCount.ProtoReflect.Descriptor instead.
 func (*GroupCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{44}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GroupCount) GetCount() int32 {
@@ -3039,7 +3433,7 @@ type PhaseCount struct {
 
 func (x *PhaseCount) Reset() {
 	*x = PhaseCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3445,7 @@ func (x *PhaseCount) String() string {
 func (*PhaseCount) ProtoMessage() {}
 
 func (x *PhaseCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[45]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3458,7 @@ func (x *PhaseCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PhaseCount.ProtoReflect.Descriptor instead.
 func (*PhaseCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{45}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *PhaseCount) GetPhase() Phase {
@@ -3097,7 +3491,7 @@ type GetRegionStatisticsResponse struct {
 
 func (x *GetRegionStatisticsResponse) Reset() {
 	*x = GetRegionStatisticsResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3109,7 +3503,7 @@ func (x *GetRegionStatisticsResponse) String() string {
 func (*GetRegionStatisticsResponse) ProtoMessage() {}
 
 func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[46]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3122,7 +3516,7 @@ func (x *GetRegionStatisticsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRegionStatisticsResponse.ProtoReflect.Descriptor instead.
 func (*GetRegionStatisticsResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{46}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetRegionStatisticsResponse) GetRegionId() string {
@@ -3171,7 +3565,7 @@ type GetTeamFiguresRequest struct {
 
 func (x *GetTeamFiguresRequest) Reset() {
 	*x = GetTeamFiguresRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3183,7 +3577,7 @@ func (x *GetTeamFiguresRequest) String() string {
 func (*GetTeamFiguresRequest) ProtoMessage() {}
 
 func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[47]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3196,7 +3590,7 @@ func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
 func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{47}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetTeamFiguresRequest) GetTeamId() string {
@@ -3231,7 +3625,7 @@ type ReasonCount struct {
 
 func (x *ReasonCount) Reset() {
 	*x = ReasonCount{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3243,7 +3637,7 @@ func (x *ReasonCount) String() string {
 func (*ReasonCount) ProtoMessage() {}
 
 func (x *ReasonCount) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[48]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3256,7 +3650,7 @@ func (x *ReasonCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
 func (*ReasonCount) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{48}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReasonCount) GetReason() string {
@@ -3294,7 +3688,7 @@ type GetTeamFiguresResponse struct {
 
 func (x *GetTeamFiguresResponse) Reset() {
 	*x = GetTeamFiguresResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3306,7 +3700,7 @@ func (x *GetTeamFiguresResponse) String() string {
 func (*GetTeamFiguresResponse) ProtoMessage() {}
 
 func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[49]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3319,7 +3713,7 @@ func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
 func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{49}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetTeamFiguresResponse) GetTeamId() string {
@@ -3386,7 +3780,7 @@ type ListTeamSampleRequest struct {
 
 func (x *ListTeamSampleRequest) Reset() {
 	*x = ListTeamSampleRequest{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3398,7 +3792,7 @@ func (x *ListTeamSampleRequest) String() string {
 func (*ListTeamSampleRequest) ProtoMessage() {}
 
 func (x *ListTeamSampleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[50]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3411,7 +3805,7 @@ func (x *ListTeamSampleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamSampleRequest.ProtoReflect.Descriptor instead.
 func (*ListTeamSampleRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{50}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListTeamSampleRequest) GetTeamId() string {
@@ -3465,7 +3859,7 @@ type SampledTrajectory struct {
 
 func (x *SampledTrajectory) Reset() {
 	*x = SampledTrajectory{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3477,7 +3871,7 @@ func (x *SampledTrajectory) String() string {
 func (*SampledTrajectory) ProtoMessage() {}
 
 func (x *SampledTrajectory) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3490,7 +3884,7 @@ func (x *SampledTrajectory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SampledTrajectory.ProtoReflect.Descriptor instead.
 func (*SampledTrajectory) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{51}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SampledTrajectory) GetClientId() string {
@@ -3537,7 +3931,7 @@ type ListTeamSampleResponse struct {
 
 func (x *ListTeamSampleResponse) Reset() {
 	*x = ListTeamSampleResponse{}
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +3943,7 @@ func (x *ListTeamSampleResponse) String() string {
 func (*ListTeamSampleResponse) ProtoMessage() {}
 
 func (x *ListTeamSampleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +3956,7 @@ func (x *ListTeamSampleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTeamSampleResponse.ProtoReflect.Descriptor instead.
 func (*ListTeamSampleResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{52}
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListTeamSampleResponse) GetTrajectories() []*SampledTrajectory {
@@ -3576,23 +3970,23 @@ var File_ipsbridge_clients_v1_clients_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\n" +
-	"\"ipsbridge/clients/v1/clients.proto\x12\x14ipsbridge.clients.v1\x1a\x1bbuf/validate/validate.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x04\n" +
-	"\x06Client\x12\x1b\n" +
-	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12\x1b\n" +
-	"\tregion_id\x18\x02 \x01(\tR\bregionId\x12.\n" +
-	"\x13mha_organization_id\x18\x03 \x01(\tR\x11mhaOrganizationId\x12:\n" +
+	"\"ipsbridge/clients/v1/clients.proto\x12\x14ipsbridge.clients.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xef\x04\n" +
+	"\x06Client\x12 \n" +
+	"\tclient_id\x18\x01 \x01(\tB\x03\xe0A\x03R\bclientId\x12 \n" +
+	"\tregion_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bregionId\x123\n" +
+	"\x13mha_organization_id\x18\x03 \x01(\tB\x03\xe0A\x03R\x11mhaOrganizationId\x12:\n" +
 	"\bidentity\x18\x04 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\x12@\n" +
 	"\n" +
 	"trajectory\x18\x05 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
 	"trajectory\x12>\n" +
 	"\n" +
 	"work_goals\x18\x06 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\x12J\n" +
-	"\x0eclinical_input\x18\a \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\x12J\n" +
-	"\x11readable_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10readableSections\x12J\n" +
-	"\x11writable_sections\x18\t \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionR\x10writableSections\x12;\n" +
+	"\x0eclinical_input\x18\a \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\x12O\n" +
+	"\x11readable_sections\x18\b \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x03\xe0A\x03R\x10readableSections\x12O\n" +
+	"\x11writable_sections\x18\t \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x03\xe0A\x03R\x10writableSections\x12@\n" +
 	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd0\x03\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xda\x03\n" +
 	"\bIdentity\x12'\n" +
 	"\n" +
 	"given_name\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tgivenName\x12)\n" +
@@ -3604,28 +3998,28 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x05phone\x18\x05 \x01(\tB\x1e\xbaH\x1b\xd8\x01\x01r\x162\x14^\\+?[0-9 ()-]{6,20}$R\x05phone\x12\"\n" +
 	"\aaddress\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\aaddress\x12&\n" +
 	"\x03bsn\x18\a \x01(\tB\x14\xbaH\x11\xd8\x01\x01r\f2\n" +
-	"^[0-9]{9}$R\x03bsn\x12\x1d\n" +
+	"^[0-9]{9}$R\x03bsn\x12\"\n" +
 	"\n" +
-	"bsn_masked\x18\b \x01(\bR\tbsnMasked\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"bsn_masked\x18\b \x01(\bB\x03\xe0A\x03R\tbsnMasked\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xfc\x04\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\x9f\x05\n" +
 	"\n" +
-	"Trajectory\x121\n" +
-	"\x05phase\x18\x01 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseR\x05phase\x12 \n" +
+	"Trajectory\x126\n" +
+	"\x05phase\x18\x01 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\x03\xe0A\x03R\x05phase\x12 \n" +
 	"\ateam_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06teamId\x12A\n" +
 	"\x18employment_specialist_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x16employmentSpecialistId\x12N\n" +
-	"\x19involved_organization_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18@R\x17involvedOrganizationIds\x12%\n" +
-	"\x0eclosing_reason\x18\x05 \x01(\tR\rclosingReason\x12D\n" +
-	"\x10phase_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0ephaseStartTime\x12?\n" +
-	"\rreferral_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\freferralTime\x12;\n" +
-	"\ahistory\x18\b \x03(\v2!.ipsbridge.clients.v1.PhaseChangeR\ahistory\x12!\n" +
-	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
+	"\x19involved_organization_ids\x18\x04 \x03(\tB\x12\xbaH\x0f\x92\x01\f\x10\x14\x18\x01\"\x06r\x04\x10\x01\x18@R\x17involvedOrganizationIds\x12*\n" +
+	"\x0eclosing_reason\x18\x05 \x01(\tB\x03\xe0A\x03R\rclosingReason\x12I\n" +
+	"\x10phase_start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\x0ephaseStartTime\x12D\n" +
+	"\rreferral_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\freferralTime\x12@\n" +
+	"\ahistory\x18\b \x03(\v2!.ipsbridge.clients.v1.PhaseChangeB\x03\xe0A\x03R\ahistory\x12!\n" +
+	"\aversion\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
 	"\vupdate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vintake_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12@\n" +
+	"\vintake_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"intakeTime\"\xf5\x01\n" +
 	"\vPhaseChange\x12:\n" +
 	"\n" +
@@ -3635,7 +4029,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"changeTime\x12\x1d\n" +
 	"\n" +
 	"changed_by\x18\x04 \x01(\tR\tchangedBy\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xb7\x03\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\xc1\x03\n" +
 	"\tWorkGoals\x12*\n" +
 	"\vpreferences\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vpreferences\x12\x1e\n" +
 	"\x05goals\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x05goals\x12&\n" +
@@ -3643,34 +4037,44 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x0esupport_wishes\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\rsupportWishes\x12F\n" +
 	"\x15preferred_occupations\x18\x05 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10\x14\"\ar\x05\x10\x01\x18\xc8\x01R\x14preferredOccupations\x12>\n" +
 	"\x16desired_hours_per_week\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18<(\x00R\x13desiredHoursPerWeek\x12!\n" +
-	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x1d\n" +
+	"\aversion\x18\a \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\"\n" +
 	"\n" +
-	"updated_by\x18\t \x01(\tR\tupdatedBy\"\xe9\x01\n" +
+	"updated_by\x18\t \x01(\tB\x03\xe0A\x03R\tupdatedBy\"\xb2\x02\n" +
 	"\rClinicalInput\x12\x1e\n" +
 	"\x05notes\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x129\n" +
 	"\x13work_considerations\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12!\n" +
-	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12\x1d\n" +
+	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12\"\n" +
 	"\n" +
-	"updated_by\x18\x05 \x01(\tR\tupdatedBy\"\xf5\x02\n" +
-	"\aConsent\x12\x1d\n" +
+	"updated_by\x18\x05 \x01(\tB\x03\xe0A\x03R\tupdatedBy\x12=\n" +
+	"\aentries\x18\x06 \x03(\v2#.ipsbridge.clients.v1.ClinicalEntryR\aentries\"\xb4\x02\n" +
+	"\rClinicalEntry\x12*\n" +
+	"\x11clinical_entry_id\x18\x01 \x01(\tR\x0fclinicalEntryId\x12B\n" +
 	"\n" +
-	"consent_id\x18\x01 \x01(\tR\tconsentId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12'\n" +
+	"entry_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tentryDate\x12\x1e\n" +
+	"\x05notes\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x05notes\x129\n" +
+	"\x13work_considerations\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x12workConsiderations\x12\x1b\n" +
+	"\tauthor_id\x18\x05 \x01(\tR\bauthorId\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\x98\x03\n" +
+	"\aConsent\x12\"\n" +
+	"\n" +
+	"consent_id\x18\x01 \x01(\tB\x03\xe0A\x03R\tconsentId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12'\n" +
 	"\x0forganization_id\x18\x03 \x01(\tR\x0eorganizationId\x127\n" +
-	"\asection\x18\x04 \x01(\x0e2\x1d.ipsbridge.clients.v1.SectionR\asection\x129\n" +
+	"\asection\x18\x04 \x01(\x0e2\x1d.ipsbridge.clients.v1.SectionR\asection\x12>\n" +
 	"\n" +
-	"grant_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tgrantTime\x12\x1d\n" +
+	"grant_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tgrantTime\x12\"\n" +
 	"\n" +
-	"granted_by\x18\x06 \x01(\tR\tgrantedBy\x12;\n" +
-	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\x12\x1d\n" +
+	"granted_by\x18\x06 \x01(\tB\x03\xe0A\x03R\tgrantedBy\x12@\n" +
+	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"revokeTime\x12\"\n" +
 	"\n" +
-	"revoked_by\x18\b \x01(\tR\trevokedBy\x12\x16\n" +
-	"\x06active\x18\t \x01(\bR\x06active\"\xdb\x03\n" +
+	"revoked_by\x18\b \x01(\tB\x03\xe0A\x03R\trevokedBy\x12\x1b\n" +
+	"\x06active\x18\t \x01(\bB\x03\xe0A\x03R\x06active\"\xdb\x03\n" +
 	"\vAccessEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x129\n" +
 	"\n" +
@@ -3690,121 +4094,152 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"request_id\x18\f \x01(\tR\trequestId\x12\x18\n" +
 	"\apurpose\x18\r \x01(\tR\apurpose\x12%\n" +
 	"\x0eremote_address\x18\x0e \x01(\tR\rremoteAddress\x12\x18\n" +
-	"\aservice\x18\x0f \x01(\tR\aservice\"\xaa\x04\n" +
-	"\x13CreateClientRequest\x12<\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\x06\xbaH\x03\xc8\x01\x01R\x06client\x12)\n" +
+	"\aservice\x18\x0f \x01(\tR\aservice\"\xb0\x04\n" +
+	"\x13CreateClientRequest\x12?\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x06client\x12,\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
+	"request_id\x18\x02 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\x12H\n" +
 	"\bconsents\x18\x03 \x03(\v2\".ipsbridge.clients.v1.ConsentGrantB\b\xbaH\x05\x92\x01\x02\x10\x10R\bconsents:\xdf\x02\xbaH\xdb\x02\x1a\xc5\x01\n" +
 	"\x18client.identity.required\x12;client.identity with given_name and family_name is required\x1alhas(this.client.identity) && this.client.identity.given_name != '' && this.client.identity.family_name != ''\x1a\x90\x01\n" +
-	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x94\x01\n" +
-	"\fConsentGrant\x122\n" +
-	"\x0forganization_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
-	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
+	"\"client.trajectory.team_id.required\x12%client.trajectory.team_id is required\x1aChas(this.client.trajectory) && this.client.trajectory.team_id != ''\"\x9a\x01\n" +
+	"\fConsentGrant\x125\n" +
+	"\x0forganization_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
+	"\bsections\x18\x02 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\"L\n" +
 	"\x14CreateClientResponse\x124\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"9\n" +
-	"\x10GetClientRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"<\n" +
+	"\x10GetClientRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"I\n" +
 	"\x11GetClientResponse\x124\n" +
-	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xa2\x01\n" +
+	"\x06client\x18\x01 \x01(\v2\x1c.ipsbridge.clients.v1.ClientR\x06client\"\xd4\x02\n" +
 	"\x12ListClientsRequest\x12&\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12;\n" +
-	"\x05phase\x18\x03 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05phase\"u\n" +
+	"\x05phase\x18\x03 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05phase\x12B\n" +
+	"\x18employment_specialist_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x16employmentSpecialistId\x12!\n" +
+	"\ateam_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06teamId\x12\x1b\n" +
+	"\topen_only\x18\x06 \x01(\bR\bopenOnly\x12,\n" +
+	"\rname_contains\x18\a \x01(\tB\a\xbaH\x04r\x02\x18dR\fnameContains\"\xb1\x01\n" +
 	"\x13ListClientsResponse\x126\n" +
 	"\aclients\x18\x01 \x03(\v2\x1c.ipsbridge.clients.v1.ClientR\aclients\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc7\x01\n" +
-	"\x15UpdateIdentityRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12B\n" +
-	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\x06\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12:\n" +
+	"\x05loads\x18\x03 \x03(\v2$.ipsbridge.clients.v1.SpecialistLoadR\x05loads\"d\n" +
+	"\x0eSpecialistLoad\x128\n" +
+	"\x18employment_specialist_id\x18\x01 \x01(\tR\x16employmentSpecialistId\x12\x18\n" +
+	"\aclients\x18\x02 \x01(\x05R\aclients\"\xf6\x01\n" +
+	"\x15UpdateIdentityRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12E\n" +
+	"\bidentity\x18\x02 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\bidentity\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"T\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"T\n" +
 	"\x16UpdateIdentityResponse\x12:\n" +
-	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"=\n" +
-	"\x14GetTrajectoryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Y\n" +
+	"\bidentity\x18\x01 \x01(\v2\x1e.ipsbridge.clients.v1.IdentityR\bidentity\"@\n" +
+	"\x14GetTrajectoryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Y\n" +
 	"\x15GetTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xcf\x01\n" +
-	"\x17UpdateTrajectoryRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12H\n" +
+	"trajectory\"\xfe\x01\n" +
+	"\x17UpdateTrajectoryRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12K\n" +
 	"\n" +
-	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\x06\xbaH\x03\xc8\x01\x01R\n" +
+	"trajectory\x18\x02 \x01(\v2 .ipsbridge.clients.v1.TrajectoryB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\n" +
 	"trajectory\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"\\\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\\\n" +
 	"\x18UpdateTrajectoryResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"\xc3\x01\n" +
-	"\x16TransitionPhaseRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12=\n" +
-	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
-	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"[\n" +
+	"trajectory\"\xf5\x01\n" +
+	"\x16TransitionPhaseRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12@\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05phase\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x06reason\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"[\n" +
 	"\x17TransitionPhaseResponse\x12@\n" +
 	"\n" +
 	"trajectory\x18\x01 \x01(\v2 .ipsbridge.clients.v1.TrajectoryR\n" +
-	"trajectory\"<\n" +
-	"\x13GetWorkGoalsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
+	"trajectory\"?\n" +
+	"\x13GetWorkGoalsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"V\n" +
 	"\x14GetWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xcc\x01\n" +
-	"\x16UpdateWorkGoalsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12F\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xfb\x01\n" +
+	"\x16UpdateWorkGoalsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12I\n" +
 	"\n" +
-	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\x06\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
+	"work_goals\x18\x02 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tworkGoals\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"Y\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"Y\n" +
 	"\x17UpdateWorkGoalsResponse\x12>\n" +
 	"\n" +
-	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"@\n" +
-	"\x17GetClinicalInputRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
+	"work_goals\x18\x01 \x01(\v2\x1f.ipsbridge.clients.v1.WorkGoalsR\tworkGoals\"\xc5\x02\n" +
+	"\x17AddClinicalEntryRequest\x12%\n" +
+	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12A\n" +
+	"\x05entry\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalEntryB\x06\xbaH\x03\xc8\x01\x01R\x05entry\x12)\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId:\x94\x01\xbaH\x90\x01\x1a\x8d\x01\n" +
+	"\x13entry.text.required\x12(entry needs notes or work_considerations\x1aLthis.entry.notes.trim() != '' || this.entry.work_considerations.trim() != ''\"U\n" +
+	"\x18AddClinicalEntryResponse\x129\n" +
+	"\x05entry\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalEntryR\x05entry\"C\n" +
+	"\x17GetClinicalInputRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"f\n" +
 	"\x18GetClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\xdc\x01\n" +
-	"\x1aUpdateClinicalInputRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12R\n" +
-	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\x06\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"\x8b\x02\n" +
+	"\x1aUpdateClinicalInputRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12U\n" +
+	"\x0eclinical_input\x18\x02 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\rclinicalInput\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"i\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"i\n" +
 	"\x1bUpdateClinicalInputResponse\x12J\n" +
-	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"<\n" +
-	"\x13ListConsentsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
+	"\x0eclinical_input\x18\x01 \x01(\v2#.ipsbridge.clients.v1.ClinicalInputR\rclinicalInput\"?\n" +
+	"\x13ListConsentsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"Q\n" +
 	"\x14ListConsentsResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xee\x01\n" +
-	"\x14RecordConsentRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x122\n" +
-	"\x0forganization_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12P\n" +
-	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x15\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12)\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\xfa\x01\n" +
+	"\x14RecordConsentRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x125\n" +
+	"\x0forganization_id\x18\x02 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x0eorganizationId\x12S\n" +
+	"\bsections\x18\x03 \x03(\x0e2\x1d.ipsbridge.clients.v1.SectionB\x18\xe0A\x02\xbaH\x12\x92\x01\x0f\b\x01\x10\b\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\bsections\x12,\n" +
 	"\n" +
-	"request_id\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
+	"request_id\x18\x04 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"R\n" +
 	"\x15RecordConsentResponse\x129\n" +
-	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"f\n" +
-	"\x14RevokeConsentRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\bconsents\x18\x01 \x03(\v2\x1d.ipsbridge.clients.v1.ConsentR\bconsents\"\x95\x01\n" +
+	"\x14RevokeConsentRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12*\n" +
 	"\n" +
-	"consent_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\"P\n" +
+	"consent_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\tconsentId\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"P\n" +
 	"\x15RevokeConsentResponse\x127\n" +
-	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\x92\x01\n" +
-	"\x17ListAccessEventsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
+	"\aconsent\x18\x01 \x01(\v2\x1d.ipsbridge.clients.v1.ConsentR\aconsent\"\xf4\x01\n" +
+	"\x17ListAccessEventsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8a\x01\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\x12#\n" +
+	"\rrefusals_only\x18\x04 \x01(\bR\frefusalsOnly\x128\n" +
+	"\x18other_organizations_only\x18\x05 \x01(\bR\x16otherOrganizationsOnly\"\x8a\x01\n" +
 	"\x18ListAccessEventsResponse\x12F\n" +
 	"\raccess_events\x18\x01 \x03(\v2!.ipsbridge.clients.v1.AccessEventR\faccessEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
-	"\x12CheckAccessRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
+	"\x12CheckAccessRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\xd7\x03\n" +
 	"\x13CheckAccessResponse\x12.\n" +
 	"\x13mha_organization_id\x18\x01 \x01(\tR\x11mhaOrganizationId\x12\x17\n" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x128\n" +
@@ -3877,7 +4312,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"intakeDate\x126\n" +
 	"\x17clinical_input_recorded\x18\x05 \x01(\bR\x15clinicalInputRecorded\"e\n" +
 	"\x16ListTeamSampleResponse\x12K\n" +
-	"\ftrajectories\x18\x01 \x03(\v2'.ipsbridge.clients.v1.SampledTrajectoryR\ftrajectories*\xe2\x01\n" +
+	"\ftrajectories\x18\x01 \x03(\v2'.ipsbridge.clients.v1.SampledTrajectoryR\ftrajectories*\xf7\x01\n" +
 	"\aSection\x12\x17\n" +
 	"\x13SECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECTION_IDENTITY\x10\x01\x12\x16\n" +
@@ -3887,7 +4322,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x12SECTION_JOB_SEARCH\x10\x05\x12\x16\n" +
 	"\x12SECTION_PLACEMENTS\x10\x06\x12\x14\n" +
 	"\x10SECTION_BENEFITS\x10\a\x12\x16\n" +
-	"\x12SECTION_MILESTONES\x10\b*\x98\x01\n" +
+	"\x12SECTION_MILESTONES\x10\b\x12\x13\n" +
+	"\x0fSECTION_FUNDING\x10\t*\x98\x01\n" +
 	"\x05Phase\x12\x15\n" +
 	"\x11PHASE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePHASE_REFERRAL\x10\x01\x12\x10\n" +
@@ -3895,7 +4331,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10PHASE_JOB_SEARCH\x10\x03\x12\x12\n" +
 	"\x0ePHASE_EMPLOYED\x10\x04\x12\x16\n" +
 	"\x12PHASE_FOLLOW_ALONG\x10\x05\x12\x10\n" +
-	"\fPHASE_CLOSED\x10\x062\xff\x10\n" +
+	"\fPHASE_CLOSED\x10\x062\xf2\x11\n" +
 	"\x0eClientsService\x12e\n" +
 	"\fCreateClient\x12).ipsbridge.clients.v1.CreateClientRequest\x1a*.ipsbridge.clients.v1.CreateClientResponse\x12\\\n" +
 	"\tGetClient\x12&.ipsbridge.clients.v1.GetClientRequest\x1a'.ipsbridge.clients.v1.GetClientResponse\x12b\n" +
@@ -3907,7 +4343,8 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\fGetWorkGoals\x12).ipsbridge.clients.v1.GetWorkGoalsRequest\x1a*.ipsbridge.clients.v1.GetWorkGoalsResponse\x12n\n" +
 	"\x0fUpdateWorkGoals\x12,.ipsbridge.clients.v1.UpdateWorkGoalsRequest\x1a-.ipsbridge.clients.v1.UpdateWorkGoalsResponse\x12q\n" +
 	"\x10GetClinicalInput\x12-.ipsbridge.clients.v1.GetClinicalInputRequest\x1a..ipsbridge.clients.v1.GetClinicalInputResponse\x12z\n" +
-	"\x13UpdateClinicalInput\x120.ipsbridge.clients.v1.UpdateClinicalInputRequest\x1a1.ipsbridge.clients.v1.UpdateClinicalInputResponse\x12e\n" +
+	"\x13UpdateClinicalInput\x120.ipsbridge.clients.v1.UpdateClinicalInputRequest\x1a1.ipsbridge.clients.v1.UpdateClinicalInputResponse\x12q\n" +
+	"\x10AddClinicalEntry\x12-.ipsbridge.clients.v1.AddClinicalEntryRequest\x1a..ipsbridge.clients.v1.AddClinicalEntryResponse\x12e\n" +
 	"\fListConsents\x12).ipsbridge.clients.v1.ListConsentsRequest\x1a*.ipsbridge.clients.v1.ListConsentsResponse\x12h\n" +
 	"\rRecordConsent\x12*.ipsbridge.clients.v1.RecordConsentRequest\x1a+.ipsbridge.clients.v1.RecordConsentResponse\x12h\n" +
 	"\rRevokeConsent\x12*.ipsbridge.clients.v1.RevokeConsentRequest\x1a+.ipsbridge.clients.v1.RevokeConsentResponse\x12q\n" +
@@ -3931,7 +4368,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3941,55 +4378,59 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*PhaseChange)(nil),                 // 5: ipsbridge.clients.v1.PhaseChange
 	(*WorkGoals)(nil),                   // 6: ipsbridge.clients.v1.WorkGoals
 	(*ClinicalInput)(nil),               // 7: ipsbridge.clients.v1.ClinicalInput
-	(*Consent)(nil),                     // 8: ipsbridge.clients.v1.Consent
-	(*AccessEvent)(nil),                 // 9: ipsbridge.clients.v1.AccessEvent
-	(*CreateClientRequest)(nil),         // 10: ipsbridge.clients.v1.CreateClientRequest
-	(*ConsentGrant)(nil),                // 11: ipsbridge.clients.v1.ConsentGrant
-	(*CreateClientResponse)(nil),        // 12: ipsbridge.clients.v1.CreateClientResponse
-	(*GetClientRequest)(nil),            // 13: ipsbridge.clients.v1.GetClientRequest
-	(*GetClientResponse)(nil),           // 14: ipsbridge.clients.v1.GetClientResponse
-	(*ListClientsRequest)(nil),          // 15: ipsbridge.clients.v1.ListClientsRequest
-	(*ListClientsResponse)(nil),         // 16: ipsbridge.clients.v1.ListClientsResponse
-	(*UpdateIdentityRequest)(nil),       // 17: ipsbridge.clients.v1.UpdateIdentityRequest
-	(*UpdateIdentityResponse)(nil),      // 18: ipsbridge.clients.v1.UpdateIdentityResponse
-	(*GetTrajectoryRequest)(nil),        // 19: ipsbridge.clients.v1.GetTrajectoryRequest
-	(*GetTrajectoryResponse)(nil),       // 20: ipsbridge.clients.v1.GetTrajectoryResponse
-	(*UpdateTrajectoryRequest)(nil),     // 21: ipsbridge.clients.v1.UpdateTrajectoryRequest
-	(*UpdateTrajectoryResponse)(nil),    // 22: ipsbridge.clients.v1.UpdateTrajectoryResponse
-	(*TransitionPhaseRequest)(nil),      // 23: ipsbridge.clients.v1.TransitionPhaseRequest
-	(*TransitionPhaseResponse)(nil),     // 24: ipsbridge.clients.v1.TransitionPhaseResponse
-	(*GetWorkGoalsRequest)(nil),         // 25: ipsbridge.clients.v1.GetWorkGoalsRequest
-	(*GetWorkGoalsResponse)(nil),        // 26: ipsbridge.clients.v1.GetWorkGoalsResponse
-	(*UpdateWorkGoalsRequest)(nil),      // 27: ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	(*UpdateWorkGoalsResponse)(nil),     // 28: ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	(*GetClinicalInputRequest)(nil),     // 29: ipsbridge.clients.v1.GetClinicalInputRequest
-	(*GetClinicalInputResponse)(nil),    // 30: ipsbridge.clients.v1.GetClinicalInputResponse
-	(*UpdateClinicalInputRequest)(nil),  // 31: ipsbridge.clients.v1.UpdateClinicalInputRequest
-	(*UpdateClinicalInputResponse)(nil), // 32: ipsbridge.clients.v1.UpdateClinicalInputResponse
-	(*ListConsentsRequest)(nil),         // 33: ipsbridge.clients.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),        // 34: ipsbridge.clients.v1.ListConsentsResponse
-	(*RecordConsentRequest)(nil),        // 35: ipsbridge.clients.v1.RecordConsentRequest
-	(*RecordConsentResponse)(nil),       // 36: ipsbridge.clients.v1.RecordConsentResponse
-	(*RevokeConsentRequest)(nil),        // 37: ipsbridge.clients.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),       // 38: ipsbridge.clients.v1.RevokeConsentResponse
-	(*ListAccessEventsRequest)(nil),     // 39: ipsbridge.clients.v1.ListAccessEventsRequest
-	(*ListAccessEventsResponse)(nil),    // 40: ipsbridge.clients.v1.ListAccessEventsResponse
-	(*CheckAccessRequest)(nil),          // 41: ipsbridge.clients.v1.CheckAccessRequest
-	(*CheckAccessResponse)(nil),         // 42: ipsbridge.clients.v1.CheckAccessResponse
-	(*GetCallerRequest)(nil),            // 43: ipsbridge.clients.v1.GetCallerRequest
-	(*GetCallerResponse)(nil),           // 44: ipsbridge.clients.v1.GetCallerResponse
-	(*GetRegionStatisticsRequest)(nil),  // 45: ipsbridge.clients.v1.GetRegionStatisticsRequest
-	(*GroupCount)(nil),                  // 46: ipsbridge.clients.v1.GroupCount
-	(*PhaseCount)(nil),                  // 47: ipsbridge.clients.v1.PhaseCount
-	(*GetRegionStatisticsResponse)(nil), // 48: ipsbridge.clients.v1.GetRegionStatisticsResponse
-	(*GetTeamFiguresRequest)(nil),       // 49: ipsbridge.clients.v1.GetTeamFiguresRequest
-	(*ReasonCount)(nil),                 // 50: ipsbridge.clients.v1.ReasonCount
-	(*GetTeamFiguresResponse)(nil),      // 51: ipsbridge.clients.v1.GetTeamFiguresResponse
-	(*ListTeamSampleRequest)(nil),       // 52: ipsbridge.clients.v1.ListTeamSampleRequest
-	(*SampledTrajectory)(nil),           // 53: ipsbridge.clients.v1.SampledTrajectory
-	(*ListTeamSampleResponse)(nil),      // 54: ipsbridge.clients.v1.ListTeamSampleResponse
-	(*timestamppb.Timestamp)(nil),       // 55: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 56: google.protobuf.FieldMask
+	(*ClinicalEntry)(nil),               // 8: ipsbridge.clients.v1.ClinicalEntry
+	(*Consent)(nil),                     // 9: ipsbridge.clients.v1.Consent
+	(*AccessEvent)(nil),                 // 10: ipsbridge.clients.v1.AccessEvent
+	(*CreateClientRequest)(nil),         // 11: ipsbridge.clients.v1.CreateClientRequest
+	(*ConsentGrant)(nil),                // 12: ipsbridge.clients.v1.ConsentGrant
+	(*CreateClientResponse)(nil),        // 13: ipsbridge.clients.v1.CreateClientResponse
+	(*GetClientRequest)(nil),            // 14: ipsbridge.clients.v1.GetClientRequest
+	(*GetClientResponse)(nil),           // 15: ipsbridge.clients.v1.GetClientResponse
+	(*ListClientsRequest)(nil),          // 16: ipsbridge.clients.v1.ListClientsRequest
+	(*ListClientsResponse)(nil),         // 17: ipsbridge.clients.v1.ListClientsResponse
+	(*SpecialistLoad)(nil),              // 18: ipsbridge.clients.v1.SpecialistLoad
+	(*UpdateIdentityRequest)(nil),       // 19: ipsbridge.clients.v1.UpdateIdentityRequest
+	(*UpdateIdentityResponse)(nil),      // 20: ipsbridge.clients.v1.UpdateIdentityResponse
+	(*GetTrajectoryRequest)(nil),        // 21: ipsbridge.clients.v1.GetTrajectoryRequest
+	(*GetTrajectoryResponse)(nil),       // 22: ipsbridge.clients.v1.GetTrajectoryResponse
+	(*UpdateTrajectoryRequest)(nil),     // 23: ipsbridge.clients.v1.UpdateTrajectoryRequest
+	(*UpdateTrajectoryResponse)(nil),    // 24: ipsbridge.clients.v1.UpdateTrajectoryResponse
+	(*TransitionPhaseRequest)(nil),      // 25: ipsbridge.clients.v1.TransitionPhaseRequest
+	(*TransitionPhaseResponse)(nil),     // 26: ipsbridge.clients.v1.TransitionPhaseResponse
+	(*GetWorkGoalsRequest)(nil),         // 27: ipsbridge.clients.v1.GetWorkGoalsRequest
+	(*GetWorkGoalsResponse)(nil),        // 28: ipsbridge.clients.v1.GetWorkGoalsResponse
+	(*UpdateWorkGoalsRequest)(nil),      // 29: ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	(*UpdateWorkGoalsResponse)(nil),     // 30: ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	(*AddClinicalEntryRequest)(nil),     // 31: ipsbridge.clients.v1.AddClinicalEntryRequest
+	(*AddClinicalEntryResponse)(nil),    // 32: ipsbridge.clients.v1.AddClinicalEntryResponse
+	(*GetClinicalInputRequest)(nil),     // 33: ipsbridge.clients.v1.GetClinicalInputRequest
+	(*GetClinicalInputResponse)(nil),    // 34: ipsbridge.clients.v1.GetClinicalInputResponse
+	(*UpdateClinicalInputRequest)(nil),  // 35: ipsbridge.clients.v1.UpdateClinicalInputRequest
+	(*UpdateClinicalInputResponse)(nil), // 36: ipsbridge.clients.v1.UpdateClinicalInputResponse
+	(*ListConsentsRequest)(nil),         // 37: ipsbridge.clients.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),        // 38: ipsbridge.clients.v1.ListConsentsResponse
+	(*RecordConsentRequest)(nil),        // 39: ipsbridge.clients.v1.RecordConsentRequest
+	(*RecordConsentResponse)(nil),       // 40: ipsbridge.clients.v1.RecordConsentResponse
+	(*RevokeConsentRequest)(nil),        // 41: ipsbridge.clients.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),       // 42: ipsbridge.clients.v1.RevokeConsentResponse
+	(*ListAccessEventsRequest)(nil),     // 43: ipsbridge.clients.v1.ListAccessEventsRequest
+	(*ListAccessEventsResponse)(nil),    // 44: ipsbridge.clients.v1.ListAccessEventsResponse
+	(*CheckAccessRequest)(nil),          // 45: ipsbridge.clients.v1.CheckAccessRequest
+	(*CheckAccessResponse)(nil),         // 46: ipsbridge.clients.v1.CheckAccessResponse
+	(*GetCallerRequest)(nil),            // 47: ipsbridge.clients.v1.GetCallerRequest
+	(*GetCallerResponse)(nil),           // 48: ipsbridge.clients.v1.GetCallerResponse
+	(*GetRegionStatisticsRequest)(nil),  // 49: ipsbridge.clients.v1.GetRegionStatisticsRequest
+	(*GroupCount)(nil),                  // 50: ipsbridge.clients.v1.GroupCount
+	(*PhaseCount)(nil),                  // 51: ipsbridge.clients.v1.PhaseCount
+	(*GetRegionStatisticsResponse)(nil), // 52: ipsbridge.clients.v1.GetRegionStatisticsResponse
+	(*GetTeamFiguresRequest)(nil),       // 53: ipsbridge.clients.v1.GetTeamFiguresRequest
+	(*ReasonCount)(nil),                 // 54: ipsbridge.clients.v1.ReasonCount
+	(*GetTeamFiguresResponse)(nil),      // 55: ipsbridge.clients.v1.GetTeamFiguresResponse
+	(*ListTeamSampleRequest)(nil),       // 56: ipsbridge.clients.v1.ListTeamSampleRequest
+	(*SampledTrajectory)(nil),           // 57: ipsbridge.clients.v1.SampledTrajectory
+	(*ListTeamSampleResponse)(nil),      // 58: ipsbridge.clients.v1.ListTeamSampleResponse
+	(*timestamppb.Timestamp)(nil),       // 59: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 60: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3998,108 +4439,115 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	55, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	55, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	59, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	59, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	55, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	55, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	59, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	59, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	55, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
-	55, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
+	59, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	59, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 15: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	55, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	55, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	55, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 19: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	55, // 20: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	55, // 21: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	55, // 22: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
-	2,  // 23: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
-	11, // 24: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
-	0,  // 25: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
-	2,  // 26: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
-	2,  // 27: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
-	1,  // 28: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	2,  // 29: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
-	3,  // 30: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	56, // 31: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 32: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
-	4,  // 33: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	4,  // 34: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	56, // 35: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 36: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	1,  // 37: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
-	4,  // 38: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	6,  // 39: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	6,  // 40: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	56, // 41: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 42: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	7,  // 43: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	7,  // 44: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	56, // 45: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 46: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	8,  // 47: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	0,  // 48: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
-	8,  // 49: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
-	8,  // 50: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
-	9,  // 51: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
-	0,  // 52: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 53: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	0,  // 54: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
-	1,  // 55: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
-	46, // 56: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
-	47, // 57: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
-	46, // 58: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	55, // 59: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
-	50, // 60: ipsbridge.clients.v1.GetTeamFiguresResponse.not_taken_on_reasons:type_name -> ipsbridge.clients.v1.ReasonCount
-	1,  // 61: ipsbridge.clients.v1.SampledTrajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	53, // 62: ipsbridge.clients.v1.ListTeamSampleResponse.trajectories:type_name -> ipsbridge.clients.v1.SampledTrajectory
-	10, // 63: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	13, // 64: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	15, // 65: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	17, // 66: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	19, // 67: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	21, // 68: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	23, // 69: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	25, // 70: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	27, // 71: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	29, // 72: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	31, // 73: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	33, // 74: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	35, // 75: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	37, // 76: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	39, // 77: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	41, // 78: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	43, // 79: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	45, // 80: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	49, // 81: ipsbridge.clients.v1.ClientsService.GetTeamFigures:input_type -> ipsbridge.clients.v1.GetTeamFiguresRequest
-	52, // 82: ipsbridge.clients.v1.ClientsService.ListTeamSample:input_type -> ipsbridge.clients.v1.ListTeamSampleRequest
-	12, // 83: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	14, // 84: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	16, // 85: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	18, // 86: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	20, // 87: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	22, // 88: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	24, // 89: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	26, // 90: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	28, // 91: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	30, // 92: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	32, // 93: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	34, // 94: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	36, // 95: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	38, // 96: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	40, // 97: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	42, // 98: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	44, // 99: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	48, // 100: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	51, // 101: ipsbridge.clients.v1.ClientsService.GetTeamFigures:output_type -> ipsbridge.clients.v1.GetTeamFiguresResponse
-	54, // 102: ipsbridge.clients.v1.ClientsService.ListTeamSample:output_type -> ipsbridge.clients.v1.ListTeamSampleResponse
-	83, // [83:103] is the sub-list for method output_type
-	63, // [63:83] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	59, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	59, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	59, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	8,  // 19: ipsbridge.clients.v1.ClinicalInput.entries:type_name -> ipsbridge.clients.v1.ClinicalEntry
+	59, // 20: ipsbridge.clients.v1.ClinicalEntry.create_time:type_name -> google.protobuf.Timestamp
+	0,  // 21: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
+	59, // 22: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	59, // 23: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	59, // 24: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	2,  // 25: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
+	12, // 26: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
+	0,  // 27: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
+	2,  // 28: ipsbridge.clients.v1.CreateClientResponse.client:type_name -> ipsbridge.clients.v1.Client
+	2,  // 29: ipsbridge.clients.v1.GetClientResponse.client:type_name -> ipsbridge.clients.v1.Client
+	1,  // 30: ipsbridge.clients.v1.ListClientsRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	2,  // 31: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
+	18, // 32: ipsbridge.clients.v1.ListClientsResponse.loads:type_name -> ipsbridge.clients.v1.SpecialistLoad
+	3,  // 33: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
+	60, // 34: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 35: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
+	4,  // 36: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	4,  // 37: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	60, // 38: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 39: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	1,  // 40: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
+	4,  // 41: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
+	6,  // 42: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	6,  // 43: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	60, // 44: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 45: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
+	8,  // 46: ipsbridge.clients.v1.AddClinicalEntryRequest.entry:type_name -> ipsbridge.clients.v1.ClinicalEntry
+	8,  // 47: ipsbridge.clients.v1.AddClinicalEntryResponse.entry:type_name -> ipsbridge.clients.v1.ClinicalEntry
+	7,  // 48: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	7,  // 49: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	60, // 50: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 51: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
+	9,  // 52: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	0,  // 53: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
+	9,  // 54: ipsbridge.clients.v1.RecordConsentResponse.consents:type_name -> ipsbridge.clients.v1.Consent
+	9,  // 55: ipsbridge.clients.v1.RevokeConsentResponse.consent:type_name -> ipsbridge.clients.v1.Consent
+	10, // 56: ipsbridge.clients.v1.ListAccessEventsResponse.access_events:type_name -> ipsbridge.clients.v1.AccessEvent
+	0,  // 57: ipsbridge.clients.v1.CheckAccessResponse.readable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 58: ipsbridge.clients.v1.CheckAccessResponse.writable_sections:type_name -> ipsbridge.clients.v1.Section
+	0,  // 59: ipsbridge.clients.v1.CheckAccessResponse.consented_sections:type_name -> ipsbridge.clients.v1.Section
+	1,  // 60: ipsbridge.clients.v1.PhaseCount.phase:type_name -> ipsbridge.clients.v1.Phase
+	50, // 61: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
+	51, // 62: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
+	50, // 63: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
+	59, // 64: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	54, // 65: ipsbridge.clients.v1.GetTeamFiguresResponse.not_taken_on_reasons:type_name -> ipsbridge.clients.v1.ReasonCount
+	1,  // 66: ipsbridge.clients.v1.SampledTrajectory.phase:type_name -> ipsbridge.clients.v1.Phase
+	57, // 67: ipsbridge.clients.v1.ListTeamSampleResponse.trajectories:type_name -> ipsbridge.clients.v1.SampledTrajectory
+	11, // 68: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	14, // 69: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	16, // 70: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	19, // 71: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	21, // 72: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	23, // 73: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	25, // 74: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	27, // 75: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	29, // 76: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	33, // 77: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	35, // 78: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	31, // 79: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:input_type -> ipsbridge.clients.v1.AddClinicalEntryRequest
+	37, // 80: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	39, // 81: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	41, // 82: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	43, // 83: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	45, // 84: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	47, // 85: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	49, // 86: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	53, // 87: ipsbridge.clients.v1.ClientsService.GetTeamFigures:input_type -> ipsbridge.clients.v1.GetTeamFiguresRequest
+	56, // 88: ipsbridge.clients.v1.ClientsService.ListTeamSample:input_type -> ipsbridge.clients.v1.ListTeamSampleRequest
+	13, // 89: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	15, // 90: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	17, // 91: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	20, // 92: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	22, // 93: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	24, // 94: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	26, // 95: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	28, // 96: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	30, // 97: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	34, // 98: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	36, // 99: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	32, // 100: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:output_type -> ipsbridge.clients.v1.AddClinicalEntryResponse
+	38, // 101: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	40, // 102: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	42, // 103: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	44, // 104: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	46, // 105: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	48, // 106: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	52, // 107: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	55, // 108: ipsbridge.clients.v1.ClientsService.GetTeamFigures:output_type -> ipsbridge.clients.v1.GetTeamFiguresResponse
+	58, // 109: ipsbridge.clients.v1.ClientsService.ListTeamSample:output_type -> ipsbridge.clients.v1.ListTeamSampleResponse
+	89, // [89:110] is the sub-list for method output_type
+	68, // [68:89] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -4113,7 +4561,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   53,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -30,6 +30,7 @@ const (
 	ClientsService_UpdateWorkGoals_FullMethodName     = "/ipsbridge.clients.v1.ClientsService/UpdateWorkGoals"
 	ClientsService_GetClinicalInput_FullMethodName    = "/ipsbridge.clients.v1.ClientsService/GetClinicalInput"
 	ClientsService_UpdateClinicalInput_FullMethodName = "/ipsbridge.clients.v1.ClientsService/UpdateClinicalInput"
+	ClientsService_AddClinicalEntry_FullMethodName    = "/ipsbridge.clients.v1.ClientsService/AddClinicalEntry"
 	ClientsService_ListConsents_FullMethodName        = "/ipsbridge.clients.v1.ClientsService/ListConsents"
 	ClientsService_RecordConsent_FullMethodName       = "/ipsbridge.clients.v1.ClientsService/RecordConsent"
 	ClientsService_RevokeConsent_FullMethodName       = "/ipsbridge.clients.v1.ClientsService/RevokeConsent"
@@ -51,7 +52,13 @@ const (
 // that caller (NOT_FOUND).
 type ClientsServiceClient interface {
 	// CreateClient enrols a client with the caller's MHA. The caller becomes the
-	// assigned employment specialist unless another one is named.
+	// assigned employment specialist unless another one is named. A BSN that a
+	// client the caller may see already has is refused (ALREADY_EXISTS, naming
+	// that client). A BSN of a client the caller may not see is accepted
+	// exactly like a new one, so that the answer tells nothing about that
+	// client; the match is written to the other client's access history (read
+	// by its own team) and kept as a possible duplicate for the MHA to
+	// resolve. The same holds for UpdateIdentity.
 	CreateClient(ctx context.Context, in *CreateClientRequest, opts ...grpc.CallOption) (*CreateClientResponse, error)
 	// GetClient returns the sections of a client the caller may read.
 	GetClient(ctx context.Context, in *GetClientRequest, opts ...grpc.CallOption) (*GetClientResponse, error)
@@ -73,6 +80,9 @@ type ClientsServiceClient interface {
 	GetClinicalInput(ctx context.Context, in *GetClinicalInputRequest, opts ...grpc.CallOption) (*GetClinicalInputResponse, error)
 	// UpdateClinicalInput changes the clinical input.
 	UpdateClinicalInput(ctx context.Context, in *UpdateClinicalInputRequest, opts ...grpc.CallOption) (*UpdateClinicalInputResponse, error)
+	// AddClinicalEntry adds a dated entry to the clinical input; earlier
+	// entries stay as they are.
+	AddClinicalEntry(ctx context.Context, in *AddClinicalEntryRequest, opts ...grpc.CallOption) (*AddClinicalEntryResponse, error)
 	// ListConsents lists the client's consents, active and revoked.
 	ListConsents(ctx context.Context, in *ListConsentsRequest, opts ...grpc.CallOption) (*ListConsentsResponse, error)
 	// RecordConsent records the client's consent for one organisation and one
@@ -225,6 +235,16 @@ func (c *clientsServiceClient) UpdateClinicalInput(ctx context.Context, in *Upda
 	return out, nil
 }
 
+func (c *clientsServiceClient) AddClinicalEntry(ctx context.Context, in *AddClinicalEntryRequest, opts ...grpc.CallOption) (*AddClinicalEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddClinicalEntryResponse)
+	err := c.cc.Invoke(ctx, ClientsService_AddClinicalEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientsServiceClient) ListConsents(ctx context.Context, in *ListConsentsRequest, opts ...grpc.CallOption) (*ListConsentsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListConsentsResponse)
@@ -325,7 +345,13 @@ func (c *clientsServiceClient) ListTeamSample(ctx context.Context, in *ListTeamS
 // that caller (NOT_FOUND).
 type ClientsServiceServer interface {
 	// CreateClient enrols a client with the caller's MHA. The caller becomes the
-	// assigned employment specialist unless another one is named.
+	// assigned employment specialist unless another one is named. A BSN that a
+	// client the caller may see already has is refused (ALREADY_EXISTS, naming
+	// that client). A BSN of a client the caller may not see is accepted
+	// exactly like a new one, so that the answer tells nothing about that
+	// client; the match is written to the other client's access history (read
+	// by its own team) and kept as a possible duplicate for the MHA to
+	// resolve. The same holds for UpdateIdentity.
 	CreateClient(context.Context, *CreateClientRequest) (*CreateClientResponse, error)
 	// GetClient returns the sections of a client the caller may read.
 	GetClient(context.Context, *GetClientRequest) (*GetClientResponse, error)
@@ -347,6 +373,9 @@ type ClientsServiceServer interface {
 	GetClinicalInput(context.Context, *GetClinicalInputRequest) (*GetClinicalInputResponse, error)
 	// UpdateClinicalInput changes the clinical input.
 	UpdateClinicalInput(context.Context, *UpdateClinicalInputRequest) (*UpdateClinicalInputResponse, error)
+	// AddClinicalEntry adds a dated entry to the clinical input; earlier
+	// entries stay as they are.
+	AddClinicalEntry(context.Context, *AddClinicalEntryRequest) (*AddClinicalEntryResponse, error)
 	// ListConsents lists the client's consents, active and revoked.
 	ListConsents(context.Context, *ListConsentsRequest) (*ListConsentsResponse, error)
 	// RecordConsent records the client's consent for one organisation and one
@@ -421,6 +450,9 @@ func (UnimplementedClientsServiceServer) GetClinicalInput(context.Context, *GetC
 }
 func (UnimplementedClientsServiceServer) UpdateClinicalInput(context.Context, *UpdateClinicalInputRequest) (*UpdateClinicalInputResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateClinicalInput not implemented")
+}
+func (UnimplementedClientsServiceServer) AddClinicalEntry(context.Context, *AddClinicalEntryRequest) (*AddClinicalEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddClinicalEntry not implemented")
 }
 func (UnimplementedClientsServiceServer) ListConsents(context.Context, *ListConsentsRequest) (*ListConsentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListConsents not implemented")
@@ -668,6 +700,24 @@ func _ClientsService_UpdateClinicalInput_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientsService_AddClinicalEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddClinicalEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientsServiceServer).AddClinicalEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientsService_AddClinicalEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientsServiceServer).AddClinicalEntry(ctx, req.(*AddClinicalEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientsService_ListConsents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListConsentsRequest)
 	if err := dec(in); err != nil {
@@ -880,6 +930,10 @@ var ClientsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateClinicalInput",
 			Handler:    _ClientsService_UpdateClinicalInput_Handler,
+		},
+		{
+			MethodName: "AddClinicalEntry",
+			Handler:    _ClientsService_AddClinicalEntry_Handler,
 		},
 		{
 			MethodName: "ListConsents",

@@ -8,6 +8,7 @@ package employmentv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -617,9 +618,12 @@ type Placement struct {
 	JobTitle     string       `protobuf:"bytes,4,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
 	StartDate    string       `protobuf:"bytes,5,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
 	ContractKind ContractKind `protobuf:"varint,6,opt,name=contract_kind,json=contractKind,proto3,enum=ipsbridge.employment.v1.ContractKind" json:"contract_kind,omitempty"`
-	// Output only: the terms in effect now.
+	// Hours a week, more than 0 and at most 60: given to StartPlacement, then
+	// changed only with ChangePlacementTerms; answers show the terms in effect
+	// now.
 	HoursPerWeek float64 `protobuf:"fixed64,7,opt,name=hours_per_week,json=hoursPerWeek,proto3" json:"hours_per_week,omitempty"`
-	// Output only.
+	// Gross hourly wage in euro cents, more than 0; given and changed like
+	// hours_per_week.
 	HourlyWageCents int64 `protobuf:"varint,8,opt,name=hourly_wage_cents,json=hourlyWageCents,proto3" json:"hourly_wage_cents,omitempty"`
 	// Output only: every change of hours or wage, oldest first.
 	TermsHistory []*Terms `protobuf:"bytes,9,rep,name=terms_history,json=termsHistory,proto3" json:"terms_history,omitempty"`
@@ -944,7 +948,7 @@ type CreateEmployerContactRequest struct {
 	// Empty for general job development (no client).
 	ClientId        string           `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	EmployerContact *EmployerContact `protobuf:"bytes,2,opt,name=employer_contact,json=employerContact,proto3" json:"employer_contact,omitempty"`
-	// Idempotency key.
+	// Idempotency key, 8-128 characters, or the Idempotency-Key header.
 	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1244,7 +1248,11 @@ type UpdateApplicationStatusRequest struct {
 	ApplicationId string                 `protobuf:"bytes,2,opt,name=application_id,json=applicationId,proto3" json:"application_id,omitempty"`
 	Status        ApplicationStatus      `protobuf:"varint,3,opt,name=status,proto3,enum=ipsbridge.employment.v1.ApplicationStatus" json:"status,omitempty"`
 	// The version this change is based on.
-	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the same
+	// key and request, even with the version read again, changes nothing and
+	// returns the placement or application as it is.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1305,6 +1313,13 @@ func (x *UpdateApplicationStatusRequest) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *UpdateApplicationStatusRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type UpdateApplicationStatusResponse struct {
@@ -1734,8 +1749,12 @@ type ChangePlacementTermsRequest struct {
 	ClientId    string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	PlacementId string                 `protobuf:"bytes,2,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
 	// effective_date, hours_per_week, hourly_wage_cents.
-	Terms         *Terms `protobuf:"bytes,3,opt,name=terms,proto3" json:"terms,omitempty"`
-	Version       int64  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	Terms   *Terms `protobuf:"bytes,3,opt,name=terms,proto3" json:"terms,omitempty"`
+	Version int64  `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the same
+	// key and request, even with the version read again, changes nothing and
+	// returns the placement or application as it is.
+	RequestId     string `protobuf:"bytes,5,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1798,6 +1817,13 @@ func (x *ChangePlacementTermsRequest) GetVersion() int64 {
 	return 0
 }
 
+func (x *ChangePlacementTermsRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type ChangePlacementTermsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Placement     *Placement             `protobuf:"bytes,1,opt,name=placement,proto3" json:"placement,omitempty"`
@@ -1847,9 +1873,13 @@ type EndPlacementRequest struct {
 	ClientId    string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
 	PlacementId string                 `protobuf:"bytes,2,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
 	// The last day worked.
-	EndDate       string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
-	EndReason     string `protobuf:"bytes,4,opt,name=end_reason,json=endReason,proto3" json:"end_reason,omitempty"`
-	Version       int64  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	EndDate   string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	EndReason string `protobuf:"bytes,4,opt,name=end_reason,json=endReason,proto3" json:"end_reason,omitempty"`
+	Version   int64  `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the same
+	// key and request, even with the version read again, changes nothing and
+	// returns the placement or application as it is.
+	RequestId     string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1917,6 +1947,13 @@ func (x *EndPlacementRequest) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *EndPlacementRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type EndPlacementResponse struct {
@@ -3362,68 +3399,359 @@ func (x *ListSampleActivityResponse) GetActivities() []*SampleActivity {
 	return nil
 }
 
+type ListWorkHistoriesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientIds     []string               `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkHistoriesRequest) Reset() {
+	*x = ListWorkHistoriesRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkHistoriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkHistoriesRequest) ProtoMessage() {}
+
+func (x *ListWorkHistoriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkHistoriesRequest.ProtoReflect.Descriptor instead.
+func (*ListWorkHistoriesRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ListWorkHistoriesRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+// HoursFrom is the hours a week of a placement from a date on.
+type HoursFrom struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EffectiveDate string                 `protobuf:"bytes,1,opt,name=effective_date,json=effectiveDate,proto3" json:"effective_date,omitempty"`
+	HoursPerWeek  float64                `protobuf:"fixed64,2,opt,name=hours_per_week,json=hoursPerWeek,proto3" json:"hours_per_week,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HoursFrom) Reset() {
+	*x = HoursFrom{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HoursFrom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HoursFrom) ProtoMessage() {}
+
+func (x *HoursFrom) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HoursFrom.ProtoReflect.Descriptor instead.
+func (*HoursFrom) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *HoursFrom) GetEffectiveDate() string {
+	if x != nil {
+		return x.EffectiveDate
+	}
+	return ""
+}
+
+func (x *HoursFrom) GetHoursPerWeek() float64 {
+	if x != nil {
+		return x.HoursPerWeek
+	}
+	return 0
+}
+
+// WorkPeriod is one placement as funding evidence.
+type WorkPeriod struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	PlacementId string                 `protobuf:"bytes,1,opt,name=placement_id,json=placementId,proto3" json:"placement_id,omitempty"`
+	StartDate   string                 `protobuf:"bytes,2,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
+	// The last day worked; empty while the job lasts.
+	EndDate string `protobuf:"bytes,3,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
+	// Every change of hours, oldest first.
+	Hours []*HoursFrom `protobuf:"bytes,4,rep,name=hours,proto3" json:"hours,omitempty"`
+	// Only for callers who may read the client's placements.
+	EmployerName  string `protobuf:"bytes,5,opt,name=employer_name,json=employerName,proto3" json:"employer_name,omitempty"`
+	JobTitle      string `protobuf:"bytes,6,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkPeriod) Reset() {
+	*x = WorkPeriod{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkPeriod) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkPeriod) ProtoMessage() {}
+
+func (x *WorkPeriod) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkPeriod.ProtoReflect.Descriptor instead.
+func (*WorkPeriod) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *WorkPeriod) GetPlacementId() string {
+	if x != nil {
+		return x.PlacementId
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetStartDate() string {
+	if x != nil {
+		return x.StartDate
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetEndDate() string {
+	if x != nil {
+		return x.EndDate
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetHours() []*HoursFrom {
+	if x != nil {
+		return x.Hours
+	}
+	return nil
+}
+
+func (x *WorkPeriod) GetEmployerName() string {
+	if x != nil {
+		return x.EmployerName
+	}
+	return ""
+}
+
+func (x *WorkPeriod) GetJobTitle() string {
+	if x != nil {
+		return x.JobTitle
+	}
+	return ""
+}
+
+// WorkHistory is one client's placements as funding evidence.
+type WorkHistory struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Periods  []*WorkPeriod          `protobuf:"bytes,2,rep,name=periods,proto3" json:"periods,omitempty"`
+	// Whether employer_name and job_title are filled in.
+	JobDetails    bool `protobuf:"varint,3,opt,name=job_details,json=jobDetails,proto3" json:"job_details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkHistory) Reset() {
+	*x = WorkHistory{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkHistory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkHistory) ProtoMessage() {}
+
+func (x *WorkHistory) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkHistory.ProtoReflect.Descriptor instead.
+func (*WorkHistory) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *WorkHistory) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *WorkHistory) GetPeriods() []*WorkPeriod {
+	if x != nil {
+		return x.Periods
+	}
+	return nil
+}
+
+func (x *WorkHistory) GetJobDetails() bool {
+	if x != nil {
+		return x.JobDetails
+	}
+	return false
+}
+
+type ListWorkHistoriesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Histories     []*WorkHistory         `protobuf:"bytes,1,rep,name=histories,proto3" json:"histories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWorkHistoriesResponse) Reset() {
+	*x = ListWorkHistoriesResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWorkHistoriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWorkHistoriesResponse) ProtoMessage() {}
+
+func (x *ListWorkHistoriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWorkHistoriesResponse.ProtoReflect.Descriptor instead.
+func (*ListWorkHistoriesResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ListWorkHistoriesResponse) GetHistories() []*WorkHistory {
+	if x != nil {
+		return x.Histories
+	}
+	return nil
+}
+
 var File_ipsbridge_employment_v1_employment_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\n" +
-	"(ipsbridge/employment/v1/employment.proto\x12\x17ipsbridge.employment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n" +
-	"\x0fEmployerContact\x12.\n" +
-	"\x13employer_contact_id\x18\x01 \x01(\tR\x11employerContactId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\remployer_name\x18\x03 \x01(\tR\femployerName\x12!\n" +
-	"\fcontact_date\x18\x04 \x01(\tR\vcontactDate\x12 \n" +
+	"(ipsbridge/employment/v1/employment.proto\x12\x17ipsbridge.employment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n" +
+	"\x0fEmployerContact\x123\n" +
+	"\x13employer_contact_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x11employerContactId\x12\x1b\n" +
+	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12(\n" +
+	"\remployer_name\x18\x03 \x01(\tB\x03\xe0A\x02R\femployerName\x12&\n" +
+	"\fcontact_date\x18\x04 \x01(\tB\x03\xe0A\x02R\vcontactDate\x12 \n" +
 	"\fface_to_face\x18\x05 \x01(\bR\n" +
 	"faceToFace\x12\x14\n" +
-	"\x05notes\x18\x06 \x01(\tR\x05notes\x12#\n" +
-	"\rspecialist_id\x18\a \x01(\tR\fspecialistId\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xd9\x02\n" +
-	"\vApplication\x12%\n" +
-	"\x0eapplication_id\x18\x01 \x01(\tR\rapplicationId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\remployer_name\x18\x03 \x01(\tR\femployerName\x12\x1b\n" +
-	"\tjob_title\x18\x04 \x01(\tR\bjobTitle\x12)\n" +
-	"\x10application_date\x18\x05 \x01(\tR\x0fapplicationDate\x12B\n" +
+	"\x05notes\x18\x06 \x01(\tR\x05notes\x12(\n" +
+	"\rspecialist_id\x18\a \x01(\tB\x03\xe0A\x03R\fspecialistId\x12@\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\"\xf7\x02\n" +
+	"\vApplication\x12*\n" +
+	"\x0eapplication_id\x18\x01 \x01(\tB\x03\xe0A\x03R\rapplicationId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12(\n" +
+	"\remployer_name\x18\x03 \x01(\tB\x03\xe0A\x02R\femployerName\x12 \n" +
+	"\tjob_title\x18\x04 \x01(\tB\x03\xe0A\x02R\bjobTitle\x12.\n" +
+	"\x10application_date\x18\x05 \x01(\tB\x03\xe0A\x02R\x0fapplicationDate\x12B\n" +
 	"\x06status\x18\x06 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusR\x06status\x12\x18\n" +
-	"\aversion\x18\a \x01(\x03R\aversion\x12;\n" +
-	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xde\x01\n" +
-	"\x05Terms\x12%\n" +
-	"\x0eeffective_date\x18\x01 \x01(\tR\reffectiveDate\x12$\n" +
-	"\x0ehours_per_week\x18\x02 \x01(\x01R\fhoursPerWeek\x12*\n" +
-	"\x11hourly_wage_cents\x18\x03 \x01(\x03R\x0fhourlyWageCents\x12\x1f\n" +
-	"\vrecorded_by\x18\x04 \x01(\tR\n" +
-	"recordedBy\x12;\n" +
-	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordTime\"\xb8\x04\n" +
-	"\tPlacement\x12!\n" +
-	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12#\n" +
-	"\remployer_name\x18\x03 \x01(\tR\femployerName\x12\x1b\n" +
-	"\tjob_title\x18\x04 \x01(\tR\bjobTitle\x12\x1d\n" +
+	"\aversion\x18\a \x01(\x03R\aversion\x12@\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\xf7\x01\n" +
+	"\x05Terms\x12*\n" +
+	"\x0eeffective_date\x18\x01 \x01(\tB\x03\xe0A\x02R\reffectiveDate\x12)\n" +
+	"\x0ehours_per_week\x18\x02 \x01(\x01B\x03\xe0A\x02R\fhoursPerWeek\x12/\n" +
+	"\x11hourly_wage_cents\x18\x03 \x01(\x03B\x03\xe0A\x02R\x0fhourlyWageCents\x12$\n" +
+	"\vrecorded_by\x18\x04 \x01(\tB\x03\xe0A\x03R\n" +
+	"recordedBy\x12@\n" +
+	"\vrecord_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"recordTime\"\xf9\x04\n" +
+	"\tPlacement\x12&\n" +
+	"\fplacement_id\x18\x01 \x01(\tB\x03\xe0A\x03R\vplacementId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12(\n" +
+	"\remployer_name\x18\x03 \x01(\tB\x03\xe0A\x02R\femployerName\x12 \n" +
+	"\tjob_title\x18\x04 \x01(\tB\x03\xe0A\x02R\bjobTitle\x12\"\n" +
 	"\n" +
-	"start_date\x18\x05 \x01(\tR\tstartDate\x12J\n" +
-	"\rcontract_kind\x18\x06 \x01(\x0e2%.ipsbridge.employment.v1.ContractKindR\fcontractKind\x12$\n" +
-	"\x0ehours_per_week\x18\a \x01(\x01R\fhoursPerWeek\x12*\n" +
-	"\x11hourly_wage_cents\x18\b \x01(\x03R\x0fhourlyWageCents\x12C\n" +
-	"\rterms_history\x18\t \x03(\v2\x1e.ipsbridge.employment.v1.TermsR\ftermsHistory\x12\x19\n" +
+	"start_date\x18\x05 \x01(\tB\x03\xe0A\x02R\tstartDate\x12O\n" +
+	"\rcontract_kind\x18\x06 \x01(\x0e2%.ipsbridge.employment.v1.ContractKindB\x03\xe0A\x02R\fcontractKind\x12)\n" +
+	"\x0ehours_per_week\x18\a \x01(\x01B\x03\xe0A\x02R\fhoursPerWeek\x12/\n" +
+	"\x11hourly_wage_cents\x18\b \x01(\x03B\x03\xe0A\x02R\x0fhourlyWageCents\x12H\n" +
+	"\rterms_history\x18\t \x03(\v2\x1e.ipsbridge.employment.v1.TermsB\x03\xe0A\x03R\ftermsHistory\x12\x1e\n" +
 	"\bend_date\x18\n" +
-	" \x01(\tR\aendDate\x12\x1d\n" +
+	" \x01(\tB\x03\xe0A\x03R\aendDate\x12\"\n" +
 	"\n" +
-	"end_reason\x18\v \x01(\tR\tendReason\x12\x16\n" +
-	"\x06active\x18\f \x01(\bR\x06active\x12\x18\n" +
-	"\aversion\x18\r \x01(\x03R\aversion\x12;\n" +
-	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xbd\x03\n" +
-	"\x12FollowAlongContact\x125\n" +
-	"\x17follow_along_contact_id\x18\x01 \x01(\tR\x14followAlongContactId\x12\x1b\n" +
-	"\tclient_id\x18\x02 \x01(\tR\bclientId\x12!\n" +
-	"\fplacement_id\x18\x03 \x01(\tR\vplacementId\x12!\n" +
-	"\fcontact_date\x18\x04 \x01(\tR\vcontactDate\x12D\n" +
-	"\x04with\x18\x05 \x01(\x0e20.ipsbridge.employment.v1.FollowAlongContact.WithR\x04with\x12\x14\n" +
-	"\x05notes\x18\x06 \x01(\tR\x05notes\x12#\n" +
-	"\rspecialist_id\x18\a \x01(\tR\fspecialistId\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"end_reason\x18\v \x01(\tB\x03\xe0A\x03R\tendReason\x12\x1b\n" +
+	"\x06active\x18\f \x01(\bB\x03\xe0A\x03R\x06active\x12\x18\n" +
+	"\aversion\x18\r \x01(\x03R\aversion\x12@\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\"\xdb\x03\n" +
+	"\x12FollowAlongContact\x12:\n" +
+	"\x17follow_along_contact_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x14followAlongContactId\x12 \n" +
+	"\tclient_id\x18\x02 \x01(\tB\x03\xe0A\x03R\bclientId\x12!\n" +
+	"\fplacement_id\x18\x03 \x01(\tR\vplacementId\x12&\n" +
+	"\fcontact_date\x18\x04 \x01(\tB\x03\xe0A\x02R\vcontactDate\x12I\n" +
+	"\x04with\x18\x05 \x01(\x0e20.ipsbridge.employment.v1.FollowAlongContact.WithB\x03\xe0A\x02R\x04with\x12\x14\n" +
+	"\x05notes\x18\x06 \x01(\tR\x05notes\x12(\n" +
+	"\rspecialist_id\x18\a \x01(\tB\x03\xe0A\x03R\fspecialistId\x12@\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\"O\n" +
 	"\x04With\x12\x14\n" +
 	"\x10WITH_UNSPECIFIED\x10\x00\x12\x0f\n" +
@@ -3434,89 +3762,96 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\x0e2&.ipsbridge.employment.v1.MilestoneKindR\x04kind\x12=\n" +
 	"\x05state\x18\x02 \x01(\x0e2'.ipsbridge.employment.v1.MilestoneStateR\x05state\x12!\n" +
 	"\freached_date\x18\x03 \x01(\tR\vreachedDate\x12#\n" +
-	"\rexpected_date\x18\x04 \x01(\tR\fexpectedDate\"\xd0\x01\n" +
+	"\rexpected_date\x18\x04 \x01(\tR\fexpectedDate\"\xd6\x01\n" +
 	"\x1cCreateEmployerContactRequest\x12(\n" +
-	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\x12[\n" +
-	"\x10employer_contact\x18\x02 \x01(\v2(.ipsbridge.employment.v1.EmployerContactB\x06\xbaH\x03\xc8\x01\x01R\x0femployerContact\x12)\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\x12^\n" +
+	"\x10employer_contact\x18\x02 \x01(\v2(.ipsbridge.employment.v1.EmployerContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x0femployerContact\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"t\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"t\n" +
 	"\x1dCreateEmployerContactResponse\x12S\n" +
 	"\x10employer_contact\x18\x01 \x01(\v2(.ipsbridge.employment.v1.EmployerContactR\x0femployerContact\"G\n" +
 	"\x1bListEmployerContactsRequest\x12(\n" +
 	"\tclient_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bclientId\"u\n" +
 	"\x1cListEmployerContactsResponse\x12U\n" +
-	"\x11employer_contacts\x18\x01 \x03(\v2(.ipsbridge.employment.v1.EmployerContactR\x10employerContacts\"\xbc\x01\n" +
-	"\x18CreateApplicationRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12N\n" +
-	"\vapplication\x18\x02 \x01(\v2$.ipsbridge.employment.v1.ApplicationB\x06\xbaH\x03\xc8\x01\x01R\vapplication\x12)\n" +
+	"\x11employer_contacts\x18\x01 \x03(\v2(.ipsbridge.employment.v1.EmployerContactR\x10employerContacts\"\xc5\x01\n" +
+	"\x18CreateApplicationRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12Q\n" +
+	"\vapplication\x18\x02 \x01(\v2$.ipsbridge.employment.v1.ApplicationB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\vapplication\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"c\n" +
 	"\x19CreateApplicationResponse\x12F\n" +
-	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\xeb\x01\n" +
-	"\x1eUpdateApplicationStatusRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12/\n" +
-	"\x0eapplication_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\rapplicationId\x12N\n" +
-	"\x06status\x18\x03 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"i\n" +
-	"\x1fUpdateApplicationStatusResponse\x12F\n" +
-	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"@\n" +
-	"\x17ListApplicationsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"d\n" +
-	"\x18ListApplicationsResponse\x12H\n" +
-	"\fapplications\x18\x01 \x03(\v2$.ipsbridge.employment.v1.ApplicationR\fapplications\"\xb3\x01\n" +
-	"\x15StartPlacementRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12H\n" +
-	"\tplacement\x18\x02 \x01(\v2\".ipsbridge.employment.v1.PlacementB\x06\xbaH\x03\xc8\x01\x01R\tplacement\x12)\n" +
+	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"\xa0\x02\n" +
+	"\x1eUpdateApplicationStatusRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x122\n" +
+	"\x0eapplication_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\rapplicationId\x12Q\n" +
+	"\x06status\x18\x03 \x01(\x0e2*.ipsbridge.employment.v1.ApplicationStatusB\r\xe0A\x02\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06status\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"Z\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"i\n" +
+	"\x1fUpdateApplicationStatusResponse\x12F\n" +
+	"\vapplication\x18\x01 \x01(\v2$.ipsbridge.employment.v1.ApplicationR\vapplication\"C\n" +
+	"\x17ListApplicationsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"d\n" +
+	"\x18ListApplicationsResponse\x12H\n" +
+	"\fapplications\x18\x01 \x03(\v2$.ipsbridge.employment.v1.ApplicationR\fapplications\"\xbc\x01\n" +
+	"\x15StartPlacementRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12K\n" +
+	"\tplacement\x18\x02 \x01(\v2\".ipsbridge.employment.v1.PlacementB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\tplacement\x12,\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"Z\n" +
 	"\x16StartPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"i\n" +
-	"\x13GetPlacementRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
-	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\"X\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"o\n" +
+	"\x13GetPlacementRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12.\n" +
+	"\fplacement_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\"X\n" +
 	"\x14GetPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\">\n" +
-	"\x15ListPlacementsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\\\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"A\n" +
+	"\x15ListPlacementsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\\\n" +
 	"\x16ListPlacementsResponse\x12B\n" +
 	"\n" +
 	"placements\x18\x01 \x03(\v2\".ipsbridge.employment.v1.PlacementR\n" +
-	"placements\"\xd2\x01\n" +
-	"\x1bChangePlacementTermsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
-	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12<\n" +
-	"\x05terms\x18\x03 \x01(\v2\x1e.ipsbridge.employment.v1.TermsB\x06\xbaH\x03\xc8\x01\x01R\x05terms\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"`\n" +
+	"placements\"\x87\x02\n" +
+	"\x1bChangePlacementTermsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12.\n" +
+	"\fplacement_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12?\n" +
+	"\x05terms\x18\x03 \x01(\v2\x1e.ipsbridge.employment.v1.TermsB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05terms\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"`\n" +
 	"\x1cChangePlacementTermsResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xd2\x01\n" +
-	"\x13EndPlacementRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12+\n" +
-	"\fplacement_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12\x19\n" +
-	"\bend_date\x18\x03 \x01(\tR\aendDate\x12)\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\x8c\x02\n" +
+	"\x13EndPlacementRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12.\n" +
+	"\fplacement_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\vplacementId\x12\x1e\n" +
+	"\bend_date\x18\x03 \x01(\tB\x03\xe0A\x02R\aendDate\x12,\n" +
 	"\n" +
-	"end_reason\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xe8\aR\tendReason\x12!\n" +
-	"\aversion\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"X\n" +
+	"end_reason\x18\x04 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\xe8\aR\tendReason\x12$\n" +
+	"\aversion\x18\x05 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"X\n" +
 	"\x14EndPlacementResponse\x12@\n" +
-	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xda\x01\n" +
-	"\x1fCreateFollowAlongContactRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12e\n" +
-	"\x14follow_along_contact\x18\x02 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactB\x06\xbaH\x03\xc8\x01\x01R\x12followAlongContact\x12)\n" +
+	"\tplacement\x18\x01 \x01(\v2\".ipsbridge.employment.v1.PlacementR\tplacement\"\xe3\x01\n" +
+	"\x1fCreateFollowAlongContactRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\x12h\n" +
+	"\x14follow_along_contact\x18\x02 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x12followAlongContact\x12,\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\b\x18\x80\x01R\trequestId\"\x81\x01\n" +
+	"request_id\x18\x03 \x01(\tB\r\xbaH\n" +
+	"\xd8\x01\x01r\x05\x10\b\x18\x80\x01R\trequestId\"\x81\x01\n" +
 	" CreateFollowAlongContactResponse\x12]\n" +
-	"\x14follow_along_contact\x18\x01 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x12followAlongContact\"G\n" +
-	"\x1eListFollowAlongContactsRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x82\x01\n" +
+	"\x14follow_along_contact\x18\x01 \x01(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x12followAlongContact\"J\n" +
+	"\x1eListFollowAlongContactsRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x82\x01\n" +
 	"\x1fListFollowAlongContactsResponse\x12_\n" +
-	"\x15follow_along_contacts\x18\x01 \x03(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x13followAlongContacts\">\n" +
-	"\x15ListMilestonesRequest\x12%\n" +
-	"\tclient_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x91\x01\n" +
+	"\x15follow_along_contacts\x18\x01 \x03(\v2+.ipsbridge.employment.v1.FollowAlongContactR\x13followAlongContacts\"A\n" +
+	"\x15ListMilestonesRequest\x12(\n" +
+	"\tclient_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\bclientId\"\x91\x01\n" +
 	"\x16ListMilestonesResponse\x12B\n" +
 	"\n" +
 	"milestones\x18\x01 \x03(\v2\".ipsbridge.employment.v1.MilestoneR\n" +
@@ -3624,7 +3959,29 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1aListSampleActivityResponse\x12G\n" +
 	"\n" +
 	"activities\x18\x01 \x03(\v2'.ipsbridge.employment.v1.SampleActivityR\n" +
-	"activities*\xfa\x01\n" +
+	"activities\"M\n" +
+	"\x18ListWorkHistoriesRequest\x121\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\xc8\x01\"\x05r\x03\xb0\x01\x01R\tclientIds\"X\n" +
+	"\tHoursFrom\x12%\n" +
+	"\x0eeffective_date\x18\x01 \x01(\tR\reffectiveDate\x12$\n" +
+	"\x0ehours_per_week\x18\x02 \x01(\x01R\fhoursPerWeek\"\xe5\x01\n" +
+	"\n" +
+	"WorkPeriod\x12!\n" +
+	"\fplacement_id\x18\x01 \x01(\tR\vplacementId\x12\x1d\n" +
+	"\n" +
+	"start_date\x18\x02 \x01(\tR\tstartDate\x12\x19\n" +
+	"\bend_date\x18\x03 \x01(\tR\aendDate\x128\n" +
+	"\x05hours\x18\x04 \x03(\v2\".ipsbridge.employment.v1.HoursFromR\x05hours\x12#\n" +
+	"\remployer_name\x18\x05 \x01(\tR\femployerName\x12\x1b\n" +
+	"\tjob_title\x18\x06 \x01(\tR\bjobTitle\"\x8a\x01\n" +
+	"\vWorkHistory\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12=\n" +
+	"\aperiods\x18\x02 \x03(\v2#.ipsbridge.employment.v1.WorkPeriodR\aperiods\x12\x1f\n" +
+	"\vjob_details\x18\x03 \x01(\bR\n" +
+	"jobDetails\"_\n" +
+	"\x19ListWorkHistoriesResponse\x12B\n" +
+	"\thistories\x18\x01 \x03(\v2$.ipsbridge.employment.v1.WorkHistoryR\thistories*\xfa\x01\n" +
 	"\x11ApplicationStatus\x12\"\n" +
 	"\x1eAPPLICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aAPPLICATION_STATUS_APPLIED\x10\x01\x12 \n" +
@@ -3651,7 +4008,7 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MILESTONE_STATE_REACHED\x10\x01\x12\x1b\n" +
 	"\x17MILESTONE_STATE_PENDING\x10\x02\x12\x1a\n" +
-	"\x16MILESTONE_STATE_MISSED\x10\x032\xdb\x10\n" +
+	"\x16MILESTONE_STATE_MISSED\x10\x032\xd7\x11\n" +
 	"\x11EmploymentService\x12\x86\x01\n" +
 	"\x15CreateEmployerContact\x125.ipsbridge.employment.v1.CreateEmployerContactRequest\x1a6.ipsbridge.employment.v1.CreateEmployerContactResponse\x12\x83\x01\n" +
 	"\x14ListEmployerContacts\x124.ipsbridge.employment.v1.ListEmployerContactsRequest\x1a5.ipsbridge.employment.v1.ListEmployerContactsResponse\x12z\n" +
@@ -3665,7 +4022,8 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\fEndPlacement\x12,.ipsbridge.employment.v1.EndPlacementRequest\x1a-.ipsbridge.employment.v1.EndPlacementResponse\x12\x8f\x01\n" +
 	"\x18CreateFollowAlongContact\x128.ipsbridge.employment.v1.CreateFollowAlongContactRequest\x1a9.ipsbridge.employment.v1.CreateFollowAlongContactResponse\x12\x8c\x01\n" +
 	"\x17ListFollowAlongContacts\x127.ipsbridge.employment.v1.ListFollowAlongContactsRequest\x1a8.ipsbridge.employment.v1.ListFollowAlongContactsResponse\x12q\n" +
-	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12k\n" +
+	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12z\n" +
+	"\x11ListWorkHistories\x121.ipsbridge.employment.v1.ListWorkHistoriesRequest\x1a2.ipsbridge.employment.v1.ListWorkHistoriesResponse\x12k\n" +
 	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponse\x12z\n" +
 	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponse\x12q\n" +
 	"\x0eGetTeamFigures\x12..ipsbridge.employment.v1.GetTeamFiguresRequest\x1a/.ipsbridge.employment.v1.GetTeamFiguresResponse\x12}\n" +
@@ -3684,7 +4042,7 @@ func file_ipsbridge_employment_v1_employment_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_employment_v1_employment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(ApplicationStatus)(0),                   // 0: ipsbridge.employment.v1.ApplicationStatus
 	(ContractKind)(0),                        // 1: ipsbridge.employment.v1.ContractKind
@@ -3738,18 +4096,23 @@ var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(*ListSampleActivityRequest)(nil),        // 49: ipsbridge.employment.v1.ListSampleActivityRequest
 	(*SampleActivity)(nil),                   // 50: ipsbridge.employment.v1.SampleActivity
 	(*ListSampleActivityResponse)(nil),       // 51: ipsbridge.employment.v1.ListSampleActivityResponse
-	(*timestamppb.Timestamp)(nil),            // 52: google.protobuf.Timestamp
+	(*ListWorkHistoriesRequest)(nil),         // 52: ipsbridge.employment.v1.ListWorkHistoriesRequest
+	(*HoursFrom)(nil),                        // 53: ipsbridge.employment.v1.HoursFrom
+	(*WorkPeriod)(nil),                       // 54: ipsbridge.employment.v1.WorkPeriod
+	(*WorkHistory)(nil),                      // 55: ipsbridge.employment.v1.WorkHistory
+	(*ListWorkHistoriesResponse)(nil),        // 56: ipsbridge.employment.v1.ListWorkHistoriesResponse
+	(*timestamppb.Timestamp)(nil),            // 57: google.protobuf.Timestamp
 }
 var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
-	52, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
+	57, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: ipsbridge.employment.v1.Application.status:type_name -> ipsbridge.employment.v1.ApplicationStatus
-	52, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
-	52, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
+	57, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	57, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ipsbridge.employment.v1.Placement.contract_kind:type_name -> ipsbridge.employment.v1.ContractKind
 	7,  // 5: ipsbridge.employment.v1.Placement.terms_history:type_name -> ipsbridge.employment.v1.Terms
-	52, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
+	57, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: ipsbridge.employment.v1.FollowAlongContact.with:type_name -> ipsbridge.employment.v1.FollowAlongContact.With
-	52, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
+	57, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: ipsbridge.employment.v1.Milestone.kind:type_name -> ipsbridge.employment.v1.MilestoneKind
 	3,  // 10: ipsbridge.employment.v1.Milestone.state:type_name -> ipsbridge.employment.v1.MilestoneState
 	5,  // 11: ipsbridge.employment.v1.CreateEmployerContactRequest.employer_contact:type_name -> ipsbridge.employment.v1.EmployerContact
@@ -3782,47 +4145,52 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	44, // 38: ipsbridge.employment.v1.GetRegionOutcomesResponse.intake_to_first_contact:type_name -> ipsbridge.employment.v1.DelayBucket
 	42, // 39: ipsbridge.employment.v1.GetRegionOutcomesResponse.no_contact_yet:type_name -> ipsbridge.employment.v1.GroupCount
 	45, // 40: ipsbridge.employment.v1.GetRegionOutcomesResponse.retention:type_name -> ipsbridge.employment.v1.Retention
-	52, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
+	57, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
 	50, // 42: ipsbridge.employment.v1.ListSampleActivityResponse.activities:type_name -> ipsbridge.employment.v1.SampleActivity
-	11, // 43: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
-	13, // 44: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
-	15, // 45: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
-	17, // 46: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
-	19, // 47: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
-	21, // 48: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
-	23, // 49: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
-	25, // 50: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
-	27, // 51: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
-	29, // 52: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
-	31, // 53: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
-	33, // 54: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
-	35, // 55: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
-	37, // 56: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
-	41, // 57: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
-	47, // 58: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:input_type -> ipsbridge.employment.v1.GetTeamFiguresRequest
-	49, // 59: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:input_type -> ipsbridge.employment.v1.ListSampleActivityRequest
-	12, // 60: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
-	14, // 61: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
-	16, // 62: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
-	18, // 63: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
-	20, // 64: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
-	22, // 65: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
-	24, // 66: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
-	26, // 67: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
-	28, // 68: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
-	30, // 69: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
-	32, // 70: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
-	34, // 71: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
-	36, // 72: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
-	40, // 73: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
-	46, // 74: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
-	48, // 75: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:output_type -> ipsbridge.employment.v1.GetTeamFiguresResponse
-	51, // 76: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:output_type -> ipsbridge.employment.v1.ListSampleActivityResponse
-	60, // [60:77] is the sub-list for method output_type
-	43, // [43:60] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	53, // 43: ipsbridge.employment.v1.WorkPeriod.hours:type_name -> ipsbridge.employment.v1.HoursFrom
+	54, // 44: ipsbridge.employment.v1.WorkHistory.periods:type_name -> ipsbridge.employment.v1.WorkPeriod
+	55, // 45: ipsbridge.employment.v1.ListWorkHistoriesResponse.histories:type_name -> ipsbridge.employment.v1.WorkHistory
+	11, // 46: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
+	13, // 47: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
+	15, // 48: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
+	17, // 49: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
+	19, // 50: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
+	21, // 51: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
+	23, // 52: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
+	25, // 53: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
+	27, // 54: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
+	29, // 55: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
+	31, // 56: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
+	33, // 57: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
+	35, // 58: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
+	52, // 59: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:input_type -> ipsbridge.employment.v1.ListWorkHistoriesRequest
+	37, // 60: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
+	41, // 61: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
+	47, // 62: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:input_type -> ipsbridge.employment.v1.GetTeamFiguresRequest
+	49, // 63: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:input_type -> ipsbridge.employment.v1.ListSampleActivityRequest
+	12, // 64: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
+	14, // 65: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
+	16, // 66: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
+	18, // 67: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
+	20, // 68: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
+	22, // 69: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
+	24, // 70: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
+	26, // 71: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
+	28, // 72: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
+	30, // 73: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
+	32, // 74: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
+	34, // 75: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
+	36, // 76: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
+	56, // 77: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:output_type -> ipsbridge.employment.v1.ListWorkHistoriesResponse
+	40, // 78: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
+	46, // 79: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
+	48, // 80: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:output_type -> ipsbridge.employment.v1.GetTeamFiguresResponse
+	51, // 81: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:output_type -> ipsbridge.employment.v1.ListSampleActivityResponse
+	64, // [64:82] is the sub-list for method output_type
+	46, // [46:64] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_employment_v1_employment_proto_init() }
@@ -3840,7 +4208,7 @@ func file_ipsbridge_employment_v1_employment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_employment_v1_employment_proto_rawDesc), len(file_ipsbridge_employment_v1_employment_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   47,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -710,6 +710,33 @@ func local_request_EmploymentService_ListMilestones_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+func request_EmploymentService_ListWorkHistories_0(ctx context.Context, marshaler runtime.Marshaler, client EmploymentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListWorkHistoriesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListWorkHistories(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_EmploymentService_ListWorkHistories_0(ctx context.Context, marshaler runtime.Marshaler, server EmploymentServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListWorkHistoriesRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListWorkHistories(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 var filter_EmploymentService_ListCaseload_0 = &utilities.DoubleArray{Encoding: map[string]int{"specialist_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
 func request_EmploymentService_ListCaseload_0(ctx context.Context, marshaler runtime.Marshaler, client EmploymentServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
@@ -1245,6 +1272,26 @@ func RegisterEmploymentServiceHandlerServer(ctx context.Context, mux *runtime.Se
 		}
 		forward_EmploymentService_ListMilestones_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_EmploymentService_ListWorkHistories_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/ipsbridge.employment.v1.EmploymentService/ListWorkHistories", runtime.WithHTTPPathPattern("/v1/workHistories:list"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_EmploymentService_ListWorkHistories_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EmploymentService_ListWorkHistories_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_EmploymentService_ListCaseload_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1640,6 +1687,23 @@ func RegisterEmploymentServiceHandlerClient(ctx context.Context, mux *runtime.Se
 		}
 		forward_EmploymentService_ListMilestones_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_EmploymentService_ListWorkHistories_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/ipsbridge.employment.v1.EmploymentService/ListWorkHistories", runtime.WithHTTPPathPattern("/v1/workHistories:list"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_EmploymentService_ListWorkHistories_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_EmploymentService_ListWorkHistories_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodGet, pattern_EmploymentService_ListCaseload_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -1744,6 +1808,7 @@ var (
 	pattern_EmploymentService_CreateFollowAlongContact_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "clients", "client_id", "followAlongContacts"}, ""))
 	pattern_EmploymentService_ListFollowAlongContacts_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "clients", "client_id", "followAlongContacts"}, ""))
 	pattern_EmploymentService_ListMilestones_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "clients", "client_id", "milestones"}, ""))
+	pattern_EmploymentService_ListWorkHistories_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "workHistories"}, "list"))
 	pattern_EmploymentService_ListCaseload_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "caseloads", "specialist_id"}, ""))
 	pattern_EmploymentService_ListCaseload_1             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "teams", "team_id", "caseload"}, ""))
 	pattern_EmploymentService_ListCaseload_2             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "caseload"}, ""))
@@ -1767,6 +1832,7 @@ var (
 	forward_EmploymentService_CreateFollowAlongContact_0 = runtime.ForwardResponseMessage
 	forward_EmploymentService_ListFollowAlongContacts_0  = runtime.ForwardResponseMessage
 	forward_EmploymentService_ListMilestones_0           = runtime.ForwardResponseMessage
+	forward_EmploymentService_ListWorkHistories_0        = runtime.ForwardResponseMessage
 	forward_EmploymentService_ListCaseload_0             = runtime.ForwardResponseMessage
 	forward_EmploymentService_ListCaseload_1             = runtime.ForwardResponseMessage
 	forward_EmploymentService_ListCaseload_2             = runtime.ForwardResponseMessage

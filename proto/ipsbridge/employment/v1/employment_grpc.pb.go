@@ -32,6 +32,7 @@ const (
 	EmploymentService_CreateFollowAlongContact_FullMethodName = "/ipsbridge.employment.v1.EmploymentService/CreateFollowAlongContact"
 	EmploymentService_ListFollowAlongContacts_FullMethodName  = "/ipsbridge.employment.v1.EmploymentService/ListFollowAlongContacts"
 	EmploymentService_ListMilestones_FullMethodName           = "/ipsbridge.employment.v1.EmploymentService/ListMilestones"
+	EmploymentService_ListWorkHistories_FullMethodName        = "/ipsbridge.employment.v1.EmploymentService/ListWorkHistories"
 	EmploymentService_ListCaseload_FullMethodName             = "/ipsbridge.employment.v1.EmploymentService/ListCaseload"
 	EmploymentService_GetRegionOutcomes_FullMethodName        = "/ipsbridge.employment.v1.EmploymentService/GetRegionOutcomes"
 	EmploymentService_GetTeamFigures_FullMethodName           = "/ipsbridge.employment.v1.EmploymentService/GetTeamFigures"
@@ -83,6 +84,12 @@ type EmploymentServiceClient interface {
 	// ListMilestones derives a client's milestones from the placement history
 	// at the time of the request; they are never typed in.
 	ListMilestones(ctx context.Context, in *ListMilestonesRequest, opts ...grpc.CallOption) (*ListMilestonesResponse, error)
+	// ListWorkHistories returns, for a page of clients, when each worked and
+	// how many hours a week: the evidence funding claims are derived from
+	// (section milestones). Clients the caller may not read milestones of are
+	// left out. Employer and job title only where the caller may read the
+	// client's placements; wages never.
+	ListWorkHistories(ctx context.Context, in *ListWorkHistoriesRequest, opts ...grpc.CallOption) (*ListWorkHistoriesResponse, error)
 	// ListCaseload lists a specialist's clients (default: the caller's) or,
 	// with team_id, a team's clients, with phase, days since the last contact
 	// and the next milestone.
@@ -241,6 +248,16 @@ func (c *employmentServiceClient) ListMilestones(ctx context.Context, in *ListMi
 	return out, nil
 }
 
+func (c *employmentServiceClient) ListWorkHistories(ctx context.Context, in *ListWorkHistoriesRequest, opts ...grpc.CallOption) (*ListWorkHistoriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListWorkHistoriesResponse)
+	err := c.cc.Invoke(ctx, EmploymentService_ListWorkHistories_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *employmentServiceClient) ListCaseload(ctx context.Context, in *ListCaseloadRequest, opts ...grpc.CallOption) (*ListCaseloadResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListCaseloadResponse)
@@ -326,6 +343,12 @@ type EmploymentServiceServer interface {
 	// ListMilestones derives a client's milestones from the placement history
 	// at the time of the request; they are never typed in.
 	ListMilestones(context.Context, *ListMilestonesRequest) (*ListMilestonesResponse, error)
+	// ListWorkHistories returns, for a page of clients, when each worked and
+	// how many hours a week: the evidence funding claims are derived from
+	// (section milestones). Clients the caller may not read milestones of are
+	// left out. Employer and job title only where the caller may read the
+	// client's placements; wages never.
+	ListWorkHistories(context.Context, *ListWorkHistoriesRequest) (*ListWorkHistoriesResponse, error)
 	// ListCaseload lists a specialist's clients (default: the caller's) or,
 	// with team_id, a team's clients, with phase, days since the last contact
 	// and the next milestone.
@@ -392,6 +415,9 @@ func (UnimplementedEmploymentServiceServer) ListFollowAlongContacts(context.Cont
 }
 func (UnimplementedEmploymentServiceServer) ListMilestones(context.Context, *ListMilestonesRequest) (*ListMilestonesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMilestones not implemented")
+}
+func (UnimplementedEmploymentServiceServer) ListWorkHistories(context.Context, *ListWorkHistoriesRequest) (*ListWorkHistoriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListWorkHistories not implemented")
 }
 func (UnimplementedEmploymentServiceServer) ListCaseload(context.Context, *ListCaseloadRequest) (*ListCaseloadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCaseload not implemented")
@@ -660,6 +686,24 @@ func _EmploymentService_ListMilestones_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EmploymentService_ListWorkHistories_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListWorkHistoriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EmploymentServiceServer).ListWorkHistories(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EmploymentService_ListWorkHistories_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EmploymentServiceServer).ListWorkHistories(ctx, req.(*ListWorkHistoriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _EmploymentService_ListCaseload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListCaseloadRequest)
 	if err := dec(in); err != nil {
@@ -790,6 +834,10 @@ var EmploymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMilestones",
 			Handler:    _EmploymentService_ListMilestones_Handler,
+		},
+		{
+			MethodName: "ListWorkHistories",
+			Handler:    _EmploymentService_ListWorkHistories_Handler,
 		},
 		{
 			MethodName: "ListCaseload",

@@ -8,6 +8,7 @@ package eventsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -94,7 +95,8 @@ const (
 	DeliveryState_DELIVERY_STATE_DELIVERED DeliveryState = 2
 	// Given up on: a dead letter.
 	DeliveryState_DELIVERY_STATE_DEAD DeliveryState = 3
-	// Not sent because the organisation may not see it at delivery time.
+	// Not used any more: a delivery the organisation may not see is not kept
+	// (it would tell of an event the organisation may know nothing about).
 	DeliveryState_DELIVERY_STATE_WITHHELD DeliveryState = 4
 )
 
@@ -160,8 +162,8 @@ type Subscription struct {
 	// changed. True: the section's data after the change as well, whenever
 	// the organisation may read it.
 	IncludeData bool `protobuf:"varint,5,opt,name=include_data,json=includeData,proto3" json:"include_data,omitempty"`
-	// Output only on create (a new subscription is active). False pauses
-	// delivery: events are still queued and sent once it is active again.
+	// Ignored on create (a new subscription is active); set on update. False
+	// pauses delivery: events are still queued and sent once it is active again.
 	Active bool `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
 	// Output only: why the platform switched the subscription off, e.g. the
 	// endpoint answered 410 Gone.
@@ -469,7 +471,12 @@ type CreateSubscriptionResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Subscription *Subscription          `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// The first signing key, with its secret (HMAC) or public key (ED25519).
-	SigningKey    *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	// A replayed request gets the key without its secret (see note).
+	SigningKey *SigningKey `protobuf:"bytes,2,opt,name=signing_key,json=signingKey,proto3" json:"signing_key,omitempty"`
+	// Set when the request was answered before (same request_id): the secret
+	// is shown once, in the first answer, never again; rotate the key if it
+	// was lost.
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -516,6 +523,13 @@ func (x *CreateSubscriptionResponse) GetSigningKey() *SigningKey {
 		return x.SigningKey
 	}
 	return nil
+}
+
+func (x *CreateSubscriptionResponse) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
 }
 
 type GetSubscriptionRequest struct {
@@ -718,7 +732,11 @@ type UpdateSubscriptionRequest struct {
 	// The new values of the fields in update_mask, and the version read.
 	Subscription *Subscription `protobuf:"bytes,2,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	// Of url, event_types, include_data, active, description; required.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -774,6 +792,13 @@ func (x *UpdateSubscriptionRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 	return nil
 }
 
+func (x *UpdateSubscriptionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type UpdateSubscriptionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Subscription  *Subscription          `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
@@ -823,7 +848,11 @@ type DeleteSubscriptionRequest struct {
 	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	// When set, the version read: a subscription changed since is not
 	// deleted (ABORTED).
-	Version       int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -872,6 +901,13 @@ func (x *DeleteSubscriptionRequest) GetVersion() int64 {
 	return 0
 }
 
+func (x *DeleteSubscriptionRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
 type DeleteSubscriptionResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -913,7 +949,11 @@ type RotateSigningKeyRequest struct {
 	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
 	// How long the current keys keep signing next to the new one; absent
 	// means 24 hours, at most 7 days. Zero retires them at once.
-	Overlap       *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	Overlap *durationpb.Duration `protobuf:"bytes,2,opt,name=overlap,proto3" json:"overlap,omitempty"`
+	// Idempotency key, required (or the Idempotency-Key header): a retry
+	// with the same key and request returns the first answer and records
+	// nothing again; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -960,6 +1000,13 @@ func (x *RotateSigningKeyRequest) GetOverlap() *durationpb.Duration {
 		return x.Overlap
 	}
 	return nil
+}
+
+func (x *RotateSigningKeyRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type RotateSigningKeyResponse struct {
@@ -1470,7 +1517,11 @@ type RedeliverDeadLettersRequest struct {
 	// The dead letters to send again.
 	DeliveryIds []int64 `protobuf:"varint,2,rep,packed,name=delivery_ids,json=deliveryIds,proto3" json:"delivery_ids,omitempty"`
 	// Every dead letter of the subscription.
-	All           bool `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
+	All bool `protobuf:"varint,3,opt,name=all,proto3" json:"all,omitempty"`
+	// Idempotency key (else the Idempotency-Key header): a retry with the
+	// same key and request (a version read again aside) changes nothing and
+	// returns the resource; the same key with another request is refused.
+	RequestId     string `protobuf:"bytes,4,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1524,6 +1575,13 @@ func (x *RedeliverDeadLettersRequest) GetAll() bool {
 		return x.All
 	}
 	return false
+}
+
+func (x *RedeliverDeadLettersRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
 }
 
 type RedeliverDeadLettersResponse struct {
@@ -1620,7 +1678,8 @@ type GetDeliveryStatsResponse struct {
 	Pending   int64                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
 	Delivered int64                  `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	Dead      int64                  `protobuf:"varint,3,opt,name=dead,proto3" json:"dead,omitempty"`
-	Withheld  int64                  `protobuf:"varint,4,opt,name=withheld,proto3" json:"withheld,omitempty"`
+	// Always 0: withheld deliveries are not kept (see DELIVERY_STATE_WITHHELD).
+	Withheld int64 `protobuf:"varint,4,opt,name=withheld,proto3" json:"withheld,omitempty"`
 	// The event time of the oldest pending delivery; absent when none is.
 	OldestPendingEventTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=oldest_pending_event_time,json=oldestPendingEventTime,proto3" json:"oldest_pending_event_time,omitempty"`
 	// When the latest delivery was acknowledged; absent when none was.
@@ -1829,7 +1888,9 @@ type ListEventsRequest struct {
 	// follow: it reads a bounded stretch of the log.
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty means from the start of
-	// the log (or from now, with start_at_end).
+	// the log (or from now, with start_at_end). Tokens are opaque, sealed,
+	// differ on every page and are valid only for the organisation that got
+	// them.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Without page_token: return no events, only a cursor at the end of the
 	// log, to receive only what happens from now on.
@@ -1974,28 +2035,28 @@ var File_ipsbridge_events_v1_events_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"\n" +
-	" ipsbridge/events/v1/events.proto\x12\x13ipsbridge.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x05\n" +
-	"\fSubscription\x12'\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12'\n" +
-	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12 \n" +
+	" ipsbridge/events/v1/events.proto\x12\x13ipsbridge.events.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x06\n" +
+	"\fSubscription\x12,\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\x03\xe0A\x03R\x0esubscriptionId\x12,\n" +
+	"\x0forganization_id\x18\x02 \x01(\tB\x03\xe0A\x03R\x0eorganizationId\x12 \n" +
 	"\x03url\x18\x03 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\x80\x10\x88\x01\x01R\x03url\x122\n" +
 	"\vevent_types\x18\x04 \x03(\tB\x11\xbaH\x0e\x92\x01\v\x10 \x18\x01\"\x05r\x03\x18\x80\x01R\n" +
 	"eventTypes\x12!\n" +
 	"\finclude_data\x18\x05 \x01(\bR\vincludeData\x12\x16\n" +
-	"\x06active\x18\x06 \x01(\bR\x06active\x12'\n" +
-	"\x0fdisabled_reason\x18\a \x01(\tR\x0edisabledReason\x12*\n" +
+	"\x06active\x18\x06 \x01(\bR\x06active\x12,\n" +
+	"\x0fdisabled_reason\x18\a \x01(\tB\x03\xe0A\x03R\x0edisabledReason\x12*\n" +
 	"\vdescription\x18\b \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\vdescription\x12\\\n" +
 	"\x11signing_algorithm\x18\t \x01(\x0e2%.ipsbridge.events.v1.SigningAlgorithmB\b\xbaH\x05\x82\x01\x02\x10\x01R\x10signingAlgorithm\x12!\n" +
 	"\aversion\x18\n" +
-	" \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
-	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\x12;\n" +
-	"\vverify_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifyTime\x12\x18\n" +
-	"\acreator\x18\x0e \x01(\tR\acreator\x12B\n" +
-	"\fsigning_keys\x18\x0f \x03(\v2\x1f.ipsbridge.events.v1.SigningKeyR\vsigningKeys\"\x99\x02\n" +
+	" \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12@\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"updateTime\x12@\n" +
+	"\vverify_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"verifyTime\x12\x1d\n" +
+	"\acreator\x18\x0e \x01(\tB\x03\xe0A\x03R\acreator\x12G\n" +
+	"\fsigning_keys\x18\x0f \x03(\v2\x1f.ipsbridge.events.v1.SigningKeyB\x03\xe0A\x03R\vsigningKeys\"\x99\x02\n" +
 	"\n" +
 	"SigningKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\x05R\x05keyId\x12C\n" +
@@ -2006,17 +2067,18 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime\"\x93\x01\n" +
-	"\x19CreateSubscriptionRequest\x12M\n" +
-	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\x12'\n" +
+	"expireTime\"\x96\x01\n" +
+	"\x19CreateSubscriptionRequest\x12P\n" +
+	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fsubscription\x12'\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xa5\x01\n" +
+	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xb9\x01\n" +
 	"\x1aCreateSubscriptionResponse\x12E\n" +
 	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\x12@\n" +
 	"\vsigning_key\x18\x02 \x01(\v2\x1f.ipsbridge.events.v1.SigningKeyR\n" +
-	"signingKey\"K\n" +
-	"\x16GetSubscriptionRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\"`\n" +
+	"signingKey\x12\x12\n" +
+	"\x04note\x18\x03 \x01(\tR\x04note\"N\n" +
+	"\x16GetSubscriptionRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\"`\n" +
 	"\x17GetSubscriptionResponse\x12E\n" +
 	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\"k\n" +
 	"\x18ListSubscriptionsRequest\x12&\n" +
@@ -2025,21 +2087,27 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\tpageToken\"\x8c\x01\n" +
 	"\x19ListSubscriptionsResponse\x12G\n" +
 	"\rsubscriptions\x18\x01 \x03(\v2!.ipsbridge.events.v1.SubscriptionR\rsubscriptions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe2\x01\n" +
-	"\x19UpdateSubscriptionRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12M\n" +
-	"\fsubscription\x18\x02 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\x06\xbaH\x03\xc8\x01\x01R\fsubscription\x12C\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x91\x02\n" +
+	"\x19UpdateSubscriptionRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12P\n" +
+	"\fsubscription\x18\x02 \x01(\v2!.ipsbridge.events.v1.SubscriptionB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\fsubscription\x12C\n" +
 	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskB\x06\xbaH\x03\xc8\x01\x01R\n" +
-	"updateMask\"c\n" +
+	"updateMask\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"c\n" +
 	"\x1aUpdateSubscriptionResponse\x12E\n" +
-	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\"q\n" +
-	"\x19DeleteSubscriptionRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12!\n" +
-	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\"\x1c\n" +
-	"\x1aDeleteSubscriptionResponse\"\x91\x01\n" +
-	"\x17RotateSigningKeyRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12C\n" +
-	"\aoverlap\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xf5$2\x00R\aoverlap\"\xa3\x01\n" +
+	"\fsubscription\x18\x01 \x01(\v2!.ipsbridge.events.v1.SubscriptionR\fsubscription\"\x9d\x01\n" +
+	"\x19DeleteSubscriptionRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12!\n" +
+	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\x1c\n" +
+	"\x1aDeleteSubscriptionResponse\"\xbd\x01\n" +
+	"\x17RotateSigningKeyRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12C\n" +
+	"\aoverlap\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x0e\xbaH\v\xaa\x01\b\"\x04\b\x80\xf5$2\x00R\aoverlap\x12'\n" +
+	"\n" +
+	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"\xa3\x01\n" +
 	"\x18RotateSigningKeyResponse\x12@\n" +
 	"\vsigning_key\x18\x01 \x01(\v2\x1f.ipsbridge.events.v1.SigningKeyR\n" +
 	"signingKey\x12E\n" +
@@ -2062,9 +2130,9 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"\x12first_attempt_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x10firstAttemptTime\x12;\n" +
 	"\vfinish_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"finishTime\x12F\n" +
-	"\x11next_attempt_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"\x9d\x01\n" +
-	"\x16ListDeadLettersRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12'\n" +
+	"\x11next_attempt_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\x0fnextAttemptTime\"\xa0\x01\n" +
+	"\x16ListDeadLettersRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x12'\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
 	"\n" +
@@ -2081,22 +2149,25 @@ const file_ipsbridge_events_v1_events_proto_rawDesc = "" +
 	"\vstatus_code\x18\x04 \x01(\x05R\n" +
 	"statusCode\x12\x14\n" +
 	"\x05error\x18\x05 \x01(\tR\x05error\x12\x1a\n" +
-	"\bresponse\x18\x06 \x01(\tR\bresponse\"G\n" +
-	"\x1bListDeliveryAttemptsRequest\x12(\n" +
-	"\vdelivery_id\x18\x01 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
+	"\bresponse\x18\x06 \x01(\tR\bresponse\"J\n" +
+	"\x1bListDeliveryAttemptsRequest\x12+\n" +
+	"\vdelivery_id\x18\x01 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\n" +
 	"deliveryId\"\x9b\x01\n" +
 	"\x1cListDeliveryAttemptsResponse\x129\n" +
 	"\bdelivery\x18\x01 \x01(\v2\x1d.ipsbridge.events.v1.DeliveryR\bdelivery\x12@\n" +
-	"\battempts\x18\x02 \x03(\v2$.ipsbridge.events.v1.DeliveryAttemptR\battempts\"\x85\x02\n" +
-	"\x1bRedeliverDeadLettersRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x122\n" +
-	"\fdelivery_ids\x18\x02 \x03(\x03B\x0f\xbaH\f\x92\x01\t\x10\xe8\a\"\x04\"\x02 \x00R\vdeliveryIds\x12\x10\n" +
-	"\x03all\x18\x03 \x01(\bR\x03all:m\xbaHj\x1ah\n" +
+	"\battempts\x18\x02 \x03(\v2$.ipsbridge.events.v1.DeliveryAttemptR\battempts\"\xb4\x02\n" +
+	"\x1bRedeliverDeadLettersRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\x125\n" +
+	"\fdelivery_ids\x18\x02 \x03(\x03B\x12\xe0A\x02\xbaH\f\x92\x01\t\x10\xe8\a\"\x04\"\x02 \x00R\vdeliveryIds\x12\x10\n" +
+	"\x03all\x18\x03 \x01(\bR\x03all\x12'\n" +
+	"\n" +
+	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId:m\xbaHj\x1ah\n" +
 	"\x13redeliver.selection\x12&name delivery_ids or set all, not both\x1a)(size(this.delivery_ids) > 0) != this.all\"K\n" +
 	"\x1cRedeliverDeadLettersResponse\x12+\n" +
-	"\x11redelivered_count\x18\x01 \x01(\x05R\x10redeliveredCount\"L\n" +
-	"\x17GetDeliveryStatsRequest\x121\n" +
-	"\x0fsubscription_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\"\xa5\x02\n" +
+	"\x11redelivered_count\x18\x01 \x01(\x05R\x10redeliveredCount\"O\n" +
+	"\x17GetDeliveryStatsRequest\x124\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\x0esubscriptionId\"\xa5\x02\n" +
 	"\x18GetDeliveryStatsResponse\x12\x18\n" +
 	"\apending\x18\x01 \x01(\x03R\apending\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\x03R\tdelivered\x12\x12\n" +

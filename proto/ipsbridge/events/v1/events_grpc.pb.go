@@ -47,7 +47,8 @@ const (
 // dead letter the org_admin can list and redeliver. Every event carries only
 // what the subscriber's organisation may see when it is delivered: an event
 // of a section the organisation may not read for that client (no consent,
-// not involved, consent revoked) is withheld, never sent.
+// not involved, consent revoked) is withheld, never sent, and leaves no
+// trace: no delivery, no count, no dead letter. Delivery ids are random.
 //
 // Pull feed: a partner_system that cannot receive webhooks pages through
 // ListEvents with a cursor; it gets the same events, filtered the same way.
@@ -67,7 +68,9 @@ type EventsServiceClient interface {
 	// without checking the signature (it carries no data). The response holds
 	// the signing secret (HMAC) or public key (ED25519); the secret is shown
 	// this once. Idempotent by request_id (or the Idempotency-Key header): a
-	// retry returns the first response, secret included. For org_admin.
+	// retry returns the subscription created first, without the secret (which
+	// is never shown twice; note says so). Signing secrets are stored
+	// encrypted with the operator's key. For org_admin.
 	CreateSubscription(ctx context.Context, in *CreateSubscriptionRequest, opts ...grpc.CallOption) (*CreateSubscriptionResponse, error)
 	// GetSubscription returns one of the caller's organisation's
 	// subscriptions, with its signing keys' metadata (never a secret).
@@ -246,7 +249,8 @@ func (c *eventsServiceClient) ListEvents(ctx context.Context, in *ListEventsRequ
 // dead letter the org_admin can list and redeliver. Every event carries only
 // what the subscriber's organisation may see when it is delivered: an event
 // of a section the organisation may not read for that client (no consent,
-// not involved, consent revoked) is withheld, never sent.
+// not involved, consent revoked) is withheld, never sent, and leaves no
+// trace: no delivery, no count, no dead letter. Delivery ids are random.
 //
 // Pull feed: a partner_system that cannot receive webhooks pages through
 // ListEvents with a cursor; it gets the same events, filtered the same way.
@@ -266,7 +270,9 @@ type EventsServiceServer interface {
 	// without checking the signature (it carries no data). The response holds
 	// the signing secret (HMAC) or public key (ED25519); the secret is shown
 	// this once. Idempotent by request_id (or the Idempotency-Key header): a
-	// retry returns the first response, secret included. For org_admin.
+	// retry returns the subscription created first, without the secret (which
+	// is never shown twice; note says so). Signing secrets are stored
+	// encrypted with the operator's key. For org_admin.
 	CreateSubscription(context.Context, *CreateSubscriptionRequest) (*CreateSubscriptionResponse, error)
 	// GetSubscription returns one of the caller's organisation's
 	// subscriptions, with its signing keys' metadata (never a secret).

@@ -8,6 +8,7 @@ package fidelityv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -3194,7 +3195,7 @@ var File_ipsbridge_fidelity_v1_fidelity_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_fidelity_v1_fidelity_proto_rawDesc = "" +
 	"\n" +
-	"$ipsbridge/fidelity/v1/fidelity.proto\x12\x15ipsbridge.fidelity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n" +
+	"$ipsbridge/fidelity/v1/fidelity.proto\x12\x15ipsbridge.fidelity.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n" +
 	"\tLocalText\x12\x0e\n" +
 	"\x02nl\x18\x01 \x01(\tR\x02nl\x12\x0e\n" +
 	"\x02en\x18\x02 \x01(\tR\x02en\"T\n" +
@@ -3227,12 +3228,12 @@ const file_ipsbridge_fidelity_v1_fidelity_proto_rawDesc = "" +
 	"\tmax_total\x18\x04 \x01(\x05R\bmaxTotal\x121\n" +
 	"\x05bands\x18\x05 \x03(\v2\x1b.ipsbridge.fidelity.v1.BandR\x05bands\x121\n" +
 	"\x05items\x18\x06 \x03(\v2\x1b.ipsbridge.fidelity.v1.ItemR\x05items\x124\n" +
-	"\x04note\x18\a \x01(\v2 .ipsbridge.fidelity.v1.LocalTextR\x04note\"w\n" +
-	"\tItemScore\x12\x1b\n" +
-	"\titem_code\x18\x01 \x01(\tR\bitemCode\x12\x14\n" +
-	"\x05score\x18\x02 \x01(\x05R\x05score\x12\x1a\n" +
-	"\bevidence\x18\x03 \x01(\tR\bevidence\x12\x1b\n" +
-	"\tscored_by\x18\x04 \x01(\tR\bscoredBy\"\xb3\x01\n" +
+	"\x04note\x18\a \x01(\v2 .ipsbridge.fidelity.v1.LocalTextR\x04note\"\x86\x01\n" +
+	"\tItemScore\x12 \n" +
+	"\titem_code\x18\x01 \x01(\tB\x03\xe0A\x02R\bitemCode\x12\x19\n" +
+	"\x05score\x18\x02 \x01(\x05B\x03\xe0A\x02R\x05score\x12\x1a\n" +
+	"\bevidence\x18\x03 \x01(\tR\bevidence\x12 \n" +
+	"\tscored_by\x18\x04 \x01(\tB\x03\xe0A\x03R\bscoredBy\"\xb3\x01\n" +
 	"\aComment\x12\x1d\n" +
 	"\n" +
 	"comment_id\x18\x01 \x01(\tR\tcommentId\x12\x1b\n" +
@@ -3240,15 +3241,15 @@ const file_ipsbridge_fidelity_v1_fidelity_proto_rawDesc = "" +
 	"\x04text\x18\x03 \x01(\tR\x04text\x12\x1b\n" +
 	"\tauthor_id\x18\x04 \x01(\tR\bauthorId\x12;\n" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xa8\x01\n" +
+	"createTime\"\xbc\x01\n" +
 	"\n" +
-	"ActionItem\x12$\n" +
-	"\x0eaction_item_id\x18\x01 \x01(\tR\factionItemId\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\x12\x14\n" +
+	"ActionItem\x12)\n" +
+	"\x0eaction_item_id\x18\x01 \x01(\tB\x03\xe0A\x03R\factionItemId\x12\x17\n" +
+	"\x04text\x18\x02 \x01(\tB\x03\xe0A\x02R\x04text\x12\x14\n" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x19\n" +
-	"\bdue_date\x18\x04 \x01(\tR\adueDate\x12\x12\n" +
-	"\x04done\x18\x05 \x01(\bR\x04done\x12\x1b\n" +
-	"\tdone_date\x18\x06 \x01(\tR\bdoneDate\"\xe5\a\n" +
+	"\bdue_date\x18\x04 \x01(\tR\adueDate\x12\x17\n" +
+	"\x04done\x18\x05 \x01(\bB\x03\xe0A\x03R\x04done\x12 \n" +
+	"\tdone_date\x18\x06 \x01(\tB\x03\xe0A\x03R\bdoneDate\"\xe5\a\n" +
 	"\x06Review\x12\x1b\n" +
 	"\treview_id\x18\x01 \x01(\tR\breviewId\x12\x17\n" +
 	"\ateam_id\x18\x02 \x01(\tR\x06teamId\x12\x15\n" +
@@ -3285,88 +3286,94 @@ const file_ipsbridge_fidelity_v1_fidelity_proto_rawDesc = "" +
 	"\x0fGetScaleRequest\x12$\n" +
 	"\bscale_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\ascaleId\"F\n" +
 	"\x10GetScaleResponse\x122\n" +
-	"\x05scale\x18\x01 \x01(\v2\x1c.ipsbridge.fidelity.v1.ScaleR\x05scale\"\xd7\x01\n" +
-	"\x14RequestReviewRequest\x12\"\n" +
-	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12(\n" +
-	"\vperiod_from\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\n" +
+	"\x05scale\x18\x01 \x01(\v2\x1c.ipsbridge.fidelity.v1.ScaleR\x05scale\"\xe0\x01\n" +
+	"\x14RequestReviewRequest\x12%\n" +
+	"\ateam_id\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12+\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\n" +
+	"\xe0A\x02\xbaH\x04r\x02\x10\n" +
 	"R\n" +
-	"periodFrom\x12$\n" +
-	"\tperiod_to\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x10\n" +
+	"periodFrom\x12'\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\n" +
+	"\xe0A\x02\xbaH\x04r\x02\x10\n" +
 	"R\bperiodTo\x12\"\n" +
 	"\bscale_id\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\ascaleId\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"N\n" +
 	"\x15RequestReviewResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xe3\x01\n" +
-	"\x15AssignReviewerRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12+\n" +
-	"\vreviewer_id\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
-	"reviewerId\x12*\n" +
-	"\fscheduled_on\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x10\n" +
-	"R\vscheduledOn\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xef\x01\n" +
+	"\x15AssignReviewerRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12.\n" +
+	"\vreviewer_id\x18\x02 \x01(\tB\r\xe0A\x02\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
+	"reviewerId\x12-\n" +
+	"\fscheduled_on\x18\x03 \x01(\tB\n" +
+	"\xe0A\x02\xbaH\x04r\x02\x10\n" +
+	"R\vscheduledOn\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"O\n" +
 	"\x16AssignReviewerResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"9\n" +
-	"\x10GetReviewRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\"J\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"<\n" +
+	"\x10GetReviewRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\"J\n" +
 	"\x11GetReviewResponse\x125\n" +
 	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"6\n" +
 	"\x12ListReviewsRequest\x12 \n" +
 	"\ateam_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\x06teamId\"N\n" +
 	"\x13ListReviewsResponse\x127\n" +
-	"\areviews\x18\x01 \x03(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\areviews\"\xfa\x01\n" +
-	"\x1bSubmitSelfAssessmentRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12\"\n" +
-	"\bscale_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\ascaleId\x12D\n" +
-	"\x06scores\x18\x03 \x03(\v2 .ipsbridge.fidelity.v1.ItemScoreB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x10dR\x06scores\x12!\n" +
-	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\areviews\x18\x01 \x03(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\areviews\"\x83\x02\n" +
+	"\x1bSubmitSelfAssessmentRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12\"\n" +
+	"\bscale_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\ascaleId\x12G\n" +
+	"\x06scores\x18\x03 \x03(\v2 .ipsbridge.fidelity.v1.ItemScoreB\r\xe0A\x02\xbaH\a\x92\x01\x04\b\x01\x10dR\x06scores\x12$\n" +
+	"\aversion\x18\x04 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"U\n" +
 	"\x1cSubmitSelfAssessmentResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\x8d\x02\n" +
-	"\x10ScoreItemRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12\"\n" +
-	"\bscale_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\ascaleId\x12&\n" +
-	"\titem_code\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18\x10R\bitemCode\x12\x14\n" +
-	"\x05score\x18\x04 \x01(\x05R\x05score\x12$\n" +
-	"\bevidence\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\bevidence\x12!\n" +
-	"\aversion\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\x9b\x02\n" +
+	"\x10ScoreItemRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12\"\n" +
+	"\bscale_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\ascaleId\x12)\n" +
+	"\titem_code\x18\x03 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18\x10R\bitemCode\x12\x19\n" +
+	"\x05score\x18\x04 \x01(\x05B\x03\xe0A\x02R\x05score\x12$\n" +
+	"\bevidence\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\bevidence\x12$\n" +
+	"\aversion\x18\x06 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"J\n" +
 	"\x11ScoreItemResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\x86\x01\n" +
-	"\x11ShareDraftRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12!\n" +
-	"\aversion\x18\x02 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\x8c\x01\n" +
+	"\x11ShareDraftRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12$\n" +
+	"\aversion\x18\x02 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"K\n" +
 	"\x12ShareDraftResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xab\x01\n" +
-	"\x15CommentOnDraftRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12$\n" +
-	"\titem_code\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\bitemCode\x12\x1c\n" +
-	"\x04text\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x04text\x12'\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xb1\x01\n" +
+	"\x15CommentOnDraftRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12$\n" +
+	"\titem_code\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18\x10R\bitemCode\x12\x1f\n" +
+	"\x04text\x18\x03 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\x18\xa0\x1fR\x04text\x12'\n" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"O\n" +
 	"\x16CommentOnDraftResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xb6\x02\n" +
-	"\x15FinaliseReviewRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12&\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xbc\x02\n" +
+	"\x15FinaliseReviewRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12&\n" +
 	"\tstrengths\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\tstrengths\x122\n" +
 	"\x0frecommendations\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc0>R\x0frecommendations\x12N\n" +
-	"\faction_items\x18\x04 \x03(\v2!.ipsbridge.fidelity.v1.ActionItemB\b\xbaH\x05\x92\x01\x02\x102R\vactionItems\x12!\n" +
-	"\aversion\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
+	"\faction_items\x18\x04 \x03(\v2!.ipsbridge.fidelity.v1.ActionItemB\b\xbaH\x05\x92\x01\x02\x102R\vactionItems\x12$\n" +
+	"\aversion\x18\x05 \x01(\x03B\n" +
+	"\xe0A\x02\xbaH\x04\"\x02 \x00R\aversion\x12'\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"O\n" +
 	"\x16FinaliseReviewResponse\x125\n" +
-	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\x9b\x01\n" +
-	"\x19CompleteActionItemRequest\x12%\n" +
-	"\treview_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x12.\n" +
-	"\x0eaction_item_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\factionItemId\x12'\n" +
+	"\x06review\x18\x01 \x01(\v2\x1d.ipsbridge.fidelity.v1.ReviewR\x06review\"\xa1\x01\n" +
+	"\x19CompleteActionItemRequest\x12(\n" +
+	"\treview_id\x18\x01 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\breviewId\x121\n" +
+	"\x0eaction_item_id\x18\x02 \x01(\tB\v\xe0A\x02\xbaH\x05r\x03\xb0\x01\x01R\factionItemId\x12'\n" +
 	"\n" +
 	"request_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"S\n" +
 	"\x1aCompleteActionItemResponse\x125\n" +
