@@ -961,8 +961,7 @@ func TestNetworkPolicies(t *testing.T) {
 			if from[labelComponent] == componentGateway {
 				return true
 			}
-			if from[labelComponent] == componentService && from[labelName] == "funding" &&
-				slices.Contains(fundingCallees, to[labelName]) {
+			if from[labelComponent] == componentService && slices.Contains(serviceCallees[from[labelName]], to[labelName]) {
 				return true
 			}
 			return to[labelName] == "clients" && from[labelComponent] == componentService &&
@@ -1074,9 +1073,13 @@ func TestNetworkPolicies(t *testing.T) {
 // clientsCallers are the services that call the clients service.
 var clientsCallers = []string{"employment", "benefits", "events"}
 
-// fundingCallees are the services the funding service calls (work
-// histories, a client's benefits).
-var fundingCallees = []string{"employment", "benefits"}
+// serviceCallees are the services a service calls besides clients: the
+// funding service (work histories, a client's benefits) and the fidelity
+// service (team figures; its own policies in k8s/fidelity.yaml).
+var serviceCallees = map[string][]string{
+	"funding":  {"employment", "benefits"},
+	"fidelity": {"clients", "employment", "benefits"},
+}
 
 // internalRanges are what HTTPS out must never reach: the private ranges
 // (pods, Services, nodes), carrier-grade NAT, link-local (the cloud's

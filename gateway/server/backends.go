@@ -14,6 +14,7 @@ import (
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
 	eventsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/events/v1"
+	fidelityv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/fidelity/v1"
 	fundingv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1"
 )
 
@@ -39,6 +40,7 @@ func (c Config) services() []service {
 		{"benefits", "/ipsbridge.benefits.v1.", c.BenefitsAddr, benefitsv1.RegisterBenefitsServiceHandler},
 		{"events", "/ipsbridge.events.v1.", c.EventsAddr, eventsv1.RegisterEventsServiceHandler},
 		{"funding", "/ipsbridge.funding.v1.", c.FundingAddr, fundingv1.RegisterFundingServiceHandler},
+		{"fidelity", "/ipsbridge.fidelity.v1.", c.FidelityAddr, fidelityv1.RegisterFidelityServiceHandler},
 	}
 }
 

@@ -32,6 +32,9 @@ type Config struct {
 	// FundingAddr is the funding service (agreements, trajectory
 	// applications, claims); it listens on 127.0.0.1:9106 by default.
 	FundingAddr string `env:"IPSB_FUNDING_ADDR"`
+	// FidelityAddr is the fidelity service (reviews, measured items); it
+	// listens on 127.0.0.1:9107 by default.
+	FidelityAddr string `env:"IPSB_FIDELITY_ADDR"`
 
 	// OIDC token verification; exactly one of JWKSFile and JWKSURL.
 	OIDCIssuer   string        `env:"IPSB_OIDC_ISSUER" envDefault:"ipsbridge-dev"`
@@ -96,6 +99,7 @@ func (c Config) Verify() error {
 		{"IPSB_EMPLOYMENT_ADDR", c.EmploymentAddr},
 		{"IPSB_BENEFITS_ADDR", c.BenefitsAddr},
 		{"IPSB_EVENTS_ADDR", c.EventsAddr},
+		{"IPSB_FIDELITY_ADDR", c.FidelityAddr},
 	} {
 		if a.addr == "" {
 			continue

@@ -22,7 +22,7 @@ func (s *Server) newWeb(ctx context.Context) (*web.Handler, error) {
 		return nil
 	}
 	return web.New(ctx, web.Deps{
-		Config: s.cfg.Web, Clients: conn("clients"), Employment: conn("employment"), Benefits: conn("benefits"), Funding: conn("funding"),
+		Config: s.cfg.Web, Clients: conn("clients"), Employment: conn("employment"), Benefits: conn("benefits"), Funding: conn("funding"), Fidelity: conn("fidelity"),
 		Verifier: s.verifier, Logger: s.log.With("component", "web"),
 		OnSubject: func(r *http.Request, subject string) {
 			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {

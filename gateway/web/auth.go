@@ -216,7 +216,9 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request, s *session) error
 		http.Redirect(w, r, "/ui/region", http.StatusSeeOther)
 	case "funding_officer":
 		http.Redirect(w, r, "/ui/funding", http.StatusSeeOther)
-	case "fidelity_reviewer", "org_admin", "partner_system":
+	case "fidelity_reviewer":
+		http.Redirect(w, r, "/ui/fidelity", http.StatusSeeOther)
+	case "org_admin", "partner_system":
 		return h.render(w, http.StatusOK, "home", h.newPage(r, s, "home.title", nil))
 	default:
 		http.Redirect(w, r, "/ui/clients", http.StatusSeeOther)

@@ -50,7 +50,8 @@ var funcs = template.FuncMap{
 	"contractkinds": func() []string {
 		return []string{"permanent", "temporary", "zero_hours", "on_call", "self_employed", "apprenticeship"}
 	},
-	"withkinds": func() []string { return []string{"client", "employer", "both"} },
+	"withkinds":  func() []string { return []string{"client", "employer", "both"} },
+	"statusName": reviewStatus,
 }
 
 // fieldData is one labelled form field with its error, for the "input"
@@ -148,6 +149,9 @@ func (h *Handler) nav(s *session, path string) []navItem {
 	case "employment_specialist", "ips_supervisor":
 		add("/ui/caseload", "nav.caseload")
 		add("/ui/clients", "nav.clients")
+		if s.Role == "ips_supervisor" && h.fidelity != nil {
+			add("/ui/fidelity", "nav.fidelity")
+		}
 		if s.Role == "employment_specialist" && h.funding != nil {
 			add("/ui/funding", "nav.funding")
 		}
@@ -155,7 +159,12 @@ func (h *Handler) nav(s *session, path string) []navItem {
 		add("/ui/funding", "nav.funding")
 	case "decision_maker":
 		add("/ui/region", "nav.region")
-	case "fidelity_reviewer", "org_admin", "partner_system":
+		if h.fidelity != nil {
+			add("/ui/fidelity", "nav.fidelity")
+		}
+	case "fidelity_reviewer":
+		add("/ui/fidelity", "nav.fidelity")
+	case "org_admin", "partner_system":
 	default:
 		add("/ui/clients", "nav.clients")
 	}

@@ -34,6 +34,7 @@ import (
 	benefitsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1"
 	clientsv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+	fidelityv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/fidelity/v1"
 	fundingv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/funding/v1"
 )
 
@@ -128,6 +129,8 @@ type Deps struct {
 	Clients    grpc.ClientConnInterface
 	Employment grpc.ClientConnInterface
 	Benefits   grpc.ClientConnInterface
+	// Fidelity is nil when the fidelity service is not deployed.
+	Fidelity grpc.ClientConnInterface
 	// Funding is nil when the funding service is not deployed.
 	Funding grpc.ClientConnInterface
 	// Verifier checks every token a sign-in yields, as the API does.
@@ -145,6 +148,7 @@ type Handler struct {
 	clients    clientsv1.ClientsServiceClient
 	employment employmentv1.EmploymentServiceClient
 	benefits   benefitsv1.BenefitsServiceClient
+	fidelity   fidelityv1.FidelityServiceClient
 	funding    fundingv1.FundingServiceClient
 	// az answers what a role could ever do, only to decide which parts of
 	// a page to ask for; the services decide every actual access.
@@ -176,6 +180,9 @@ func New(ctx context.Context, d Deps) (*Handler, error) {
 	}
 	if d.Benefits != nil {
 		h.benefits = benefitsv1.NewBenefitsServiceClient(d.Benefits)
+	}
+	if d.Fidelity != nil {
+		h.fidelity = fidelityv1.NewFidelityServiceClient(d.Fidelity)
 	}
 	if d.Funding != nil {
 		h.funding = fundingv1.NewFundingServiceClient(d.Funding)
@@ -250,6 +257,11 @@ func (h *Handler) routes() http.Handler {
 	private("POST /ui/clients/{id}/placements/{pid}/end", h.postEndPlacement)
 	private("POST /ui/clients/{id}/followalong", h.postFollowAlong)
 	private("GET /ui/region", h.regionPage)
+	private("GET /ui/fidelity", h.fidelityPage)
+	private("GET /ui/fidelity/reviews/{id}", h.fidelityReviewPage)
+	private("POST /ui/fidelity/reviews/{id}/score", h.postFidelityScore)
+	private("POST /ui/fidelity/reviews/{id}/{action}", h.postFidelityAction)
+	private("GET /ui/fidelity/teams/{team}", h.fidelityTeamPage)
 	private("GET /ui/funding", h.fundingPage)
 	private("POST /ui/funding/applications", h.postDraft)
 	private("GET /ui/funding/applications/{id}", h.applicationPage)

@@ -564,6 +564,13 @@ func (p *Path) Aggregate(ctx context.Context, regionID string, sections []authz.
 	if regionID == "" {
 		regionID = c.Sub.RegionID
 	}
+	return p.aggregate(ctx, c, regionID, sections, "region figures of "+regionID, read)
+}
+
+func (p *Path) aggregate(ctx context.Context, c Caller, regionID string, sections []authz.Section, reason string, read func(c Caller, regionID string) error) error {
+	if regionID == "" {
+		regionID = c.Sub.RegionID
+	}
 	op := Op{Action: "aggregate", Sections: sections}
 	for _, sec := range sections {
 		ok, err := p.az.Allowed(c.Sub, authz.ClientFacts{RegionID: regionID}, sec, authz.Aggregate)
@@ -578,7 +585,7 @@ func (p *Path) Aggregate(ctx context.Context, regionID string, sections []authz.
 	if err := read(c, regionID); err != nil {
 		return err
 	}
-	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, "region figures of "+regionID))
+	return p.Record(ctx, c.Event(p.service, "", sections, op.Action, audit.Allowed, reason))
 }
 
 // SystemOrg and SystemRole name the platform itself in audit records: a

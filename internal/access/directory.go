@@ -14,6 +14,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
+	"github.com/ipsbridge/ipsbridge/internal/database"
 )
 
 // Organization is a directory entry as the policy needs it.
@@ -177,5 +178,33 @@ func (d *Directory) Subject(ctx context.Context, p authn.Principal) (authz.Subje
 			sub.Teams = append(sub.Teams, t)
 		}
 	}
+	if p.Role == FidelityReviewer && org.Kind == "independent" {
+		if sub.ReviewTeams, err = d.reviewTeams(ctx, p.Subject); err != nil {
+			return authz.Subject{}, err
+		}
+	}
 	return sub, nil
+}
+
+// FidelityReviewer is the role whose open reviews give it the "review"
+// relation to the reviewed teams' clients.
+const FidelityReviewer = "fidelity_reviewer"
+
+// reviewTeams are the teams of the open fidelity reviews assigned to a
+// reviewer, from the fidelity schema's published open_review_teams. Never
+// cached: a review's close must end the access on the next request. Where
+// the fidelity schema is not deployed there are none.
+func (d *Directory) reviewTeams(ctx context.Context, reviewerID string) ([]string, error) {
+	rows, err := d.pool.Query(ctx, `SELECT team_id FROM fidelity.open_review_teams($1)`, reviewerID)
+	if err == nil {
+		var teams []string
+		teams, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err == nil {
+			return teams, nil
+		}
+	}
+	if c := database.Code(err); c == "3F000" || c == "42883" { // no such schema or function
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: open reviews of %s: %w", apperr.ErrUnavailable, reviewerID, err)
 }

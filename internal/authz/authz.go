@@ -53,6 +53,9 @@ const (
 	// Each event is then filtered by the section it belongs to, as a
 	// webhook delivery is.
 	Events Section = "events"
+	// Fidelity: fidelity reviews of a team (services/fidelity); about a
+	// team, never one client.
+	Fidelity Section = "fidelity"
 	// CrossRegion: naming an organisation of another region as involved
 	// in a client's trajectory. No default line allows it; a region that
 	// wants it says so in its policy file (region = the client's region),
@@ -67,7 +70,7 @@ var Sections = []Section{Identity, Trajectory, WorkGoals, ClinicalInput, JobSear
 // OrgSections are the organisation-level pseudo-sections: their policy lines
 // use relation "*" and consent "none", and OrgAllowed decides them without
 // any client.
-var OrgSections = []Section{Subscriptions, Events, CrossRegion}
+var OrgSections = []Section{Subscriptions, Events, Fidelity, CrossRegion}
 
 // knownSections are every section a policy line may name.
 func knownSections() []Section {
@@ -102,11 +105,18 @@ const (
 	Involved Relation = "involved"
 	// Region: the caller's organisation is in the client's region.
 	Region Relation = "region"
+	// Review: the caller is the assigned, independent reviewer of an open
+	// fidelity review of the client's team (Subject.ReviewTeams).
+	Review Relation = "review"
 	// Funded: the caller's organisation is a party to a funding agreement
 	// under which the client has a trajectory application (the MHA from
 	// the draft on, the funder from its submission on).
 	Funded Relation = "funded"
 )
+
+// AllRelations are every relation a policy line may name, the most
+// favourable standing a caller can have.
+var AllRelations = []Relation{Own, Team, Involved, Region, Funded, Review}
 
 // Roles the policy knows.
 var Roles = []string{
@@ -126,6 +136,9 @@ type Subject struct {
 	RegionID string
 	Role     string
 	Teams    []string
+	// ReviewTeams are the teams of the open fidelity reviews assigned to
+	// the caller (a fidelity reviewer), as the directory resolves them.
+	ReviewTeams []string
 }
 
 // PartnerSystem is an organisation as a whole, with no person: its partner
@@ -169,6 +182,9 @@ func Relations(s Subject, c ClientFacts) []Relation {
 	}
 	if s.RegionID != "" && s.RegionID == c.RegionID {
 		rels = append(rels, Region)
+	}
+	if !sameMHA && c.TeamID != "" && slices.Contains(s.ReviewTeams, c.TeamID) {
+		rels = append(rels, Review)
 	}
 	if s.OrgID != "" && slices.Contains(c.FundingOrgIDs, s.OrgID) {
 		rels = append(rels, Funded)
@@ -253,7 +269,7 @@ func checkRule(rule []string) error {
 	if !slices.Contains(Actions, Action(action)) {
 		return fmt.Errorf("unknown action %q", action)
 	}
-	if rel != "*" && !slices.Contains([]Relation{Own, Team, Involved, Region, Funded}, Relation(rel)) {
+	if rel != "*" && !slices.Contains(AllRelations, Relation(rel)) {
 		return fmt.Errorf("unknown relation %q", rel)
 	}
 	if consent != "none" && consent != "required" {
@@ -343,7 +359,7 @@ func (a *Authorizer) InvolveAllowed(s Subject, clientRegion string) (bool, error
 // on the section, given the most favourable relation and consent. Services'
 // interceptors use it to refuse a method outright before any lookup.
 func (a *Authorizer) RoleMay(s Subject, section Section, action Action) (bool, error) {
-	return a.allowed(s, []Relation{Own, Team, Involved, Region, Funded}, true, section, action)
+	return a.allowed(s, AllRelations, true, section, action)
 }
 
 // Decision is what one subject may do with one client.

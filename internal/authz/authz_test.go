@@ -55,6 +55,14 @@ func TestMatrix(t *testing.T) {
 			add("involved-unfunded", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-g", "gem-1", "region-1" })
 			add("not-involved", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-n", "uwv-9", "region-1" })
 			add("other-region", func(s *authz.Subject) { s.UserID, s.OrgID, s.RegionID = "u-o", "uwv-8", "region-2" })
+			// The reviewer of an open fidelity review of the client's team,
+			// and of another team.
+			add("reviewing-team", func(s *authz.Subject) {
+				s.UserID, s.OrgID, s.RegionID, s.ReviewTeams = "u-r", "rev-1", "region-2", []string{"team-a"}
+			})
+			add("reviewing-other-team", func(s *authz.Subject) {
+				s.UserID, s.OrgID, s.RegionID, s.ReviewTeams = "u-r", "rev-1", "region-2", []string{"team-b"}
+			})
 		}
 	}
 	cells, denials := 0, 0
@@ -308,9 +316,11 @@ func TestOrgSections(t *testing.T) {
 			}
 		}
 	}
-	// org_admin × 4 kinds × read, write; partner_system × 2 kinds × read.
-	if allowed != 10 {
-		t.Errorf("%d allowed cells, want 10", allowed)
+	// org_admin × 4 kinds × read, write; partner_system × 2 kinds × read;
+	// fidelity: ips_supervisor@mha and fidelity_reviewer@independent ×
+	// read, write, decision_maker and funding_officer × 4 kinds × read.
+	if allowed != 10+12 {
+		t.Errorf("%d allowed cells, want 22", allowed)
 	}
 	if _, err := a.OrgAllowed(authz.Subject{Role: "org_admin", OrgKind: "mha"}, authz.Identity, authz.Read); err == nil {
 		t.Error("OrgAllowed answered for a client section")

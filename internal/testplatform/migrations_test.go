@@ -9,6 +9,7 @@ import (
 	benefitsserver "github.com/ipsbridge/ipsbridge/services/benefits/server"
 	clientsserver "github.com/ipsbridge/ipsbridge/services/clients/server"
 	employmentserver "github.com/ipsbridge/ipsbridge/services/employment/server"
+	fidelityserver "github.com/ipsbridge/ipsbridge/services/fidelity/server"
 	fundingserver "github.com/ipsbridge/ipsbridge/services/funding/server"
 )
 
@@ -21,6 +22,7 @@ func TestMigrationsRoundTrip(t *testing.T) {
 		"employment": employmentserver.Migrations,
 		"benefits":   benefitsserver.Migrations,
 		"funding":    fundingserver.Migrations,
+		"fidelity":   fidelityserver.Migrations,
 	} {
 		t.Run(name, func(t *testing.T) {
 			pool, _ := dbtest.New(t, sets...)

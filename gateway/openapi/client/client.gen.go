@@ -443,6 +443,33 @@ func (e Phase) Valid() bool {
 	}
 }
 
+// Defines values for ReviewStatus.
+const (
+	REVIEWSTATUSASSIGNED    ReviewStatus = "REVIEW_STATUS_ASSIGNED"
+	REVIEWSTATUSDRAFT       ReviewStatus = "REVIEW_STATUS_DRAFT"
+	REVIEWSTATUSFINAL       ReviewStatus = "REVIEW_STATUS_FINAL"
+	REVIEWSTATUSREQUESTED   ReviewStatus = "REVIEW_STATUS_REQUESTED"
+	REVIEWSTATUSUNSPECIFIED ReviewStatus = "REVIEW_STATUS_UNSPECIFIED"
+)
+
+// Valid indicates whether the value is a known member of the ReviewStatus enum.
+func (e ReviewStatus) Valid() bool {
+	switch e {
+	case REVIEWSTATUSASSIGNED:
+		return true
+	case REVIEWSTATUSDRAFT:
+		return true
+	case REVIEWSTATUSFINAL:
+		return true
+	case REVIEWSTATUSREQUESTED:
+		return true
+	case REVIEWSTATUSUNSPECIFIED:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Section.
 const (
 	SECTIONBENEFITS      Section = "SECTION_BENEFITS"
@@ -677,6 +704,21 @@ type AccessEvent struct {
 	Service       *string   `json:"service,omitempty"`
 }
 
+// ActionItem ActionItem is one point of a review's action plan.
+type ActionItem struct {
+	// ActionItemId Output only.
+	ActionItemId *string `json:"action_item_id,omitempty"`
+
+	// Done Output only.
+	Done *bool `json:"done,omitempty"`
+
+	// DoneDate Output only.
+	DoneDate *string `json:"done_date,omitempty"`
+	DueDate  *string `json:"due_date,omitempty"`
+	Owner    *string `json:"owner,omitempty"`
+	Text     string  `json:"text"`
+}
+
 // AddClinicalEntryBody defines model for AddClinicalEntryBody.
 type AddClinicalEntryBody struct {
 	// Entry ClinicalEntry is one dated note of the treatment team about work.
@@ -771,6 +813,14 @@ type AgreementFigures struct {
 	Trajectories *TrajectoryCount `json:"trajectories,omitempty"`
 }
 
+// Anchor Anchor is what one score of an item means.
+type Anchor struct {
+	Score *int32 `json:"score,omitempty"`
+
+	// Text LocalText is a text in Dutch and English.
+	Text *LocalText `json:"text,omitempty"`
+}
+
 // Any defines model for Any.
 type Any struct {
 	Type                 *string                `json:"@type,omitempty"`
@@ -802,6 +852,32 @@ type AssignCounsellingRequestBody struct {
 type AssignCounsellingRequestResponse struct {
 	// CounsellingRequest CounsellingRequest is a request for benefits counselling.
 	CounsellingRequest *CounsellingRequest `json:"counselling_request,omitempty"`
+}
+
+// AssignReviewerBody defines model for AssignReviewerBody.
+type AssignReviewerBody struct {
+	RequestId   *string `json:"request_id,omitempty"`
+	ReviewerId  string  `json:"reviewer_id"`
+	ScheduledOn string  `json:"scheduled_on"`
+
+	// Version The review's version as read.
+	Version string `json:"version"`
+}
+
+// AssignReviewerResponse defines model for AssignReviewerResponse.
+type AssignReviewerResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
+}
+
+// Band Band is a range of totals.
+type Band struct {
+	Code *string `json:"code,omitempty"`
+	Max  *int32  `json:"max,omitempty"`
+	Min  *int32  `json:"min,omitempty"`
+
+	// Name LocalText is a text in Dutch and English.
+	Name *LocalText `json:"name,omitempty"`
 }
 
 // Benefit Benefit is one benefit situation of a client.
@@ -957,6 +1033,17 @@ type BenefitSummaryItem struct {
 
 	// Status BenefitStatus is where a benefit stands.
 	Status *BenefitStatus `json:"status,omitempty"`
+}
+
+// BenefitsGetTeamFiguresResponse defines model for BenefitsGetTeamFiguresResponse.
+type BenefitsGetTeamFiguresResponse struct {
+	// ClientsOnBenefits The team's clients with a benefit running at some time in the period.
+	ClientsOnBenefits *int32 `json:"clients_on_benefits,omitempty"`
+
+	// OfferedCounselling Of those, clients for whom counselling was requested or held by the
+	// end of the period.
+	OfferedCounselling *int32  `json:"offered_counselling,omitempty"`
+	TeamId             *string `json:"team_id,omitempty"`
 }
 
 // Budget Budget is an agreement's money at a glance.
@@ -1204,6 +1291,26 @@ type Client struct {
 	WritableSections *[]Section `json:"writable_sections,omitempty"`
 }
 
+// ClientsGetTeamFiguresResponse defines model for ClientsGetTeamFiguresResponse.
+type ClientsGetTeamFiguresResponse struct {
+	// ActiveClients Clients in the team's caseload at the end of the period (referred by
+	// then, not closed by then).
+	ActiveClients *int32 `json:"active_clients,omitempty"`
+
+	// ActiveWithClinicalInput Active clients whose clinical input is recorded (not its content).
+	ActiveWithClinicalInput *int32         `json:"active_with_clinical_input,omitempty"`
+	NotTakenOnReasons       *[]ReasonCount `json:"not_taken_on_reasons,omitempty"`
+
+	// Referrals Referrals in the period, those closed before ever reaching intake, and
+	// the reasons given.
+	Referrals           *int32 `json:"referrals,omitempty"`
+	ReferralsNotTakenOn *int32 `json:"referrals_not_taken_on,omitempty"`
+
+	// Specialists Specialists those clients are assigned to.
+	Specialists *int32  `json:"specialists,omitempty"`
+	TeamId      *string `json:"team_id,omitempty"`
+}
+
 // ClientsGroupCount GroupCount is the number of clients in a group, or nothing when the group
 // is too small to show.
 type ClientsGroupCount struct {
@@ -1253,6 +1360,41 @@ type ClinicalInput struct {
 	UpdatedBy          *string `json:"updated_by,omitempty"`
 	Version            *string `json:"version,omitempty"`
 	WorkConsiderations *string `json:"work_considerations,omitempty"`
+}
+
+// Comment Comment is the team's remark on a draft.
+type Comment struct {
+	AuthorId   *string    `json:"author_id,omitempty"`
+	CommentId  *string    `json:"comment_id,omitempty"`
+	CreateTime *time.Time `json:"create_time,omitempty"`
+
+	// ItemCode Empty: about the report as a whole.
+	ItemCode *string `json:"item_code,omitempty"`
+	Text     *string `json:"text,omitempty"`
+}
+
+// CommentOnDraftBody defines model for CommentOnDraftBody.
+type CommentOnDraftBody struct {
+	ItemCode  *string `json:"item_code,omitempty"`
+	RequestId *string `json:"request_id,omitempty"`
+	Text      string  `json:"text"`
+}
+
+// CommentOnDraftResponse defines model for CommentOnDraftResponse.
+type CommentOnDraftResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
+}
+
+// CompleteActionItemBody defines model for CompleteActionItemBody.
+type CompleteActionItemBody struct {
+	RequestId *string `json:"request_id,omitempty"`
+}
+
+// CompleteActionItemResponse defines model for CompleteActionItemResponse.
+type CompleteActionItemResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
 }
 
 // Consent Consent is the client's consent for one organisation to see one section.
@@ -1673,6 +1815,36 @@ type EmploymentCreateApplicationResponse struct {
 	Application *EmploymentApplication `json:"application,omitempty"`
 }
 
+// EmploymentGetTeamFiguresResponse defines model for EmploymentGetTeamFiguresResponse.
+type EmploymentGetTeamFiguresResponse struct {
+	CompetitiveJobStarts *int32 `json:"competitive_job_starts,omitempty"`
+	DistinctEmployers    *int32 `json:"distinct_employers,omitempty"`
+	DistinctJobTitles    *int32 `json:"distinct_job_titles,omitempty"`
+
+	// EmployedMonths Months of employment (the first twelve of each job, up to its end or
+	// the period's end) that fall in the period, and those with at least one
+	// follow-along contact.
+	EmployedMonths            *int32 `json:"employed_months,omitempty"`
+	EmployedMonthsWithContact *int32 `json:"employed_months_with_contact,omitempty"`
+
+	// FaceToFaceEmployerContacts Face-to-face employer contacts the team's specialists made in the period.
+	FaceToFaceEmployerContacts *int32 `json:"face_to_face_employer_contacts,omitempty"`
+
+	// Intakes Intakes in the period, and those with a face-to-face employer contact
+	// since; the mean days from intake to that contact.
+	Intakes            *int32 `json:"intakes,omitempty"`
+	IntakesWithContact *int32 `json:"intakes_with_contact,omitempty"`
+
+	// JobStarts Jobs started in the period.
+	JobStarts              *int32   `json:"job_starts,omitempty"`
+	MeanDaysToFirstContact *float64 `json:"mean_days_to_first_contact,omitempty"`
+
+	// Specialists Specialists assigned to the team's clients.
+	Specialists *int32   `json:"specialists,omitempty"`
+	TeamId      *string  `json:"team_id,omitempty"`
+	Weeks       *float64 `json:"weeks,omitempty"`
+}
+
 // EmploymentGroupCount GroupCount is the number of clients (or jobs) in a group, or nothing when
 // the group is too small to show.
 type EmploymentGroupCount struct {
@@ -1797,6 +1969,27 @@ type FeePart struct {
 
 	// PartId Unique within the schedule, e.g. "job-start", "6-months".
 	PartId *string `json:"part_id,omitempty"`
+}
+
+// Figure Figure is one number a measured item rests on.
+type Figure struct {
+	Name  *string  `json:"name,omitempty"`
+	Value *float64 `json:"value,omitempty"`
+}
+
+// FinaliseReviewBody defines model for FinaliseReviewBody.
+type FinaliseReviewBody struct {
+	ActionItems     *[]ActionItem `json:"action_items,omitempty"`
+	Recommendations *string       `json:"recommendations,omitempty"`
+	RequestId       *string       `json:"request_id,omitempty"`
+	Strengths       *string       `json:"strengths,omitempty"`
+	Version         string        `json:"version"`
+}
+
+// FinaliseReviewResponse defines model for FinaliseReviewResponse.
+type FinaliseReviewResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
 }
 
 // FollowAlongContact FollowAlongContact is follow-along support after a placement.
@@ -1966,6 +2159,19 @@ type GetDeliveryStatsResponse struct {
 	Withheld *string `json:"withheld,omitempty"`
 }
 
+// GetMeasuredItemsResponse defines model for GetMeasuredItemsResponse.
+type GetMeasuredItemsResponse struct {
+	ComputeTime *time.Time      `json:"compute_time,omitempty"`
+	Items       *[]MeasuredItem `json:"items,omitempty"`
+	PeriodFrom  *string         `json:"period_from,omitempty"`
+	PeriodTo    *string         `json:"period_to,omitempty"`
+	ScaleId     *string         `json:"scale_id,omitempty"`
+	TeamId      *string         `json:"team_id,omitempty"`
+
+	// UnmeasuredItemCodes Items the platform cannot measure; left to the reviewer.
+	UnmeasuredItemCodes *[]string `json:"unmeasured_item_codes,omitempty"`
+}
+
 // GetPlacementResponse defines model for GetPlacementResponse.
 type GetPlacementResponse struct {
 	// Placement Placement is one job of a client.
@@ -2020,10 +2226,28 @@ type GetRegionStatisticsResponse struct {
 	Total *ClientsGroupCount `json:"total,omitempty"`
 }
 
+// GetReviewResponse defines model for GetReviewResponse.
+type GetReviewResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
+}
+
+// GetScaleResponse defines model for GetScaleResponse.
+type GetScaleResponse struct {
+	// Scale Scale is one version of a fidelity scale.
+	Scale *Scale `json:"scale,omitempty"`
+}
+
 // GetSubscriptionResponse defines model for GetSubscriptionResponse.
 type GetSubscriptionResponse struct {
 	// Subscription Subscription is an endpoint of an organisation that receives events.
 	Subscription *Subscription `json:"subscription,omitempty"`
+}
+
+// GetTeamHistoryResponse defines model for GetTeamHistoryResponse.
+type GetTeamHistoryResponse struct {
+	Points *[]HistoryPoint `json:"points,omitempty"`
+	TeamId *string         `json:"team_id,omitempty"`
 }
 
 // GetTrajectoryResponse defines model for GetTrajectoryResponse.
@@ -2036,6 +2260,19 @@ type GetTrajectoryResponse struct {
 type GetWorkGoalsResponse struct {
 	// WorkGoals WorkGoals is the vocational profile.
 	WorkGoals *WorkGoals `json:"work_goals,omitempty"`
+}
+
+// HistoryPoint HistoryPoint is one final review of a team.
+type HistoryPoint struct {
+	Band *string `json:"band,omitempty"`
+
+	// Change Change of the total since the previous final review.
+	Change       *int32     `json:"change,omitempty"`
+	FinaliseTime *time.Time `json:"finalise_time,omitempty"`
+	PeriodTo     *string    `json:"period_to,omitempty"`
+	ReviewId     *string    `json:"review_id,omitempty"`
+	ScaleId      *string    `json:"scale_id,omitempty"`
+	Total        *int32     `json:"total,omitempty"`
 }
 
 // HoursFrom HoursFrom is the hours a week of a placement from a date on.
@@ -2142,6 +2379,34 @@ type IncomeNote struct {
 	// Text In the requested language.
 	Text    *string `json:"text,omitempty"`
 	Warning *bool   `json:"warning,omitempty"`
+}
+
+// Item Item is one item of a scale.
+type Item struct {
+	Anchors     *[]Anchor `json:"anchors,omitempty"`
+	Code        *string   `json:"code,omitempty"`
+	DataSources *[]string `json:"data_sources,omitempty"`
+
+	// Description LocalText is a text in Dutch and English.
+	Description *LocalText `json:"description,omitempty"`
+	Key         *string    `json:"key,omitempty"`
+
+	// Measure Measure is how the platform scores an item from its own figure.
+	Measure *Measure `json:"measure,omitempty"`
+	Part    *string  `json:"part,omitempty"`
+
+	// Title LocalText is a text in Dutch and English.
+	Title *LocalText `json:"title,omitempty"`
+}
+
+// ItemScore ItemScore is one item's score with its evidence.
+type ItemScore struct {
+	Evidence *string `json:"evidence,omitempty"`
+	ItemCode string  `json:"item_code"`
+	Score    int32   `json:"score"`
+
+	// ScoredBy Output only.
+	ScoredBy *string `json:"scored_by,omitempty"`
 }
 
 // JobChangeKind JobChangeKind is what changed in the client's work.
@@ -2274,11 +2539,32 @@ type ListPlacementsResponse struct {
 	Placements *[]Placement `json:"placements,omitempty"`
 }
 
+// ListReviewsResponse defines model for ListReviewsResponse.
+type ListReviewsResponse struct {
+	Reviews *[]Review `json:"reviews,omitempty"`
+}
+
+// ListSampleRecordsResponse defines model for ListSampleRecordsResponse.
+type ListSampleRecordsResponse struct {
+	Records *[]SampleRecord `json:"records,omitempty"`
+}
+
+// ListScalesResponse defines model for ListScalesResponse.
+type ListScalesResponse struct {
+	Scales *[]Scale `json:"scales,omitempty"`
+}
+
 // ListSubscriptionsResponse defines model for ListSubscriptionsResponse.
 type ListSubscriptionsResponse struct {
 	// NextPageToken Empty on the last page.
 	NextPageToken *string         `json:"next_page_token,omitempty"`
 	Subscriptions *[]Subscription `json:"subscriptions,omitempty"`
+}
+
+// ListTeamBandsResponse defines model for ListTeamBandsResponse.
+type ListTeamBandsResponse struct {
+	RegionId *string     `json:"region_id,omitempty"`
+	Teams    *[]TeamBand `json:"teams,omitempty"`
 }
 
 // ListWorkHistoriesRequest defines model for ListWorkHistoriesRequest.
@@ -2289,6 +2575,47 @@ type ListWorkHistoriesRequest struct {
 // ListWorkHistoriesResponse defines model for ListWorkHistoriesResponse.
 type ListWorkHistoriesResponse struct {
 	Histories *[]WorkHistory `json:"histories,omitempty"`
+}
+
+// LocalText LocalText is a text in Dutch and English.
+type LocalText struct {
+	En *string `json:"en,omitempty"`
+	Nl *string `json:"nl,omitempty"`
+}
+
+// Measure Measure is how the platform scores an item from its own figure.
+type Measure struct {
+	// Cuts Thresholds of scores 5, 4, 3 and 2.
+	Cuts *[]float64 `json:"cuts,omitempty"`
+
+	// Direction "lower_better" or "higher_better".
+	Direction *string `json:"direction,omitempty"`
+	Metric    *string `json:"metric,omitempty"`
+
+	// Unit LocalText is a text in Dutch and English.
+	Unit *LocalText `json:"unit,omitempty"`
+}
+
+// MeasuredItem MeasuredItem is one item as the platform measures it.
+type MeasuredItem struct {
+	Figures *[]Figure `json:"figures,omitempty"`
+
+	// Flagged |score - reviewer_score| is 2 or more.
+	Flagged  *bool   `json:"flagged,omitempty"`
+	ItemCode *string `json:"item_code,omitempty"`
+
+	// Measured False when the period holds no data to measure it (e.g. no job
+	// starts): then score is 0.
+	Measured *bool   `json:"measured,omitempty"`
+	Metric   *string `json:"metric,omitempty"`
+
+	// ReviewerScore The reviewer's score of the item, 0 when not scored.
+	ReviewerScore *int32 `json:"reviewer_score,omitempty"`
+	Score         *int32 `json:"score,omitempty"`
+
+	// Unit LocalText is a text in Dutch and English.
+	Unit  *LocalText `json:"unit,omitempty"`
+	Value *float64   `json:"value,omitempty"`
 }
 
 // Milestone Milestone is derived from the placement history; never typed in.
@@ -2430,6 +2757,12 @@ type Placement struct {
 	Version    *string    `json:"version,omitempty"`
 }
 
+// ReasonCount ReasonCount is how many referrals were closed for one reason.
+type ReasonCount struct {
+	Count  *int32  `json:"count,omitempty"`
+	Reason *string `json:"reason,omitempty"`
+}
+
 // RecordConsentBody defines model for RecordConsentBody.
 type RecordConsentBody struct {
 	OrganizationId string `json:"organization_id"`
@@ -2541,6 +2874,25 @@ type ReportJobChangeResponse struct {
 	Tasks *[]CounsellorTask `json:"tasks,omitempty"`
 }
 
+// RequestReviewRequest defines model for RequestReviewRequest.
+type RequestReviewRequest struct {
+	PeriodFrom string `json:"period_from"`
+	PeriodTo   string `json:"period_to"`
+
+	// RequestId Idempotency key.
+	RequestId *string `json:"request_id,omitempty"`
+
+	// ScaleId Empty: the newest scale version.
+	ScaleId *string `json:"scale_id,omitempty"`
+	TeamId  string  `json:"team_id"`
+}
+
+// RequestReviewResponse defines model for RequestReviewResponse.
+type RequestReviewResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
+}
+
 // Retention Retention says how many jobs lasted a number of months.
 type Retention struct {
 	// JobStarts GroupCount is the number of clients (or jobs) in a group, or nothing when
@@ -2557,6 +2909,46 @@ type Retention struct {
 	// RetainedShare retained / job_starts, absent when the cohort is suppressed or empty.
 	RetainedShare *float64 `json:"retained_share,omitempty"`
 }
+
+// Review Review is one fidelity review of one team.
+type Review struct {
+	ActionItems *[]ActionItem `json:"action_items,omitempty"`
+
+	// Band Output only: the band of the total, when complete.
+	Band     *string    `json:"band,omitempty"`
+	Comments *[]Comment `json:"comments,omitempty"`
+
+	// Complete Output only: every item is scored.
+	Complete        *bool        `json:"complete,omitempty"`
+	FinaliseTime    *time.Time   `json:"finalise_time,omitempty"`
+	OrgId           *string      `json:"org_id,omitempty"`
+	PeriodFrom      *string      `json:"period_from,omitempty"`
+	PeriodTo        *string      `json:"period_to,omitempty"`
+	Recommendations *string      `json:"recommendations,omitempty"`
+	RegionId        *string      `json:"region_id,omitempty"`
+	RequestTime     *time.Time   `json:"request_time,omitempty"`
+	RequestedBy     *string      `json:"requested_by,omitempty"`
+	ReviewId        *string      `json:"review_id,omitempty"`
+	ReviewerId      *string      `json:"reviewer_id,omitempty"`
+	ReviewerOrgId   *string      `json:"reviewer_org_id,omitempty"`
+	ScaleId         *string      `json:"scale_id,omitempty"`
+	ScheduledOn     *string      `json:"scheduled_on,omitempty"`
+	Scores          *[]ItemScore `json:"scores,omitempty"`
+	SelfAssessment  *[]ItemScore `json:"self_assessment,omitempty"`
+	SelfTotal       *int32       `json:"self_total,omitempty"`
+
+	// Status ReviewStatus is where a review stands.
+	Status    *ReviewStatus `json:"status,omitempty"`
+	Strengths *string       `json:"strengths,omitempty"`
+	TeamId    *string       `json:"team_id,omitempty"`
+
+	// Total Output only: the sum of the reviewer's scores, computed.
+	Total   *int32  `json:"total,omitempty"`
+	Version *string `json:"version,omitempty"`
+}
+
+// ReviewStatus ReviewStatus is where a review stands.
+type ReviewStatus string
 
 // RevokeConsentBody defines model for RevokeConsentBody.
 type RevokeConsentBody struct {
@@ -2593,11 +2985,59 @@ type RotateSigningKeyResponse struct {
 	Subscription *Subscription `json:"subscription,omitempty"`
 }
 
+// SampleRecord SampleRecord is one client's record in a chart review, identity removed.
+type SampleRecord struct {
+	ClinicalInputRecorded    *bool   `json:"clinical_input_recorded,omitempty"`
+	EmployerContacts         *int32  `json:"employer_contacts,omitempty"`
+	FirstEmployerContactDate *string `json:"first_employer_contact_date,omitempty"`
+	FollowAlongContacts      *int32  `json:"follow_along_contacts,omitempty"`
+	IntakeDate               *string `json:"intake_date,omitempty"`
+	JobStarts                *int32  `json:"job_starts,omitempty"`
+	Phase                    *string `json:"phase,omitempty"`
+
+	// Pseudonym Stable within the review: the same client keeps it.
+	Pseudonym *string `json:"pseudonym,omitempty"`
+}
+
+// Scale Scale is one version of a fidelity scale.
+type Scale struct {
+	Bands    *[]Band `json:"bands,omitempty"`
+	Items    *[]Item `json:"items,omitempty"`
+	MaxTotal *int32  `json:"max_total,omitempty"`
+	MinTotal *int32  `json:"min_total,omitempty"`
+
+	// Name LocalText is a text in Dutch and English.
+	Name *LocalText `json:"name,omitempty"`
+
+	// Note LocalText is a text in Dutch and English.
+	Note    *LocalText `json:"note,omitempty"`
+	ScaleId *string    `json:"scale_id,omitempty"`
+}
+
 // Schedule Schedule is the fee schedule in force from valid_from; an application
 // gets the schedule in force on its approval date.
 type Schedule struct {
 	Parts     *[]FeePart `json:"parts,omitempty"`
 	ValidFrom *string    `json:"valid_from,omitempty"`
+}
+
+// ScoreItemBody defines model for ScoreItemBody.
+type ScoreItemBody struct {
+	Evidence  *string `json:"evidence,omitempty"`
+	RequestId *string `json:"request_id,omitempty"`
+
+	// ScaleId The scale version the item is of; must be the review's.
+	ScaleId *string `json:"scale_id,omitempty"`
+
+	// Score 1 to 5; checked by the service so the error names the scale.
+	Score   int32  `json:"score"`
+	Version string `json:"version"`
+}
+
+// ScoreItemResponse defines model for ScoreItemResponse.
+type ScoreItemResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
 }
 
 // Section Section is a part of a client's record; access is decided per section.
@@ -2606,6 +3046,18 @@ type Schedule struct {
 //
 // on the client (the funding service).
 type Section string
+
+// ShareDraftBody defines model for ShareDraftBody.
+type ShareDraftBody struct {
+	RequestId *string `json:"request_id,omitempty"`
+	Version   string  `json:"version"`
+}
+
+// ShareDraftResponse defines model for ShareDraftResponse.
+type ShareDraftResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
+}
 
 // SignApplicationBody defines model for SignApplicationBody.
 type SignApplicationBody struct {
@@ -2746,6 +3198,22 @@ type SubmitClaimResponse struct {
 	Claim *Claim `json:"claim,omitempty"`
 }
 
+// SubmitSelfAssessmentBody defines model for SubmitSelfAssessmentBody.
+type SubmitSelfAssessmentBody struct {
+	RequestId *string `json:"request_id,omitempty"`
+
+	// ScaleId The scale version the scores are of; must be the review's.
+	ScaleId *string     `json:"scale_id,omitempty"`
+	Scores  []ItemScore `json:"scores"`
+	Version string      `json:"version"`
+}
+
+// SubmitSelfAssessmentResponse defines model for SubmitSelfAssessmentResponse.
+type SubmitSelfAssessmentResponse struct {
+	// Review Review is one fidelity review of one team.
+	Review *Review `json:"review,omitempty"`
+}
+
 // Subscription Subscription is an endpoint of an organisation that receives events.
 type Subscription struct {
 	// Active Ignored on create (a new subscription is active); set on update. False
@@ -2816,6 +3284,17 @@ type Subscription struct {
 //   - TARGET_GROUP_SOCIAL_ASSISTANCE: Municipal social assistance (Participatiewet).
 //   - TARGET_GROUP_NO_BENEFIT: No benefit at all (the municipality funds).
 type TargetGroup string
+
+// TeamBand TeamBand is the latest final band of a team.
+type TeamBand struct {
+	Band         *string    `json:"band,omitempty"`
+	FinaliseTime *time.Time `json:"finalise_time,omitempty"`
+	OrgId        *string    `json:"org_id,omitempty"`
+	ReviewId     *string    `json:"review_id,omitempty"`
+	ScaleId      *string    `json:"scale_id,omitempty"`
+	TeamId       *string    `json:"team_id,omitempty"`
+	Total        *int32     `json:"total,omitempty"`
+}
 
 // Terms Terms are the hours and wage of a placement from an effective date.
 type Terms struct {
@@ -3678,6 +4157,175 @@ type ListEventsParams struct {
 	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
 }
 
+// ListTeamBandsParams defines parameters for ListTeamBands.
+type ListTeamBandsParams struct {
+	// RegionId Empty: the caller's region, the only one allowed.
+	RegionId *string `form:"region_id,omitempty" json:"region_id,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// ListReviewsParams defines parameters for ListReviews.
+type ListReviewsParams struct {
+	// TeamId Empty: every team the caller may see.
+	TeamId *string `form:"team_id,omitempty" json:"team_id,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// RequestReviewParams defines parameters for RequestReview.
+type RequestReviewParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetReviewParams defines parameters for GetReview.
+type GetReviewParams struct {
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// CompleteActionItemParams defines parameters for CompleteActionItem.
+type CompleteActionItemParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// CommentOnDraftParams defines parameters for CommentOnDraft.
+type CommentOnDraftParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetReviewMeasuredItemsParams defines parameters for GetReviewMeasuredItems.
+type GetReviewMeasuredItemsParams struct {
+	TeamId     *string `form:"team_id,omitempty" json:"team_id,omitempty"`
+	PeriodFrom *string `form:"period_from,omitempty" json:"period_from,omitempty"`
+	PeriodTo   *string `form:"period_to,omitempty" json:"period_to,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// ListSampleRecordsParams defines parameters for ListSampleRecords.
+type ListSampleRecordsParams struct {
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// ScoreItemParams defines parameters for ScoreItem.
+type ScoreItemParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// AssignReviewerParams defines parameters for AssignReviewer.
+type AssignReviewerParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// FinaliseReviewParams defines parameters for FinaliseReview.
+type FinaliseReviewParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// SubmitSelfAssessmentParams defines parameters for SubmitSelfAssessment.
+type SubmitSelfAssessmentParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// ShareDraftParams defines parameters for ShareDraft.
+type ShareDraftParams struct {
+	// IdempotencyKey Idempotency key of a write, instead of request_id in the body: a retry with the same key returns the first answer.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// ListScalesParams defines parameters for ListScales.
+type ListScalesParams struct {
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetScaleParams defines parameters for GetScale.
+type GetScaleParams struct {
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
 // ListAgreementsParams defines parameters for ListAgreements.
 type ListAgreementsParams struct {
 	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
@@ -3951,6 +4599,18 @@ type RotateSigningKeyParams struct {
 	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
 }
 
+// GetTeamBenefitsFiguresParams defines parameters for GetTeamBenefitsFigures.
+type GetTeamBenefitsFiguresParams struct {
+	PeriodFrom *string `form:"period_from,omitempty" json:"period_from,omitempty"`
+	PeriodTo   *string `form:"period_to,omitempty" json:"period_to,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
 // ListTeamCaseloadParams defines parameters for ListTeamCaseload.
 type ListTeamCaseloadParams struct {
 	// SpecialistId The specialist whose caseload to list; empty means the caller. Ignored
@@ -3960,6 +4620,59 @@ type ListTeamCaseloadParams struct {
 	// PageSize At most 100; 0 means 25.
 	PageSize  *int32  `form:"page_size,omitempty" json:"page_size,omitempty"`
 	PageToken *string `form:"page_token,omitempty" json:"page_token,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetTeamCaseloadFiguresParams defines parameters for GetTeamCaseloadFigures.
+type GetTeamCaseloadFiguresParams struct {
+	PeriodFrom *string `form:"period_from,omitempty" json:"period_from,omitempty"`
+	PeriodTo   *string `form:"period_to,omitempty" json:"period_to,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetTeamEmploymentFiguresParams defines parameters for GetTeamEmploymentFigures.
+type GetTeamEmploymentFiguresParams struct {
+	PeriodFrom *string `form:"period_from,omitempty" json:"period_from,omitempty"`
+	PeriodTo   *string `form:"period_to,omitempty" json:"period_to,omitempty"`
+
+	// MinimumHourlyWageCents A job paying at least this gross hourly wage (euro cents) at its start
+	// counts as competitive; 0 counts every job.
+	MinimumHourlyWageCents *string `form:"minimum_hourly_wage_cents,omitempty" json:"minimum_hourly_wage_cents,omitempty"`
+
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetTeamHistoryParams defines parameters for GetTeamHistory.
+type GetTeamHistoryParams struct {
+	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
+	XPurpose *Purpose `json:"X-Purpose,omitempty"`
+
+	// XRequestId Request id for tracing, echoed in the answer; a new one is made when absent or malformed.
+	XRequestId *RequestId `json:"X-Request-Id,omitempty"`
+}
+
+// GetMeasuredItemsParams defines parameters for GetMeasuredItems.
+type GetMeasuredItemsParams struct {
+	PeriodFrom *string `form:"period_from,omitempty" json:"period_from,omitempty"`
+	PeriodTo   *string `form:"period_to,omitempty" json:"period_to,omitempty"`
+
+	// ReviewId When set, the review's team, period and scale are used and its
+	// scores shown beside; team and period may then be empty.
+	ReviewId *string `form:"review_id,omitempty" json:"review_id,omitempty"`
 
 	// XPurpose Why the caller accesses the client's data; recorded in the client's access history.
 	XPurpose *Purpose `json:"X-Purpose,omitempty"`
@@ -4181,6 +4894,30 @@ type ReportJobChangeJSONRequestBody = ReportJobChangeBody
 
 // CreateOwnEmployerContactJSONRequestBody defines body for CreateOwnEmployerContact for application/json ContentType.
 type CreateOwnEmployerContactJSONRequestBody = CreateEmployerContactRequest
+
+// RequestReviewJSONRequestBody defines body for RequestReview for application/json ContentType.
+type RequestReviewJSONRequestBody = RequestReviewRequest
+
+// CompleteActionItemJSONRequestBody defines body for CompleteActionItem for application/json ContentType.
+type CompleteActionItemJSONRequestBody = CompleteActionItemBody
+
+// CommentOnDraftJSONRequestBody defines body for CommentOnDraft for application/json ContentType.
+type CommentOnDraftJSONRequestBody = CommentOnDraftBody
+
+// ScoreItemJSONRequestBody defines body for ScoreItem for application/json ContentType.
+type ScoreItemJSONRequestBody = ScoreItemBody
+
+// AssignReviewerJSONRequestBody defines body for AssignReviewer for application/json ContentType.
+type AssignReviewerJSONRequestBody = AssignReviewerBody
+
+// FinaliseReviewJSONRequestBody defines body for FinaliseReview for application/json ContentType.
+type FinaliseReviewJSONRequestBody = FinaliseReviewBody
+
+// SubmitSelfAssessmentJSONRequestBody defines body for SubmitSelfAssessment for application/json ContentType.
+type SubmitSelfAssessmentJSONRequestBody = SubmitSelfAssessmentBody
+
+// ShareDraftJSONRequestBody defines body for ShareDraft for application/json ContentType.
+type ShareDraftJSONRequestBody = ShareDraftBody
 
 // CreateAgreementJSONRequestBody defines body for CreateAgreement for application/json ContentType.
 type CreateAgreementJSONRequestBody = CreateAgreementRequest
@@ -4935,6 +5672,162 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListTeamBands ListTeamBands returns the latest final band of every team of a region,
+	// for decision makers and funding agreements.
+	//
+	// Corresponds with GET /v1/fidelityBands (the `ListTeamBands` operationId).
+	ListTeamBands(ctx context.Context, params *ListTeamBandsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListReviews ListReviews returns the caller's reviews: a reviewer's worklist, a
+	// supervisor's teams' reviews.
+	//
+	// Corresponds with GET /v1/fidelityReviews (the `ListReviews` operationId).
+	ListReviews(ctx context.Context, params *ListReviewsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RequestReviewWithBody RequestReview asks for a review of one of the caller's teams.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+	RequestReviewWithBody(ctx context.Context, params *RequestReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RequestReview RequestReview asks for a review of one of the caller's teams.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+	RequestReview(ctx context.Context, params *RequestReviewParams, body RequestReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReview GetReview returns a review as the caller may see it.
+	//
+	// Corresponds with GET /v1/fidelityReviews/{review_id} (the `GetReview` operationId).
+	GetReview(ctx context.Context, reviewId string, params *GetReviewParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteActionItemWithBody CompleteActionItem marks an action plan item done.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+	CompleteActionItemWithBody(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CompleteActionItem CompleteActionItem marks an action plan item done.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+	CompleteActionItem(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, body CompleteActionItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CommentOnDraftWithBody CommentOnDraft records the team's remark on a draft.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+	CommentOnDraftWithBody(ctx context.Context, reviewId string, params *CommentOnDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CommentOnDraft CommentOnDraft records the team's remark on a draft.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+	CommentOnDraft(ctx context.Context, reviewId string, params *CommentOnDraftParams, body CommentOnDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReviewMeasuredItems GetMeasuredItems recomputes the items the platform can measure for a
+	// team and period, beside a review's scores when review_id is given.
+	//
+	// Corresponds with GET /v1/fidelityReviews/{review_id}/measuredItems (the `GetReviewMeasuredItems` operationId).
+	GetReviewMeasuredItems(ctx context.Context, reviewId string, params *GetReviewMeasuredItemsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSampleRecords ListSampleRecords returns the chart-review sample of an open review:
+	// the team's records in the period, identity removed, under stable
+	// pseudonyms. Only the assigned reviewer, only while the review is open.
+	//
+	// Corresponds with GET /v1/fidelityReviews/{review_id}/sampleRecords (the `ListSampleRecords` operationId).
+	ListSampleRecords(ctx context.Context, reviewId string, params *ListSampleRecordsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ScoreItemWithBody ScoreItem records the reviewer's score of one item with its evidence.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+	ScoreItemWithBody(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ScoreItem ScoreItem records the reviewer's score of one item with its evidence.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+	ScoreItem(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, body ScoreItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AssignReviewerWithBody AssignReviewer assigns an independent reviewer and the visit date;
+	// a reviewer of the reviewed organisation is refused.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+	AssignReviewerWithBody(ctx context.Context, reviewId string, params *AssignReviewerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// AssignReviewer AssignReviewer assigns an independent reviewer and the visit date;
+	// a reviewer of the reviewed organisation is refused.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+	AssignReviewer(ctx context.Context, reviewId string, params *AssignReviewerParams, body AssignReviewerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinaliseReviewWithBody FinaliseReview makes the report final: strengths, recommendations and
+	// the action plan. Scores never change after.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+	FinaliseReviewWithBody(ctx context.Context, reviewId string, params *FinaliseReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinaliseReview FinaliseReview makes the report final: strengths, recommendations and
+	// the action plan. Scores never change after.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+	FinaliseReview(ctx context.Context, reviewId string, params *FinaliseReviewParams, body FinaliseReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitSelfAssessmentWithBody SubmitSelfAssessment records the supervisor's own scores.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+	SubmitSelfAssessmentWithBody(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SubmitSelfAssessment SubmitSelfAssessment records the supervisor's own scores.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+	SubmitSelfAssessment(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, body SubmitSelfAssessmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShareDraftWithBody ShareDraft shares the fully scored review with the team.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+	ShareDraftWithBody(ctx context.Context, reviewId string, params *ShareDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ShareDraft ShareDraft shares the fully scored review with the team.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+	ShareDraft(ctx context.Context, reviewId string, params *ShareDraftParams, body ShareDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListScales ListScales returns the scale versions the service knows.
+	//
+	// Corresponds with GET /v1/fidelityScales (the `ListScales` operationId).
+	ListScales(ctx context.Context, params *ListScalesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetScale GetScale returns one scale version with its items and anchors.
+	//
+	// Corresponds with GET /v1/fidelityScales/{scale_id} (the `GetScale` operationId).
+	GetScale(ctx context.Context, scaleId string, params *GetScaleParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListAgreements ListAgreements lists the agreements the caller's organisation is party
 	// to.
 	//
@@ -5226,12 +6119,44 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/subscriptions/{subscription_id}:rotateSigningKey (the `RotateSigningKey` operationId).
 	RotateSigningKey(ctx context.Context, subscriptionId string, params *RotateSigningKeyParams, body RotateSigningKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetTeamBenefitsFigures GetTeamFigures returns how many of a team's clients on benefits were
+	// offered benefits counselling by the end of a period; they name no
+	// client. A caller of the team's MHA must be in the team.
+	//
+	// Corresponds with GET /v1/teams/{team_id}/benefitsFigures (the `GetTeamBenefitsFigures` operationId).
+	GetTeamBenefitsFigures(ctx context.Context, teamId string, params *GetTeamBenefitsFiguresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListTeamCaseload ListCaseload lists a specialist's clients (default: the caller's) or,
 	// with team_id, a team's clients, with phase, days since the last contact
 	// and the next milestone.
 	//
 	// Corresponds with GET /v1/teams/{team_id}/caseload (the `ListTeamCaseload` operationId).
 	ListTeamCaseload(ctx context.Context, teamId string, params *ListTeamCaseloadParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTeamCaseloadFigures GetTeamFigures returns one team's caseload and referral figures over a
+	// period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	//
+	// Corresponds with GET /v1/teams/{team_id}/caseloadFigures (the `GetTeamCaseloadFigures` operationId).
+	GetTeamCaseloadFigures(ctx context.Context, teamId string, params *GetTeamCaseloadFiguresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTeamEmploymentFigures GetTeamFigures returns one team's job search and placement figures over
+	// a period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	//
+	// Corresponds with GET /v1/teams/{team_id}/employmentFigures (the `GetTeamEmploymentFigures` operationId).
+	GetTeamEmploymentFigures(ctx context.Context, teamId string, params *GetTeamEmploymentFiguresParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetTeamHistory GetTeamHistory returns a team's final reviews, oldest first (the trend).
+	//
+	// Corresponds with GET /v1/teams/{team_id}/fidelityHistory (the `GetTeamHistory` operationId).
+	GetTeamHistory(ctx context.Context, teamId string, params *GetTeamHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMeasuredItems GetMeasuredItems recomputes the items the platform can measure for a
+	// team and period, beside a review's scores when review_id is given.
+	//
+	// Corresponds with GET /v1/teams/{team_id}/measuredFidelity (the `GetMeasuredItems` operationId).
+	GetMeasuredItems(ctx context.Context, teamId string, params *GetMeasuredItemsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTrajectoryApplications ListApplications lists the applications under the agreements the
 	// caller's organisation is party to (funders: from submission on).
@@ -6719,6 +7644,392 @@ func (c *APIClient) ListEvents(ctx context.Context, params *ListEventsParams, re
 	return c.Client.Do(req)
 }
 
+// ListTeamBands ListTeamBands returns the latest final band of every team of a region,
+// for decision makers and funding agreements.
+//
+// Corresponds with GET /v1/fidelityBands (the `ListTeamBands` operationId).
+func (c *APIClient) ListTeamBands(ctx context.Context, params *ListTeamBandsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTeamBandsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListReviews ListReviews returns the caller's reviews: a reviewer's worklist, a
+// supervisor's teams' reviews.
+//
+// Corresponds with GET /v1/fidelityReviews (the `ListReviews` operationId).
+func (c *APIClient) ListReviews(ctx context.Context, params *ListReviewsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListReviewsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RequestReviewWithBody RequestReview asks for a review of one of the caller's teams.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+func (c *APIClient) RequestReviewWithBody(ctx context.Context, params *RequestReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestReviewRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RequestReview RequestReview asks for a review of one of the caller's teams.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+func (c *APIClient) RequestReview(ctx context.Context, params *RequestReviewParams, body RequestReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestReviewRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReview GetReview returns a review as the caller may see it.
+//
+// Corresponds with GET /v1/fidelityReviews/{review_id} (the `GetReview` operationId).
+func (c *APIClient) GetReview(ctx context.Context, reviewId string, params *GetReviewParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReviewRequest(c.Server, reviewId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteActionItemWithBody CompleteActionItem marks an action plan item done.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+func (c *APIClient) CompleteActionItemWithBody(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteActionItemRequestWithBody(c.Server, reviewId, actionItemId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CompleteActionItem CompleteActionItem marks an action plan item done.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+func (c *APIClient) CompleteActionItem(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, body CompleteActionItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCompleteActionItemRequest(c.Server, reviewId, actionItemId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CommentOnDraftWithBody CommentOnDraft records the team's remark on a draft.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+func (c *APIClient) CommentOnDraftWithBody(ctx context.Context, reviewId string, params *CommentOnDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCommentOnDraftRequestWithBody(c.Server, reviewId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CommentOnDraft CommentOnDraft records the team's remark on a draft.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+func (c *APIClient) CommentOnDraft(ctx context.Context, reviewId string, params *CommentOnDraftParams, body CommentOnDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCommentOnDraftRequest(c.Server, reviewId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReviewMeasuredItems GetMeasuredItems recomputes the items the platform can measure for a
+// team and period, beside a review's scores when review_id is given.
+//
+// Corresponds with GET /v1/fidelityReviews/{review_id}/measuredItems (the `GetReviewMeasuredItems` operationId).
+func (c *APIClient) GetReviewMeasuredItems(ctx context.Context, reviewId string, params *GetReviewMeasuredItemsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReviewMeasuredItemsRequest(c.Server, reviewId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSampleRecords ListSampleRecords returns the chart-review sample of an open review:
+// the team's records in the period, identity removed, under stable
+// pseudonyms. Only the assigned reviewer, only while the review is open.
+//
+// Corresponds with GET /v1/fidelityReviews/{review_id}/sampleRecords (the `ListSampleRecords` operationId).
+func (c *APIClient) ListSampleRecords(ctx context.Context, reviewId string, params *ListSampleRecordsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSampleRecordsRequest(c.Server, reviewId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ScoreItemWithBody ScoreItem records the reviewer's score of one item with its evidence.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+func (c *APIClient) ScoreItemWithBody(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewScoreItemRequestWithBody(c.Server, reviewId, itemCode, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ScoreItem ScoreItem records the reviewer's score of one item with its evidence.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+func (c *APIClient) ScoreItem(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, body ScoreItemJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewScoreItemRequest(c.Server, reviewId, itemCode, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AssignReviewerWithBody AssignReviewer assigns an independent reviewer and the visit date;
+// a reviewer of the reviewed organisation is refused.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+func (c *APIClient) AssignReviewerWithBody(ctx context.Context, reviewId string, params *AssignReviewerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignReviewerRequestWithBody(c.Server, reviewId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// AssignReviewer AssignReviewer assigns an independent reviewer and the visit date;
+// a reviewer of the reviewed organisation is refused.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+func (c *APIClient) AssignReviewer(ctx context.Context, reviewId string, params *AssignReviewerParams, body AssignReviewerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignReviewerRequest(c.Server, reviewId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinaliseReviewWithBody FinaliseReview makes the report final: strengths, recommendations and
+// the action plan. Scores never change after.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+func (c *APIClient) FinaliseReviewWithBody(ctx context.Context, reviewId string, params *FinaliseReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinaliseReviewRequestWithBody(c.Server, reviewId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinaliseReview FinaliseReview makes the report final: strengths, recommendations and
+// the action plan. Scores never change after.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+func (c *APIClient) FinaliseReview(ctx context.Context, reviewId string, params *FinaliseReviewParams, body FinaliseReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinaliseReviewRequest(c.Server, reviewId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitSelfAssessmentWithBody SubmitSelfAssessment records the supervisor's own scores.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+func (c *APIClient) SubmitSelfAssessmentWithBody(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitSelfAssessmentRequestWithBody(c.Server, reviewId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SubmitSelfAssessment SubmitSelfAssessment records the supervisor's own scores.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+func (c *APIClient) SubmitSelfAssessment(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, body SubmitSelfAssessmentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSubmitSelfAssessmentRequest(c.Server, reviewId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShareDraftWithBody ShareDraft shares the fully scored review with the team.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+func (c *APIClient) ShareDraftWithBody(ctx context.Context, reviewId string, params *ShareDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShareDraftRequestWithBody(c.Server, reviewId, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ShareDraft ShareDraft shares the fully scored review with the team.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+func (c *APIClient) ShareDraft(ctx context.Context, reviewId string, params *ShareDraftParams, body ShareDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewShareDraftRequest(c.Server, reviewId, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListScales ListScales returns the scale versions the service knows.
+//
+// Corresponds with GET /v1/fidelityScales (the `ListScales` operationId).
+func (c *APIClient) ListScales(ctx context.Context, params *ListScalesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListScalesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetScale GetScale returns one scale version with its items and anchors.
+//
+// Corresponds with GET /v1/fidelityScales/{scale_id} (the `GetScale` operationId).
+func (c *APIClient) GetScale(ctx context.Context, scaleId string, params *GetScaleParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetScaleRequest(c.Server, scaleId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListAgreements ListAgreements lists the agreements the caller's organisation is party
 // to.
 //
@@ -7340,6 +8651,23 @@ func (c *APIClient) RotateSigningKey(ctx context.Context, subscriptionId string,
 	return c.Client.Do(req)
 }
 
+// GetTeamBenefitsFigures GetTeamFigures returns how many of a team's clients on benefits were
+// offered benefits counselling by the end of a period; they name no
+// client. A caller of the team's MHA must be in the team.
+//
+// Corresponds with GET /v1/teams/{team_id}/benefitsFigures (the `GetTeamBenefitsFigures` operationId).
+func (c *APIClient) GetTeamBenefitsFigures(ctx context.Context, teamId string, params *GetTeamBenefitsFiguresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTeamBenefitsFiguresRequest(c.Server, teamId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListTeamCaseload ListCaseload lists a specialist's clients (default: the caller's) or,
 // with team_id, a team's clients, with phase, days since the last contact
 // and the next milestone.
@@ -7347,6 +8675,71 @@ func (c *APIClient) RotateSigningKey(ctx context.Context, subscriptionId string,
 // Corresponds with GET /v1/teams/{team_id}/caseload (the `ListTeamCaseload` operationId).
 func (c *APIClient) ListTeamCaseload(ctx context.Context, teamId string, params *ListTeamCaseloadParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListTeamCaseloadRequest(c.Server, teamId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTeamCaseloadFigures GetTeamFigures returns one team's caseload and referral figures over a
+// period, for the fidelity items the platform measures; they name no
+// client. A caller of the team's MHA must be in the team.
+//
+// Corresponds with GET /v1/teams/{team_id}/caseloadFigures (the `GetTeamCaseloadFigures` operationId).
+func (c *APIClient) GetTeamCaseloadFigures(ctx context.Context, teamId string, params *GetTeamCaseloadFiguresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTeamCaseloadFiguresRequest(c.Server, teamId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTeamEmploymentFigures GetTeamFigures returns one team's job search and placement figures over
+// a period, for the fidelity items the platform measures; they name no
+// client. A caller of the team's MHA must be in the team.
+//
+// Corresponds with GET /v1/teams/{team_id}/employmentFigures (the `GetTeamEmploymentFigures` operationId).
+func (c *APIClient) GetTeamEmploymentFigures(ctx context.Context, teamId string, params *GetTeamEmploymentFiguresParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTeamEmploymentFiguresRequest(c.Server, teamId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetTeamHistory GetTeamHistory returns a team's final reviews, oldest first (the trend).
+//
+// Corresponds with GET /v1/teams/{team_id}/fidelityHistory (the `GetTeamHistory` operationId).
+func (c *APIClient) GetTeamHistory(ctx context.Context, teamId string, params *GetTeamHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetTeamHistoryRequest(c.Server, teamId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMeasuredItems GetMeasuredItems recomputes the items the platform can measure for a
+// team and period, beside a review's scores when review_id is given.
+//
+// Corresponds with GET /v1/teams/{team_id}/measuredFidelity (the `GetMeasuredItems` operationId).
+func (c *APIClient) GetMeasuredItems(ctx context.Context, teamId string, params *GetMeasuredItemsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMeasuredItemsRequest(c.Server, teamId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -11934,6 +13327,1189 @@ func NewListEventsRequest(server string, params *ListEventsParams) (*http.Reques
 	return req, nil
 }
 
+// NewListTeamBandsRequest constructs an http.Request for the ListTeamBands method
+func NewListTeamBandsRequest(server string, params *ListTeamBandsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityBands")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.RegionId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "region_id", *params.RegionId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListReviewsRequest constructs an http.Request for the ListReviews method
+func NewListReviewsRequest(server string, params *ListReviewsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team_id", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRequestReviewRequest calls the generic RequestReview builder with application/json body
+func NewRequestReviewRequest(server string, params *RequestReviewParams, body RequestReviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRequestReviewRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewRequestReviewRequestWithBody constructs an http.Request for the RequestReview method, with any body, and a specified content type
+func NewRequestReviewRequestWithBody(server string, params *RequestReviewParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetReviewRequest constructs an http.Request for the GetReview method
+func NewGetReviewRequest(server string, reviewId string, params *GetReviewParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCompleteActionItemRequest calls the generic CompleteActionItem builder with application/json body
+func NewCompleteActionItemRequest(server string, reviewId string, actionItemId string, params *CompleteActionItemParams, body CompleteActionItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCompleteActionItemRequestWithBody(server, reviewId, actionItemId, params, "application/json", bodyReader)
+}
+
+// NewCompleteActionItemRequestWithBody constructs an http.Request for the CompleteActionItem method, with any body, and a specified content type
+func NewCompleteActionItemRequestWithBody(server string, reviewId string, actionItemId string, params *CompleteActionItemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "action_item_id", actionItemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s/actionItems/%s:complete", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewCommentOnDraftRequest calls the generic CommentOnDraft builder with application/json body
+func NewCommentOnDraftRequest(server string, reviewId string, params *CommentOnDraftParams, body CommentOnDraftJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCommentOnDraftRequestWithBody(server, reviewId, params, "application/json", bodyReader)
+}
+
+// NewCommentOnDraftRequestWithBody constructs an http.Request for the CommentOnDraft method, with any body, and a specified content type
+func NewCommentOnDraftRequestWithBody(server string, reviewId string, params *CommentOnDraftParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s/comments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetReviewMeasuredItemsRequest constructs an http.Request for the GetReviewMeasuredItems method
+func NewGetReviewMeasuredItemsRequest(server string, reviewId string, params *GetReviewMeasuredItemsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s/measuredItems", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team_id", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PeriodFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_from", *params.PeriodFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PeriodTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_to", *params.PeriodTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListSampleRecordsRequest constructs an http.Request for the ListSampleRecords method
+func NewListSampleRecordsRequest(server string, reviewId string, params *ListSampleRecordsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s/sampleRecords", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewScoreItemRequest calls the generic ScoreItem builder with application/json body
+func NewScoreItemRequest(server string, reviewId string, itemCode string, params *ScoreItemParams, body ScoreItemJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewScoreItemRequestWithBody(server, reviewId, itemCode, params, "application/json", bodyReader)
+}
+
+// NewScoreItemRequestWithBody constructs an http.Request for the ScoreItem method, with any body, and a specified content type
+func NewScoreItemRequestWithBody(server string, reviewId string, itemCode string, params *ScoreItemParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "item_code", itemCode, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s/scores/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewAssignReviewerRequest calls the generic AssignReviewer builder with application/json body
+func NewAssignReviewerRequest(server string, reviewId string, params *AssignReviewerParams, body AssignReviewerJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewAssignReviewerRequestWithBody(server, reviewId, params, "application/json", bodyReader)
+}
+
+// NewAssignReviewerRequestWithBody constructs an http.Request for the AssignReviewer method, with any body, and a specified content type
+func NewAssignReviewerRequestWithBody(server string, reviewId string, params *AssignReviewerParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s:assign", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewFinaliseReviewRequest calls the generic FinaliseReview builder with application/json body
+func NewFinaliseReviewRequest(server string, reviewId string, params *FinaliseReviewParams, body FinaliseReviewJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFinaliseReviewRequestWithBody(server, reviewId, params, "application/json", bodyReader)
+}
+
+// NewFinaliseReviewRequestWithBody constructs an http.Request for the FinaliseReview method, with any body, and a specified content type
+func NewFinaliseReviewRequestWithBody(server string, reviewId string, params *FinaliseReviewParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s:finalise", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewSubmitSelfAssessmentRequest calls the generic SubmitSelfAssessment builder with application/json body
+func NewSubmitSelfAssessmentRequest(server string, reviewId string, params *SubmitSelfAssessmentParams, body SubmitSelfAssessmentJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSubmitSelfAssessmentRequestWithBody(server, reviewId, params, "application/json", bodyReader)
+}
+
+// NewSubmitSelfAssessmentRequestWithBody constructs an http.Request for the SubmitSelfAssessment method, with any body, and a specified content type
+func NewSubmitSelfAssessmentRequestWithBody(server string, reviewId string, params *SubmitSelfAssessmentParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s:selfAssess", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewShareDraftRequest calls the generic ShareDraft builder with application/json body
+func NewShareDraftRequest(server string, reviewId string, params *ShareDraftParams, body ShareDraftJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewShareDraftRequestWithBody(server, reviewId, params, "application/json", bodyReader)
+}
+
+// NewShareDraftRequestWithBody constructs an http.Request for the ShareDraft method, with any body, and a specified content type
+func NewShareDraftRequestWithBody(server string, reviewId string, params *ShareDraftParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "review_id", reviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityReviews/%s:shareDraft", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+		if params.XPurpose != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam1)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam2 string
+
+			headerParam2, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam2)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewListScalesRequest constructs an http.Request for the ListScales method
+func NewListScalesRequest(server string, params *ListScalesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityScales")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetScaleRequest constructs an http.Request for the GetScale method
+func NewGetScaleRequest(server string, scaleId string, params *GetScaleParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "scale_id", scaleId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/fidelityScales/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListAgreementsRequest constructs an http.Request for the ListAgreements method
 func NewListAgreementsRequest(server string, params *ListAgreementsParams) (*http.Request, error) {
 	var err error
@@ -13746,6 +16322,105 @@ func NewRotateSigningKeyRequestWithBody(server string, subscriptionId string, pa
 	return req, nil
 }
 
+// NewGetTeamBenefitsFiguresRequest constructs an http.Request for the GetTeamBenefitsFigures method
+func NewGetTeamBenefitsFiguresRequest(server string, teamId string, params *GetTeamBenefitsFiguresParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "team_id", teamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/teams/%s/benefitsFigures", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PeriodFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_from", *params.PeriodFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PeriodTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_to", *params.PeriodTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
 // NewListTeamCaseloadRequest constructs an http.Request for the ListTeamCaseload method
 func NewListTeamCaseloadRequest(server string, teamId string, params *ListTeamCaseloadParams) (*http.Request, error) {
 	var err error
@@ -13808,6 +16483,387 @@ func NewListTeamCaseloadRequest(server string, teamId string, params *ListTeamCa
 		if params.PageToken != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "page_token", *params.PageToken, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetTeamCaseloadFiguresRequest constructs an http.Request for the GetTeamCaseloadFigures method
+func NewGetTeamCaseloadFiguresRequest(server string, teamId string, params *GetTeamCaseloadFiguresParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "team_id", teamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/teams/%s/caseloadFigures", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PeriodFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_from", *params.PeriodFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PeriodTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_to", *params.PeriodTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetTeamEmploymentFiguresRequest constructs an http.Request for the GetTeamEmploymentFigures method
+func NewGetTeamEmploymentFiguresRequest(server string, teamId string, params *GetTeamEmploymentFiguresParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "team_id", teamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/teams/%s/employmentFigures", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PeriodFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_from", *params.PeriodFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PeriodTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_to", *params.PeriodTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.MinimumHourlyWageCents != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "minimum_hourly_wage_cents", *params.MinimumHourlyWageCents, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetTeamHistoryRequest constructs an http.Request for the GetTeamHistory method
+func NewGetTeamHistoryRequest(server string, teamId string, params *GetTeamHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "team_id", teamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/teams/%s/fidelityHistory", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+
+		if params.XPurpose != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "X-Purpose", *params.XPurpose, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Purpose", headerParam0)
+		}
+
+		if params.XRequestId != nil {
+			var headerParam1 string
+
+			headerParam1, err = runtime.StyleParamWithOptions("simple", false, "X-Request-Id", *params.XRequestId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("X-Request-Id", headerParam1)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewGetMeasuredItemsRequest constructs an http.Request for the GetMeasuredItems method
+func NewGetMeasuredItemsRequest(server string, teamId string, params *GetMeasuredItemsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "team_id", teamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/teams/%s/measuredFidelity", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.PeriodFrom != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_from", *params.PeriodFrom, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.PeriodTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period_to", *params.PeriodTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ReviewId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "review_id", *params.ReviewId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -15401,6 +18457,176 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/events (the `ListEvents` operationId).
 	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsReply, error)
 
+	// ListTeamBandsWithResponse ListTeamBands returns the latest final band of every team of a region,
+	// for decision makers and funding agreements.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityBands (the `ListTeamBands` operationId).
+	ListTeamBandsWithResponse(ctx context.Context, params *ListTeamBandsParams, reqEditors ...RequestEditorFn) (*ListTeamBandsReply, error)
+
+	// ListReviewsWithResponse ListReviews returns the caller's reviews: a reviewer's worklist, a
+	// supervisor's teams' reviews.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityReviews (the `ListReviews` operationId).
+	ListReviewsWithResponse(ctx context.Context, params *ListReviewsParams, reqEditors ...RequestEditorFn) (*ListReviewsReply, error)
+
+	// RequestReviewWithBodyWithResponse RequestReview asks for a review of one of the caller's teams.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+	RequestReviewWithBodyWithResponse(ctx context.Context, params *RequestReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestReviewReply, error)
+
+	// RequestReviewWithResponse RequestReview asks for a review of one of the caller's teams.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+	RequestReviewWithResponse(ctx context.Context, params *RequestReviewParams, body RequestReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestReviewReply, error)
+
+	// GetReviewWithResponse GetReview returns a review as the caller may see it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityReviews/{review_id} (the `GetReview` operationId).
+	GetReviewWithResponse(ctx context.Context, reviewId string, params *GetReviewParams, reqEditors ...RequestEditorFn) (*GetReviewReply, error)
+
+	// CompleteActionItemWithBodyWithResponse CompleteActionItem marks an action plan item done.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+	CompleteActionItemWithBodyWithResponse(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteActionItemReply, error)
+
+	// CompleteActionItemWithResponse CompleteActionItem marks an action plan item done.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+	CompleteActionItemWithResponse(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, body CompleteActionItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteActionItemReply, error)
+
+	// CommentOnDraftWithBodyWithResponse CommentOnDraft records the team's remark on a draft.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+	CommentOnDraftWithBodyWithResponse(ctx context.Context, reviewId string, params *CommentOnDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CommentOnDraftReply, error)
+
+	// CommentOnDraftWithResponse CommentOnDraft records the team's remark on a draft.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+	CommentOnDraftWithResponse(ctx context.Context, reviewId string, params *CommentOnDraftParams, body CommentOnDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*CommentOnDraftReply, error)
+
+	// GetReviewMeasuredItemsWithResponse GetMeasuredItems recomputes the items the platform can measure for a
+	// team and period, beside a review's scores when review_id is given.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityReviews/{review_id}/measuredItems (the `GetReviewMeasuredItems` operationId).
+	GetReviewMeasuredItemsWithResponse(ctx context.Context, reviewId string, params *GetReviewMeasuredItemsParams, reqEditors ...RequestEditorFn) (*GetReviewMeasuredItemsReply, error)
+
+	// ListSampleRecordsWithResponse ListSampleRecords returns the chart-review sample of an open review:
+	// the team's records in the period, identity removed, under stable
+	// pseudonyms. Only the assigned reviewer, only while the review is open.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityReviews/{review_id}/sampleRecords (the `ListSampleRecords` operationId).
+	ListSampleRecordsWithResponse(ctx context.Context, reviewId string, params *ListSampleRecordsParams, reqEditors ...RequestEditorFn) (*ListSampleRecordsReply, error)
+
+	// ScoreItemWithBodyWithResponse ScoreItem records the reviewer's score of one item with its evidence.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+	ScoreItemWithBodyWithResponse(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ScoreItemReply, error)
+
+	// ScoreItemWithResponse ScoreItem records the reviewer's score of one item with its evidence.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+	ScoreItemWithResponse(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, body ScoreItemJSONRequestBody, reqEditors ...RequestEditorFn) (*ScoreItemReply, error)
+
+	// AssignReviewerWithBodyWithResponse AssignReviewer assigns an independent reviewer and the visit date;
+	// a reviewer of the reviewed organisation is refused.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+	AssignReviewerWithBodyWithResponse(ctx context.Context, reviewId string, params *AssignReviewerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignReviewerReply, error)
+
+	// AssignReviewerWithResponse AssignReviewer assigns an independent reviewer and the visit date;
+	// a reviewer of the reviewed organisation is refused.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+	AssignReviewerWithResponse(ctx context.Context, reviewId string, params *AssignReviewerParams, body AssignReviewerJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignReviewerReply, error)
+
+	// FinaliseReviewWithBodyWithResponse FinaliseReview makes the report final: strengths, recommendations and
+	// the action plan. Scores never change after.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+	FinaliseReviewWithBodyWithResponse(ctx context.Context, reviewId string, params *FinaliseReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FinaliseReviewReply, error)
+
+	// FinaliseReviewWithResponse FinaliseReview makes the report final: strengths, recommendations and
+	// the action plan. Scores never change after.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+	FinaliseReviewWithResponse(ctx context.Context, reviewId string, params *FinaliseReviewParams, body FinaliseReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*FinaliseReviewReply, error)
+
+	// SubmitSelfAssessmentWithBodyWithResponse SubmitSelfAssessment records the supervisor's own scores.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+	SubmitSelfAssessmentWithBodyWithResponse(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitSelfAssessmentReply, error)
+
+	// SubmitSelfAssessmentWithResponse SubmitSelfAssessment records the supervisor's own scores.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+	SubmitSelfAssessmentWithResponse(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, body SubmitSelfAssessmentJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitSelfAssessmentReply, error)
+
+	// ShareDraftWithBodyWithResponse ShareDraft shares the fully scored review with the team.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+	ShareDraftWithBodyWithResponse(ctx context.Context, reviewId string, params *ShareDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareDraftReply, error)
+
+	// ShareDraftWithResponse ShareDraft shares the fully scored review with the team.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+	ShareDraftWithResponse(ctx context.Context, reviewId string, params *ShareDraftParams, body ShareDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareDraftReply, error)
+
+	// ListScalesWithResponse ListScales returns the scale versions the service knows.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityScales (the `ListScales` operationId).
+	ListScalesWithResponse(ctx context.Context, params *ListScalesParams, reqEditors ...RequestEditorFn) (*ListScalesReply, error)
+
+	// GetScaleWithResponse GetScale returns one scale version with its items and anchors.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/fidelityScales/{scale_id} (the `GetScale` operationId).
+	GetScaleWithResponse(ctx context.Context, scaleId string, params *GetScaleParams, reqEditors ...RequestEditorFn) (*GetScaleReply, error)
+
 	// ListAgreementsWithResponse ListAgreements lists the agreements the caller's organisation is party
 	// to.
 	//
@@ -15718,6 +18944,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/subscriptions/{subscription_id}:rotateSigningKey (the `RotateSigningKey` operationId).
 	RotateSigningKeyWithResponse(ctx context.Context, subscriptionId string, params *RotateSigningKeyParams, body RotateSigningKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateSigningKeyReply, error)
 
+	// GetTeamBenefitsFiguresWithResponse GetTeamFigures returns how many of a team's clients on benefits were
+	// offered benefits counselling by the end of a period; they name no
+	// client. A caller of the team's MHA must be in the team.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/teams/{team_id}/benefitsFigures (the `GetTeamBenefitsFigures` operationId).
+	GetTeamBenefitsFiguresWithResponse(ctx context.Context, teamId string, params *GetTeamBenefitsFiguresParams, reqEditors ...RequestEditorFn) (*GetTeamBenefitsFiguresReply, error)
+
 	// ListTeamCaseloadWithResponse ListCaseload lists a specialist's clients (default: the caller's) or,
 	// with team_id, a team's clients, with phase, days since the last contact
 	// and the next milestone.
@@ -15726,6 +18961,39 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/teams/{team_id}/caseload (the `ListTeamCaseload` operationId).
 	ListTeamCaseloadWithResponse(ctx context.Context, teamId string, params *ListTeamCaseloadParams, reqEditors ...RequestEditorFn) (*ListTeamCaseloadReply, error)
+
+	// GetTeamCaseloadFiguresWithResponse GetTeamFigures returns one team's caseload and referral figures over a
+	// period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/teams/{team_id}/caseloadFigures (the `GetTeamCaseloadFigures` operationId).
+	GetTeamCaseloadFiguresWithResponse(ctx context.Context, teamId string, params *GetTeamCaseloadFiguresParams, reqEditors ...RequestEditorFn) (*GetTeamCaseloadFiguresReply, error)
+
+	// GetTeamEmploymentFiguresWithResponse GetTeamFigures returns one team's job search and placement figures over
+	// a period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/teams/{team_id}/employmentFigures (the `GetTeamEmploymentFigures` operationId).
+	GetTeamEmploymentFiguresWithResponse(ctx context.Context, teamId string, params *GetTeamEmploymentFiguresParams, reqEditors ...RequestEditorFn) (*GetTeamEmploymentFiguresReply, error)
+
+	// GetTeamHistoryWithResponse GetTeamHistory returns a team's final reviews, oldest first (the trend).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/teams/{team_id}/fidelityHistory (the `GetTeamHistory` operationId).
+	GetTeamHistoryWithResponse(ctx context.Context, teamId string, params *GetTeamHistoryParams, reqEditors ...RequestEditorFn) (*GetTeamHistoryReply, error)
+
+	// GetMeasuredItemsWithResponse GetMeasuredItems recomputes the items the platform can measure for a
+	// team and period, beside a review's scores when review_id is given.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/teams/{team_id}/measuredFidelity (the `GetMeasuredItems` operationId).
+	GetMeasuredItemsWithResponse(ctx context.Context, teamId string, params *GetMeasuredItemsParams, reqEditors ...RequestEditorFn) (*GetMeasuredItemsReply, error)
 
 	// ListTrajectoryApplicationsWithResponse ListApplications lists the applications under the agreements the
 	// caller's organisation is party to (funders: from submission on).
@@ -20766,6 +24034,1440 @@ func (r ListEventsReply) ContentType() string {
 	return ""
 }
 
+type ListTeamBandsReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListTeamBandsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTeamBandsReply) GetJSON200() *ListTeamBandsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListTeamBandsReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTeamBandsReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTeamBandsReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListTeamBandsReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListTeamBandsReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListTeamBandsReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTeamBandsReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTeamBandsReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTeamBandsReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTeamBandsReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListReviewsReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListReviewsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListReviewsReply) GetJSON200() *ListReviewsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListReviewsReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListReviewsReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListReviewsReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListReviewsReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListReviewsReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListReviewsReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListReviewsReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListReviewsReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListReviewsReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListReviewsReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type RequestReviewReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RequestReviewResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RequestReviewReply) GetJSON200() *RequestReviewResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RequestReviewReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RequestReviewReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RequestReviewReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r RequestReviewReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RequestReviewReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RequestReviewReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RequestReviewReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RequestReviewReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RequestReviewReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RequestReviewReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RequestReviewReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RequestReviewReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetReviewReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetReviewResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReviewReply) GetJSON200() *GetReviewResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetReviewReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetReviewReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetReviewReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetReviewReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetReviewReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetReviewReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetReviewReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReviewReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReviewReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReviewReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReviewReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CompleteActionItemReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CompleteActionItemResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CompleteActionItemReply) GetJSON200() *CompleteActionItemResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CompleteActionItemReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CompleteActionItemReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CompleteActionItemReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CompleteActionItemReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CompleteActionItemReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CompleteActionItemReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CompleteActionItemReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CompleteActionItemReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CompleteActionItemReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CompleteActionItemReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CompleteActionItemReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CompleteActionItemReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CompleteActionItemReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CommentOnDraftReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CommentOnDraftResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CommentOnDraftReply) GetJSON200() *CommentOnDraftResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CommentOnDraftReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CommentOnDraftReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CommentOnDraftReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CommentOnDraftReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CommentOnDraftReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CommentOnDraftReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CommentOnDraftReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CommentOnDraftReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CommentOnDraftReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CommentOnDraftReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CommentOnDraftReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CommentOnDraftReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CommentOnDraftReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetReviewMeasuredItemsReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMeasuredItemsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON200() *GetMeasuredItemsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetReviewMeasuredItemsReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReviewMeasuredItemsReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReviewMeasuredItemsReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReviewMeasuredItemsReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReviewMeasuredItemsReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSampleRecordsReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListSampleRecordsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSampleRecordsReply) GetJSON200() *ListSampleRecordsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListSampleRecordsReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListSampleRecordsReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSampleRecordsReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListSampleRecordsReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListSampleRecordsReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListSampleRecordsReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListSampleRecordsReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSampleRecordsReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSampleRecordsReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSampleRecordsReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSampleRecordsReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ScoreItemReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ScoreItemResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ScoreItemReply) GetJSON200() *ScoreItemResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ScoreItemReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ScoreItemReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ScoreItemReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ScoreItemReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ScoreItemReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ScoreItemReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ScoreItemReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ScoreItemReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ScoreItemReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ScoreItemReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ScoreItemReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ScoreItemReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ScoreItemReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type AssignReviewerReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AssignReviewerResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r AssignReviewerReply) GetJSON200() *AssignReviewerResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r AssignReviewerReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r AssignReviewerReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r AssignReviewerReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r AssignReviewerReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r AssignReviewerReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r AssignReviewerReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r AssignReviewerReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AssignReviewerReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r AssignReviewerReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r AssignReviewerReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r AssignReviewerReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r AssignReviewerReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r AssignReviewerReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type FinaliseReviewReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *FinaliseReviewResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r FinaliseReviewReply) GetJSON200() *FinaliseReviewResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r FinaliseReviewReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r FinaliseReviewReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r FinaliseReviewReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r FinaliseReviewReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r FinaliseReviewReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r FinaliseReviewReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r FinaliseReviewReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r FinaliseReviewReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r FinaliseReviewReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r FinaliseReviewReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FinaliseReviewReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FinaliseReviewReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FinaliseReviewReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type SubmitSelfAssessmentReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SubmitSelfAssessmentResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON200() *SubmitSelfAssessmentResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r SubmitSelfAssessmentReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r SubmitSelfAssessmentReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SubmitSelfAssessmentReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SubmitSelfAssessmentReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SubmitSelfAssessmentReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ShareDraftReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ShareDraftResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ShareDraftReply) GetJSON200() *ShareDraftResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ShareDraftReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ShareDraftReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ShareDraftReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ShareDraftReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ShareDraftReply) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ShareDraftReply) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ShareDraftReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ShareDraftReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ShareDraftReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ShareDraftReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ShareDraftReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ShareDraftReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ShareDraftReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListScalesReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ListScalesResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListScalesReply) GetJSON200() *ListScalesResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListScalesReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListScalesReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListScalesReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListScalesReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListScalesReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListScalesReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListScalesReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListScalesReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListScalesReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListScalesReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetScaleReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetScaleResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetScaleReply) GetJSON200() *GetScaleResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetScaleReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetScaleReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetScaleReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetScaleReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetScaleReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetScaleReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetScaleReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetScaleReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetScaleReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetScaleReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetScaleReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListAgreementsReply struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -22920,6 +27622,96 @@ func (r RotateSigningKeyReply) ContentType() string {
 	return ""
 }
 
+type GetTeamBenefitsFiguresReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *BenefitsGetTeamFiguresResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON200() *BenefitsGetTeamFiguresResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetTeamBenefitsFiguresReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTeamBenefitsFiguresReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTeamBenefitsFiguresReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTeamBenefitsFiguresReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTeamBenefitsFiguresReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ListTeamCaseloadReply struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -23004,6 +27796,366 @@ func (r ListTeamCaseloadReply) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListTeamCaseloadReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTeamCaseloadFiguresReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ClientsGetTeamFiguresResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON200() *ClientsGetTeamFiguresResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetTeamCaseloadFiguresReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTeamCaseloadFiguresReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTeamCaseloadFiguresReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTeamCaseloadFiguresReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTeamCaseloadFiguresReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTeamEmploymentFiguresReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EmploymentGetTeamFiguresResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON200() *EmploymentGetTeamFiguresResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetTeamEmploymentFiguresReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTeamEmploymentFiguresReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTeamEmploymentFiguresReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTeamEmploymentFiguresReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTeamEmploymentFiguresReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetTeamHistoryReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetTeamHistoryResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetTeamHistoryReply) GetJSON200() *GetTeamHistoryResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetTeamHistoryReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetTeamHistoryReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTeamHistoryReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetTeamHistoryReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetTeamHistoryReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetTeamHistoryReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetTeamHistoryReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetTeamHistoryReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetTeamHistoryReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetTeamHistoryReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetTeamHistoryReply) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetMeasuredItemsReply struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetMeasuredItemsResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthenticated
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *PermissionDenied
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ResourceExhausted
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Status
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON200() *GetMeasuredItemsResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON401() *Unauthenticated {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON403() *PermissionDenied {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON429() *ResourceExhausted {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetMeasuredItemsReply) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetMeasuredItemsReply) GetJSONDefault() *Status {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMeasuredItemsReply) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMeasuredItemsReply) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMeasuredItemsReply) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMeasuredItemsReply) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -25167,6 +30319,314 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params
 	return ParseListEventsReply(rsp)
 }
 
+// ListTeamBandsWithResponse ListTeamBands returns the latest final band of every team of a region,
+// for decision makers and funding agreements.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityBands (the `ListTeamBands` operationId).
+func (c *ClientWithResponses) ListTeamBandsWithResponse(ctx context.Context, params *ListTeamBandsParams, reqEditors ...RequestEditorFn) (*ListTeamBandsReply, error) {
+	rsp, err := c.ListTeamBands(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTeamBandsReply(rsp)
+}
+
+// ListReviewsWithResponse ListReviews returns the caller's reviews: a reviewer's worklist, a
+// supervisor's teams' reviews.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityReviews (the `ListReviews` operationId).
+func (c *ClientWithResponses) ListReviewsWithResponse(ctx context.Context, params *ListReviewsParams, reqEditors ...RequestEditorFn) (*ListReviewsReply, error) {
+	rsp, err := c.ListReviews(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListReviewsReply(rsp)
+}
+
+// RequestReviewWithBodyWithResponse RequestReview asks for a review of one of the caller's teams.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+func (c *ClientWithResponses) RequestReviewWithBodyWithResponse(ctx context.Context, params *RequestReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestReviewReply, error) {
+	rsp, err := c.RequestReviewWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestReviewReply(rsp)
+}
+
+// RequestReviewWithResponse RequestReview asks for a review of one of the caller's teams.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews (the `RequestReview` operationId).
+func (c *ClientWithResponses) RequestReviewWithResponse(ctx context.Context, params *RequestReviewParams, body RequestReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestReviewReply, error) {
+	rsp, err := c.RequestReview(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestReviewReply(rsp)
+}
+
+// GetReviewWithResponse GetReview returns a review as the caller may see it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityReviews/{review_id} (the `GetReview` operationId).
+func (c *ClientWithResponses) GetReviewWithResponse(ctx context.Context, reviewId string, params *GetReviewParams, reqEditors ...RequestEditorFn) (*GetReviewReply, error) {
+	rsp, err := c.GetReview(ctx, reviewId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReviewReply(rsp)
+}
+
+// CompleteActionItemWithBodyWithResponse CompleteActionItem marks an action plan item done.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+func (c *ClientWithResponses) CompleteActionItemWithBodyWithResponse(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CompleteActionItemReply, error) {
+	rsp, err := c.CompleteActionItemWithBody(ctx, reviewId, actionItemId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteActionItemReply(rsp)
+}
+
+// CompleteActionItemWithResponse CompleteActionItem marks an action plan item done.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/actionItems/{action_item_id}:complete (the `CompleteActionItem` operationId).
+func (c *ClientWithResponses) CompleteActionItemWithResponse(ctx context.Context, reviewId string, actionItemId string, params *CompleteActionItemParams, body CompleteActionItemJSONRequestBody, reqEditors ...RequestEditorFn) (*CompleteActionItemReply, error) {
+	rsp, err := c.CompleteActionItem(ctx, reviewId, actionItemId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCompleteActionItemReply(rsp)
+}
+
+// CommentOnDraftWithBodyWithResponse CommentOnDraft records the team's remark on a draft.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+func (c *ClientWithResponses) CommentOnDraftWithBodyWithResponse(ctx context.Context, reviewId string, params *CommentOnDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CommentOnDraftReply, error) {
+	rsp, err := c.CommentOnDraftWithBody(ctx, reviewId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCommentOnDraftReply(rsp)
+}
+
+// CommentOnDraftWithResponse CommentOnDraft records the team's remark on a draft.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/comments (the `CommentOnDraft` operationId).
+func (c *ClientWithResponses) CommentOnDraftWithResponse(ctx context.Context, reviewId string, params *CommentOnDraftParams, body CommentOnDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*CommentOnDraftReply, error) {
+	rsp, err := c.CommentOnDraft(ctx, reviewId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCommentOnDraftReply(rsp)
+}
+
+// GetReviewMeasuredItemsWithResponse GetMeasuredItems recomputes the items the platform can measure for a
+// team and period, beside a review's scores when review_id is given.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityReviews/{review_id}/measuredItems (the `GetReviewMeasuredItems` operationId).
+func (c *ClientWithResponses) GetReviewMeasuredItemsWithResponse(ctx context.Context, reviewId string, params *GetReviewMeasuredItemsParams, reqEditors ...RequestEditorFn) (*GetReviewMeasuredItemsReply, error) {
+	rsp, err := c.GetReviewMeasuredItems(ctx, reviewId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReviewMeasuredItemsReply(rsp)
+}
+
+// ListSampleRecordsWithResponse ListSampleRecords returns the chart-review sample of an open review:
+// the team's records in the period, identity removed, under stable
+// pseudonyms. Only the assigned reviewer, only while the review is open.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityReviews/{review_id}/sampleRecords (the `ListSampleRecords` operationId).
+func (c *ClientWithResponses) ListSampleRecordsWithResponse(ctx context.Context, reviewId string, params *ListSampleRecordsParams, reqEditors ...RequestEditorFn) (*ListSampleRecordsReply, error) {
+	rsp, err := c.ListSampleRecords(ctx, reviewId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSampleRecordsReply(rsp)
+}
+
+// ScoreItemWithBodyWithResponse ScoreItem records the reviewer's score of one item with its evidence.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+func (c *ClientWithResponses) ScoreItemWithBodyWithResponse(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ScoreItemReply, error) {
+	rsp, err := c.ScoreItemWithBody(ctx, reviewId, itemCode, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScoreItemReply(rsp)
+}
+
+// ScoreItemWithResponse ScoreItem records the reviewer's score of one item with its evidence.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}/scores/{item_code} (the `ScoreItem` operationId).
+func (c *ClientWithResponses) ScoreItemWithResponse(ctx context.Context, reviewId string, itemCode string, params *ScoreItemParams, body ScoreItemJSONRequestBody, reqEditors ...RequestEditorFn) (*ScoreItemReply, error) {
+	rsp, err := c.ScoreItem(ctx, reviewId, itemCode, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseScoreItemReply(rsp)
+}
+
+// AssignReviewerWithBodyWithResponse AssignReviewer assigns an independent reviewer and the visit date;
+// a reviewer of the reviewed organisation is refused.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+func (c *ClientWithResponses) AssignReviewerWithBodyWithResponse(ctx context.Context, reviewId string, params *AssignReviewerParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignReviewerReply, error) {
+	rsp, err := c.AssignReviewerWithBody(ctx, reviewId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssignReviewerReply(rsp)
+}
+
+// AssignReviewerWithResponse AssignReviewer assigns an independent reviewer and the visit date;
+// a reviewer of the reviewed organisation is refused.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:assign (the `AssignReviewer` operationId).
+func (c *ClientWithResponses) AssignReviewerWithResponse(ctx context.Context, reviewId string, params *AssignReviewerParams, body AssignReviewerJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignReviewerReply, error) {
+	rsp, err := c.AssignReviewer(ctx, reviewId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseAssignReviewerReply(rsp)
+}
+
+// FinaliseReviewWithBodyWithResponse FinaliseReview makes the report final: strengths, recommendations and
+// the action plan. Scores never change after.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+func (c *ClientWithResponses) FinaliseReviewWithBodyWithResponse(ctx context.Context, reviewId string, params *FinaliseReviewParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FinaliseReviewReply, error) {
+	rsp, err := c.FinaliseReviewWithBody(ctx, reviewId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinaliseReviewReply(rsp)
+}
+
+// FinaliseReviewWithResponse FinaliseReview makes the report final: strengths, recommendations and
+// the action plan. Scores never change after.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:finalise (the `FinaliseReview` operationId).
+func (c *ClientWithResponses) FinaliseReviewWithResponse(ctx context.Context, reviewId string, params *FinaliseReviewParams, body FinaliseReviewJSONRequestBody, reqEditors ...RequestEditorFn) (*FinaliseReviewReply, error) {
+	rsp, err := c.FinaliseReview(ctx, reviewId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinaliseReviewReply(rsp)
+}
+
+// SubmitSelfAssessmentWithBodyWithResponse SubmitSelfAssessment records the supervisor's own scores.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+func (c *ClientWithResponses) SubmitSelfAssessmentWithBodyWithResponse(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SubmitSelfAssessmentReply, error) {
+	rsp, err := c.SubmitSelfAssessmentWithBody(ctx, reviewId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitSelfAssessmentReply(rsp)
+}
+
+// SubmitSelfAssessmentWithResponse SubmitSelfAssessment records the supervisor's own scores.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:selfAssess (the `SubmitSelfAssessment` operationId).
+func (c *ClientWithResponses) SubmitSelfAssessmentWithResponse(ctx context.Context, reviewId string, params *SubmitSelfAssessmentParams, body SubmitSelfAssessmentJSONRequestBody, reqEditors ...RequestEditorFn) (*SubmitSelfAssessmentReply, error) {
+	rsp, err := c.SubmitSelfAssessment(ctx, reviewId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSubmitSelfAssessmentReply(rsp)
+}
+
+// ShareDraftWithBodyWithResponse ShareDraft shares the fully scored review with the team.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+func (c *ClientWithResponses) ShareDraftWithBodyWithResponse(ctx context.Context, reviewId string, params *ShareDraftParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ShareDraftReply, error) {
+	rsp, err := c.ShareDraftWithBody(ctx, reviewId, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShareDraftReply(rsp)
+}
+
+// ShareDraftWithResponse ShareDraft shares the fully scored review with the team.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/fidelityReviews/{review_id}:shareDraft (the `ShareDraft` operationId).
+func (c *ClientWithResponses) ShareDraftWithResponse(ctx context.Context, reviewId string, params *ShareDraftParams, body ShareDraftJSONRequestBody, reqEditors ...RequestEditorFn) (*ShareDraftReply, error) {
+	rsp, err := c.ShareDraft(ctx, reviewId, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShareDraftReply(rsp)
+}
+
+// ListScalesWithResponse ListScales returns the scale versions the service knows.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityScales (the `ListScales` operationId).
+func (c *ClientWithResponses) ListScalesWithResponse(ctx context.Context, params *ListScalesParams, reqEditors ...RequestEditorFn) (*ListScalesReply, error) {
+	rsp, err := c.ListScales(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListScalesReply(rsp)
+}
+
+// GetScaleWithResponse GetScale returns one scale version with its items and anchors.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/fidelityScales/{scale_id} (the `GetScale` operationId).
+func (c *ClientWithResponses) GetScaleWithResponse(ctx context.Context, scaleId string, params *GetScaleParams, reqEditors ...RequestEditorFn) (*GetScaleReply, error) {
+	rsp, err := c.GetScale(ctx, scaleId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetScaleReply(rsp)
+}
+
 // ListAgreementsWithResponse ListAgreements lists the agreements the caller's organisation is party
 // to.
 //
@@ -25682,6 +31142,21 @@ func (c *ClientWithResponses) RotateSigningKeyWithResponse(ctx context.Context, 
 	return ParseRotateSigningKeyReply(rsp)
 }
 
+// GetTeamBenefitsFiguresWithResponse GetTeamFigures returns how many of a team's clients on benefits were
+// offered benefits counselling by the end of a period; they name no
+// client. A caller of the team's MHA must be in the team.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/teams/{team_id}/benefitsFigures (the `GetTeamBenefitsFigures` operationId).
+func (c *ClientWithResponses) GetTeamBenefitsFiguresWithResponse(ctx context.Context, teamId string, params *GetTeamBenefitsFiguresParams, reqEditors ...RequestEditorFn) (*GetTeamBenefitsFiguresReply, error) {
+	rsp, err := c.GetTeamBenefitsFigures(ctx, teamId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTeamBenefitsFiguresReply(rsp)
+}
+
 // ListTeamCaseloadWithResponse ListCaseload lists a specialist's clients (default: the caller's) or,
 // with team_id, a team's clients, with phase, days since the last contact
 // and the next milestone.
@@ -25695,6 +31170,63 @@ func (c *ClientWithResponses) ListTeamCaseloadWithResponse(ctx context.Context, 
 		return nil, err
 	}
 	return ParseListTeamCaseloadReply(rsp)
+}
+
+// GetTeamCaseloadFiguresWithResponse GetTeamFigures returns one team's caseload and referral figures over a
+// period, for the fidelity items the platform measures; they name no
+// client. A caller of the team's MHA must be in the team.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/teams/{team_id}/caseloadFigures (the `GetTeamCaseloadFigures` operationId).
+func (c *ClientWithResponses) GetTeamCaseloadFiguresWithResponse(ctx context.Context, teamId string, params *GetTeamCaseloadFiguresParams, reqEditors ...RequestEditorFn) (*GetTeamCaseloadFiguresReply, error) {
+	rsp, err := c.GetTeamCaseloadFigures(ctx, teamId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTeamCaseloadFiguresReply(rsp)
+}
+
+// GetTeamEmploymentFiguresWithResponse GetTeamFigures returns one team's job search and placement figures over
+// a period, for the fidelity items the platform measures; they name no
+// client. A caller of the team's MHA must be in the team.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/teams/{team_id}/employmentFigures (the `GetTeamEmploymentFigures` operationId).
+func (c *ClientWithResponses) GetTeamEmploymentFiguresWithResponse(ctx context.Context, teamId string, params *GetTeamEmploymentFiguresParams, reqEditors ...RequestEditorFn) (*GetTeamEmploymentFiguresReply, error) {
+	rsp, err := c.GetTeamEmploymentFigures(ctx, teamId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTeamEmploymentFiguresReply(rsp)
+}
+
+// GetTeamHistoryWithResponse GetTeamHistory returns a team's final reviews, oldest first (the trend).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/teams/{team_id}/fidelityHistory (the `GetTeamHistory` operationId).
+func (c *ClientWithResponses) GetTeamHistoryWithResponse(ctx context.Context, teamId string, params *GetTeamHistoryParams, reqEditors ...RequestEditorFn) (*GetTeamHistoryReply, error) {
+	rsp, err := c.GetTeamHistory(ctx, teamId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetTeamHistoryReply(rsp)
+}
+
+// GetMeasuredItemsWithResponse GetMeasuredItems recomputes the items the platform can measure for a
+// team and period, beside a review's scores when review_id is given.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/teams/{team_id}/measuredFidelity (the `GetMeasuredItems` operationId).
+func (c *ClientWithResponses) GetMeasuredItemsWithResponse(ctx context.Context, teamId string, params *GetMeasuredItemsParams, reqEditors ...RequestEditorFn) (*GetMeasuredItemsReply, error) {
+	rsp, err := c.GetMeasuredItems(ctx, teamId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMeasuredItemsReply(rsp)
 }
 
 // ListTrajectoryApplicationsWithResponse ListApplications lists the applications under the agreements the
@@ -30090,6 +35622,1215 @@ func ParseListEventsReply(rsp *http.Response) (*ListEventsReply, error) {
 	return response, nil
 }
 
+// ParseListTeamBandsReply parses an HTTP response from a ListTeamBandsWithResponse call
+func ParseListTeamBandsReply(rsp *http.Response) (*ListTeamBandsReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTeamBandsReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListTeamBandsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListReviewsReply parses an HTTP response from a ListReviewsWithResponse call
+func ParseListReviewsReply(rsp *http.Response) (*ListReviewsReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListReviewsReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListReviewsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRequestReviewReply parses an HTTP response from a RequestReviewWithResponse call
+func ParseRequestReviewReply(rsp *http.Response) (*RequestReviewReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RequestReviewReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RequestReviewResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetReviewReply parses an HTTP response from a GetReviewWithResponse call
+func ParseGetReviewReply(rsp *http.Response) (*GetReviewReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReviewReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetReviewResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCompleteActionItemReply parses an HTTP response from a CompleteActionItemWithResponse call
+func ParseCompleteActionItemReply(rsp *http.Response) (*CompleteActionItemReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CompleteActionItemReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CompleteActionItemResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCommentOnDraftReply parses an HTTP response from a CommentOnDraftWithResponse call
+func ParseCommentOnDraftReply(rsp *http.Response) (*CommentOnDraftReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CommentOnDraftReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CommentOnDraftResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetReviewMeasuredItemsReply parses an HTTP response from a GetReviewMeasuredItemsWithResponse call
+func ParseGetReviewMeasuredItemsReply(rsp *http.Response) (*GetReviewMeasuredItemsReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReviewMeasuredItemsReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMeasuredItemsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListSampleRecordsReply parses an HTTP response from a ListSampleRecordsWithResponse call
+func ParseListSampleRecordsReply(rsp *http.Response) (*ListSampleRecordsReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSampleRecordsReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListSampleRecordsResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseScoreItemReply parses an HTTP response from a ScoreItemWithResponse call
+func ParseScoreItemReply(rsp *http.Response) (*ScoreItemReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ScoreItemReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ScoreItemResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseAssignReviewerReply parses an HTTP response from a AssignReviewerWithResponse call
+func ParseAssignReviewerReply(rsp *http.Response) (*AssignReviewerReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &AssignReviewerReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AssignReviewerResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseFinaliseReviewReply parses an HTTP response from a FinaliseReviewWithResponse call
+func ParseFinaliseReviewReply(rsp *http.Response) (*FinaliseReviewReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FinaliseReviewReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest FinaliseReviewResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseSubmitSelfAssessmentReply parses an HTTP response from a SubmitSelfAssessmentWithResponse call
+func ParseSubmitSelfAssessmentReply(rsp *http.Response) (*SubmitSelfAssessmentReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SubmitSelfAssessmentReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SubmitSelfAssessmentResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseShareDraftReply parses an HTTP response from a ShareDraftWithResponse call
+func ParseShareDraftReply(rsp *http.Response) (*ShareDraftReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ShareDraftReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ShareDraftResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListScalesReply parses an HTTP response from a ListScalesWithResponse call
+func ParseListScalesReply(rsp *http.Response) (*ListScalesReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListScalesReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ListScalesResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetScaleReply parses an HTTP response from a GetScaleWithResponse call
+func ParseGetScaleReply(rsp *http.Response) (*GetScaleReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetScaleReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetScaleResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListAgreementsReply parses an HTTP response from a ListAgreementsWithResponse call
 func ParseListAgreementsReply(rsp *http.Response) (*ListAgreementsReply, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31899,6 +38640,81 @@ func ParseRotateSigningKeyReply(rsp *http.Response) (*RotateSigningKeyReply, err
 	return response, nil
 }
 
+// ParseGetTeamBenefitsFiguresReply parses an HTTP response from a GetTeamBenefitsFiguresWithResponse call
+func ParseGetTeamBenefitsFiguresReply(rsp *http.Response) (*GetTeamBenefitsFiguresReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTeamBenefitsFiguresReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest BenefitsGetTeamFiguresResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListTeamCaseloadReply parses an HTTP response from a ListTeamCaseloadWithResponse call
 func ParseListTeamCaseloadReply(rsp *http.Response) (*ListTeamCaseloadReply, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -31915,6 +38731,306 @@ func ParseListTeamCaseloadReply(rsp *http.Response) (*ListTeamCaseloadReply, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest ListCaseloadResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTeamCaseloadFiguresReply parses an HTTP response from a GetTeamCaseloadFiguresWithResponse call
+func ParseGetTeamCaseloadFiguresReply(rsp *http.Response) (*GetTeamCaseloadFiguresReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTeamCaseloadFiguresReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ClientsGetTeamFiguresResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTeamEmploymentFiguresReply parses an HTTP response from a GetTeamEmploymentFiguresWithResponse call
+func ParseGetTeamEmploymentFiguresReply(rsp *http.Response) (*GetTeamEmploymentFiguresReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTeamEmploymentFiguresReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EmploymentGetTeamFiguresResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetTeamHistoryReply parses an HTTP response from a GetTeamHistoryWithResponse call
+func ParseGetTeamHistoryReply(rsp *http.Response) (*GetTeamHistoryReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetTeamHistoryReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetTeamHistoryResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthenticated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest PermissionDenied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ResourceExhausted
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Status
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetMeasuredItemsReply parses an HTTP response from a GetMeasuredItemsWithResponse call
+func ParseGetMeasuredItemsReply(rsp *http.Response) (*GetMeasuredItemsReply, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMeasuredItemsReply{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetMeasuredItemsResponse
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -63,18 +63,23 @@ in a request are refused.`
 // operationNames names the additional HTTP bindings of a method (http.yaml's
 // additional_bindings), and methods whose names two services share (the
 // funding service's trajectory applications beside employment's job
-// applications), keyed by "METHOD path". protoc-gen-openapiv2 would number
+// applications, the team figures of clients, employment and benefits),
+// keyed by "METHOD path". protoc-gen-openapiv2 would number
 // them (ListCaseload2); a partner's generated client deserves a name.
 var operationNames = map[string]string{
-	"GET /v1/caseloads/{specialist_id}":             "ListCaseload",
-	"GET /v1/teams/{team_id}/caseload":              "ListTeamCaseload",
-	"GET /v1/caseload":                              "ListMyCaseload",
-	"GET /v1/employerContacts":                      "ListOwnEmployerContacts",
-	"POST /v1/employerContacts":                     "CreateOwnEmployerContact",
-	"GET /v1/clients/{client_id}/employerContacts":  "ListEmployerContacts",
-	"POST /v1/clients/{client_id}/employerContacts": "CreateEmployerContact",
-	"GET /v1/trajectoryApplications":                "ListTrajectoryApplications",
-	"POST /v1/trajectoryApplications":               "CreateTrajectoryApplication",
+	"GET /v1/caseloads/{specialist_id}":                 "ListCaseload",
+	"GET /v1/teams/{team_id}/caseload":                  "ListTeamCaseload",
+	"GET /v1/caseload":                                  "ListMyCaseload",
+	"GET /v1/employerContacts":                          "ListOwnEmployerContacts",
+	"POST /v1/employerContacts":                         "CreateOwnEmployerContact",
+	"GET /v1/clients/{client_id}/employerContacts":      "ListEmployerContacts",
+	"POST /v1/clients/{client_id}/employerContacts":     "CreateEmployerContact",
+	"GET /v1/trajectoryApplications":                    "ListTrajectoryApplications",
+	"POST /v1/trajectoryApplications":                   "CreateTrajectoryApplication",
+	"GET /v1/fidelityReviews/{review_id}/measuredItems": "GetReviewMeasuredItems",
+	"GET /v1/teams/{team_id}/caseloadFigures":           "GetTeamCaseloadFigures",
+	"GET /v1/teams/{team_id}/employmentFigures":         "GetTeamEmploymentFigures",
+	"GET /v1/teams/{team_id}/benefitsFigures":           "GetTeamBenefitsFigures",
 }
 
 func main() {

@@ -29,9 +29,13 @@ var DesignTable = map[string]map[authz.Section]string{
 		authz.Identity: "R own", authz.Trajectory: "R own", authz.WorkGoals: "R own", authz.ClinicalInput: "RW own",
 		authz.JobSearch: "R own", authz.Placements: "R own",
 	},
+	// The supervisor's and the fidelity reviewer's "A region": team-level
+	// figures for the measured fidelity items (issue 12), the team checked
+	// by the service.
 	"ips_supervisor": {
-		authz.Identity: "R team", authz.Trajectory: "RW team", authz.WorkGoals: "R team", authz.ClinicalInput: "R team",
-		authz.JobSearch: "R team", authz.Placements: "R team", authz.Milestones: "R team", authz.Funding: "R team",
+		authz.Identity: "R team", authz.Trajectory: "RW team; A region", authz.WorkGoals: "R team", authz.ClinicalInput: "R team",
+		authz.JobSearch: "R team; A region", authz.Placements: "R team; A region", authz.Milestones: "R team",
+		authz.Benefits: "A region", authz.Funding: "R team",
 	},
 	"officer": {
 		authz.Identity: "RB involved consented", authz.Trajectory: "R involved consented",
@@ -60,8 +64,14 @@ var DesignTable = map[string]map[authz.Section]string{
 	"funding_officer_funder": {
 		authz.Placements: "R funded consented", authz.Milestones: "R funded", authz.Funding: "RW funded",
 	},
-	"fidelity_reviewer": {},
-	"org_admin":         {},
+	// A fidelity reviewer: team-level figures of its region, and during an
+	// open review of a team the sample of its records without identity
+	// (DESIGN.md, below the table).
+	"fidelity_reviewer": {
+		authz.Trajectory: "R review; A region", authz.JobSearch: "R review; A region", authz.Placements: "R review; A region",
+		authz.Benefits: "A region",
+	},
+	"org_admin": {},
 }
 
 // tableRow maps a role in an organisation kind to its row of the table.
@@ -76,24 +86,37 @@ func TableRow(orgKind, role string) map[authz.Section]string {
 		// benefits officers, a municipality client managers and benefits
 		// officers; each has partner systems.
 		return DesignTable["officer"]
+	case role == "fidelity_reviewer" && orgKind == "independent":
+		// DESIGN.md's organisation table: fidelity reviewers are independent.
+		return DesignTable[role]
 	case role == "funding_officer" && orgKind == "mha":
 		return DesignTable["funding_officer_mha"]
 	case role == "funding_officer" && (orgKind == "uwv" || orgKind == "municipality"):
 		return DesignTable["funding_officer_funder"]
-	case role == "benefits_counsellor" || role == "decision_maker" || role == "fidelity_reviewer" || role == "org_admin":
+	case role == "benefits_counsellor" || role == "decision_maker" || role == "org_admin":
 		return DesignTable[role]
 	}
 	return map[authz.Section]string{}
 }
 
 // Expected reports whether the table lets a role of an organisation kind,
-// standing in rels to a client, perform action on section.
+// standing in rels to a client, perform action on section. A cell may hold
+// several clauses separated by ";", each with its own relation.
 func Expected(orgKind, role string, rels []authz.Relation, consented bool, section authz.Section, action authz.Action) bool {
 	cell, ok := TableRow(orgKind, role)[section]
 	if !ok {
 		return false
 	}
-	parts := strings.Fields(cell)
+	for _, clause := range strings.Split(cell, ";") {
+		if expectedClause(clause, rels, consented, action) {
+			return true
+		}
+	}
+	return false
+}
+
+func expectedClause(clause string, rels []authz.Relation, consented bool, action authz.Action) bool {
+	parts := strings.Fields(clause)
 	letters, need := parts[0], authz.Relation(parts[1])
 	if !slices.Contains(rels, need) {
 		return false
@@ -123,9 +146,19 @@ func Expected(orgKind, role string, rels []authz.Relation, consented bool, secti
 // events" (the pull feed, for UWV and municipalities, the organisations that
 // receive events). Per section: role → letters (R read, W write) and the
 // organisation kinds ("*" any).
+//
+// Fidelity reviews (DESIGN.md: "a fidelity_reviewer scores a team on the
+// IPS-25 fidelity scale"; a decision maker "sees ... fidelity of a region";
+// the MHA's IPS supervisor requests the review of its team and
+// self-assesses; a funding officer reads the bands a funding agreement may
+// require).
 var OrgTable = map[authz.Section]map[string]string{
 	authz.Subscriptions: {"org_admin": "RW *"},
 	authz.Events:        {"partner_system": "R uwv municipality"},
+	authz.Fidelity: {"ips_supervisor": "RW mha", "fidelity_reviewer": "RW independent", "decision_maker": "R *",
+		// Issue 11: a funding agreement may require a minimum fidelity
+		// band; the funding officer reads the region's bands.
+		"funding_officer": "R *"},
 }
 
 // ExpectedOrg reports whether OrgTable lets a role of an organisation kind

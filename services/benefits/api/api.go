@@ -58,6 +58,7 @@ var Rules = map[string][]authz.Requirement{
 	svc + "ReportJobChange":             {{Section: authz.Placements, Action: authz.Write}},
 	svc + "ListCounsellorTasks":         {read},
 	svc + "ListBenefitNotices":          {read},
+	svc + "GetTeamFigures":              {{Section: authz.Benefits, Action: authz.Aggregate}}, // team figures only
 	"/grpc.health.v1.Health/Check":      authz.Public,
 	"/grpc.health.v1.Health/Watch":      authz.Public,
 	"/grpc.health.v1.Health/List":       authz.Public,

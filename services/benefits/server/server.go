@@ -84,9 +84,10 @@ func Consumers(d Deps) []consumer.Config {
 
 // Runtime is what the benefits service's runtime role may do: its own
 // schema and its event consumer's cursors, the event log it consumes, the
-// clients schema's access functions, the outbox and the audit log.
-var Runtime = database.Runtime{Role: database.RoleFor("benefits"), Write: []string{"benefits", "consumer"}, Read: []string{"events.log"},
-	Call: []string{"clients"}, Outbox: true}
+// two clients tables the team figures read (store/team.go), the clients
+// schema's access functions, the outbox and the audit log.
+var Runtime = database.Runtime{Role: database.RoleFor("benefits"), Write: []string{"benefits", "consumer"},
+	Read: []string{"events.log", "clients.clients", "clients.trajectories"}, Call: []string{"clients"}, Outbox: true}
 
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {

@@ -71,6 +71,8 @@ var Rules = map[string][]authz.Requirement{
 	svc + "ListAccessEvents":    {{Section: authz.Audit, Action: authz.Read}},
 	// Region figures, never one client: the decision maker's aggregates.
 	svc + "GetRegionStatistics": {{Section: authz.Trajectory, Action: authz.Aggregate}},
+	svc + "GetTeamFigures":      {{Section: authz.Trajectory, Action: authz.Aggregate}},
+	svc + "ListTeamSample":      {{Section: authz.Trajectory, Action: authz.Read}},
 	// Any verified caller known to the directory may ask who it is.
 	svc + "GetCaller":              authz.Authenticated,
 	"/grpc.health.v1.Health/Check": authz.Public,

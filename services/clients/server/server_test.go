@@ -204,8 +204,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 // for some client (then a refusal for a particular client must not reveal
 // whether that client exists).
 func roleEverMay(orgKind, role string, sec authz.Section, act authz.Action) bool {
-	all := []authz.Relation{authz.Own, authz.Team, authz.Involved, authz.Region, authz.Funded}
-	return authztest.Expected(orgKind, role, all, true, sec, act)
+	return authztest.Expected(orgKind, role, authz.AllRelations, true, sec, act)
 }
 
 func versions(t *testing.T, f *fixture, id string) map[authz.Section]int64 {

@@ -49,6 +49,8 @@ var Rules = map[string][]authz.Requirement{
 	svc + "ListMilestones":           {{Section: authz.Milestones, Action: authz.Read}},
 	svc + "ListWorkHistories":        {{Section: authz.Milestones, Action: authz.Read}},
 	svc + "GetRegionOutcomes":        {{Section: authz.Placements, Action: authz.Aggregate}}, // region figures only
+	svc + "GetTeamFigures":           {{Section: authz.Placements, Action: authz.Aggregate}}, // team figures only
+	svc + "ListSampleActivity":       {{Section: authz.JobSearch, Action: authz.Read}},
 	// A caseload is the MHA's view: roles that read job search.
 	svc + "ListCaseload":           {{Section: authz.JobSearch, Action: authz.Read}},
 	"/grpc.health.v1.Health/Check": authz.Public,

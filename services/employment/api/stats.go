@@ -8,6 +8,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/smallgroups"
 	employmentv1 "github.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1"
+	"github.com/ipsbridge/ipsbridge/services/employment/domain"
 )
 
 func groupToProto(c smallgroups.Cell) *employmentv1.GroupCount {
@@ -43,6 +44,53 @@ func (s *Server) GetRegionOutcomes(ctx context.Context, req *employmentv1.GetReg
 			pr.RetainedShare = proto.Float64(r.Share)
 		}
 		out.Retention = append(out.Retention, pr)
+	}
+	return out, nil
+}
+
+// GetTeamFigures implements EmploymentService.
+func (s *Server) GetTeamFigures(ctx context.Context, req *employmentv1.GetTeamFiguresRequest) (*employmentv1.GetTeamFiguresResponse, error) {
+	from, err := domain.ParseDate("period_from", req.GetPeriodFrom())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	to, err := domain.ParseDate("period_to", req.GetPeriodTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	f, err := s.app.TeamFigures(ctx, req.GetTeamId(), from, to, req.GetMinimumHourlyWageCents())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &employmentv1.GetTeamFiguresResponse{
+		TeamId: req.GetTeamId(), Specialists: int32(f.Specialists), FaceToFaceEmployerContacts: int32(f.FaceToFaceContacts),
+		Weeks:   (to.Sub(from).Hours()/24 + 1) / 7,
+		Intakes: int32(f.Intakes), IntakesWithContact: int32(f.IntakesContacted), MeanDaysToFirstContact: f.MeanDaysToContact,
+		JobStarts: int32(f.JobStarts), DistinctJobTitles: int32(f.DistinctTitles), DistinctEmployers: int32(f.DistinctEmployers),
+		CompetitiveJobStarts: int32(f.CompetitiveStarts), EmployedMonths: int32(f.EmployedMonths),
+		EmployedMonthsWithContact: int32(f.EmployedMonthsWithContact),
+	}, nil
+}
+
+// ListSampleActivity implements EmploymentService.
+func (s *Server) ListSampleActivity(ctx context.Context, req *employmentv1.ListSampleActivityRequest) (*employmentv1.ListSampleActivityResponse, error) {
+	from, err := domain.ParseDate("period_from", req.GetPeriodFrom())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	to, err := domain.ParseDate("period_to", req.GetPeriodTo())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	acts, err := s.app.SampleActivities(ctx, req.GetClientIds(), from, to)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	out := &employmentv1.ListSampleActivityResponse{}
+	for _, a := range acts {
+		out.Activities = append(out.Activities, &employmentv1.SampleActivity{ClientId: a.ClientID,
+			FirstFaceToFaceContactDate: domain.FormatDate(a.FirstContact), EmployerContacts: int32(a.EmployerContacts),
+			JobStarts: int32(a.JobStarts), FollowAlongContacts: int32(a.FollowAlongContacts)})
 	}
 	return out, nil
 }

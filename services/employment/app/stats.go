@@ -161,3 +161,49 @@ func Outcomes(jobs []store.JobSpan, intakes []store.IntakeContact, first domain.
 	}
 	return out
 }
+
+// TeamFigures returns one team's job search and placement counts between
+// from and to (both included), for the fidelity items the platform
+// measures, to a caller the shared path allows the team's aggregates.
+func (s *Service) TeamFigures(ctx context.Context, teamID string, from, to domain.Date, minWageCents int64) (store.TeamFigures, error) {
+	if !to.After(from) {
+		return store.TeamFigures{}, &domain.FieldError{Field: "period_to", Msg: "must be after period_from"}
+	}
+	var out store.TeamFigures
+	err := s.path.AggregateTeam(ctx, teamID, []authz.Section{authz.JobSearch, authz.Placements}, func(_ access.Caller, regionID string) error {
+		var err error
+		out, err = s.st.TeamFigures(ctx, teamID, regionID, from, to, minWageCents)
+		return err
+	})
+	return out, err
+}
+
+// SampleActivities returns the job search and placement counts of sampled
+// clients for a fidelity chart review: only clients whose job search and
+// placements the caller may read, each read audited.
+func (s *Service) SampleActivities(ctx context.Context, clientIDs []string, from, to domain.Date) ([]store.SampleActivity, error) {
+	var out []store.SampleActivity
+	secs := []authz.Section{authz.JobSearch, authz.Placements}
+	op := access.Op{Action: "read", Sections: secs, Reason: "fidelity chart review"}
+	err := s.path.ReadMany(ctx, clientIDs, op, func(allowed map[string]*access.Access) error {
+		var ids []string
+		for _, id := range clientIDs {
+			if allowed[id] != nil {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		acts, err := s.st.SampleActivities(ctx, ids, from, to)
+		if err != nil {
+			return err
+		}
+		for _, a := range acts {
+			allowed[a.ClientID].Touch(secs...)
+		}
+		out = acts
+		return nil
+	})
+	return out, err
+}

@@ -120,7 +120,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 							t.Errorf("%s (%s@%s) %s %s: allowed, DESIGN.md refuses it", u.ID, u.Role, u.OrgID, act, sec)
 						case !w:
 							wantCode := codes.PermissionDenied
-							if !seesAny && authztest.Expected(org.Kind, u.Role, []authz.Relation{authz.Own, authz.Team, authz.Involved, authz.Region, authz.Funded}, true, sec, act) {
+							if !seesAny && authztest.Expected(org.Kind, u.Role, authz.AllRelations, true, sec, act) {
 								wantCode = codes.NotFound
 							}
 							if code(err) != wantCode {

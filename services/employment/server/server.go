@@ -117,10 +117,11 @@ func SweepMilestones(ctx context.Context, a *app.Service, every time.Duration, n
 }
 
 // Runtime is what the employment service's runtime role may do: its own
-// schema, the clients schema's access functions, the two clients tables the
-// region figures read (store/stats.go), the outbox and the audit log.
+// schema, the clients schema's access functions, the clients tables the
+// region figures (store/stats.go) and the team figures (store/team.go)
+// read, the outbox and the audit log.
 var Runtime = database.Runtime{Role: database.RoleFor("employment"), Write: []string{"employment"},
-	Read: []string{"clients.clients", "clients.phase_changes"}, Call: []string{"clients"}, Outbox: true}
+	Read: []string{"clients.clients", "clients.phase_changes", "clients.trajectories"}, Call: []string{"clients"}, Outbox: true}
 
 // Migrate applies the service's migrations.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {

@@ -3065,6 +3065,129 @@ func (x *ListBenefitNoticesResponse) GetNotices() []*BenefitNotice {
 	return nil
 }
 
+type GetTeamFiguresRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TeamId        string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom    string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo      string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresRequest) Reset() {
+	*x = GetTeamFiguresRequest{}
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresRequest) ProtoMessage() {}
+
+func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetTeamFiguresRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+type GetTeamFiguresResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TeamId string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// The team's clients with a benefit running at some time in the period.
+	ClientsOnBenefits int32 `protobuf:"varint,2,opt,name=clients_on_benefits,json=clientsOnBenefits,proto3" json:"clients_on_benefits,omitempty"`
+	// Of those, clients for whom counselling was requested or held by the
+	// end of the period.
+	OfferedCounselling int32 `protobuf:"varint,3,opt,name=offered_counselling,json=offeredCounselling,proto3" json:"offered_counselling,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresResponse) Reset() {
+	*x = GetTeamFiguresResponse{}
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresResponse) ProtoMessage() {}
+
+func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_benefits_v1_benefits_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetTeamFiguresResponse) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresResponse) GetClientsOnBenefits() int32 {
+	if x != nil {
+		return x.ClientsOnBenefits
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetOfferedCounselling() int32 {
+	if x != nil {
+		return x.OfferedCounselling
+	}
+	return 0
+}
+
 var File_ipsbridge_benefits_v1_benefits_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
@@ -3292,7 +3415,18 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x05tasks\x18\x01 \x03(\v2%.ipsbridge.benefits.v1.CounsellorTaskR\x05tasks\"\x1b\n" +
 	"\x19ListBenefitNoticesRequest\"\\\n" +
 	"\x1aListBenefitNoticesResponse\x12>\n" +
-	"\anotices\x18\x01 \x03(\v2$.ipsbridge.benefits.v1.BenefitNoticeR\anotices*\xcc\x01\n" +
+	"\anotices\x18\x01 \x03(\v2$.ipsbridge.benefits.v1.BenefitNoticeR\anotices\"\x8d\x01\n" +
+	"\x15GetTeamFiguresRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\"\x92\x01\n" +
+	"\x16GetTeamFiguresResponse\x12\x17\n" +
+	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12.\n" +
+	"\x13clients_on_benefits\x18\x02 \x01(\x05R\x11clientsOnBenefits\x12/\n" +
+	"\x13offered_counselling\x18\x03 \x01(\x05R\x12offeredCounselling*\xcc\x01\n" +
 	"\vBenefitKind\x12\x1c\n" +
 	"\x18BENEFIT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14BENEFIT_KIND_WIA_WGA\x10\x01\x12\x18\n" +
@@ -3319,7 +3453,7 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x1bJOB_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17JOB_CHANGE_KIND_STARTED\x10\x01\x12!\n" +
 	"\x1dJOB_CHANGE_KIND_HOURS_CHANGED\x10\x02\x12 \n" +
-	"\x1cJOB_CHANGE_KIND_WAGE_CHANGED\x10\x032\x8b\x0e\n" +
+	"\x1cJOB_CHANGE_KIND_WAGE_CHANGED\x10\x032\xfa\x0e\n" +
 	"\x0fBenefitsService\x12j\n" +
 	"\rCreateBenefit\x12+.ipsbridge.benefits.v1.CreateBenefitRequest\x1a,.ipsbridge.benefits.v1.CreateBenefitResponse\x12g\n" +
 	"\fListBenefits\x12*.ipsbridge.benefits.v1.ListBenefitsRequest\x1a+.ipsbridge.benefits.v1.ListBenefitsResponse\x12j\n" +
@@ -3334,7 +3468,8 @@ const file_ipsbridge_benefits_v1_benefits_proto_rawDesc = "" +
 	"\x15ReportBenefitDecision\x123.ipsbridge.benefits.v1.ReportBenefitDecisionRequest\x1a4.ipsbridge.benefits.v1.ReportBenefitDecisionResponse\x12p\n" +
 	"\x0fReportJobChange\x12-.ipsbridge.benefits.v1.ReportJobChangeRequest\x1a..ipsbridge.benefits.v1.ReportJobChangeResponse\x12|\n" +
 	"\x13ListCounsellorTasks\x121.ipsbridge.benefits.v1.ListCounsellorTasksRequest\x1a2.ipsbridge.benefits.v1.ListCounsellorTasksResponse\x12y\n" +
-	"\x12ListBenefitNotices\x120.ipsbridge.benefits.v1.ListBenefitNoticesRequest\x1a1.ipsbridge.benefits.v1.ListBenefitNoticesResponseBGZEgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1;benefitsv1b\x06proto3"
+	"\x12ListBenefitNotices\x120.ipsbridge.benefits.v1.ListBenefitNoticesRequest\x1a1.ipsbridge.benefits.v1.ListBenefitNoticesResponse\x12m\n" +
+	"\x0eGetTeamFigures\x12,.ipsbridge.benefits.v1.GetTeamFiguresRequest\x1a-.ipsbridge.benefits.v1.GetTeamFiguresResponseBGZEgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/benefits/v1;benefitsv1b\x06proto3"
 
 var (
 	file_ipsbridge_benefits_v1_benefits_proto_rawDescOnce sync.Once
@@ -3349,7 +3484,7 @@ func file_ipsbridge_benefits_v1_benefits_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_benefits_v1_benefits_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_benefits_v1_benefits_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_ipsbridge_benefits_v1_benefits_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_ipsbridge_benefits_v1_benefits_proto_goTypes = []any{
 	(BenefitKind)(0),                            // 0: ipsbridge.benefits.v1.BenefitKind
 	(BenefitStatus)(0),                          // 1: ipsbridge.benefits.v1.BenefitStatus
@@ -3395,24 +3530,26 @@ var file_ipsbridge_benefits_v1_benefits_proto_goTypes = []any{
 	(*ListCounsellorTasksResponse)(nil),         // 41: ipsbridge.benefits.v1.ListCounsellorTasksResponse
 	(*ListBenefitNoticesRequest)(nil),           // 42: ipsbridge.benefits.v1.ListBenefitNoticesRequest
 	(*ListBenefitNoticesResponse)(nil),          // 43: ipsbridge.benefits.v1.ListBenefitNoticesResponse
-	(*timestamppb.Timestamp)(nil),               // 44: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 45: google.protobuf.FieldMask
+	(*GetTeamFiguresRequest)(nil),               // 44: ipsbridge.benefits.v1.GetTeamFiguresRequest
+	(*GetTeamFiguresResponse)(nil),              // 45: ipsbridge.benefits.v1.GetTeamFiguresResponse
+	(*timestamppb.Timestamp)(nil),               // 46: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 47: google.protobuf.FieldMask
 }
 var file_ipsbridge_benefits_v1_benefits_proto_depIdxs = []int32{
 	0,  // 0: ipsbridge.benefits.v1.Benefit.kind:type_name -> ipsbridge.benefits.v1.BenefitKind
 	1,  // 1: ipsbridge.benefits.v1.Benefit.status:type_name -> ipsbridge.benefits.v1.BenefitStatus
-	44, // 2: ipsbridge.benefits.v1.Benefit.update_time:type_name -> google.protobuf.Timestamp
+	46, // 2: ipsbridge.benefits.v1.Benefit.update_time:type_name -> google.protobuf.Timestamp
 	6,  // 3: ipsbridge.benefits.v1.Benefit.amounts:type_name -> ipsbridge.benefits.v1.BenefitAmount
 	0,  // 4: ipsbridge.benefits.v1.BenefitSummaryItem.kind:type_name -> ipsbridge.benefits.v1.BenefitKind
 	1,  // 5: ipsbridge.benefits.v1.BenefitSummaryItem.status:type_name -> ipsbridge.benefits.v1.BenefitStatus
 	2,  // 6: ipsbridge.benefits.v1.CounsellingRequest.status:type_name -> ipsbridge.benefits.v1.CounsellingStatus
-	44, // 7: ipsbridge.benefits.v1.CounsellingRequest.create_time:type_name -> google.protobuf.Timestamp
+	46, // 7: ipsbridge.benefits.v1.CounsellingRequest.create_time:type_name -> google.protobuf.Timestamp
 	9,  // 8: ipsbridge.benefits.v1.CounsellingRequest.sessions:type_name -> ipsbridge.benefits.v1.CounsellingSession
 	5,  // 9: ipsbridge.benefits.v1.CreateBenefitRequest.benefit:type_name -> ipsbridge.benefits.v1.Benefit
 	5,  // 10: ipsbridge.benefits.v1.CreateBenefitResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
 	5,  // 11: ipsbridge.benefits.v1.ListBenefitsResponse.benefits:type_name -> ipsbridge.benefits.v1.Benefit
 	5,  // 12: ipsbridge.benefits.v1.UpdateBenefitRequest.benefit:type_name -> ipsbridge.benefits.v1.Benefit
-	45, // 13: ipsbridge.benefits.v1.UpdateBenefitRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 13: ipsbridge.benefits.v1.UpdateBenefitRequest.update_mask:type_name -> google.protobuf.FieldMask
 	5,  // 14: ipsbridge.benefits.v1.UpdateBenefitResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
 	7,  // 15: ipsbridge.benefits.v1.GetBenefitSummaryResponse.benefits:type_name -> ipsbridge.benefits.v1.BenefitSummaryItem
 	8,  // 16: ipsbridge.benefits.v1.CreateCounsellingRequestRequest.counselling_request:type_name -> ipsbridge.benefits.v1.CounsellingRequest
@@ -3429,15 +3566,15 @@ var file_ipsbridge_benefits_v1_benefits_proto_depIdxs = []int32{
 	30, // 27: ipsbridge.benefits.v1.CalculateIncomeEffectResponse.months:type_name -> ipsbridge.benefits.v1.IncomeMonth
 	29, // 28: ipsbridge.benefits.v1.CalculateIncomeEffectResponse.assumptions:type_name -> ipsbridge.benefits.v1.IncomeNote
 	3,  // 29: ipsbridge.benefits.v1.BenefitDecision.kind:type_name -> ipsbridge.benefits.v1.DecisionKind
-	44, // 30: ipsbridge.benefits.v1.BenefitDecision.receive_time:type_name -> google.protobuf.Timestamp
+	46, // 30: ipsbridge.benefits.v1.BenefitDecision.receive_time:type_name -> google.protobuf.Timestamp
 	3,  // 31: ipsbridge.benefits.v1.ReportBenefitDecisionRequest.kind:type_name -> ipsbridge.benefits.v1.DecisionKind
 	33, // 32: ipsbridge.benefits.v1.ReportBenefitDecisionResponse.decision:type_name -> ipsbridge.benefits.v1.BenefitDecision
 	5,  // 33: ipsbridge.benefits.v1.ReportBenefitDecisionResponse.benefit:type_name -> ipsbridge.benefits.v1.Benefit
 	4,  // 34: ipsbridge.benefits.v1.ReportJobChangeRequest.kind:type_name -> ipsbridge.benefits.v1.JobChangeKind
 	38, // 35: ipsbridge.benefits.v1.ReportJobChangeResponse.tasks:type_name -> ipsbridge.benefits.v1.CounsellorTask
 	39, // 36: ipsbridge.benefits.v1.ReportJobChangeResponse.notices:type_name -> ipsbridge.benefits.v1.BenefitNotice
-	44, // 37: ipsbridge.benefits.v1.CounsellorTask.create_time:type_name -> google.protobuf.Timestamp
-	44, // 38: ipsbridge.benefits.v1.BenefitNotice.create_time:type_name -> google.protobuf.Timestamp
+	46, // 37: ipsbridge.benefits.v1.CounsellorTask.create_time:type_name -> google.protobuf.Timestamp
+	46, // 38: ipsbridge.benefits.v1.BenefitNotice.create_time:type_name -> google.protobuf.Timestamp
 	38, // 39: ipsbridge.benefits.v1.ListCounsellorTasksResponse.tasks:type_name -> ipsbridge.benefits.v1.CounsellorTask
 	39, // 40: ipsbridge.benefits.v1.ListBenefitNoticesResponse.notices:type_name -> ipsbridge.benefits.v1.BenefitNotice
 	10, // 41: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:input_type -> ipsbridge.benefits.v1.CreateBenefitRequest
@@ -3454,22 +3591,24 @@ var file_ipsbridge_benefits_v1_benefits_proto_depIdxs = []int32{
 	36, // 52: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:input_type -> ipsbridge.benefits.v1.ReportJobChangeRequest
 	40, // 53: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:input_type -> ipsbridge.benefits.v1.ListCounsellorTasksRequest
 	42, // 54: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:input_type -> ipsbridge.benefits.v1.ListBenefitNoticesRequest
-	11, // 55: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:output_type -> ipsbridge.benefits.v1.CreateBenefitResponse
-	13, // 56: ipsbridge.benefits.v1.BenefitsService.ListBenefits:output_type -> ipsbridge.benefits.v1.ListBenefitsResponse
-	15, // 57: ipsbridge.benefits.v1.BenefitsService.UpdateBenefit:output_type -> ipsbridge.benefits.v1.UpdateBenefitResponse
-	17, // 58: ipsbridge.benefits.v1.BenefitsService.GetBenefitSummary:output_type -> ipsbridge.benefits.v1.GetBenefitSummaryResponse
-	19, // 59: ipsbridge.benefits.v1.BenefitsService.CreateCounsellingRequest:output_type -> ipsbridge.benefits.v1.CreateCounsellingRequestResponse
-	21, // 60: ipsbridge.benefits.v1.BenefitsService.ListCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListCounsellingRequestsResponse
-	23, // 61: ipsbridge.benefits.v1.BenefitsService.AssignCounsellingRequest:output_type -> ipsbridge.benefits.v1.AssignCounsellingRequestResponse
-	25, // 62: ipsbridge.benefits.v1.BenefitsService.RecordCounsellingSession:output_type -> ipsbridge.benefits.v1.RecordCounsellingSessionResponse
-	27, // 63: ipsbridge.benefits.v1.BenefitsService.ListOpenCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse
-	32, // 64: ipsbridge.benefits.v1.BenefitsService.CalculateIncomeEffect:output_type -> ipsbridge.benefits.v1.CalculateIncomeEffectResponse
-	35, // 65: ipsbridge.benefits.v1.BenefitsService.ReportBenefitDecision:output_type -> ipsbridge.benefits.v1.ReportBenefitDecisionResponse
-	37, // 66: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:output_type -> ipsbridge.benefits.v1.ReportJobChangeResponse
-	41, // 67: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:output_type -> ipsbridge.benefits.v1.ListCounsellorTasksResponse
-	43, // 68: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:output_type -> ipsbridge.benefits.v1.ListBenefitNoticesResponse
-	55, // [55:69] is the sub-list for method output_type
-	41, // [41:55] is the sub-list for method input_type
+	44, // 55: ipsbridge.benefits.v1.BenefitsService.GetTeamFigures:input_type -> ipsbridge.benefits.v1.GetTeamFiguresRequest
+	11, // 56: ipsbridge.benefits.v1.BenefitsService.CreateBenefit:output_type -> ipsbridge.benefits.v1.CreateBenefitResponse
+	13, // 57: ipsbridge.benefits.v1.BenefitsService.ListBenefits:output_type -> ipsbridge.benefits.v1.ListBenefitsResponse
+	15, // 58: ipsbridge.benefits.v1.BenefitsService.UpdateBenefit:output_type -> ipsbridge.benefits.v1.UpdateBenefitResponse
+	17, // 59: ipsbridge.benefits.v1.BenefitsService.GetBenefitSummary:output_type -> ipsbridge.benefits.v1.GetBenefitSummaryResponse
+	19, // 60: ipsbridge.benefits.v1.BenefitsService.CreateCounsellingRequest:output_type -> ipsbridge.benefits.v1.CreateCounsellingRequestResponse
+	21, // 61: ipsbridge.benefits.v1.BenefitsService.ListCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListCounsellingRequestsResponse
+	23, // 62: ipsbridge.benefits.v1.BenefitsService.AssignCounsellingRequest:output_type -> ipsbridge.benefits.v1.AssignCounsellingRequestResponse
+	25, // 63: ipsbridge.benefits.v1.BenefitsService.RecordCounsellingSession:output_type -> ipsbridge.benefits.v1.RecordCounsellingSessionResponse
+	27, // 64: ipsbridge.benefits.v1.BenefitsService.ListOpenCounsellingRequests:output_type -> ipsbridge.benefits.v1.ListOpenCounsellingRequestsResponse
+	32, // 65: ipsbridge.benefits.v1.BenefitsService.CalculateIncomeEffect:output_type -> ipsbridge.benefits.v1.CalculateIncomeEffectResponse
+	35, // 66: ipsbridge.benefits.v1.BenefitsService.ReportBenefitDecision:output_type -> ipsbridge.benefits.v1.ReportBenefitDecisionResponse
+	37, // 67: ipsbridge.benefits.v1.BenefitsService.ReportJobChange:output_type -> ipsbridge.benefits.v1.ReportJobChangeResponse
+	41, // 68: ipsbridge.benefits.v1.BenefitsService.ListCounsellorTasks:output_type -> ipsbridge.benefits.v1.ListCounsellorTasksResponse
+	43, // 69: ipsbridge.benefits.v1.BenefitsService.ListBenefitNotices:output_type -> ipsbridge.benefits.v1.ListBenefitNoticesResponse
+	45, // 70: ipsbridge.benefits.v1.BenefitsService.GetTeamFigures:output_type -> ipsbridge.benefits.v1.GetTeamFiguresResponse
+	56, // [56:71] is the sub-list for method output_type
+	41, // [41:56] is the sub-list for method input_type
 	41, // [41:41] is the sub-list for extension type_name
 	41, // [41:41] is the sub-list for extension extendee
 	0,  // [0:41] is the sub-list for field type_name
@@ -3487,7 +3626,7 @@ func file_ipsbridge_benefits_v1_benefits_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_benefits_v1_benefits_proto_rawDesc), len(file_ipsbridge_benefits_v1_benefits_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

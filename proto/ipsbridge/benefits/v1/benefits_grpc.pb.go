@@ -33,6 +33,7 @@ const (
 	BenefitsService_ReportJobChange_FullMethodName             = "/ipsbridge.benefits.v1.BenefitsService/ReportJobChange"
 	BenefitsService_ListCounsellorTasks_FullMethodName         = "/ipsbridge.benefits.v1.BenefitsService/ListCounsellorTasks"
 	BenefitsService_ListBenefitNotices_FullMethodName          = "/ipsbridge.benefits.v1.BenefitsService/ListBenefitNotices"
+	BenefitsService_GetTeamFigures_FullMethodName              = "/ipsbridge.benefits.v1.BenefitsService/GetTeamFigures"
 )
 
 // BenefitsServiceClient is the client API for BenefitsService service.
@@ -91,6 +92,10 @@ type BenefitsServiceClient interface {
 	ListCounsellorTasks(ctx context.Context, in *ListCounsellorTasksRequest, opts ...grpc.CallOption) (*ListCounsellorTasksResponse, error)
 	// ListBenefitNotices lists the notices for the caller's organisation.
 	ListBenefitNotices(ctx context.Context, in *ListBenefitNoticesRequest, opts ...grpc.CallOption) (*ListBenefitNoticesResponse, error)
+	// GetTeamFigures returns how many of a team's clients on benefits were
+	// offered benefits counselling by the end of a period; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error)
 }
 
 type benefitsServiceClient struct {
@@ -241,6 +246,16 @@ func (c *benefitsServiceClient) ListBenefitNotices(ctx context.Context, in *List
 	return out, nil
 }
 
+func (c *benefitsServiceClient) GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTeamFiguresResponse)
+	err := c.cc.Invoke(ctx, BenefitsService_GetTeamFigures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BenefitsServiceServer is the server API for BenefitsService service.
 // All implementations must embed UnimplementedBenefitsServiceServer
 // for forward compatibility.
@@ -297,6 +312,10 @@ type BenefitsServiceServer interface {
 	ListCounsellorTasks(context.Context, *ListCounsellorTasksRequest) (*ListCounsellorTasksResponse, error)
 	// ListBenefitNotices lists the notices for the caller's organisation.
 	ListBenefitNotices(context.Context, *ListBenefitNoticesRequest) (*ListBenefitNoticesResponse, error)
+	// GetTeamFigures returns how many of a team's clients on benefits were
+	// offered benefits counselling by the end of a period; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error)
 	mustEmbedUnimplementedBenefitsServiceServer()
 }
 
@@ -348,6 +367,9 @@ func (UnimplementedBenefitsServiceServer) ListCounsellorTasks(context.Context, *
 }
 func (UnimplementedBenefitsServiceServer) ListBenefitNotices(context.Context, *ListBenefitNoticesRequest) (*ListBenefitNoticesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListBenefitNotices not implemented")
+}
+func (UnimplementedBenefitsServiceServer) GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTeamFigures not implemented")
 }
 func (UnimplementedBenefitsServiceServer) mustEmbedUnimplementedBenefitsServiceServer() {}
 func (UnimplementedBenefitsServiceServer) testEmbeddedByValue()                         {}
@@ -622,6 +644,24 @@ func _BenefitsService_ListBenefitNotices_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BenefitsService_GetTeamFigures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTeamFiguresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BenefitsServiceServer).GetTeamFigures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BenefitsService_GetTeamFigures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BenefitsServiceServer).GetTeamFigures(ctx, req.(*GetTeamFiguresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BenefitsService_ServiceDesc is the grpc.ServiceDesc for BenefitsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -684,6 +724,10 @@ var BenefitsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListBenefitNotices",
 			Handler:    _BenefitsService_ListBenefitNotices_Handler,
+		},
+		{
+			MethodName: "GetTeamFigures",
+			Handler:    _BenefitsService_GetTeamFigures_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

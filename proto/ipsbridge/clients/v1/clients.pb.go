@@ -3554,6 +3554,418 @@ func (x *GetRegionStatisticsResponse) GetComputeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetTeamFiguresRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TeamId        string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom    string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo      string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresRequest) Reset() {
+	*x = GetTeamFiguresRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresRequest) ProtoMessage() {}
+
+func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *GetTeamFiguresRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+// ReasonCount is how many referrals were closed for one reason.
+type ReasonCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reason        string                 `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	Count         int32                  `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReasonCount) Reset() {
+	*x = ReasonCount{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReasonCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReasonCount) ProtoMessage() {}
+
+func (x *ReasonCount) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReasonCount.ProtoReflect.Descriptor instead.
+func (*ReasonCount) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ReasonCount) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ReasonCount) GetCount() int32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type GetTeamFiguresResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TeamId string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// Clients in the team's caseload at the end of the period (referred by
+	// then, not closed by then).
+	ActiveClients int32 `protobuf:"varint,2,opt,name=active_clients,json=activeClients,proto3" json:"active_clients,omitempty"`
+	// Specialists those clients are assigned to.
+	Specialists int32 `protobuf:"varint,3,opt,name=specialists,proto3" json:"specialists,omitempty"`
+	// Active clients whose clinical input is recorded (not its content).
+	ActiveWithClinicalInput int32 `protobuf:"varint,4,opt,name=active_with_clinical_input,json=activeWithClinicalInput,proto3" json:"active_with_clinical_input,omitempty"`
+	// Referrals in the period, those closed before ever reaching intake, and
+	// the reasons given.
+	Referrals           int32          `protobuf:"varint,5,opt,name=referrals,proto3" json:"referrals,omitempty"`
+	ReferralsNotTakenOn int32          `protobuf:"varint,6,opt,name=referrals_not_taken_on,json=referralsNotTakenOn,proto3" json:"referrals_not_taken_on,omitempty"`
+	NotTakenOnReasons   []*ReasonCount `protobuf:"bytes,7,rep,name=not_taken_on_reasons,json=notTakenOnReasons,proto3" json:"not_taken_on_reasons,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresResponse) Reset() {
+	*x = GetTeamFiguresResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresResponse) ProtoMessage() {}
+
+func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetTeamFiguresResponse) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresResponse) GetActiveClients() int32 {
+	if x != nil {
+		return x.ActiveClients
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetSpecialists() int32 {
+	if x != nil {
+		return x.Specialists
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetActiveWithClinicalInput() int32 {
+	if x != nil {
+		return x.ActiveWithClinicalInput
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetReferrals() int32 {
+	if x != nil {
+		return x.Referrals
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetReferralsNotTakenOn() int32 {
+	if x != nil {
+		return x.ReferralsNotTakenOn
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetNotTakenOnReasons() []*ReasonCount {
+	if x != nil {
+		return x.NotTakenOnReasons
+	}
+	return nil
+}
+
+type ListTeamSampleRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TeamId     string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo   string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	// Orders the team's clients for the sample: the same key draws the
+	// same sample.
+	SampleKey     string `protobuf:"bytes,4,opt,name=sample_key,json=sampleKey,proto3" json:"sample_key,omitempty"`
+	Size          int32  `protobuf:"varint,5,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTeamSampleRequest) Reset() {
+	*x = ListTeamSampleRequest{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTeamSampleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTeamSampleRequest) ProtoMessage() {}
+
+func (x *ListTeamSampleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTeamSampleRequest.ProtoReflect.Descriptor instead.
+func (*ListTeamSampleRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListTeamSampleRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetSampleKey() string {
+	if x != nil {
+		return x.SampleKey
+	}
+	return ""
+}
+
+func (x *ListTeamSampleRequest) GetSize() int32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// SampledTrajectory is one sampled client's trajectory, without identity.
+type SampledTrajectory struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ClientId     string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	Phase        Phase                  `protobuf:"varint,2,opt,name=phase,proto3,enum=ipsbridge.clients.v1.Phase" json:"phase,omitempty"`
+	ReferralDate string                 `protobuf:"bytes,3,opt,name=referral_date,json=referralDate,proto3" json:"referral_date,omitempty"`
+	// Empty when the client never reached intake.
+	IntakeDate string `protobuf:"bytes,4,opt,name=intake_date,json=intakeDate,proto3" json:"intake_date,omitempty"`
+	// Whether clinical input is recorded (never its content).
+	ClinicalInputRecorded bool `protobuf:"varint,5,opt,name=clinical_input_recorded,json=clinicalInputRecorded,proto3" json:"clinical_input_recorded,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *SampledTrajectory) Reset() {
+	*x = SampledTrajectory{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SampledTrajectory) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SampledTrajectory) ProtoMessage() {}
+
+func (x *SampledTrajectory) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SampledTrajectory.ProtoReflect.Descriptor instead.
+func (*SampledTrajectory) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *SampledTrajectory) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SampledTrajectory) GetPhase() Phase {
+	if x != nil {
+		return x.Phase
+	}
+	return Phase_PHASE_UNSPECIFIED
+}
+
+func (x *SampledTrajectory) GetReferralDate() string {
+	if x != nil {
+		return x.ReferralDate
+	}
+	return ""
+}
+
+func (x *SampledTrajectory) GetIntakeDate() string {
+	if x != nil {
+		return x.IntakeDate
+	}
+	return ""
+}
+
+func (x *SampledTrajectory) GetClinicalInputRecorded() bool {
+	if x != nil {
+		return x.ClinicalInputRecorded
+	}
+	return false
+}
+
+type ListTeamSampleResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Trajectories  []*SampledTrajectory   `protobuf:"bytes,1,rep,name=trajectories,proto3" json:"trajectories,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTeamSampleResponse) Reset() {
+	*x = ListTeamSampleResponse{}
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTeamSampleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTeamSampleResponse) ProtoMessage() {}
+
+func (x *ListTeamSampleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_clients_v1_clients_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTeamSampleResponse.ProtoReflect.Descriptor instead.
+func (*ListTeamSampleResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_clients_v1_clients_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ListTeamSampleResponse) GetTrajectories() []*SampledTrajectory {
+	if x != nil {
+		return x.Trajectories
+	}
+	return nil
+}
+
 var File_ipsbridge_clients_v1_clients_proto protoreflect.FileDescriptor
 
 const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
@@ -3862,7 +4274,45 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x06phases\x18\x02 \x03(\v2 .ipsbridge.clients.v1.PhaseCountR\x06phases\x126\n" +
 	"\x05total\x18\x03 \x01(\v2 .ipsbridge.clients.v1.GroupCountR\x05total\x12,\n" +
 	"\x12minimum_group_size\x18\x04 \x01(\x05R\x10minimumGroupSize\x12=\n" +
-	"\fcompute_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime*\xf7\x01\n" +
+	"\fcompute_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTime\"\x8d\x01\n" +
+	"\x15GetTeamFiguresRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\";\n" +
+	"\vReasonCount\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x05R\x05count\"\xde\x02\n" +
+	"\x16GetTeamFiguresResponse\x12\x17\n" +
+	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12%\n" +
+	"\x0eactive_clients\x18\x02 \x01(\x05R\ractiveClients\x12 \n" +
+	"\vspecialists\x18\x03 \x01(\x05R\vspecialists\x12;\n" +
+	"\x1aactive_with_clinical_input\x18\x04 \x01(\x05R\x17activeWithClinicalInput\x12\x1c\n" +
+	"\treferrals\x18\x05 \x01(\x05R\treferrals\x123\n" +
+	"\x16referrals_not_taken_on\x18\x06 \x01(\x05R\x13referralsNotTakenOn\x12R\n" +
+	"\x14not_taken_on_reasons\x18\a \x03(\v2!.ipsbridge.clients.v1.ReasonCountR\x11notTakenOnReasons\"\xd7\x01\n" +
+	"\x15ListTeamSampleRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\x12)\n" +
+	"\n" +
+	"sample_key\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\tsampleKey\x12\x1d\n" +
+	"\x04size\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x01R\x04size\"\xe1\x01\n" +
+	"\x11SampledTrajectory\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x121\n" +
+	"\x05phase\x18\x02 \x01(\x0e2\x1b.ipsbridge.clients.v1.PhaseR\x05phase\x12#\n" +
+	"\rreferral_date\x18\x03 \x01(\tR\freferralDate\x12\x1f\n" +
+	"\vintake_date\x18\x04 \x01(\tR\n" +
+	"intakeDate\x126\n" +
+	"\x17clinical_input_recorded\x18\x05 \x01(\bR\x15clinicalInputRecorded\"e\n" +
+	"\x16ListTeamSampleResponse\x12K\n" +
+	"\ftrajectories\x18\x01 \x03(\v2'.ipsbridge.clients.v1.SampledTrajectoryR\ftrajectories*\xf7\x01\n" +
 	"\aSection\x12\x17\n" +
 	"\x13SECTION_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10SECTION_IDENTITY\x10\x01\x12\x16\n" +
@@ -3881,7 +4331,7 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10PHASE_JOB_SEARCH\x10\x03\x12\x12\n" +
 	"\x0ePHASE_EMPLOYED\x10\x04\x12\x16\n" +
 	"\x12PHASE_FOLLOW_ALONG\x10\x05\x12\x10\n" +
-	"\fPHASE_CLOSED\x10\x062\x98\x10\n" +
+	"\fPHASE_CLOSED\x10\x062\xf2\x11\n" +
 	"\x0eClientsService\x12e\n" +
 	"\fCreateClient\x12).ipsbridge.clients.v1.CreateClientRequest\x1a*.ipsbridge.clients.v1.CreateClientResponse\x12\\\n" +
 	"\tGetClient\x12&.ipsbridge.clients.v1.GetClientRequest\x1a'.ipsbridge.clients.v1.GetClientResponse\x12b\n" +
@@ -3901,7 +4351,9 @@ const file_ipsbridge_clients_v1_clients_proto_rawDesc = "" +
 	"\x10ListAccessEvents\x12-.ipsbridge.clients.v1.ListAccessEventsRequest\x1a..ipsbridge.clients.v1.ListAccessEventsResponse\x12b\n" +
 	"\vCheckAccess\x12(.ipsbridge.clients.v1.CheckAccessRequest\x1a).ipsbridge.clients.v1.CheckAccessResponse\x12\\\n" +
 	"\tGetCaller\x12&.ipsbridge.clients.v1.GetCallerRequest\x1a'.ipsbridge.clients.v1.GetCallerResponse\x12z\n" +
-	"\x13GetRegionStatistics\x120.ipsbridge.clients.v1.GetRegionStatisticsRequest\x1a1.ipsbridge.clients.v1.GetRegionStatisticsResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
+	"\x13GetRegionStatistics\x120.ipsbridge.clients.v1.GetRegionStatisticsRequest\x1a1.ipsbridge.clients.v1.GetRegionStatisticsResponse\x12k\n" +
+	"\x0eGetTeamFigures\x12+.ipsbridge.clients.v1.GetTeamFiguresRequest\x1a,.ipsbridge.clients.v1.GetTeamFiguresResponse\x12k\n" +
+	"\x0eListTeamSample\x12+.ipsbridge.clients.v1.ListTeamSampleRequest\x1a,.ipsbridge.clients.v1.ListTeamSampleResponseBEZCgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/clients/v1;clientsv1b\x06proto3"
 
 var (
 	file_ipsbridge_clients_v1_clients_proto_rawDescOnce sync.Once
@@ -3916,7 +4368,7 @@ func file_ipsbridge_clients_v1_clients_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_clients_v1_clients_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_ipsbridge_clients_v1_clients_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(Section)(0),                        // 0: ipsbridge.clients.v1.Section
 	(Phase)(0),                          // 1: ipsbridge.clients.v1.Phase
@@ -3971,8 +4423,14 @@ var file_ipsbridge_clients_v1_clients_proto_goTypes = []any{
 	(*GroupCount)(nil),                  // 50: ipsbridge.clients.v1.GroupCount
 	(*PhaseCount)(nil),                  // 51: ipsbridge.clients.v1.PhaseCount
 	(*GetRegionStatisticsResponse)(nil), // 52: ipsbridge.clients.v1.GetRegionStatisticsResponse
-	(*timestamppb.Timestamp)(nil),       // 53: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),       // 54: google.protobuf.FieldMask
+	(*GetTeamFiguresRequest)(nil),       // 53: ipsbridge.clients.v1.GetTeamFiguresRequest
+	(*ReasonCount)(nil),                 // 54: ipsbridge.clients.v1.ReasonCount
+	(*GetTeamFiguresResponse)(nil),      // 55: ipsbridge.clients.v1.GetTeamFiguresResponse
+	(*ListTeamSampleRequest)(nil),       // 56: ipsbridge.clients.v1.ListTeamSampleRequest
+	(*SampledTrajectory)(nil),           // 57: ipsbridge.clients.v1.SampledTrajectory
+	(*ListTeamSampleResponse)(nil),      // 58: ipsbridge.clients.v1.ListTeamSampleResponse
+	(*timestamppb.Timestamp)(nil),       // 59: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),       // 60: google.protobuf.FieldMask
 }
 var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	3,  // 0: ipsbridge.clients.v1.Client.identity:type_name -> ipsbridge.clients.v1.Identity
@@ -3981,25 +4439,25 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	7,  // 3: ipsbridge.clients.v1.Client.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	0,  // 4: ipsbridge.clients.v1.Client.readable_sections:type_name -> ipsbridge.clients.v1.Section
 	0,  // 5: ipsbridge.clients.v1.Client.writable_sections:type_name -> ipsbridge.clients.v1.Section
-	53, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
-	53, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
+	59, // 6: ipsbridge.clients.v1.Client.create_time:type_name -> google.protobuf.Timestamp
+	59, // 7: ipsbridge.clients.v1.Identity.update_time:type_name -> google.protobuf.Timestamp
 	1,  // 8: ipsbridge.clients.v1.Trajectory.phase:type_name -> ipsbridge.clients.v1.Phase
-	53, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
-	53, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
+	59, // 9: ipsbridge.clients.v1.Trajectory.phase_start_time:type_name -> google.protobuf.Timestamp
+	59, // 10: ipsbridge.clients.v1.Trajectory.referral_time:type_name -> google.protobuf.Timestamp
 	5,  // 11: ipsbridge.clients.v1.Trajectory.history:type_name -> ipsbridge.clients.v1.PhaseChange
-	53, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
-	53, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
+	59, // 12: ipsbridge.clients.v1.Trajectory.update_time:type_name -> google.protobuf.Timestamp
+	59, // 13: ipsbridge.clients.v1.Trajectory.intake_time:type_name -> google.protobuf.Timestamp
 	1,  // 14: ipsbridge.clients.v1.PhaseChange.from_phase:type_name -> ipsbridge.clients.v1.Phase
 	1,  // 15: ipsbridge.clients.v1.PhaseChange.to_phase:type_name -> ipsbridge.clients.v1.Phase
-	53, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
-	53, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
-	53, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
+	59, // 16: ipsbridge.clients.v1.PhaseChange.change_time:type_name -> google.protobuf.Timestamp
+	59, // 17: ipsbridge.clients.v1.WorkGoals.update_time:type_name -> google.protobuf.Timestamp
+	59, // 18: ipsbridge.clients.v1.ClinicalInput.update_time:type_name -> google.protobuf.Timestamp
 	8,  // 19: ipsbridge.clients.v1.ClinicalInput.entries:type_name -> ipsbridge.clients.v1.ClinicalEntry
-	53, // 20: ipsbridge.clients.v1.ClinicalEntry.create_time:type_name -> google.protobuf.Timestamp
+	59, // 20: ipsbridge.clients.v1.ClinicalEntry.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 21: ipsbridge.clients.v1.Consent.section:type_name -> ipsbridge.clients.v1.Section
-	53, // 22: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
-	53, // 23: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
-	53, // 24: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
+	59, // 22: ipsbridge.clients.v1.Consent.grant_time:type_name -> google.protobuf.Timestamp
+	59, // 23: ipsbridge.clients.v1.Consent.revoke_time:type_name -> google.protobuf.Timestamp
+	59, // 24: ipsbridge.clients.v1.AccessEvent.event_time:type_name -> google.protobuf.Timestamp
 	2,  // 25: ipsbridge.clients.v1.CreateClientRequest.client:type_name -> ipsbridge.clients.v1.Client
 	12, // 26: ipsbridge.clients.v1.CreateClientRequest.consents:type_name -> ipsbridge.clients.v1.ConsentGrant
 	0,  // 27: ipsbridge.clients.v1.ConsentGrant.sections:type_name -> ipsbridge.clients.v1.Section
@@ -4009,23 +4467,23 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	2,  // 31: ipsbridge.clients.v1.ListClientsResponse.clients:type_name -> ipsbridge.clients.v1.Client
 	18, // 32: ipsbridge.clients.v1.ListClientsResponse.loads:type_name -> ipsbridge.clients.v1.SpecialistLoad
 	3,  // 33: ipsbridge.clients.v1.UpdateIdentityRequest.identity:type_name -> ipsbridge.clients.v1.Identity
-	54, // 34: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 34: ipsbridge.clients.v1.UpdateIdentityRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 35: ipsbridge.clients.v1.UpdateIdentityResponse.identity:type_name -> ipsbridge.clients.v1.Identity
 	4,  // 36: ipsbridge.clients.v1.GetTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	4,  // 37: ipsbridge.clients.v1.UpdateTrajectoryRequest.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
-	54, // 38: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 38: ipsbridge.clients.v1.UpdateTrajectoryRequest.update_mask:type_name -> google.protobuf.FieldMask
 	4,  // 39: ipsbridge.clients.v1.UpdateTrajectoryResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	1,  // 40: ipsbridge.clients.v1.TransitionPhaseRequest.phase:type_name -> ipsbridge.clients.v1.Phase
 	4,  // 41: ipsbridge.clients.v1.TransitionPhaseResponse.trajectory:type_name -> ipsbridge.clients.v1.Trajectory
 	6,  // 42: ipsbridge.clients.v1.GetWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	6,  // 43: ipsbridge.clients.v1.UpdateWorkGoalsRequest.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
-	54, // 44: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 44: ipsbridge.clients.v1.UpdateWorkGoalsRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 45: ipsbridge.clients.v1.UpdateWorkGoalsResponse.work_goals:type_name -> ipsbridge.clients.v1.WorkGoals
 	8,  // 46: ipsbridge.clients.v1.AddClinicalEntryRequest.entry:type_name -> ipsbridge.clients.v1.ClinicalEntry
 	8,  // 47: ipsbridge.clients.v1.AddClinicalEntryResponse.entry:type_name -> ipsbridge.clients.v1.ClinicalEntry
 	7,  // 48: ipsbridge.clients.v1.GetClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	7,  // 49: ipsbridge.clients.v1.UpdateClinicalInputRequest.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
-	54, // 50: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60, // 50: ipsbridge.clients.v1.UpdateClinicalInputRequest.update_mask:type_name -> google.protobuf.FieldMask
 	7,  // 51: ipsbridge.clients.v1.UpdateClinicalInputResponse.clinical_input:type_name -> ipsbridge.clients.v1.ClinicalInput
 	9,  // 52: ipsbridge.clients.v1.ListConsentsResponse.consents:type_name -> ipsbridge.clients.v1.Consent
 	0,  // 53: ipsbridge.clients.v1.RecordConsentRequest.sections:type_name -> ipsbridge.clients.v1.Section
@@ -4039,50 +4497,57 @@ var file_ipsbridge_clients_v1_clients_proto_depIdxs = []int32{
 	50, // 61: ipsbridge.clients.v1.PhaseCount.clients:type_name -> ipsbridge.clients.v1.GroupCount
 	51, // 62: ipsbridge.clients.v1.GetRegionStatisticsResponse.phases:type_name -> ipsbridge.clients.v1.PhaseCount
 	50, // 63: ipsbridge.clients.v1.GetRegionStatisticsResponse.total:type_name -> ipsbridge.clients.v1.GroupCount
-	53, // 64: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
-	11, // 65: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
-	14, // 66: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
-	16, // 67: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
-	19, // 68: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
-	21, // 69: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
-	23, // 70: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
-	25, // 71: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
-	27, // 72: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
-	29, // 73: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
-	33, // 74: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
-	35, // 75: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
-	31, // 76: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:input_type -> ipsbridge.clients.v1.AddClinicalEntryRequest
-	37, // 77: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
-	39, // 78: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
-	41, // 79: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
-	43, // 80: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
-	45, // 81: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
-	47, // 82: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
-	49, // 83: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
-	13, // 84: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
-	15, // 85: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
-	17, // 86: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
-	20, // 87: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
-	22, // 88: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
-	24, // 89: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
-	26, // 90: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
-	28, // 91: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
-	30, // 92: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
-	34, // 93: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
-	36, // 94: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
-	32, // 95: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:output_type -> ipsbridge.clients.v1.AddClinicalEntryResponse
-	38, // 96: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
-	40, // 97: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
-	42, // 98: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
-	44, // 99: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
-	46, // 100: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
-	48, // 101: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
-	52, // 102: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
-	84, // [84:103] is the sub-list for method output_type
-	65, // [65:84] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	59, // 64: ipsbridge.clients.v1.GetRegionStatisticsResponse.compute_time:type_name -> google.protobuf.Timestamp
+	54, // 65: ipsbridge.clients.v1.GetTeamFiguresResponse.not_taken_on_reasons:type_name -> ipsbridge.clients.v1.ReasonCount
+	1,  // 66: ipsbridge.clients.v1.SampledTrajectory.phase:type_name -> ipsbridge.clients.v1.Phase
+	57, // 67: ipsbridge.clients.v1.ListTeamSampleResponse.trajectories:type_name -> ipsbridge.clients.v1.SampledTrajectory
+	11, // 68: ipsbridge.clients.v1.ClientsService.CreateClient:input_type -> ipsbridge.clients.v1.CreateClientRequest
+	14, // 69: ipsbridge.clients.v1.ClientsService.GetClient:input_type -> ipsbridge.clients.v1.GetClientRequest
+	16, // 70: ipsbridge.clients.v1.ClientsService.ListClients:input_type -> ipsbridge.clients.v1.ListClientsRequest
+	19, // 71: ipsbridge.clients.v1.ClientsService.UpdateIdentity:input_type -> ipsbridge.clients.v1.UpdateIdentityRequest
+	21, // 72: ipsbridge.clients.v1.ClientsService.GetTrajectory:input_type -> ipsbridge.clients.v1.GetTrajectoryRequest
+	23, // 73: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:input_type -> ipsbridge.clients.v1.UpdateTrajectoryRequest
+	25, // 74: ipsbridge.clients.v1.ClientsService.TransitionPhase:input_type -> ipsbridge.clients.v1.TransitionPhaseRequest
+	27, // 75: ipsbridge.clients.v1.ClientsService.GetWorkGoals:input_type -> ipsbridge.clients.v1.GetWorkGoalsRequest
+	29, // 76: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:input_type -> ipsbridge.clients.v1.UpdateWorkGoalsRequest
+	33, // 77: ipsbridge.clients.v1.ClientsService.GetClinicalInput:input_type -> ipsbridge.clients.v1.GetClinicalInputRequest
+	35, // 78: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:input_type -> ipsbridge.clients.v1.UpdateClinicalInputRequest
+	31, // 79: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:input_type -> ipsbridge.clients.v1.AddClinicalEntryRequest
+	37, // 80: ipsbridge.clients.v1.ClientsService.ListConsents:input_type -> ipsbridge.clients.v1.ListConsentsRequest
+	39, // 81: ipsbridge.clients.v1.ClientsService.RecordConsent:input_type -> ipsbridge.clients.v1.RecordConsentRequest
+	41, // 82: ipsbridge.clients.v1.ClientsService.RevokeConsent:input_type -> ipsbridge.clients.v1.RevokeConsentRequest
+	43, // 83: ipsbridge.clients.v1.ClientsService.ListAccessEvents:input_type -> ipsbridge.clients.v1.ListAccessEventsRequest
+	45, // 84: ipsbridge.clients.v1.ClientsService.CheckAccess:input_type -> ipsbridge.clients.v1.CheckAccessRequest
+	47, // 85: ipsbridge.clients.v1.ClientsService.GetCaller:input_type -> ipsbridge.clients.v1.GetCallerRequest
+	49, // 86: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:input_type -> ipsbridge.clients.v1.GetRegionStatisticsRequest
+	53, // 87: ipsbridge.clients.v1.ClientsService.GetTeamFigures:input_type -> ipsbridge.clients.v1.GetTeamFiguresRequest
+	56, // 88: ipsbridge.clients.v1.ClientsService.ListTeamSample:input_type -> ipsbridge.clients.v1.ListTeamSampleRequest
+	13, // 89: ipsbridge.clients.v1.ClientsService.CreateClient:output_type -> ipsbridge.clients.v1.CreateClientResponse
+	15, // 90: ipsbridge.clients.v1.ClientsService.GetClient:output_type -> ipsbridge.clients.v1.GetClientResponse
+	17, // 91: ipsbridge.clients.v1.ClientsService.ListClients:output_type -> ipsbridge.clients.v1.ListClientsResponse
+	20, // 92: ipsbridge.clients.v1.ClientsService.UpdateIdentity:output_type -> ipsbridge.clients.v1.UpdateIdentityResponse
+	22, // 93: ipsbridge.clients.v1.ClientsService.GetTrajectory:output_type -> ipsbridge.clients.v1.GetTrajectoryResponse
+	24, // 94: ipsbridge.clients.v1.ClientsService.UpdateTrajectory:output_type -> ipsbridge.clients.v1.UpdateTrajectoryResponse
+	26, // 95: ipsbridge.clients.v1.ClientsService.TransitionPhase:output_type -> ipsbridge.clients.v1.TransitionPhaseResponse
+	28, // 96: ipsbridge.clients.v1.ClientsService.GetWorkGoals:output_type -> ipsbridge.clients.v1.GetWorkGoalsResponse
+	30, // 97: ipsbridge.clients.v1.ClientsService.UpdateWorkGoals:output_type -> ipsbridge.clients.v1.UpdateWorkGoalsResponse
+	34, // 98: ipsbridge.clients.v1.ClientsService.GetClinicalInput:output_type -> ipsbridge.clients.v1.GetClinicalInputResponse
+	36, // 99: ipsbridge.clients.v1.ClientsService.UpdateClinicalInput:output_type -> ipsbridge.clients.v1.UpdateClinicalInputResponse
+	32, // 100: ipsbridge.clients.v1.ClientsService.AddClinicalEntry:output_type -> ipsbridge.clients.v1.AddClinicalEntryResponse
+	38, // 101: ipsbridge.clients.v1.ClientsService.ListConsents:output_type -> ipsbridge.clients.v1.ListConsentsResponse
+	40, // 102: ipsbridge.clients.v1.ClientsService.RecordConsent:output_type -> ipsbridge.clients.v1.RecordConsentResponse
+	42, // 103: ipsbridge.clients.v1.ClientsService.RevokeConsent:output_type -> ipsbridge.clients.v1.RevokeConsentResponse
+	44, // 104: ipsbridge.clients.v1.ClientsService.ListAccessEvents:output_type -> ipsbridge.clients.v1.ListAccessEventsResponse
+	46, // 105: ipsbridge.clients.v1.ClientsService.CheckAccess:output_type -> ipsbridge.clients.v1.CheckAccessResponse
+	48, // 106: ipsbridge.clients.v1.ClientsService.GetCaller:output_type -> ipsbridge.clients.v1.GetCallerResponse
+	52, // 107: ipsbridge.clients.v1.ClientsService.GetRegionStatistics:output_type -> ipsbridge.clients.v1.GetRegionStatisticsResponse
+	55, // 108: ipsbridge.clients.v1.ClientsService.GetTeamFigures:output_type -> ipsbridge.clients.v1.GetTeamFiguresResponse
+	58, // 109: ipsbridge.clients.v1.ClientsService.ListTeamSample:output_type -> ipsbridge.clients.v1.ListTeamSampleResponse
+	89, // [89:110] is the sub-list for method output_type
+	68, // [68:89] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_clients_v1_clients_proto_init() }
@@ -4096,7 +4561,7 @@ func file_ipsbridge_clients_v1_clients_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_clients_v1_clients_proto_rawDesc), len(file_ipsbridge_clients_v1_clients_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   51,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,6 +38,8 @@ const (
 	ClientsService_CheckAccess_FullMethodName         = "/ipsbridge.clients.v1.ClientsService/CheckAccess"
 	ClientsService_GetCaller_FullMethodName           = "/ipsbridge.clients.v1.ClientsService/GetCaller"
 	ClientsService_GetRegionStatistics_FullMethodName = "/ipsbridge.clients.v1.ClientsService/GetRegionStatistics"
+	ClientsService_GetTeamFigures_FullMethodName      = "/ipsbridge.clients.v1.ClientsService/GetTeamFigures"
+	ClientsService_ListTeamSample_FullMethodName      = "/ipsbridge.clients.v1.ClientsService/ListTeamSample"
 )
 
 // ClientsServiceClient is the client API for ClientsService service.
@@ -104,6 +106,15 @@ type ClientsServiceClient interface {
 	// clients is suppressed here, so no answer ever carries a small group.
 	// For decision makers (the aggregate action on the trajectory section).
 	GetRegionStatistics(ctx context.Context, in *GetRegionStatisticsRequest, opts ...grpc.CallOption) (*GetRegionStatisticsResponse, error)
+	// GetTeamFigures returns one team's caseload and referral figures over a
+	// period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error)
+	// ListTeamSample returns a sample of a team's trajectories in a period
+	// for a fidelity chart review: no identity, each client read audited.
+	// Only a caller the policy lets read the team's trajectories (the
+	// reviewer of an open review of the team) gets any.
+	ListTeamSample(ctx context.Context, in *ListTeamSampleRequest, opts ...grpc.CallOption) (*ListTeamSampleResponse, error)
 }
 
 type clientsServiceClient struct {
@@ -304,6 +315,26 @@ func (c *clientsServiceClient) GetRegionStatistics(ctx context.Context, in *GetR
 	return out, nil
 }
 
+func (c *clientsServiceClient) GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTeamFiguresResponse)
+	err := c.cc.Invoke(ctx, ClientsService_GetTeamFigures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientsServiceClient) ListTeamSample(ctx context.Context, in *ListTeamSampleRequest, opts ...grpc.CallOption) (*ListTeamSampleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTeamSampleResponse)
+	err := c.cc.Invoke(ctx, ClientsService_ListTeamSample_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClientsServiceServer is the server API for ClientsService service.
 // All implementations must embed UnimplementedClientsServiceServer
 // for forward compatibility.
@@ -368,6 +399,15 @@ type ClientsServiceServer interface {
 	// clients is suppressed here, so no answer ever carries a small group.
 	// For decision makers (the aggregate action on the trajectory section).
 	GetRegionStatistics(context.Context, *GetRegionStatisticsRequest) (*GetRegionStatisticsResponse, error)
+	// GetTeamFigures returns one team's caseload and referral figures over a
+	// period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error)
+	// ListTeamSample returns a sample of a team's trajectories in a period
+	// for a fidelity chart review: no identity, each client read audited.
+	// Only a caller the policy lets read the team's trajectories (the
+	// reviewer of an open review of the team) gets any.
+	ListTeamSample(context.Context, *ListTeamSampleRequest) (*ListTeamSampleResponse, error)
 	mustEmbedUnimplementedClientsServiceServer()
 }
 
@@ -434,6 +474,12 @@ func (UnimplementedClientsServiceServer) GetCaller(context.Context, *GetCallerRe
 }
 func (UnimplementedClientsServiceServer) GetRegionStatistics(context.Context, *GetRegionStatisticsRequest) (*GetRegionStatisticsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegionStatistics not implemented")
+}
+func (UnimplementedClientsServiceServer) GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTeamFigures not implemented")
+}
+func (UnimplementedClientsServiceServer) ListTeamSample(context.Context, *ListTeamSampleRequest) (*ListTeamSampleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTeamSample not implemented")
 }
 func (UnimplementedClientsServiceServer) mustEmbedUnimplementedClientsServiceServer() {}
 func (UnimplementedClientsServiceServer) testEmbeddedByValue()                        {}
@@ -798,6 +844,42 @@ func _ClientsService_GetRegionStatistics_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientsService_GetTeamFigures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTeamFiguresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientsServiceServer).GetTeamFigures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientsService_GetTeamFigures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientsServiceServer).GetTeamFigures(ctx, req.(*GetTeamFiguresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientsService_ListTeamSample_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTeamSampleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientsServiceServer).ListTeamSample(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ClientsService_ListTeamSample_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientsServiceServer).ListTeamSample(ctx, req.(*ListTeamSampleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ClientsService_ServiceDesc is the grpc.ServiceDesc for ClientsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -880,6 +962,14 @@ var ClientsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRegionStatistics",
 			Handler:    _ClientsService_GetRegionStatistics_Handler,
+		},
+		{
+			MethodName: "GetTeamFigures",
+			Handler:    _ClientsService_GetTeamFigures_Handler,
+		},
+		{
+			MethodName: "ListTeamSample",
+			Handler:    _ClientsService_ListTeamSample_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2999,6 +2999,406 @@ func (x *GetRegionOutcomesResponse) GetComputeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetTeamFiguresRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	TeamId     string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	PeriodFrom string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo   string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	// A job paying at least this gross hourly wage (euro cents) at its start
+	// counts as competitive; 0 counts every job.
+	MinimumHourlyWageCents int64 `protobuf:"varint,4,opt,name=minimum_hourly_wage_cents,json=minimumHourlyWageCents,proto3" json:"minimum_hourly_wage_cents,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresRequest) Reset() {
+	*x = GetTeamFiguresRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresRequest) ProtoMessage() {}
+
+func (x *GetTeamFiguresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresRequest.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetTeamFiguresRequest) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresRequest) GetMinimumHourlyWageCents() int64 {
+	if x != nil {
+		return x.MinimumHourlyWageCents
+	}
+	return 0
+}
+
+type GetTeamFiguresResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TeamId string                 `protobuf:"bytes,1,opt,name=team_id,json=teamId,proto3" json:"team_id,omitempty"`
+	// Specialists assigned to the team's clients.
+	Specialists int32 `protobuf:"varint,2,opt,name=specialists,proto3" json:"specialists,omitempty"`
+	// Face-to-face employer contacts the team's specialists made in the period.
+	FaceToFaceEmployerContacts int32   `protobuf:"varint,3,opt,name=face_to_face_employer_contacts,json=faceToFaceEmployerContacts,proto3" json:"face_to_face_employer_contacts,omitempty"`
+	Weeks                      float64 `protobuf:"fixed64,4,opt,name=weeks,proto3" json:"weeks,omitempty"`
+	// Intakes in the period, and those with a face-to-face employer contact
+	// since; the mean days from intake to that contact.
+	Intakes                int32   `protobuf:"varint,5,opt,name=intakes,proto3" json:"intakes,omitempty"`
+	IntakesWithContact     int32   `protobuf:"varint,6,opt,name=intakes_with_contact,json=intakesWithContact,proto3" json:"intakes_with_contact,omitempty"`
+	MeanDaysToFirstContact float64 `protobuf:"fixed64,7,opt,name=mean_days_to_first_contact,json=meanDaysToFirstContact,proto3" json:"mean_days_to_first_contact,omitempty"`
+	// Jobs started in the period.
+	JobStarts            int32 `protobuf:"varint,8,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
+	DistinctJobTitles    int32 `protobuf:"varint,9,opt,name=distinct_job_titles,json=distinctJobTitles,proto3" json:"distinct_job_titles,omitempty"`
+	DistinctEmployers    int32 `protobuf:"varint,10,opt,name=distinct_employers,json=distinctEmployers,proto3" json:"distinct_employers,omitempty"`
+	CompetitiveJobStarts int32 `protobuf:"varint,11,opt,name=competitive_job_starts,json=competitiveJobStarts,proto3" json:"competitive_job_starts,omitempty"`
+	// Months of employment (the first twelve of each job, up to its end or
+	// the period's end) that fall in the period, and those with at least one
+	// follow-along contact.
+	EmployedMonths            int32 `protobuf:"varint,12,opt,name=employed_months,json=employedMonths,proto3" json:"employed_months,omitempty"`
+	EmployedMonthsWithContact int32 `protobuf:"varint,13,opt,name=employed_months_with_contact,json=employedMonthsWithContact,proto3" json:"employed_months_with_contact,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *GetTeamFiguresResponse) Reset() {
+	*x = GetTeamFiguresResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTeamFiguresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTeamFiguresResponse) ProtoMessage() {}
+
+func (x *GetTeamFiguresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTeamFiguresResponse.ProtoReflect.Descriptor instead.
+func (*GetTeamFiguresResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetTeamFiguresResponse) GetTeamId() string {
+	if x != nil {
+		return x.TeamId
+	}
+	return ""
+}
+
+func (x *GetTeamFiguresResponse) GetSpecialists() int32 {
+	if x != nil {
+		return x.Specialists
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetFaceToFaceEmployerContacts() int32 {
+	if x != nil {
+		return x.FaceToFaceEmployerContacts
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetWeeks() float64 {
+	if x != nil {
+		return x.Weeks
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetIntakes() int32 {
+	if x != nil {
+		return x.Intakes
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetIntakesWithContact() int32 {
+	if x != nil {
+		return x.IntakesWithContact
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetMeanDaysToFirstContact() float64 {
+	if x != nil {
+		return x.MeanDaysToFirstContact
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetJobStarts() int32 {
+	if x != nil {
+		return x.JobStarts
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetDistinctJobTitles() int32 {
+	if x != nil {
+		return x.DistinctJobTitles
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetDistinctEmployers() int32 {
+	if x != nil {
+		return x.DistinctEmployers
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetCompetitiveJobStarts() int32 {
+	if x != nil {
+		return x.CompetitiveJobStarts
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetEmployedMonths() int32 {
+	if x != nil {
+		return x.EmployedMonths
+	}
+	return 0
+}
+
+func (x *GetTeamFiguresResponse) GetEmployedMonthsWithContact() int32 {
+	if x != nil {
+		return x.EmployedMonthsWithContact
+	}
+	return 0
+}
+
+type ListSampleActivityRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientIds     []string               `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
+	PeriodFrom    string                 `protobuf:"bytes,2,opt,name=period_from,json=periodFrom,proto3" json:"period_from,omitempty"`
+	PeriodTo      string                 `protobuf:"bytes,3,opt,name=period_to,json=periodTo,proto3" json:"period_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSampleActivityRequest) Reset() {
+	*x = ListSampleActivityRequest{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSampleActivityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSampleActivityRequest) ProtoMessage() {}
+
+func (x *ListSampleActivityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSampleActivityRequest.ProtoReflect.Descriptor instead.
+func (*ListSampleActivityRequest) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListSampleActivityRequest) GetClientIds() []string {
+	if x != nil {
+		return x.ClientIds
+	}
+	return nil
+}
+
+func (x *ListSampleActivityRequest) GetPeriodFrom() string {
+	if x != nil {
+		return x.PeriodFrom
+	}
+	return ""
+}
+
+func (x *ListSampleActivityRequest) GetPeriodTo() string {
+	if x != nil {
+		return x.PeriodTo
+	}
+	return ""
+}
+
+// SampleActivity is one sampled client's activity in the period.
+type SampleActivity struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	ClientId string                 `protobuf:"bytes,1,opt,name=client_id,json=clientId,proto3" json:"client_id,omitempty"`
+	// First face-to-face employer contact ever (empty: none yet).
+	FirstFaceToFaceContactDate string `protobuf:"bytes,2,opt,name=first_face_to_face_contact_date,json=firstFaceToFaceContactDate,proto3" json:"first_face_to_face_contact_date,omitempty"`
+	EmployerContacts           int32  `protobuf:"varint,3,opt,name=employer_contacts,json=employerContacts,proto3" json:"employer_contacts,omitempty"`
+	JobStarts                  int32  `protobuf:"varint,4,opt,name=job_starts,json=jobStarts,proto3" json:"job_starts,omitempty"`
+	FollowAlongContacts        int32  `protobuf:"varint,5,opt,name=follow_along_contacts,json=followAlongContacts,proto3" json:"follow_along_contacts,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *SampleActivity) Reset() {
+	*x = SampleActivity{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SampleActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SampleActivity) ProtoMessage() {}
+
+func (x *SampleActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SampleActivity.ProtoReflect.Descriptor instead.
+func (*SampleActivity) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *SampleActivity) GetClientId() string {
+	if x != nil {
+		return x.ClientId
+	}
+	return ""
+}
+
+func (x *SampleActivity) GetFirstFaceToFaceContactDate() string {
+	if x != nil {
+		return x.FirstFaceToFaceContactDate
+	}
+	return ""
+}
+
+func (x *SampleActivity) GetEmployerContacts() int32 {
+	if x != nil {
+		return x.EmployerContacts
+	}
+	return 0
+}
+
+func (x *SampleActivity) GetJobStarts() int32 {
+	if x != nil {
+		return x.JobStarts
+	}
+	return 0
+}
+
+func (x *SampleActivity) GetFollowAlongContacts() int32 {
+	if x != nil {
+		return x.FollowAlongContacts
+	}
+	return 0
+}
+
+type ListSampleActivityResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Activities    []*SampleActivity      `protobuf:"bytes,1,rep,name=activities,proto3" json:"activities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSampleActivityResponse) Reset() {
+	*x = ListSampleActivityResponse{}
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSampleActivityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSampleActivityResponse) ProtoMessage() {}
+
+func (x *ListSampleActivityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSampleActivityResponse.ProtoReflect.Descriptor instead.
+func (*ListSampleActivityResponse) Descriptor() ([]byte, []int) {
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListSampleActivityResponse) GetActivities() []*SampleActivity {
+	if x != nil {
+		return x.Activities
+	}
+	return nil
+}
+
 type ListWorkHistoriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ClientIds     []string               `protobuf:"bytes,1,rep,name=client_ids,json=clientIds,proto3" json:"client_ids,omitempty"`
@@ -3008,7 +3408,7 @@ type ListWorkHistoriesRequest struct {
 
 func (x *ListWorkHistoriesRequest) Reset() {
 	*x = ListWorkHistoriesRequest{}
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3020,7 +3420,7 @@ func (x *ListWorkHistoriesRequest) String() string {
 func (*ListWorkHistoriesRequest) ProtoMessage() {}
 
 func (x *ListWorkHistoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[42]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3033,7 +3433,7 @@ func (x *ListWorkHistoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkHistoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkHistoriesRequest) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{42}
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListWorkHistoriesRequest) GetClientIds() []string {
@@ -3054,7 +3454,7 @@ type HoursFrom struct {
 
 func (x *HoursFrom) Reset() {
 	*x = HoursFrom{}
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3066,7 +3466,7 @@ func (x *HoursFrom) String() string {
 func (*HoursFrom) ProtoMessage() {}
 
 func (x *HoursFrom) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[43]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3079,7 +3479,7 @@ func (x *HoursFrom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HoursFrom.ProtoReflect.Descriptor instead.
 func (*HoursFrom) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{43}
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *HoursFrom) GetEffectiveDate() string {
@@ -3114,7 +3514,7 @@ type WorkPeriod struct {
 
 func (x *WorkPeriod) Reset() {
 	*x = WorkPeriod{}
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3526,7 @@ func (x *WorkPeriod) String() string {
 func (*WorkPeriod) ProtoMessage() {}
 
 func (x *WorkPeriod) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[44]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3539,7 @@ func (x *WorkPeriod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkPeriod.ProtoReflect.Descriptor instead.
 func (*WorkPeriod) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{44}
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *WorkPeriod) GetPlacementId() string {
@@ -3197,7 +3597,7 @@ type WorkHistory struct {
 
 func (x *WorkHistory) Reset() {
 	*x = WorkHistory{}
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +3609,7 @@ func (x *WorkHistory) String() string {
 func (*WorkHistory) ProtoMessage() {}
 
 func (x *WorkHistory) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[45]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +3622,7 @@ func (x *WorkHistory) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkHistory.ProtoReflect.Descriptor instead.
 func (*WorkHistory) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{45}
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WorkHistory) GetClientId() string {
@@ -3255,7 +3655,7 @@ type ListWorkHistoriesResponse struct {
 
 func (x *ListWorkHistoriesResponse) Reset() {
 	*x = ListWorkHistoriesResponse{}
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3267,7 +3667,7 @@ func (x *ListWorkHistoriesResponse) String() string {
 func (*ListWorkHistoriesResponse) ProtoMessage() {}
 
 func (x *ListWorkHistoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[46]
+	mi := &file_ipsbridge_employment_v1_employment_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3280,7 +3680,7 @@ func (x *ListWorkHistoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkHistoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkHistoriesResponse) Descriptor() ([]byte, []int) {
-	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{46}
+	return file_ipsbridge_employment_v1_employment_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListWorkHistoriesResponse) GetHistories() []*WorkHistory {
@@ -3516,7 +3916,50 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\tretention\x18\x06 \x03(\v2\".ipsbridge.employment.v1.RetentionR\tretention\x12,\n" +
 	"\x12minimum_group_size\x18\a \x01(\x05R\x10minimumGroupSize\x12=\n" +
 	"\fcompute_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vcomputeTimeB\x1f\n" +
-	"\x1d_median_days_to_first_contact\"M\n" +
+	"\x1d_median_days_to_first_contact\"\xd1\x01\n" +
+	"\x15GetTeamFiguresRequest\x12\"\n" +
+	"\ateam_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x06teamId\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\x12B\n" +
+	"\x19minimum_hourly_wage_cents\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x16minimumHourlyWageCents\"\xd3\x04\n" +
+	"\x16GetTeamFiguresResponse\x12\x17\n" +
+	"\ateam_id\x18\x01 \x01(\tR\x06teamId\x12 \n" +
+	"\vspecialists\x18\x02 \x01(\x05R\vspecialists\x12B\n" +
+	"\x1eface_to_face_employer_contacts\x18\x03 \x01(\x05R\x1afaceToFaceEmployerContacts\x12\x14\n" +
+	"\x05weeks\x18\x04 \x01(\x01R\x05weeks\x12\x18\n" +
+	"\aintakes\x18\x05 \x01(\x05R\aintakes\x120\n" +
+	"\x14intakes_with_contact\x18\x06 \x01(\x05R\x12intakesWithContact\x12:\n" +
+	"\x1amean_days_to_first_contact\x18\a \x01(\x01R\x16meanDaysToFirstContact\x12\x1d\n" +
+	"\n" +
+	"job_starts\x18\b \x01(\x05R\tjobStarts\x12.\n" +
+	"\x13distinct_job_titles\x18\t \x01(\x05R\x11distinctJobTitles\x12-\n" +
+	"\x12distinct_employers\x18\n" +
+	" \x01(\x05R\x11distinctEmployers\x124\n" +
+	"\x16competitive_job_starts\x18\v \x01(\x05R\x14competitiveJobStarts\x12'\n" +
+	"\x0femployed_months\x18\f \x01(\x05R\x0eemployedMonths\x12?\n" +
+	"\x1cemployed_months_with_contact\x18\r \x01(\x05R\x19employedMonthsWithContact\"\x9d\x01\n" +
+	"\x19ListSampleActivityRequest\x12.\n" +
+	"\n" +
+	"client_ids\x18\x01 \x03(\tB\x0f\xbaH\f\x92\x01\t\x102\"\x05r\x03\xb0\x01\x01R\tclientIds\x12)\n" +
+	"\vperiod_from\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\n" +
+	"periodFrom\x12%\n" +
+	"\tperiod_to\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x98\x01\n" +
+	"R\bperiodTo\"\xf2\x01\n" +
+	"\x0eSampleActivity\x12\x1b\n" +
+	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12C\n" +
+	"\x1ffirst_face_to_face_contact_date\x18\x02 \x01(\tR\x1afirstFaceToFaceContactDate\x12+\n" +
+	"\x11employer_contacts\x18\x03 \x01(\x05R\x10employerContacts\x12\x1d\n" +
+	"\n" +
+	"job_starts\x18\x04 \x01(\x05R\tjobStarts\x122\n" +
+	"\x15follow_along_contacts\x18\x05 \x01(\x05R\x13followAlongContacts\"e\n" +
+	"\x1aListSampleActivityResponse\x12G\n" +
+	"\n" +
+	"activities\x18\x01 \x03(\v2'.ipsbridge.employment.v1.SampleActivityR\n" +
+	"activities\"M\n" +
 	"\x18ListWorkHistoriesRequest\x121\n" +
 	"\n" +
 	"client_ids\x18\x01 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\xc8\x01\"\x05r\x03\xb0\x01\x01R\tclientIds\"X\n" +
@@ -3565,7 +4008,7 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x1bMILESTONE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MILESTONE_STATE_REACHED\x10\x01\x12\x1b\n" +
 	"\x17MILESTONE_STATE_PENDING\x10\x02\x12\x1a\n" +
-	"\x16MILESTONE_STATE_MISSED\x10\x032\xe5\x0f\n" +
+	"\x16MILESTONE_STATE_MISSED\x10\x032\xd7\x11\n" +
 	"\x11EmploymentService\x12\x86\x01\n" +
 	"\x15CreateEmployerContact\x125.ipsbridge.employment.v1.CreateEmployerContactRequest\x1a6.ipsbridge.employment.v1.CreateEmployerContactResponse\x12\x83\x01\n" +
 	"\x14ListEmployerContacts\x124.ipsbridge.employment.v1.ListEmployerContactsRequest\x1a5.ipsbridge.employment.v1.ListEmployerContactsResponse\x12z\n" +
@@ -3582,7 +4025,9 @@ const file_ipsbridge_employment_v1_employment_proto_rawDesc = "" +
 	"\x0eListMilestones\x12..ipsbridge.employment.v1.ListMilestonesRequest\x1a/.ipsbridge.employment.v1.ListMilestonesResponse\x12z\n" +
 	"\x11ListWorkHistories\x121.ipsbridge.employment.v1.ListWorkHistoriesRequest\x1a2.ipsbridge.employment.v1.ListWorkHistoriesResponse\x12k\n" +
 	"\fListCaseload\x12,.ipsbridge.employment.v1.ListCaseloadRequest\x1a-.ipsbridge.employment.v1.ListCaseloadResponse\x12z\n" +
-	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
+	"\x11GetRegionOutcomes\x121.ipsbridge.employment.v1.GetRegionOutcomesRequest\x1a2.ipsbridge.employment.v1.GetRegionOutcomesResponse\x12q\n" +
+	"\x0eGetTeamFigures\x12..ipsbridge.employment.v1.GetTeamFiguresRequest\x1a/.ipsbridge.employment.v1.GetTeamFiguresResponse\x12}\n" +
+	"\x12ListSampleActivity\x122.ipsbridge.employment.v1.ListSampleActivityRequest\x1a3.ipsbridge.employment.v1.ListSampleActivityResponseBKZIgithub.com/ipsbridge/ipsbridge/proto/ipsbridge/employment/v1;employmentv1b\x06proto3"
 
 var (
 	file_ipsbridge_employment_v1_employment_proto_rawDescOnce sync.Once
@@ -3597,7 +4042,7 @@ func file_ipsbridge_employment_v1_employment_proto_rawDescGZIP() []byte {
 }
 
 var file_ipsbridge_employment_v1_employment_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_ipsbridge_employment_v1_employment_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(ApplicationStatus)(0),                   // 0: ipsbridge.employment.v1.ApplicationStatus
 	(ContractKind)(0),                        // 1: ipsbridge.employment.v1.ContractKind
@@ -3646,23 +4091,28 @@ var file_ipsbridge_employment_v1_employment_proto_goTypes = []any{
 	(*DelayBucket)(nil),                      // 44: ipsbridge.employment.v1.DelayBucket
 	(*Retention)(nil),                        // 45: ipsbridge.employment.v1.Retention
 	(*GetRegionOutcomesResponse)(nil),        // 46: ipsbridge.employment.v1.GetRegionOutcomesResponse
-	(*ListWorkHistoriesRequest)(nil),         // 47: ipsbridge.employment.v1.ListWorkHistoriesRequest
-	(*HoursFrom)(nil),                        // 48: ipsbridge.employment.v1.HoursFrom
-	(*WorkPeriod)(nil),                       // 49: ipsbridge.employment.v1.WorkPeriod
-	(*WorkHistory)(nil),                      // 50: ipsbridge.employment.v1.WorkHistory
-	(*ListWorkHistoriesResponse)(nil),        // 51: ipsbridge.employment.v1.ListWorkHistoriesResponse
-	(*timestamppb.Timestamp)(nil),            // 52: google.protobuf.Timestamp
+	(*GetTeamFiguresRequest)(nil),            // 47: ipsbridge.employment.v1.GetTeamFiguresRequest
+	(*GetTeamFiguresResponse)(nil),           // 48: ipsbridge.employment.v1.GetTeamFiguresResponse
+	(*ListSampleActivityRequest)(nil),        // 49: ipsbridge.employment.v1.ListSampleActivityRequest
+	(*SampleActivity)(nil),                   // 50: ipsbridge.employment.v1.SampleActivity
+	(*ListSampleActivityResponse)(nil),       // 51: ipsbridge.employment.v1.ListSampleActivityResponse
+	(*ListWorkHistoriesRequest)(nil),         // 52: ipsbridge.employment.v1.ListWorkHistoriesRequest
+	(*HoursFrom)(nil),                        // 53: ipsbridge.employment.v1.HoursFrom
+	(*WorkPeriod)(nil),                       // 54: ipsbridge.employment.v1.WorkPeriod
+	(*WorkHistory)(nil),                      // 55: ipsbridge.employment.v1.WorkHistory
+	(*ListWorkHistoriesResponse)(nil),        // 56: ipsbridge.employment.v1.ListWorkHistoriesResponse
+	(*timestamppb.Timestamp)(nil),            // 57: google.protobuf.Timestamp
 }
 var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
-	52, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
+	57, // 0: ipsbridge.employment.v1.EmployerContact.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: ipsbridge.employment.v1.Application.status:type_name -> ipsbridge.employment.v1.ApplicationStatus
-	52, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
-	52, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
+	57, // 2: ipsbridge.employment.v1.Application.update_time:type_name -> google.protobuf.Timestamp
+	57, // 3: ipsbridge.employment.v1.Terms.record_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: ipsbridge.employment.v1.Placement.contract_kind:type_name -> ipsbridge.employment.v1.ContractKind
 	7,  // 5: ipsbridge.employment.v1.Placement.terms_history:type_name -> ipsbridge.employment.v1.Terms
-	52, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
+	57, // 6: ipsbridge.employment.v1.Placement.update_time:type_name -> google.protobuf.Timestamp
 	4,  // 7: ipsbridge.employment.v1.FollowAlongContact.with:type_name -> ipsbridge.employment.v1.FollowAlongContact.With
-	52, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
+	57, // 8: ipsbridge.employment.v1.FollowAlongContact.create_time:type_name -> google.protobuf.Timestamp
 	2,  // 9: ipsbridge.employment.v1.Milestone.kind:type_name -> ipsbridge.employment.v1.MilestoneKind
 	3,  // 10: ipsbridge.employment.v1.Milestone.state:type_name -> ipsbridge.employment.v1.MilestoneState
 	5,  // 11: ipsbridge.employment.v1.CreateEmployerContactRequest.employer_contact:type_name -> ipsbridge.employment.v1.EmployerContact
@@ -3695,47 +4145,52 @@ var file_ipsbridge_employment_v1_employment_proto_depIdxs = []int32{
 	44, // 38: ipsbridge.employment.v1.GetRegionOutcomesResponse.intake_to_first_contact:type_name -> ipsbridge.employment.v1.DelayBucket
 	42, // 39: ipsbridge.employment.v1.GetRegionOutcomesResponse.no_contact_yet:type_name -> ipsbridge.employment.v1.GroupCount
 	45, // 40: ipsbridge.employment.v1.GetRegionOutcomesResponse.retention:type_name -> ipsbridge.employment.v1.Retention
-	52, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
-	48, // 42: ipsbridge.employment.v1.WorkPeriod.hours:type_name -> ipsbridge.employment.v1.HoursFrom
-	49, // 43: ipsbridge.employment.v1.WorkHistory.periods:type_name -> ipsbridge.employment.v1.WorkPeriod
-	50, // 44: ipsbridge.employment.v1.ListWorkHistoriesResponse.histories:type_name -> ipsbridge.employment.v1.WorkHistory
-	11, // 45: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
-	13, // 46: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
-	15, // 47: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
-	17, // 48: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
-	19, // 49: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
-	21, // 50: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
-	23, // 51: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
-	25, // 52: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
-	27, // 53: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
-	29, // 54: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
-	31, // 55: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
-	33, // 56: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
-	35, // 57: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
-	47, // 58: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:input_type -> ipsbridge.employment.v1.ListWorkHistoriesRequest
-	37, // 59: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
-	41, // 60: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
-	12, // 61: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
-	14, // 62: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
-	16, // 63: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
-	18, // 64: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
-	20, // 65: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
-	22, // 66: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
-	24, // 67: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
-	26, // 68: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
-	28, // 69: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
-	30, // 70: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
-	32, // 71: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
-	34, // 72: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
-	36, // 73: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
-	51, // 74: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:output_type -> ipsbridge.employment.v1.ListWorkHistoriesResponse
-	40, // 75: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
-	46, // 76: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
-	61, // [61:77] is the sub-list for method output_type
-	45, // [45:61] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	57, // 41: ipsbridge.employment.v1.GetRegionOutcomesResponse.compute_time:type_name -> google.protobuf.Timestamp
+	50, // 42: ipsbridge.employment.v1.ListSampleActivityResponse.activities:type_name -> ipsbridge.employment.v1.SampleActivity
+	53, // 43: ipsbridge.employment.v1.WorkPeriod.hours:type_name -> ipsbridge.employment.v1.HoursFrom
+	54, // 44: ipsbridge.employment.v1.WorkHistory.periods:type_name -> ipsbridge.employment.v1.WorkPeriod
+	55, // 45: ipsbridge.employment.v1.ListWorkHistoriesResponse.histories:type_name -> ipsbridge.employment.v1.WorkHistory
+	11, // 46: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:input_type -> ipsbridge.employment.v1.CreateEmployerContactRequest
+	13, // 47: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:input_type -> ipsbridge.employment.v1.ListEmployerContactsRequest
+	15, // 48: ipsbridge.employment.v1.EmploymentService.CreateApplication:input_type -> ipsbridge.employment.v1.CreateApplicationRequest
+	17, // 49: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:input_type -> ipsbridge.employment.v1.UpdateApplicationStatusRequest
+	19, // 50: ipsbridge.employment.v1.EmploymentService.ListApplications:input_type -> ipsbridge.employment.v1.ListApplicationsRequest
+	21, // 51: ipsbridge.employment.v1.EmploymentService.StartPlacement:input_type -> ipsbridge.employment.v1.StartPlacementRequest
+	23, // 52: ipsbridge.employment.v1.EmploymentService.GetPlacement:input_type -> ipsbridge.employment.v1.GetPlacementRequest
+	25, // 53: ipsbridge.employment.v1.EmploymentService.ListPlacements:input_type -> ipsbridge.employment.v1.ListPlacementsRequest
+	27, // 54: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:input_type -> ipsbridge.employment.v1.ChangePlacementTermsRequest
+	29, // 55: ipsbridge.employment.v1.EmploymentService.EndPlacement:input_type -> ipsbridge.employment.v1.EndPlacementRequest
+	31, // 56: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:input_type -> ipsbridge.employment.v1.CreateFollowAlongContactRequest
+	33, // 57: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:input_type -> ipsbridge.employment.v1.ListFollowAlongContactsRequest
+	35, // 58: ipsbridge.employment.v1.EmploymentService.ListMilestones:input_type -> ipsbridge.employment.v1.ListMilestonesRequest
+	52, // 59: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:input_type -> ipsbridge.employment.v1.ListWorkHistoriesRequest
+	37, // 60: ipsbridge.employment.v1.EmploymentService.ListCaseload:input_type -> ipsbridge.employment.v1.ListCaseloadRequest
+	41, // 61: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:input_type -> ipsbridge.employment.v1.GetRegionOutcomesRequest
+	47, // 62: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:input_type -> ipsbridge.employment.v1.GetTeamFiguresRequest
+	49, // 63: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:input_type -> ipsbridge.employment.v1.ListSampleActivityRequest
+	12, // 64: ipsbridge.employment.v1.EmploymentService.CreateEmployerContact:output_type -> ipsbridge.employment.v1.CreateEmployerContactResponse
+	14, // 65: ipsbridge.employment.v1.EmploymentService.ListEmployerContacts:output_type -> ipsbridge.employment.v1.ListEmployerContactsResponse
+	16, // 66: ipsbridge.employment.v1.EmploymentService.CreateApplication:output_type -> ipsbridge.employment.v1.CreateApplicationResponse
+	18, // 67: ipsbridge.employment.v1.EmploymentService.UpdateApplicationStatus:output_type -> ipsbridge.employment.v1.UpdateApplicationStatusResponse
+	20, // 68: ipsbridge.employment.v1.EmploymentService.ListApplications:output_type -> ipsbridge.employment.v1.ListApplicationsResponse
+	22, // 69: ipsbridge.employment.v1.EmploymentService.StartPlacement:output_type -> ipsbridge.employment.v1.StartPlacementResponse
+	24, // 70: ipsbridge.employment.v1.EmploymentService.GetPlacement:output_type -> ipsbridge.employment.v1.GetPlacementResponse
+	26, // 71: ipsbridge.employment.v1.EmploymentService.ListPlacements:output_type -> ipsbridge.employment.v1.ListPlacementsResponse
+	28, // 72: ipsbridge.employment.v1.EmploymentService.ChangePlacementTerms:output_type -> ipsbridge.employment.v1.ChangePlacementTermsResponse
+	30, // 73: ipsbridge.employment.v1.EmploymentService.EndPlacement:output_type -> ipsbridge.employment.v1.EndPlacementResponse
+	32, // 74: ipsbridge.employment.v1.EmploymentService.CreateFollowAlongContact:output_type -> ipsbridge.employment.v1.CreateFollowAlongContactResponse
+	34, // 75: ipsbridge.employment.v1.EmploymentService.ListFollowAlongContacts:output_type -> ipsbridge.employment.v1.ListFollowAlongContactsResponse
+	36, // 76: ipsbridge.employment.v1.EmploymentService.ListMilestones:output_type -> ipsbridge.employment.v1.ListMilestonesResponse
+	56, // 77: ipsbridge.employment.v1.EmploymentService.ListWorkHistories:output_type -> ipsbridge.employment.v1.ListWorkHistoriesResponse
+	40, // 78: ipsbridge.employment.v1.EmploymentService.ListCaseload:output_type -> ipsbridge.employment.v1.ListCaseloadResponse
+	46, // 79: ipsbridge.employment.v1.EmploymentService.GetRegionOutcomes:output_type -> ipsbridge.employment.v1.GetRegionOutcomesResponse
+	48, // 80: ipsbridge.employment.v1.EmploymentService.GetTeamFigures:output_type -> ipsbridge.employment.v1.GetTeamFiguresResponse
+	51, // 81: ipsbridge.employment.v1.EmploymentService.ListSampleActivity:output_type -> ipsbridge.employment.v1.ListSampleActivityResponse
+	64, // [64:82] is the sub-list for method output_type
+	46, // [46:64] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_ipsbridge_employment_v1_employment_proto_init() }
@@ -3753,7 +4208,7 @@ func file_ipsbridge_employment_v1_employment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ipsbridge_employment_v1_employment_proto_rawDesc), len(file_ipsbridge_employment_v1_employment_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   47,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

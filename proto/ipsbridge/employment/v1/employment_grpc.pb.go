@@ -35,6 +35,8 @@ const (
 	EmploymentService_ListWorkHistories_FullMethodName        = "/ipsbridge.employment.v1.EmploymentService/ListWorkHistories"
 	EmploymentService_ListCaseload_FullMethodName             = "/ipsbridge.employment.v1.EmploymentService/ListCaseload"
 	EmploymentService_GetRegionOutcomes_FullMethodName        = "/ipsbridge.employment.v1.EmploymentService/GetRegionOutcomes"
+	EmploymentService_GetTeamFigures_FullMethodName           = "/ipsbridge.employment.v1.EmploymentService/GetTeamFigures"
+	EmploymentService_ListSampleActivity_FullMethodName       = "/ipsbridge.employment.v1.EmploymentService/ListSampleActivity"
 )
 
 // EmploymentServiceClient is the client API for EmploymentService service.
@@ -98,6 +100,14 @@ type EmploymentServiceClient interface {
 	// suppressed here, so no answer ever carries a small group. For decision
 	// makers (the aggregate action on job_search and placements).
 	GetRegionOutcomes(ctx context.Context, in *GetRegionOutcomesRequest, opts ...grpc.CallOption) (*GetRegionOutcomesResponse, error)
+	// GetTeamFigures returns one team's job search and placement figures over
+	// a period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error)
+	// ListSampleActivity returns job search and placement counts of sampled
+	// clients over a period, for a fidelity chart review; each client the
+	// caller may read is audited, the others are left out.
+	ListSampleActivity(ctx context.Context, in *ListSampleActivityRequest, opts ...grpc.CallOption) (*ListSampleActivityResponse, error)
 }
 
 type employmentServiceClient struct {
@@ -268,6 +278,26 @@ func (c *employmentServiceClient) GetRegionOutcomes(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *employmentServiceClient) GetTeamFigures(ctx context.Context, in *GetTeamFiguresRequest, opts ...grpc.CallOption) (*GetTeamFiguresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTeamFiguresResponse)
+	err := c.cc.Invoke(ctx, EmploymentService_GetTeamFigures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *employmentServiceClient) ListSampleActivity(ctx context.Context, in *ListSampleActivityRequest, opts ...grpc.CallOption) (*ListSampleActivityResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSampleActivityResponse)
+	err := c.cc.Invoke(ctx, EmploymentService_ListSampleActivity_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EmploymentServiceServer is the server API for EmploymentService service.
 // All implementations must embed UnimplementedEmploymentServiceServer
 // for forward compatibility.
@@ -329,6 +359,14 @@ type EmploymentServiceServer interface {
 	// suppressed here, so no answer ever carries a small group. For decision
 	// makers (the aggregate action on job_search and placements).
 	GetRegionOutcomes(context.Context, *GetRegionOutcomesRequest) (*GetRegionOutcomesResponse, error)
+	// GetTeamFigures returns one team's job search and placement figures over
+	// a period, for the fidelity items the platform measures; they name no
+	// client. A caller of the team's MHA must be in the team.
+	GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error)
+	// ListSampleActivity returns job search and placement counts of sampled
+	// clients over a period, for a fidelity chart review; each client the
+	// caller may read is audited, the others are left out.
+	ListSampleActivity(context.Context, *ListSampleActivityRequest) (*ListSampleActivityResponse, error)
 	mustEmbedUnimplementedEmploymentServiceServer()
 }
 
@@ -386,6 +424,12 @@ func (UnimplementedEmploymentServiceServer) ListCaseload(context.Context, *ListC
 }
 func (UnimplementedEmploymentServiceServer) GetRegionOutcomes(context.Context, *GetRegionOutcomesRequest) (*GetRegionOutcomesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetRegionOutcomes not implemented")
+}
+func (UnimplementedEmploymentServiceServer) GetTeamFigures(context.Context, *GetTeamFiguresRequest) (*GetTeamFiguresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTeamFigures not implemented")
+}
+func (UnimplementedEmploymentServiceServer) ListSampleActivity(context.Context, *ListSampleActivityRequest) (*ListSampleActivityResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSampleActivity not implemented")
 }
 func (UnimplementedEmploymentServiceServer) mustEmbedUnimplementedEmploymentServiceServer() {}
 func (UnimplementedEmploymentServiceServer) testEmbeddedByValue()                           {}
@@ -696,6 +740,42 @@ func _EmploymentService_GetRegionOutcomes_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _EmploymentService_GetTeamFigures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTeamFiguresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EmploymentServiceServer).GetTeamFigures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EmploymentService_GetTeamFigures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EmploymentServiceServer).GetTeamFigures(ctx, req.(*GetTeamFiguresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _EmploymentService_ListSampleActivity_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSampleActivityRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EmploymentServiceServer).ListSampleActivity(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EmploymentService_ListSampleActivity_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EmploymentServiceServer).ListSampleActivity(ctx, req.(*ListSampleActivityRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EmploymentService_ServiceDesc is the grpc.ServiceDesc for EmploymentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -766,6 +846,14 @@ var EmploymentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetRegionOutcomes",
 			Handler:    _EmploymentService_GetRegionOutcomes_Handler,
+		},
+		{
+			MethodName: "GetTeamFigures",
+			Handler:    _EmploymentService_GetTeamFigures_Handler,
+		},
+		{
+			MethodName: "ListSampleActivity",
+			Handler:    _EmploymentService_ListSampleActivity_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
