@@ -261,6 +261,31 @@ func (c *Consumer) Step(ctx context.Context) (handled int, more bool, err error)
 	return handled, len(events) == c.cfg.Batch, nil
 }
 
+// Start creates the cursors of consumers unless they exist, at a service's
+// start-up before it serves (with the owner's pool, which may read the log
+// whatever the runtime grants): at the end of the event log, or at its
+// beginning when the log does not exist yet, since then nothing has happened
+// that the consumer must not replay. Without it a consumer that could not
+// read the log at first (not there yet, not granted yet) would register
+// later at the then end and pass over what happened in between.
+func Start(ctx context.Context, pool *pgxpool.Pool, names ...string) error {
+	var logExists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('events.log') IS NOT NULL`).Scan(&logExists); err != nil {
+		return fmt.Errorf("look for the event log: %w", err)
+	}
+	for _, name := range names {
+		q := `INSERT INTO consumer.cursors (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`
+		if logExists {
+			q = `INSERT INTO consumer.cursors (name, position) SELECT $1, coalesce(max(position), 0) FROM events.log
+				ON CONFLICT (name) DO NOTHING`
+		}
+		if _, err := pool.Exec(ctx, q, name); err != nil {
+			return fmt.Errorf("start consumer %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // Register creates the cursor at the log's current end unless it exists: a
 // consumer added to a running platform starts with what happens from now
 // on, not with a replay of history its service has already acted on. Step

@@ -19,8 +19,11 @@ import (
 // paying organisations of every job start, hours or wage change and job
 // end the employment service commits (issue 16): once per event, whether
 // or not anyone reports it by hand.
+// JobConsumerName is the job consumer's cursor.
+const JobConsumerName = "benefits.jobs"
+
 func (s *Service) JobConsumer() consumer.Config {
-	return consumer.Config{Name: "benefits.jobs", Handle: s.jobEvent,
+	return consumer.Config{Name: JobConsumerName, Handle: s.jobEvent,
 		Types: []outbox.Type{outbox.JobStarted, outbox.HoursChanged, outbox.WageChanged, outbox.JobEnded}}
 }
 

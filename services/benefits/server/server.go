@@ -92,7 +92,12 @@ var Runtime = database.Runtime{Role: database.RoleFor("benefits"), Write: []stri
 // Run starts the service and serves until ctx ends.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, migrateOnly bool) error {
 	return service.Run(ctx, service.Spec{
-		Name: "benefits", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Runtime: Runtime, Migrate: func(ctx context.Context, pool *pgxpool.Pool) error { return database.Migrate(ctx, pool, Migrations...) },
+		Name: "benefits", Common: cfg.Common, GRPCAddr: cfg.GRPCAddr, Runtime: Runtime, Migrate: func(ctx context.Context, pool *pgxpool.Pool) error {
+			if err := database.Migrate(ctx, pool, Migrations...); err != nil {
+				return err
+			}
+			return consumer.Start(ctx, pool, app.JobConsumerName)
+		},
 		Build: func(d service.Deps) (*grpc.Server, *health.Server, error) {
 			return Build(Deps{Pool: d.Pool, Verifier: d.Verifier, Authz: d.Authz, Logger: d.Logger})
 		},

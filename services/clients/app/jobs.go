@@ -19,8 +19,11 @@ import (
 // service's job start and job end events, so that a committed job start
 // moves the phase whether or not its caller is still there to ask.
 func (s *Service) PhaseConsumer() consumer.Config {
-	return consumer.Config{Name: "clients.phase", Types: []outbox.Type{outbox.JobStarted, outbox.JobEnded}, Handle: s.followJobs}
+	return consumer.Config{Name: PhaseConsumerName, Types: []outbox.Type{outbox.JobStarted, outbox.JobEnded}, Handle: s.followJobs}
 }
+
+// PhaseConsumerName is the phase consumer's cursor.
+const PhaseConsumerName = "clients.phase"
 
 // jobChange is what followJobs reads of a job event's change.
 type jobChange struct {

@@ -111,6 +111,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, seed bool) error {
 	if err := database.Migrate(ctx, pool, Migrations...); err != nil {
 		return err
 	}
+	if err := consumer.Start(ctx, pool, app.PhaseConsumerName); err != nil {
+		return err
+	}
 	if seed {
 		if err := store.New(pool).SeedDirectory(ctx); err != nil {
 			return fmt.Errorf("seed demo directory: %w", err)
