@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +75,19 @@ func (c Common) Verify() error {
 // Database is how the service reaches PostgreSQL.
 func (c Common) Database() database.Access {
 	return database.Access{OwnerURL: c.DatabaseURL, RuntimeURL: c.DatabaseRuntimeURL, MaxConns: c.DBMaxConns}
+}
+
+// VerifyWith is every service's Verify: the common settings, each named
+// listen or dial address (host:port, keyed by its environment variable),
+// and the service's own checks (nil for none), reported together.
+func (c Common) VerifyWith(addrs map[string]string, own ...error) error {
+	errs := []error{c.Verify()}
+	for _, name := range slices.Sorted(maps.Keys(addrs)) {
+		if _, _, err := net.SplitHostPort(addrs[name]); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %w", name, addrs[name], err))
+		}
+	}
+	return errors.Join(append(errs, own...)...)
 }
 
 // Authn returns the token verifier's settings.

@@ -5,10 +5,7 @@ package server
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
@@ -38,14 +35,7 @@ type Config struct {
 
 // Verify reports settings that cannot work.
 func (c Config) Verify() error {
-	var errs []error
-	if err := c.Common.Verify(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_BENEFITS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
-	}
-	return errors.Join(errs...)
+	return c.Common.VerifyWith(map[string]string{"IPSB_BENEFITS_GRPC_ADDR": c.GRPCAddr})
 }
 
 // Migrations are the schemas this service applies at start-up: the shared

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -47,22 +46,16 @@ type Config struct {
 
 // Verify reports settings that cannot work.
 func (c Config) Verify() error {
-	var errs []error
-	if err := c.Common.Verify(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
-	}
+	var own []error
 	if c.CheckpointDir != "" {
 		if _, err := audit.LoadCheckpointKey(c.CheckpointKey); err != nil {
-			errs = append(errs, fmt.Errorf("IPSB_AUDIT_CHECKPOINT_KEY: %w", err))
+			own = append(own, fmt.Errorf("IPSB_AUDIT_CHECKPOINT_KEY: %w", err))
 		}
 		if c.CheckpointInterval <= 0 {
-			errs = append(errs, errors.New("IPSB_AUDIT_CHECKPOINT_INTERVAL must be positive"))
+			own = append(own, errors.New("IPSB_AUDIT_CHECKPOINT_INTERVAL must be positive"))
 		}
 	}
-	return errors.Join(errs...)
+	return c.Common.VerifyWith(map[string]string{"IPSB_CLIENTS_GRPC_ADDR": c.GRPCAddr}, own...)
 }
 
 // Migrations are the schemas this service applies at start-up: the shared

@@ -6,10 +6,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,20 +43,11 @@ type Config struct {
 
 // Verify reports settings that cannot work.
 func (c Config) Verify() error {
-	var errs []error
-	if err := c.Common.Verify(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_EMPLOYMENT_GRPC_ADDR %q: %w", c.GRPCAddr, err))
-	}
-	if _, _, err := net.SplitHostPort(c.ClientsAddr); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_CLIENTS_ADDR %q: %w", c.ClientsAddr, err))
-	}
+	var own []error
 	if c.MilestoneSweep != 0 && c.MilestoneSweep < time.Second {
-		errs = append(errs, fmt.Errorf("IPSB_MILESTONE_SWEEP_INTERVAL %s: must be 0 (off) or at least 1s", c.MilestoneSweep))
+		own = append(own, fmt.Errorf("IPSB_MILESTONE_SWEEP_INTERVAL %s: must be 0 (off) or at least 1s", c.MilestoneSweep))
 	}
-	return errors.Join(errs...)
+	return c.Common.VerifyWith(map[string]string{"IPSB_EMPLOYMENT_GRPC_ADDR": c.GRPCAddr, "IPSB_CLIENTS_ADDR": c.ClientsAddr}, own...)
 }
 
 // Migrations are the schemas this service applies at start-up: the shared

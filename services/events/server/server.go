@@ -6,10 +6,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,23 +52,17 @@ type Config struct {
 
 // Verify reports settings that cannot work.
 func (c Config) Verify() error {
-	var errs []error
-	if err := c.Common.Verify(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_EVENTS_GRPC_ADDR %q: %w", c.GRPCAddr, err))
-	}
+	var own []error
 	if _, err := c.Egress(); err != nil {
-		errs = append(errs, err)
+		own = append(own, err)
 	}
 	if _, err := webhook.ParseSealer(c.SealingKeys); err != nil {
-		errs = append(errs, fmt.Errorf("IPSB_WEBHOOK_SEALING_KEYS: %w", err))
+		own = append(own, fmt.Errorf("IPSB_WEBHOOK_SEALING_KEYS: %w", err))
 	}
 	if c.VerifyTimeout <= 0 || c.VerifyTimeout > time.Minute {
-		errs = append(errs, fmt.Errorf("IPSB_EVENTS_VERIFY_TIMEOUT %s is not between 0s and 1m", c.VerifyTimeout))
+		own = append(own, fmt.Errorf("IPSB_EVENTS_VERIFY_TIMEOUT %s is not between 0s and 1m", c.VerifyTimeout))
 	}
-	return errors.Join(errs...)
+	return c.Common.VerifyWith(map[string]string{"IPSB_EVENTS_GRPC_ADDR": c.GRPCAddr}, own...)
 }
 
 // Egress returns the egress policy the settings describe.

@@ -6,10 +6,8 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,19 +40,10 @@ type Config struct {
 
 // Verify reports settings that cannot work.
 func (c Config) Verify() error {
-	var errs []error
-	if err := c.Common.Verify(); err != nil {
-		errs = append(errs, err)
-	}
-	for name, addr := range map[string]string{
+	return c.Common.VerifyWith(map[string]string{
 		"IPSB_FIDELITY_GRPC_ADDR": c.GRPCAddr, "IPSB_CLIENTS_ADDR": c.ClientsAddr,
 		"IPSB_EMPLOYMENT_ADDR": c.EmploymentAddr, "IPSB_BENEFITS_ADDR": c.BenefitsAddr,
-	} {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			errs = append(errs, fmt.Errorf("%s %q: %w", name, addr, err))
-		}
-	}
-	return errors.Join(errs...)
+	})
 }
 
 // Migrations are the schemas this service applies at start-up: the shared
