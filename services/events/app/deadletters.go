@@ -12,6 +12,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
@@ -36,12 +37,15 @@ func (s *Service) ListDeadLetters(ctx context.Context, subscriptionID string, si
 	if err != nil {
 		return nil, "", err
 	}
-	var before int64
-	if token != "" {
-		if before, err = decodeID("d:", token); err != nil {
-			return nil, "", err
-		}
+	// The token continues this subscription's dead letters only.
+	query := pagetoken.Query{"events.deadletters", c.sub.OrgID, subscriptionID}
+	var cur struct {
+		Before int64 `json:"b"`
 	}
+	if err := pagetoken.Decode(query, token, &cur); err != nil || (token != "" && cur.Before <= 0) {
+		return nil, "", errPageToken
+	}
+	before := cur.Before
 	size = pageSize(size, defaultDeadLetterPage, maxDeadLetterPage)
 	out, err = s.st.DeadLetters(ctx, subscriptionID, before, size+1)
 	if err != nil {
@@ -49,7 +53,10 @@ func (s *Service) ListDeadLetters(ctx context.Context, subscriptionID string, si
 	}
 	if len(out) > size {
 		out = out[:size]
-		next = encodeID("d:", out[size-1].Position)
+		cur.Before = out[size-1].Position
+		if next, err = pagetoken.Encode(query, cur); err != nil {
+			return nil, "", err
+		}
 	}
 	// A dead letter of a client the organisation may no longer see (consent
 	// revoked since) is left out, as if it never was.

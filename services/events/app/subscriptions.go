@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
@@ -261,11 +260,12 @@ func (s *Service) ListSubscriptions(ctx context.Context, size int, token string)
 	if err != nil {
 		return nil, "", err
 	}
+	// The token continues this organisation's list only.
+	query := pagetoken.Query{"events.subscriptions", sub.OrgID}
 	var after *store.SubscriptionCursor
 	if token != "" {
 		var t subscriptionToken
-		b, err := base64.RawURLEncoding.DecodeString(token)
-		if err != nil || json.Unmarshal(b, &t) != nil || t.ID == "" {
+		if err := pagetoken.Decode(query, token, &t); err != nil || t.ID == "" {
 			return nil, "", errPageToken
 		}
 		after = &store.SubscriptionCursor{CreatedAt: t.CreatedAt, ID: t.ID}
@@ -281,8 +281,9 @@ func (s *Service) ListSubscriptions(ctx context.Context, size int, token string)
 	if len(subs) > size {
 		subs = subs[:size]
 		last := subs[size-1]
-		b, _ := json.Marshal(subscriptionToken{CreatedAt: last.CreatedAt, ID: last.ID})
-		next = base64.RawURLEncoding.EncodeToString(b)
+		if next, err = pagetoken.Encode(query, subscriptionToken{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+			return nil, "", err
+		}
 	}
 	return subs, next, nil
 }

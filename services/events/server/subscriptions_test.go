@@ -93,6 +93,10 @@ func TestSubscriptionLifecycle(t *testing.T) {
 	if _, err := f.ev.ListSubscriptions(ctx, &eventsv1.ListSubscriptionsRequest{PageToken: "bogus"}); code(err) != codes.InvalidArgument {
 		t.Errorf("bogus page token: %v", err)
 	}
+	// UWV's token does not continue another organisation's list.
+	if _, err := f.ev.ListSubscriptions(f.p.As(t, "admin-gem"), &eventsv1.ListSubscriptionsRequest{PageToken: page1.GetNextPageToken()}); code(err) != codes.InvalidArgument {
+		t.Errorf("UWV's page token used by the municipality: %v", err)
+	}
 
 	// Update: a stale version is refused; the right one moves it on.
 	id := sub.GetSubscriptionId()
