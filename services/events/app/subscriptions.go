@@ -15,11 +15,11 @@ import (
 
 	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/apperr"
-	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 	"github.com/ipsbridge/ipsbridge/internal/authz"
 	"github.com/ipsbridge/ipsbridge/internal/egress"
 	"github.com/ipsbridge/ipsbridge/internal/idempotency"
 	"github.com/ipsbridge/ipsbridge/internal/outbox"
+	"github.com/ipsbridge/ipsbridge/internal/pagetoken"
 	"github.com/ipsbridge/ipsbridge/internal/webhook"
 	"github.com/ipsbridge/ipsbridge/services/events/store"
 )
