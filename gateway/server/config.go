@@ -21,6 +21,8 @@ type Config struct {
 	HTTPAddr string `env:"IPSB_GATEWAY_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// GRPCAddr serves gRPC for every service, proxied to the backends.
 	GRPCAddr string `env:"IPSB_GATEWAY_GRPC_ADDR" envDefault:"127.0.0.1:9090"`
+	// ProfileAddr, when set, serves Go's profiles there (loopback only).
+	ProfileAddr string `env:"IPSB_PPROF_ADDR"`
 
 	// Backend addresses; empty means the service is not deployed.
 	ClientsAddr    string `env:"IPSB_CLIENTS_ADDR" envDefault:"127.0.0.1:9101"`

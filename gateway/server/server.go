@@ -28,6 +28,7 @@ import (
 	"github.com/ipsbridge/ipsbridge/gateway/web"
 	"github.com/ipsbridge/ipsbridge/internal/authn"
 	"github.com/ipsbridge/ipsbridge/internal/rpc"
+	svc "github.com/ipsbridge/ipsbridge/internal/service"
 )
 
 // Server is a configured gateway, ready to Serve.
@@ -122,6 +123,9 @@ func (s *Server) Serve(ctx context.Context, httpL, grpcL net.Listener) error {
 		"http_addr", httpL.Addr().String(), "grpc_addr", grpcL.Addr().String(), "backends", s.backendAddrs())
 
 	g, gctx := errgroup.WithContext(ctx)
+	if s.cfg.ProfileAddr != "" {
+		g.Go(func() error { return svc.ServeProfiles(gctx, s.cfg.ProfileAddr, s.log) })
+	}
 	g.Go(func() error {
 		if err := httpSrv.Serve(httpL); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

@@ -44,6 +44,10 @@ type Common struct {
 	TLS mtls.Config
 	// ShutdownGrace is how long in-flight requests get on SIGTERM.
 	ShutdownGrace time.Duration `env:"IPSB_SHUTDOWN_GRACE" envDefault:"15s"`
+	// ProfileAddr, when set, serves Go's profiles (net/http/pprof) there,
+	// for an operator measuring where a request's time goes; keep it on
+	// loopback.
+	ProfileAddr string `env:"IPSB_PPROF_ADDR"`
 }
 
 // Load fills cfg (a struct embedding Common) from the environment.

@@ -141,6 +141,9 @@ func Run(ctx context.Context, s Spec, logger *slog.Logger, migrateOnly bool) err
 	})
 	g.Go(func() error { return rpc.Serve(gctx, srv, lis, s.Common.ShutdownGrace, logger) })
 	g.Go(func() error { return WatchDatabase(gctx, pool, hs, DatabaseCheckInterval, logger) })
+	if s.Common.ProfileAddr != "" {
+		g.Go(func() error { return ServeProfiles(gctx, s.Common.ProfileAddr, logger) })
+	}
 	for i, task := range s.Background {
 		g.Go(func() error {
 			err := task(gctx, deps)
