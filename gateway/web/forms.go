@@ -77,7 +77,10 @@ func (b *submission) number(field string, required bool, min, max float64) float
 	}
 	n, err := strconv.ParseFloat(v, 64)
 	if err != nil || math.IsNaN(n) || n < min || n > max {
-		b.fail(field, "form.number")
+		// Say the limits, in the page's own number format.
+		if _, ok := b.f.Errors[field]; !ok {
+			b.f.Errors[field] = fmt.Sprintf(translate(b.lang, "form.number"), formatNumber(b.lang, min), formatNumber(b.lang, max))
+		}
 		return 0
 	}
 	return n
@@ -343,4 +346,14 @@ func (h *Handler) postFollowAlong(w http.ResponseWriter, r *http.Request, s *ses
 		_, err := h.employment.CreateFollowAlongContact(ctx, &employmentv1.CreateFollowAlongContactRequest{ClientId: id, FollowAlongContact: c, RequestId: b.f.Key})
 		return err
 	}, "followalong", "follow-along")
+}
+
+// formatNumber writes a limit as people type it: 0,5 in Dutch, 0.5 in
+// English, no trailing zeros.
+func formatNumber(lang string, n float64) string {
+	v := strconv.FormatFloat(n, 'f', -1, 64)
+	if lang != "en" {
+		v = strings.Replace(v, ".", ",", 1)
+	}
+	return v
 }

@@ -164,7 +164,7 @@ var messages = map[string][2]string{
 
 	"form.required": {"Vul dit in.", "Please fill this in."},
 	"form.date":     {"Vul een datum in (JJJJ-MM-DD).", "Enter a date (YYYY-MM-DD)."},
-	"form.number":   {"Vul een getal in binnen de grenzen.", "Enter a number within the limits."},
+	"form.number":   {"Vul een getal in van %s tot en met %s.", "Enter a number from %s to %s."},
 	"form.stale":    {"Het formulier is verouderd; open de pagina opnieuw.", "The form is out of date; open the page again."},
 	"form.conflict": {"Iemand anders heeft dit intussen gewijzigd; uw wijziging is niet opgeslagen. Hierboven staat de huidige versie, uw invoer staat nog in het formulier. Sla opnieuw op om die te bewaren.", "Someone else changed this in the meantime; your change was not saved. The current version is shown above and your input is still in the form. Save again to keep it."},
 	"form.fix":      {"Verbeter de gemarkeerde velden.", "Please correct the marked fields."},
