@@ -563,6 +563,29 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("service refusal in Dutch", func(t *testing.T) {
+		// The benefits service refuses a decision from before the WGA's
+		// start, in English; the Dutch page says so in Dutch and changes
+		// nothing.
+		p := b.as(t, "uwv-gijs")
+		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id))
+		before := eval[int](p, `document.querySelectorAll("#benefit-list .amount-history li").length`)
+		p.run(chromedp.Click(css(`details[id^="benefit-"] summary`)),
+			chromedp.SetValue(css(`input[id^="decision-date-"]`), "2001-01-01"),
+			chromedp.SetValue(css(`input[id^="decision-amount-"]`), "900"))
+		p.submit(`form[id^="decision-form-"] button[type=submit]`)
+		form := eval[string](p, `document.querySelector('form[id^="decision-form-"]').innerText`)
+		if !strings.Contains(form, "De uitkeringsdienst heeft dit niet vastgelegd") {
+			t.Errorf("the refused Dutch form does not say so in Dutch:\n%s", form)
+		}
+		if m := regexp.MustCompile(`(?i)\b(effective_date|before|start_date|benefit|the)\b`).FindString(form); m != "" {
+			t.Errorf("the refused Dutch form shows English %q:\n%s", m, form)
+		}
+		if after := eval[int](p, `document.querySelectorAll("#benefit-list .amount-history li").length`); after != before {
+			t.Errorf("a refused decision changed the amount history: %d rows, was %d", after, before)
+		}
+	})
+
 	t.Run("municipality officer records a benefit", func(t *testing.T) {
 		p := b.as(t, "gem-jet")
 		p.open("/ui/clients/" + id)
