@@ -500,6 +500,104 @@ func TestBrowser(t *testing.T) {
 		p.wantText("search", "Marloes Wiersma")
 		p.wantNoText("search", d.names[0])
 	})
+
+	t.Run("counsellor worklist, assignment and session", func(t *testing.T) {
+		p := b.as(t, "gem-karin")
+		if !p.exists(`nav a[href="/ui/counselling"]`) {
+			t.Fatalf("the counsellor's menu has no worklist")
+		}
+		p.open("/ui/counselling")
+		p.wantText("worklist", "Benefits counselling requests", d.names[0], "baanaanbod: 16 uur als kok", "not yet assigned")
+		crid := eval[string](p, `(document.querySelector('#counselling-worklist a[href^="/ui/clients/`+id+`"]') || {closest: () => ({id: ""})}).closest("tr").id.replace("counselling-", "")`)
+		if crid == "" {
+			t.Fatalf("the first client's request is not on the worklist")
+		}
+		p.submit(`#assign-` + crid)
+		p.wantText("assigned", "The request was assigned to you.", "assigned to you")
+		if p.exists(`#assign-` + crid) {
+			t.Errorf("the request assigned to the counsellor still offers to assign it")
+		}
+		p.submitLink(`#counselling-` + crid + ` a`)
+		p.run(chromedp.Click(css(`#counselling-`+crid+` details summary`)),
+			chromedp.SetValue(css(`#session-notes-`+crid), "Besproken: WGA en loon bij 16 uur."),
+			chromedp.SetValue(css(`#session-outcome-`+crid), "Baan loont; WGA-wijziging doorgeven."))
+		p.submit(`#session-form-` + crid + ` button[type=submit]`)
+		p.wantText("session recorded", "The session was recorded.", "Besproken: WGA en loon bij 16 uur.", "Baan loont; WGA-wijziging doorgeven.")
+	})
+
+	t.Run("UWV officer reports a decision", func(t *testing.T) {
+		p := b.as(t, "uwv-gijs")
+		p.open("/ui/clients/" + id)
+		if p.exists(`select#benefit-kind option[value=participatiewet]`) || !p.exists(`select#benefit-kind option[value=wia_wga]`) {
+			t.Errorf("UWV is offered benefit kinds it does not pay, or not its own")
+		}
+		before := eval[int](p, `document.querySelectorAll("#benefit-list .amount-history li").length`)
+		p.run(chromedp.Click(css(`details[id^="benefit-"] summary`)),
+			chromedp.SetValue(css(`input[id^="decision-date-"]`), "2026-10-01"),
+			chromedp.SetValue(css(`input[id^="decision-amount-"]`), "1150,00"),
+			chromedp.SetValue(css(`textarea[id^="decision-reason-"]`), "Herbeoordeling"))
+		p.submit(`form[id^="decision-form-"] button[type=submit]`)
+		p.wantText("decision recorded", "The decision was recorded.", "€1,150.00")
+		after := eval[int](p, `document.querySelectorAll("#benefit-list .amount-history li").length`)
+		if after != before+1 {
+			t.Errorf("amount history has %d rows after the decision, want %d", after, before+1)
+		}
+		last := eval[string](p, `[...document.querySelectorAll("#benefit-list .amount-history li")].pop().textContent`)
+		if !strings.Contains(last, "€1,150.00") {
+			t.Errorf("the newest amount is %q, want €1,150.00", last)
+		}
+
+		// In Dutch, a decision without date and amount comes back with
+		// Dutch reasons next to the fields and not one English word.
+		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id))
+		p.run(chromedp.Click(css(`details[id^="benefit-"] summary`)))
+		p.submit(`form[id^="decision-form-"] button[type=submit]`)
+		form := eval[string](p, `document.querySelector('form[id^="decision-form-"]').innerText`)
+		for _, w := range []string{"Vul dit in.", "Verbeter de gemarkeerde velden."} {
+			if !strings.Contains(form, w) {
+				t.Errorf("the failed Dutch form lacks %q:\n%s", w, form)
+			}
+		}
+		if m := regexp.MustCompile(`(?i)\b(please|required|must|enter|the|amount|date|invalid|decision)\b`).FindString(form); m != "" {
+			t.Errorf("the failed Dutch form shows English %q:\n%s", m, form)
+		}
+	})
+
+	t.Run("service refusal in Dutch", func(t *testing.T) {
+		// The benefits service refuses a decision from before the WGA's
+		// start, in English; the Dutch page says so in Dutch and changes
+		// nothing.
+		p := b.as(t, "uwv-gijs")
+		p.open("/ui/lang/nl?next=" + url.QueryEscape("/ui/clients/"+id))
+		before := eval[int](p, `document.querySelectorAll("#benefit-list .amount-history li").length`)
+		p.run(chromedp.Click(css(`details[id^="benefit-"] summary`)),
+			chromedp.SetValue(css(`input[id^="decision-date-"]`), "2001-01-01"),
+			chromedp.SetValue(css(`input[id^="decision-amount-"]`), "900"))
+		p.submit(`form[id^="decision-form-"] button[type=submit]`)
+		form := eval[string](p, `document.querySelector('form[id^="decision-form-"]').innerText`)
+		if !strings.Contains(form, "De uitkeringsdienst heeft dit niet vastgelegd") {
+			t.Errorf("the refused Dutch form does not say so in Dutch:\n%s", form)
+		}
+		if m := regexp.MustCompile(`(?i)\b(effective_date|before|start_date|benefit|the)\b`).FindString(form); m != "" {
+			t.Errorf("the refused Dutch form shows English %q:\n%s", m, form)
+		}
+		if after := eval[int](p, `document.querySelectorAll("#benefit-list .amount-history li").length`); after != before {
+			t.Errorf("a refused decision changed the amount history: %d rows, was %d", after, before)
+		}
+	})
+
+	t.Run("municipality officer records a benefit", func(t *testing.T) {
+		p := b.as(t, "gem-jet")
+		p.open("/ui/clients/" + id)
+		if p.exists(`select#benefit-kind option[value=wia_wga]`) {
+			t.Errorf("the municipality is offered a UWV benefit")
+		}
+		p.run(chromedp.SetValue(css(`#benefit-kind`), "supplement"),
+			chromedp.SetValue(css(`#benefit-amount`), "45,50"),
+			chromedp.SetValue(css(`#benefit-start`), today))
+		p.submit(`#benefit-form button[type=submit]`)
+		p.wantText("benefit recorded", "The benefit was recorded.", "Supplement", "€45.50")
+	})
 	t.Logf("browser test took %s", time.Since(start).Round(time.Millisecond))
 }
 

@@ -74,6 +74,12 @@ type clientData struct {
 	BenefitList    []*benefitsv1.Benefit
 	BenefitSummary *benefitsv1.GetBenefitSummaryResponse
 	Counselling    []*benefitsv1.CounsellingRequest
+	// PayableKinds are the benefit kinds the officer's organisation pays,
+	// set when the person may record benefits and decisions.
+	PayableKinds  []string
+	DecisionKinds []string
+	// Counsel: the person is a benefits counsellor, who records sessions.
+	Counsel bool
 
 	Consents        []*clientsv1.Consent
 	ConsentRead     bool
@@ -147,6 +153,10 @@ func (h *Handler) renderClient(w http.ResponseWriter, r *http.Request, s *sessio
 	d.ConsentRead = mha && h.roleMay(s, authz.Consent, authz.Read)
 	d.ConsentWrite = mha && h.roleMay(s, authz.Consent, authz.Write)
 	d.AuditRead = mha && h.roleMay(s, authz.Audit, authz.Read)
+	if h.benefits != nil && d.Write["benefits"] {
+		d.PayableKinds, d.DecisionKinds = payableKinds[s.OrgKind], decisionKinds
+	}
+	d.Counsel = h.benefits != nil && s.Role == "benefits_counsellor"
 	for _, org := range c.GetTrajectory().GetInvolvedOrganizationIds() {
 		d.ConsentOrgs = append(d.ConsentOrgs, orgOption{ID: org, Name: orgName(org)})
 	}

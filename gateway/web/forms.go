@@ -86,9 +86,14 @@ func (b *submission) number(field string, required bool, min, max float64) float
 	return n
 }
 
-// cents reads an amount in euros ("14,25" or "14.25").
+// cents reads an hourly amount in euros ("14,25" or "14.25").
 func (b *submission) cents(field string, required bool) int64 {
-	return int64(math.Round(b.number(field, required, 0, 1000) * 100))
+	return b.centsUpTo(field, required, 1000)
+}
+
+// centsUpTo reads an amount in euros of at most max euros.
+func (b *submission) centsUpTo(field string, required bool, max float64) int64 {
+	return int64(math.Round(b.number(field, required, 0, max) * 100))
 }
 
 func (b *submission) version(field string) int64 {

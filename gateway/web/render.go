@@ -164,6 +164,11 @@ func (h *Handler) nav(s *session, path string) []navItem {
 		}
 	case "fidelity_reviewer":
 		add("/ui/fidelity", "nav.fidelity")
+	case "benefits_counsellor":
+		if h.benefits != nil {
+			add("/ui/counselling", "nav.counselling")
+		}
+		add("/ui/clients", "nav.clients")
 	case "org_admin", "partner_system":
 	default:
 		add("/ui/clients", "nav.clients")
