@@ -112,6 +112,17 @@ func (l *loader) run(n int) error {
 		}, nil); err != nil {
 			return fmt.Errorf("work goals of client %d: %w", i, err)
 		}
+		// The treatment team's view on work, as a dated entry (most
+		// clients; the fidelity review counts them).
+		if i%5 != 4 {
+			clinician := map[string]string{"es-anna": "cl-carla", "es-bram": "cl-daan"}[user]
+			if err := l.do("POST", "/v1/clients/"+id+"/clinicalInput/entries", clinician, map[string]any{
+				"request_id": rid("clinical"),
+				"entry":      map[string]any{"entry_date": day(today.AddDate(0, 0, -7)), "notes": "Stabiel; werken helpt de structuur van de dag.", "work_considerations": "Liever geen nachtdiensten."},
+			}, nil); err != nil {
+				return fmt.Errorf("clinical input of client %d: %w", i, err)
+			}
+		}
 		if i%8 == 6 {
 			continue // in intake
 		}
@@ -205,12 +216,22 @@ func (l *loader) benefits(i int, id string, rid func(string) string) error {
 		return err
 	}
 	if i%8 == 0 {
-		return l.do("POST", "/v1/clients/"+id+"/benefits", "gem-jet", map[string]any{
+		if err := l.do("POST", "/v1/clients/"+id+"/benefits", "gem-jet", map[string]any{
 			"request_id": rid("pw"),
 			"benefit":    map[string]any{"kind": "BENEFIT_KIND_PARTICIPATIEWET", "monthly_amount_cents": 32000, "start_date": "2025-01-01"},
-		}, nil)
+		}, nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	// Benefits counselling offered: the specialist asks the municipality's
+	// counsellor to work out what the job does to the benefits.
+	user := "es-anna"
+	if i%3 == 2 {
+		user = "es-bram"
+	}
+	return l.do("POST", "/v1/clients/"+id+"/counsellingRequests?request_id="+rid("counselling"), user, map[string]any{
+		"reason": "Baan gevonden: wat betekent dit voor de uitkering?",
+	}, nil)
 }
 
 // advance moves a client to phase unless it is there or beyond already.
