@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ipsbridge/ipsbridge/internal/access"
 	"github.com/ipsbridge/ipsbridge/internal/audit"
 	"github.com/ipsbridge/ipsbridge/services/events/visibility"
 )
@@ -204,7 +205,7 @@ func (s *Store) Finish(ctx context.Context, r Result) error {
 			}
 			lost = tag.RowsAffected() == 0
 			if r.Audit != nil && !lost {
-				return audit.Record(ctx, tx, *r.Audit)
+				return access.RecordIn(ctx, tx, *r.Audit)
 			}
 			return nil
 		}
@@ -223,7 +224,7 @@ func (s *Store) Finish(ctx context.Context, r Result) error {
 		}
 		lost = tag.RowsAffected() == 0
 		if r.Audit != nil {
-			if err := audit.Record(ctx, tx, *r.Audit); err != nil {
+			if err := access.RecordIn(ctx, tx, *r.Audit); err != nil {
 				return err
 			}
 		}
