@@ -276,8 +276,7 @@ func Start(ctx context.Context, pool *pgxpool.Pool, names ...string) error {
 	for _, name := range names {
 		q := `INSERT INTO consumer.cursors (name, position) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING`
 		if logExists {
-			q = `INSERT INTO consumer.cursors (name, position) SELECT $1, coalesce(max(position), 0) FROM events.log
-				ON CONFLICT (name) DO NOTHING`
+			q = atLogEnd
 		}
 		if _, err := pool.Exec(ctx, q, name); err != nil {
 			return fmt.Errorf("start consumer %s: %w", name, err)
@@ -285,6 +284,11 @@ func Start(ctx context.Context, pool *pgxpool.Pool, names ...string) error {
 	}
 	return nil
 }
+
+// atLogEnd creates cursor $1 at the event log's end unless it exists.
+const atLogEnd = `INSERT INTO consumer.cursors (name, position)
+	SELECT $1, coalesce(max(position), 0) FROM events.log
+	ON CONFLICT (name) DO NOTHING`
 
 // Register creates the cursor at the log's current end unless it exists: a
 // consumer added to a running platform starts with what happens from now
@@ -295,9 +299,7 @@ func (c *Consumer) Register(ctx context.Context) error {
 	if c.ready {
 		return nil
 	}
-	_, err := c.pool.Exec(ctx, `INSERT INTO consumer.cursors (name, position)
-		SELECT $1, coalesce(max(position), 0) FROM events.log
-		ON CONFLICT (name) DO NOTHING`, c.cfg.Name)
+	_, err := c.pool.Exec(ctx, atLogEnd, c.cfg.Name)
 	if err != nil {
 		return fmt.Errorf("register consumer %s: %w", c.cfg.Name, err)
 	}

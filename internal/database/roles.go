@@ -286,13 +286,14 @@ func Open(ctx context.Context, a Access, service string, rt Runtime, migrate fun
 		err = migrate(ctx, owner)
 		if err == nil {
 			err = GrantRuntime(ctx, owner, rt, password)
-			if missing := (*MissingError)(nil); errors.As(err, &missing) && !migrateOnly {
-				// A consumer of another service's log waits for it; its
-				// grant follows once that service has migrated.
-				go regrant(ctx, a.OwnerURL, rt, password)
+			// Another service's object is not there yet: its grant follows
+			// once that service has migrated (a migrate Job leaves it to
+			// the service's own start).
+			if missing := (*MissingError)(nil); errors.As(err, &missing) {
+				if !migrateOnly {
+					go regrant(ctx, a.OwnerURL, rt, password)
+				}
 				err = nil
-			} else if errors.As(err, &missing) {
-				err = nil // a migrate Job; the service's own start grants the rest
 			}
 		}
 		owner.Close()

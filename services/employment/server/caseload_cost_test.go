@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -145,17 +146,8 @@ func TestCaseloadCostIsConstant(t *testing.T) {
 		t.Fatalf("a caseload page wrote %d audit records of a listed client, want 1: %+v", len(recs), recs)
 	}
 	for _, want := range []string{"identity", "trajectory", "job_search", "placements", "milestones"} {
-		if !contains(recs[0].Sections, want) {
+		if !slices.Contains(recs[0].Sections, want) {
 			t.Errorf("the record lists %v, not %s", recs[0].Sections, want)
 		}
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
