@@ -474,10 +474,8 @@ func (p *Path) Record(ctx context.Context, events ...audit.Event) error {
 // and its record commit together or not at all. Its failure is
 // ErrAuditUnavailable and must fail the transaction.
 func RecordIn(ctx context.Context, q audit.Querier, events ...audit.Event) error {
-	for _, e := range events {
-		if err := audit.Record(ctx, q, e); err != nil {
-			return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
-		}
+	if err := audit.RecordAll(ctx, q, events...); err != nil {
+		return fmt.Errorf("%w: %w", apperr.ErrAuditUnavailable, err)
 	}
 	return nil
 }

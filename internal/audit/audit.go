@@ -197,6 +197,31 @@ func Record(ctx context.Context, q Querier, e Event) error {
 	return nil
 }
 
+// RecordAll appends events in the order given, as Record does one: in the
+// caller's transaction, one statement whatever their number.
+func RecordAll(ctx context.Context, q Querier, events ...Event) error {
+	switch len(events) {
+	case 0:
+		return nil
+	case 1:
+		return Record(ctx, q, events[0])
+	}
+	rows := make([]eventRow, len(events))
+	for i, e := range events {
+		if err := e.validate(); err != nil {
+			return err
+		}
+		rows[i] = e.row()
+	}
+	if _, err := q.Exec(ctx, insertEvents, rows); err != nil {
+		if database.Code(err) == database.UniqueViolation && database.Constraint(err) == "events_pkey" {
+			return fmt.Errorf("audit: record %d events: %w: %w", len(events), ErrStaleSnapshot, err)
+		}
+		return fmt.Errorf("audit: record %d events: %w", len(events), err)
+	}
+	return nil
+}
+
 // args are insertEvent's arguments for e.
 func (e Event) args() []any {
 	var at *time.Time

@@ -726,3 +726,40 @@ func randomHex(t testing.TB, n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// TestRecordAll: several events in one statement, in order, in the
+// caller's transaction, linked into the chain; one incomplete event
+// records none of them.
+func TestRecordAll(t *testing.T) {
+	ctx := testContext(t)
+	pool, _ := dbtest.New(t, audit.Migrations)
+	ev := func(client string) audit.Event {
+		return audit.Event{Service: "funding", ActorID: "fo-nina", OrgID: "mha-noord", Role: "funding_officer",
+			ClientID: client, Sections: []string{"funding"}, Action: "write", Outcome: audit.Allowed}
+	}
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.RecordAll(ctx, tx, ev("c1"), ev("c2"), ev("c3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad := ev("c5")
+	bad.ActorID = ""
+	if err := audit.RecordAll(ctx, pool, ev("c4"), bad); err == nil {
+		t.Error("an incomplete event was recorded")
+	}
+	var clients []string
+	if err := pool.QueryRow(ctx, `SELECT array_agg(client_id ORDER BY seq) FROM audit.events`).Scan(&clients); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(clients) != "[c1 c2 c3]" {
+		t.Errorf("recorded %v, want [c1 c2 c3]", clients)
+	}
+	if r, err := audit.Verify(ctx, pool); err != nil || r.FirstBrokenSeq != 0 || r.Checked != 3 {
+		t.Errorf("chain: %+v %v", r, err)
+	}
+}
